@@ -1,0 +1,41 @@
+# Upstate: the two commands that matter are `make run` and `make test`.
+GO      ?= go
+CONFIG  ?= configs/upstate.example.yaml
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X main.version=$(VERSION)
+
+.PHONY: run test build fmt-check vet race fuzz bench clean
+
+## run: start the whole product on the embedded store with the example config
+run:
+	$(GO) run ./cmd/upstate serve -config $(CONFIG)
+
+## test: gofmt check, go vet, and every test with the race detector
+test: fmt-check vet race
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+race:
+	$(GO) test -race -count=1 -timeout 20m ./...
+
+## build: a static binary in bin/upstate
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/upstate ./cmd/upstate
+
+## fuzz: run each fuzz target for a short while (FUZZTIME=30s)
+FUZZTIME ?= 20s
+fuzz:
+	$(GO) test ./configs -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./statuspage -run '^$$' -fuzz '^FuzzAdminJSON$$' -fuzztime $(FUZZTIME)
+
+## bench: the Go benchmarks (see BENCHMARKS.md for the load commands)
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+clean:
+	rm -rf bin

@@ -1,0 +1,152 @@
+// Package redistest starts real redis-server processes on free loopback ports for tests.
+//
+// There are no Redis mocks in Upstate's tests. When redis-server is not on PATH a test is skipped
+// on a developer's machine, and fails when CI=true: in CI a missing real part is a failure.
+package redistest
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Server is a redis-server process owned by one test.
+type Server struct {
+	Addr string
+	Dir  string // working directory: the AOF and RDB files live here
+
+	t    testing.TB
+	args []string
+	cmd  *exec.Cmd
+}
+
+// Options choose how the server persists.
+type Options struct {
+	// AppendFsync enables the append-only file with this fsync policy ("always", "everysec");
+	// empty disables persistence entirely (fastest, for tests that never restart the server).
+	AppendFsync string
+}
+
+// Binary returns the path of redis-server, or fails or skips the test when it is missing.
+func Binary(t testing.TB) string {
+	t.Helper()
+	path, err := exec.LookPath("redis-server")
+	if err == nil {
+		return path
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("redis-server is not on PATH and CI=true: install it (apt-get install -y redis-server)")
+	}
+	t.Skipf("redis-server is not on PATH (install redis-server; under CI=true this fails): %v", err)
+	return ""
+}
+
+// Start starts a redis-server on a free loopback port and stops it when the test ends.
+func Start(t testing.TB, opts Options) *Server {
+	t.Helper()
+	bin := Binary(t)
+	dir := t.TempDir()
+	port := freePort(t)
+	args := []string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", dir,
+		"--save", "", "--protected-mode", "yes", "--daemonize", "no", "--loglevel", "warning",
+		"--maxmemory-policy", "noeviction", "--logfile", filepath.Join(dir, "redis.log")}
+	if opts.AppendFsync != "" {
+		args = append(args, "--appendonly", "yes", "--appendfsync", opts.AppendFsync)
+	} else {
+		args = append(args, "--appendonly", "no")
+	}
+	s := &Server{Addr: fmt.Sprintf("127.0.0.1:%d", port), Dir: dir, t: t, args: append([]string{bin}, args...)}
+	s.start()
+	t.Cleanup(s.stop)
+	return s
+}
+
+func (s *Server) start() {
+	s.t.Helper()
+	cmd := exec.Command(s.args[0], s.args[1:]...)
+	if err := cmd.Start(); err != nil {
+		s.t.Fatalf("start redis-server: %v", err)
+	}
+	s.cmd = cmd
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if ping(s.Addr) {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	s.stop()
+	log, _ := os.ReadFile(filepath.Join(s.Dir, "redis.log"))
+	s.t.Fatalf("redis-server on %s did not answer PING within 10s; its log:\n%s", s.Addr, log)
+}
+
+func (s *Server) stop() {
+	if s.cmd == nil || s.cmd.Process == nil {
+		return
+	}
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = s.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		_ = s.cmd.Process.Kill()
+		<-done
+	}
+	s.cmd = nil
+}
+
+// Kill9 kills the server with SIGKILL, as a crash would, and waits for it to exit.
+func (s *Server) Kill9() {
+	s.t.Helper()
+	if s.cmd == nil {
+		return
+	}
+	_ = s.cmd.Process.Kill()
+	_ = s.cmd.Wait()
+	s.cmd = nil
+}
+
+// Restart starts the server again on the same port and directory, reloading what it persisted.
+func (s *Server) Restart() {
+	s.t.Helper()
+	s.start()
+}
+
+// AOFFiles lists the append-only files, for diagnostics.
+func (s *Server) AOFFiles() []string {
+	m, _ := filepath.Glob(filepath.Join(s.Dir, "appendonlydir", "*"))
+	return m
+}
+
+func ping(addr string) bool {
+	conn, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+	if err != nil {
+		return false
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(time.Second))
+	if _, err := conn.Write([]byte("PING\r\n")); err != nil {
+		return false
+	}
+	line, err := bufio.NewReader(conn).ReadString('\n')
+	return err == nil && strings.HasPrefix(line, "+PONG")
+}
+
+func freePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("find a free port: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}

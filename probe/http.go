@@ -1,0 +1,213 @@
+package probe
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+)
+
+// DefaultMaxBodyBytes caps how much of a response body an HTTP probe reads.
+const DefaultMaxBodyBytes = 1 << 20
+
+// HTTP probes a URL. It is safe for concurrent use, though the engine never overlaps runs of one
+// monitor.
+type HTTP struct {
+	spec   HTTPSpec
+	client *http.Client
+}
+
+// NewHTTP returns a prober for spec. transport is shared between monitors so that connections
+// and memory scale with targets, not monitors; pass nil for a private default transport.
+// Monitors that skip TLS verification must be given a transport configured for it.
+func NewHTTP(spec HTTPSpec, transport http.RoundTripper) *HTTP {
+	if transport == nil {
+		transport = NewTransport(spec.InsecureSkipVerify)
+	}
+	if spec.Method == "" {
+		spec.Method = http.MethodGet
+	}
+	if spec.MaxBodyBytes <= 0 {
+		spec.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	maxRedirects := spec.MaxRedirects
+	client := &http.Client{
+		Transport: transport,
+		CheckRedirect: func(req *http.Request, via []*http.Request) error {
+			if len(via) > maxRedirects {
+				return fmt.Errorf("stopped after %d redirects", maxRedirects)
+			}
+			return nil
+		},
+	}
+	return &HTTP{spec: spec, client: client}
+}
+
+// NewTransport returns an HTTP transport suited to probing: no proxy from the environment,
+// bounded idle connections, and certificate verification unless insecure is set.
+func NewTransport(insecure bool) *http.Transport {
+	return &http.Transport{
+		Proxy:                 nil,
+		DialContext:           (&net.Dialer{KeepAlive: 30 * time.Second}).DialContext,
+		TLSClientConfig:       &tls.Config{InsecureSkipVerify: insecure}, //nolint:gosec // chosen per monitor by its owner
+		MaxIdleConns:          1024,
+		MaxIdleConnsPerHost:   8,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   0, // bounded by the probe's context
+		ExpectContinueTimeout: time.Second,
+		DisableCompression:    false,
+	}
+}
+
+// phaseTracker records how far a request got, so a failure can name its phase.
+type phaseTracker struct {
+	mu    sync.Mutex
+	phase Phase
+}
+
+func (p *phaseTracker) set(ph Phase) {
+	p.mu.Lock()
+	p.phase = ph
+	p.mu.Unlock()
+}
+
+func (p *phaseTracker) get() Phase {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.phase
+}
+
+// Probe runs one request. The whole run, DNS to the last body byte, is bounded by ctx.
+func (h *HTTP) Probe(ctx context.Context, at time.Time) Result {
+	start := time.Now()
+	res := Result{At: at}
+	fail := func(ph Phase, format string, args ...any) Result {
+		res.OK, res.Phase, res.Reason = false, ph, fmt.Sprintf(format, args...)
+		res.Duration = time.Since(start)
+		return res
+	}
+
+	tracker := &phaseTracker{phase: PhaseConnect}
+	trace := &httptrace.ClientTrace{
+		DNSStart:          func(httptrace.DNSStartInfo) { tracker.set(PhaseDNS) },
+		DNSDone:           func(httptrace.DNSDoneInfo) { tracker.set(PhaseConnect) },
+		ConnectStart:      func(string, string) { tracker.set(PhaseConnect) },
+		TLSHandshakeStart: func() { tracker.set(PhaseTLS) },
+		TLSHandshakeDone:  func(tls.ConnectionState, error) { tracker.set(PhaseHTTP) },
+		GotConn:           func(httptrace.GotConnInfo) { tracker.set(PhaseHTTP) },
+	}
+	var body io.Reader
+	if h.spec.Body != "" {
+		body = strings.NewReader(h.spec.Body)
+	}
+	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), h.spec.Method, h.spec.URL, body)
+	if err != nil {
+		return fail(PhaseHTTP, "bad request: %v", err)
+	}
+	req.Header.Set("User-Agent", "Upstate/1 (+status monitor)")
+	for k, v := range h.spec.Headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := h.client.Do(req)
+	if err != nil {
+		return fail(h.failPhase(ctx, tracker.get(), err), "%s", errorReason(ctx, tracker.get(), err))
+	}
+	defer resp.Body.Close()
+	res.StatusCode = resp.StatusCode
+	if resp.TLS != nil && len(resp.TLS.PeerCertificates) > 0 {
+		earliest := resp.TLS.PeerCertificates[0].NotAfter
+		for _, c := range resp.TLS.PeerCertificates[1:] {
+			if c.NotAfter.Before(earliest) {
+				earliest = c.NotAfter
+			}
+		}
+		res.CertNotAfter = earliest.UTC()
+	}
+
+	// Read the body (bounded), so timing covers the transfer and assertions can look at it.
+	limited := io.LimitReader(resp.Body, h.spec.MaxBodyBytes+1)
+	var buf bytes.Buffer
+	if h.spec.BodyContains != "" {
+		_, err = buf.ReadFrom(limited)
+	} else {
+		_, err = io.Copy(io.Discard, limited)
+	}
+	if err != nil {
+		return fail(h.failPhase(ctx, PhaseHTTP, err), "reading body: %s", errorReason(ctx, PhaseHTTP, err))
+	}
+
+	if !h.statusOK(resp.StatusCode) {
+		return fail(PhaseAssertion, "status code %d, want %s", resp.StatusCode, h.expectation())
+	}
+	if h.spec.BodyContains != "" {
+		b := buf.Bytes()
+		if int64(len(b)) > h.spec.MaxBodyBytes {
+			b = b[:h.spec.MaxBodyBytes]
+		}
+		if !bytes.Contains(b, []byte(h.spec.BodyContains)) {
+			return fail(PhaseAssertion, "body does not contain %q (first %d bytes read)", h.spec.BodyContains, len(b))
+		}
+	}
+	res.OK = true
+	res.Duration = time.Since(start)
+	return res
+}
+
+func (h *HTTP) statusOK(code int) bool {
+	if len(h.spec.ExpectStatus) == 0 {
+		return code >= 200 && code <= 299
+	}
+	for _, r := range h.spec.ExpectStatus {
+		if r.Contains(code) {
+			return true
+		}
+	}
+	return false
+}
+
+func (h *HTTP) expectation() string {
+	if len(h.spec.ExpectStatus) == 0 {
+		return "2xx"
+	}
+	parts := make([]string, len(h.spec.ExpectStatus))
+	for i, r := range h.spec.ExpectStatus {
+		if r.Min == r.Max {
+			parts[i] = fmt.Sprint(r.Min)
+		} else {
+			parts[i] = fmt.Sprintf("%d-%d", r.Min, r.Max)
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+func (h *HTTP) failPhase(ctx context.Context, reached Phase, err error) Phase {
+	if errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil {
+		return PhaseTimeout
+	}
+	var dnsErr *net.DNSError
+	if errors.As(err, &dnsErr) {
+		return PhaseDNS
+	}
+	return reached
+}
+
+func errorReason(ctx context.Context, reached Phase, err error) string {
+	if errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil {
+		return fmt.Sprintf("timed out during %s", reached)
+	}
+	// url.Error repeats the method and URL, which the monitor already names.
+	var uerr *url.Error
+	if errors.As(err, &uerr) {
+		err = uerr.Err
+	}
+	return err.Error()
+}

@@ -1,0 +1,128 @@
+// Package probe runs checks against targets and turns their results into monitor states.
+//
+// A failed probe is data, never a Go error: Prober.Probe returns a Result that says whether the
+// target was healthy and, if not, in which phase and why it failed.
+package probe
+
+import (
+	"context"
+	"time"
+)
+
+// Kind is the kind of check a monitor runs.
+type Kind string
+
+// The monitor kinds. Only KindHTTP has a prober so far; the others are reserved names so the
+// config can reject them with a clear message until their probers exist.
+const (
+	KindHTTP      Kind = "http"
+	KindTCP       Kind = "tcp"
+	KindDNS       Kind = "dns"
+	KindTLS       Kind = "tls"
+	KindICMP      Kind = "icmp"
+	KindHeartbeat Kind = "heartbeat"
+)
+
+// Valid reports whether k names a kind this build can run.
+func (k Kind) Valid() bool { return k == KindHTTP }
+
+// State is a monitor's state.
+type State string
+
+// The monitor states.
+const (
+	StateUp       State = "up"
+	StateDegraded State = "degraded" // answering correctly but slower than the latency threshold
+	StateDown     State = "down"
+	StateUnknown  State = "unknown" // no fresh result
+)
+
+// Valid reports whether s is a known state.
+func (s State) Valid() bool {
+	switch s {
+	case StateUp, StateDegraded, StateDown, StateUnknown:
+		return true
+	}
+	return false
+}
+
+// Phase is the step of a probe in which it failed.
+type Phase string
+
+// The failure phases.
+const (
+	PhaseNone      Phase = ""
+	PhaseDNS       Phase = "dns"
+	PhaseConnect   Phase = "connect"
+	PhaseTLS       Phase = "tls"
+	PhaseHTTP      Phase = "http"
+	PhaseAssertion Phase = "assertion"
+	PhaseTimeout   Phase = "timeout"
+)
+
+// Result is one probe run.
+type Result struct {
+	MonitorID string        `json:"monitor_id"`
+	At        time.Time     `json:"at"` // when the run started
+	OK        bool          `json:"ok"`
+	Duration  time.Duration `json:"duration"`
+	Phase     Phase         `json:"phase,omitempty"`
+	Reason    string        `json:"reason,omitempty"`
+	// Details of the run, set where the kind has them.
+	StatusCode   int       `json:"status_code,omitempty"`
+	CertNotAfter time.Time `json:"cert_not_after,omitzero"`
+}
+
+// Prober runs one check. Implementations must honour ctx's deadline and return a Result for
+// every outcome of the target; they never return a Go error for an unhealthy target.
+type Prober interface {
+	Probe(ctx context.Context, at time.Time) Result
+}
+
+// Thresholds decide when a monitor's state changes.
+type Thresholds struct {
+	Failures         int           // consecutive failed results before the monitor is down
+	Successes        int           // consecutive good results before a down monitor is up again
+	LatencyThreshold time.Duration // slower good results make the monitor degraded; 0 disables
+}
+
+// HTTPSpec is the check an HTTP monitor runs.
+type HTTPSpec struct {
+	URL                string
+	Method             string
+	Headers            map[string]string
+	Body               string
+	ExpectStatus       []StatusRange // empty means any 2xx
+	BodyContains       string
+	MaxBodyBytes       int64 // bytes of the body read at most
+	MaxRedirects       int   // 0 means redirects are not followed
+	InsecureSkipVerify bool
+}
+
+// StatusRange is an inclusive range of HTTP status codes; a single code has Min == Max.
+type StatusRange struct{ Min, Max int }
+
+// Contains reports whether code is in the range.
+func (r StatusRange) Contains(code int) bool { return code >= r.Min && code <= r.Max }
+
+// Monitor is one check bound to a component.
+type Monitor struct {
+	ID          string
+	ComponentID string
+	Name        string
+	Kind        Kind
+	Interval    time.Duration
+	Timeout     time.Duration
+	Thresholds  Thresholds
+	HTTP        *HTTPSpec // set when Kind is KindHTTP
+}
+
+// Transition is a change of a monitor's state, stored with its time. Confirmed downtime is
+// back-dated: At is the first failing result's time, not the time the failure was confirmed.
+type Transition struct {
+	MonitorID string    `json:"monitor_id"`
+	At        time.Time `json:"at"`
+	From      State     `json:"from"`
+	To        State     `json:"to"`
+	Reason    string    `json:"reason"`
+}

@@ -1,0 +1,704 @@
+// Package redis is the shared store for several Upstate instances, on go-redis's UniversalClient
+// (single node, Sentinel or Cluster). docs/storage.md documents every key.
+//
+// Cluster: keys that one transaction touches share a hash tag. Small metadata (components, keys,
+// the audit log) lives under the {meta} tag so a change and its audit entry commit together in
+// one MULTI/EXEC; time series live under one tag per component ({c:<id>}) or monitor ({m:<id>}),
+// so they spread over the cluster.
+//
+// Durability: a write is acknowledged once Redis has it in memory; run Redis with
+// appendonly yes and appendfsync everysec (at most about a second of writes lost if the Redis
+// host crashes) or always (none lost). A crash of an Upstate process loses nothing it acknowledged.
+package redis
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/upstate-dev/upstate/apikey"
+	"github.com/upstate-dev/upstate/component"
+	"github.com/upstate-dev/upstate/probe"
+	"github.com/upstate-dev/upstate/store"
+)
+
+// SchemaVersion is the key layout version this build writes, kept at <prefix>:{meta}:schema.
+const SchemaVersion = 1
+
+// Store is the Redis backend.
+type Store struct {
+	rdb    goredis.UniversalClient
+	prefix string
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Options configure the connection.
+type Options struct {
+	Addrs      []string // one address: single node; several: Cluster (or Sentinels with MasterName)
+	MasterName string   // Sentinel master name
+	Username   string
+	Password   string
+	DB         int
+	Cluster    bool   // force Cluster mode with a single seed address
+	KeyPrefix  string // default "upstate"
+}
+
+// Open connects, checks the server answers and the key layout's version, and records it.
+func Open(ctx context.Context, o Options) (*Store, error) {
+	rdb := goredis.NewUniversalClient(&goredis.UniversalOptions{
+		Addrs:         o.Addrs,
+		MasterName:    o.MasterName,
+		Username:      o.Username,
+		Password:      o.Password,
+		DB:            o.DB,
+		IsClusterMode: o.Cluster,
+	})
+	s, err := New(ctx, rdb, o.KeyPrefix)
+	if err != nil {
+		rdb.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// New wraps an existing client. The store closes it on Close.
+func New(ctx context.Context, rdb goredis.UniversalClient, prefix string) (*Store, error) {
+	if prefix == "" {
+		prefix = "upstate"
+	}
+	s := &Store{rdb: rdb, prefix: prefix}
+	if err := rdb.SetNX(ctx, s.metaKey("schema"), SchemaVersion, 0).Err(); err != nil {
+		return nil, fmt.Errorf("redis: %w", err)
+	}
+	v, err := rdb.Get(ctx, s.metaKey("schema")).Int()
+	if err != nil {
+		return nil, fmt.Errorf("redis: read schema version: %w", err)
+	}
+	if v > SchemaVersion {
+		return nil, fmt.Errorf("redis: key layout version %d is newer than this build's %d", v, SchemaVersion)
+	}
+	return s, nil
+}
+
+func (s *Store) metaKey(name string) string { return s.prefix + ":{meta}:" + name }
+func (s *Store) timelineKey(componentID string) string {
+	return s.prefix + ":{c:" + componentID + "}:timeline"
+}
+func (s *Store) transitionsKey(monitorID string) string {
+	return s.prefix + ":{m:" + monitorID + "}:transitions"
+}
+func (s *Store) rollupIndexKey(monitorID string, res probe.Resolution) string {
+	return s.prefix + ":{m:" + monitorID + "}:rollups:" + string(res)
+}
+func (s *Store) rollupKey(monitorID string, res probe.Resolution, startMs int64) string {
+	return s.prefix + ":{m:" + monitorID + "}:rollup:" + string(res) + ":" + strconv.FormatInt(startMs, 10)
+}
+
+// Ping checks the server answers.
+func (s *Store) Ping(ctx context.Context) error { return s.rdb.Ping(ctx).Err() }
+
+// Close closes the client.
+func (s *Store) Close() error { return s.rdb.Close() }
+
+// mutateMeta runs a read-check-write on one field of a {meta} hash under WATCH, writing the
+// audit entry in the same MULTI/EXEC. check gets the current value ("" and false if absent) and
+// returns the new value ("" deletes the field) or an error that aborts without writing.
+func (s *Store) mutateMeta(ctx context.Context, hash, field string, a store.AuditEntry,
+	check func(old string, exists bool) (newValue string, before json.RawMessage, err error)) error {
+	hashKey := s.metaKey(hash)
+	const retries = 50
+	for range retries {
+		err := s.rdb.Watch(ctx, func(tx *goredis.Tx) error {
+			old, err := tx.HGet(ctx, hashKey, field).Result()
+			exists := err == nil
+			if err != nil && !errors.Is(err, goredis.Nil) {
+				return err
+			}
+			newValue, before, err := check(old, exists)
+			if err != nil {
+				return err
+			}
+			id, err := tx.Incr(ctx, s.metaKey("audit:seq")).Result()
+			if err != nil {
+				return err
+			}
+			a.ID, a.Before = id, before
+			entry, err := encodeAudit(a)
+			if err != nil {
+				return err
+			}
+			_, err = tx.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+				if newValue == "" {
+					p.HDel(ctx, hashKey, field)
+				} else {
+					p.HSet(ctx, hashKey, field, newValue)
+				}
+				p.ZAdd(ctx, s.metaKey("audit"), goredis.Z{Score: float64(id), Member: entry})
+				return nil
+			})
+			return err
+		}, hashKey)
+		if errors.Is(err, goredis.TxFailedErr) {
+			continue // another writer changed the hash; read again
+		}
+		return err
+	}
+	return fmt.Errorf("redis: %s %s: too much contention", hash, field)
+}
+
+// Components.
+
+// storedComponent is a component as kept in Redis: without its status, which the timeline holds.
+type storedComponent struct {
+	ID          string `json:"id"`
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	GroupID     string `json:"group_id"`
+	IsGroup     bool   `json:"group"`
+	Position    int    `json:"position"`
+	Source      string `json:"source"`
+	CreatedAt   int64  `json:"created_at"`
+	UpdatedAt   int64  `json:"updated_at"`
+}
+
+func toStored(c component.Component) storedComponent {
+	return storedComponent{ID: c.ID, Name: c.Name, Description: c.Description, GroupID: c.GroupID, IsGroup: c.IsGroup,
+		Position: c.Position, Source: string(c.Source), CreatedAt: store.Millis(c.CreatedAt), UpdatedAt: store.Millis(c.UpdatedAt)}
+}
+
+func (sc storedComponent) component() component.Component {
+	return component.Component{ID: sc.ID, Name: sc.Name, Description: sc.Description, GroupID: sc.GroupID, IsGroup: sc.IsGroup,
+		Position: sc.Position, Source: component.Source(sc.Source), Status: component.Unknown,
+		CreatedAt: store.FromMillis(sc.CreatedAt), UpdatedAt: store.FromMillis(sc.UpdatedAt)}
+}
+
+func decodeComponent(raw string) (component.Component, error) {
+	var sc storedComponent
+	if err := json.Unmarshal([]byte(raw), &sc); err != nil {
+		return component.Component{}, fmt.Errorf("decode component: %w", err)
+	}
+	return sc.component(), nil
+}
+
+// withStatus fills each component's current status from its timeline, in one round trip.
+func (s *Store) withStatus(ctx context.Context, cs []component.Component) error {
+	if len(cs) == 0 {
+		return nil
+	}
+	cmds := make([]*goredis.ZSliceCmd, len(cs))
+	_, err := s.rdb.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		for i, c := range cs {
+			cmds[i] = p.ZRevRangeByScoreWithScores(ctx, s.timelineKey(c.ID), &goredis.ZRangeBy{Max: "+inf", Min: "-inf", Count: 1})
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for i, cmd := range cmds {
+		zs := cmd.Val()
+		if len(zs) == 0 {
+			continue
+		}
+		ch, err := decodeChange(cs[i].ID, zs[0].Member.(string))
+		if err != nil {
+			return err
+		}
+		cs[i].Status, cs[i].StatusSince = ch.Status, ch.At
+	}
+	return nil
+}
+
+// ListComponents returns all components by position, then id.
+func (s *Store) ListComponents(ctx context.Context) ([]component.Component, error) {
+	all, err := s.rdb.HGetAll(ctx, s.metaKey("components")).Result()
+	if err != nil {
+		return nil, fmt.Errorf("list components: %w", err)
+	}
+	out := make([]component.Component, 0, len(all))
+	for _, raw := range all {
+		c, err := decodeComponent(raw)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	slices.SortFunc(out, func(a, b component.Component) int {
+		if a.Position != b.Position {
+			return a.Position - b.Position
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	if err := s.withStatus(ctx, out); err != nil {
+		return nil, fmt.Errorf("list components: %w", err)
+	}
+	return out, nil
+}
+
+// GetComponent returns one component.
+func (s *Store) GetComponent(ctx context.Context, id string) (component.Component, error) {
+	raw, err := s.rdb.HGet(ctx, s.metaKey("components"), id).Result()
+	if errors.Is(err, goredis.Nil) {
+		return component.Component{}, fmt.Errorf("component %s: %w", id, store.ErrNotFound)
+	}
+	if err != nil {
+		return component.Component{}, fmt.Errorf("get component %s: %w", id, err)
+	}
+	c, err := decodeComponent(raw)
+	if err != nil {
+		return c, err
+	}
+	cs := []component.Component{c}
+	if err := s.withStatus(ctx, cs); err != nil {
+		return c, fmt.Errorf("get component %s: %w", id, err)
+	}
+	return cs[0], nil
+}
+
+// publicJSON is the component as the audit log shows it (the same shape SQLite records).
+func (s *Store) publicJSON(ctx context.Context, raw string) (json.RawMessage, error) {
+	c, err := decodeComponent(raw)
+	if err != nil {
+		return nil, err
+	}
+	cs := []component.Component{c}
+	if err := s.withStatus(ctx, cs); err != nil {
+		return nil, err
+	}
+	return store.MustJSON(cs[0]), nil
+}
+
+// CreateComponent stores a new component with its audit entry.
+func (s *Store) CreateComponent(ctx context.Context, c component.Component, a store.AuditEntry) error {
+	value := string(store.MustJSON(toStored(c)))
+	return s.mutateMeta(ctx, "components", c.ID, a, func(_ string, exists bool) (string, json.RawMessage, error) {
+		if exists {
+			return "", nil, fmt.Errorf("component %s: %w", c.ID, store.ErrConflict)
+		}
+		return value, store.Null, nil
+	})
+}
+
+// UpdateComponent replaces a component's fields with its audit entry.
+func (s *Store) UpdateComponent(ctx context.Context, c component.Component, a store.AuditEntry) error {
+	return s.mutateMeta(ctx, "components", c.ID, a, func(old string, exists bool) (string, json.RawMessage, error) {
+		if !exists {
+			return "", nil, fmt.Errorf("component %s: %w", c.ID, store.ErrNotFound)
+		}
+		var prev storedComponent
+		if err := json.Unmarshal([]byte(old), &prev); err != nil {
+			return "", nil, fmt.Errorf("decode component %s: %w", c.ID, err)
+		}
+		next := toStored(c)
+		next.CreatedAt = prev.CreatedAt
+		before, err := s.publicJSON(ctx, old)
+		return string(store.MustJSON(next)), before, err
+	})
+}
+
+// DeleteComponent removes a component with its audit entry; its timeline stays.
+func (s *Store) DeleteComponent(ctx context.Context, id string, a store.AuditEntry) error {
+	return s.mutateMeta(ctx, "components", id, a, func(old string, exists bool) (string, json.RawMessage, error) {
+		if !exists {
+			return "", nil, fmt.Errorf("component %s: %w", id, store.ErrNotFound)
+		}
+		before, err := s.publicJSON(ctx, old)
+		return "", before, err
+	})
+}
+
+// Timelines.
+
+type storedChange struct {
+	At     int64  `json:"at"`
+	Status string `json:"status"`
+	Reason string `json:"reason"`
+}
+
+func decodeChange(componentID, raw string) (component.Change, error) {
+	var sc storedChange
+	if err := json.Unmarshal([]byte(raw), &sc); err != nil {
+		return component.Change{}, fmt.Errorf("decode status change of %s: %w", componentID, err)
+	}
+	return component.Change{ComponentID: componentID, At: store.FromMillis(sc.At), Status: component.Status(sc.Status), Reason: sc.Reason}, nil
+}
+
+// AppendStatus adds a change to a component's timeline. The member is the change itself, so an
+// identical change is stored once.
+func (s *Store) AppendStatus(ctx context.Context, ch component.Change) error {
+	exists, err := s.rdb.HExists(ctx, s.metaKey("components"), ch.ComponentID).Result()
+	if err != nil {
+		return fmt.Errorf("append status %s: %w", ch.ComponentID, err)
+	}
+	if !exists {
+		return fmt.Errorf("component %s: %w", ch.ComponentID, store.ErrNotFound)
+	}
+	at := store.Millis(ch.At)
+	member := store.MustJSON(storedChange{At: at, Status: string(ch.Status), Reason: ch.Reason})
+	if err := s.rdb.ZAdd(ctx, s.timelineKey(ch.ComponentID), goredis.Z{Score: float64(at), Member: string(member)}).Err(); err != nil {
+		return fmt.Errorf("append status %s: %w", ch.ComponentID, err)
+	}
+	return nil
+}
+
+// StatusTimeline returns the changes in [from, to) preceded by the last one before from.
+func (s *Store) StatusTimeline(ctx context.Context, componentID string, from, to time.Time) ([]component.Change, error) {
+	key := s.timelineKey(componentID)
+	var before, inside *goredis.StringSliceCmd
+	_, err := s.rdb.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		before = p.ZRevRangeByScore(ctx, key, &goredis.ZRangeBy{Max: "(" + strconv.FormatInt(store.Millis(from), 10), Min: "-inf", Count: 1})
+		inside = p.ZRangeByScore(ctx, key, &goredis.ZRangeBy{Min: strconv.FormatInt(store.Millis(from), 10), Max: "(" + strconv.FormatInt(store.Millis(to), 10)})
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("status timeline %s: %w", componentID, err)
+	}
+	var out []component.Change
+	for _, raw := range append(before.Val(), inside.Val()...) {
+		ch, err := decodeChange(componentID, raw)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ch)
+	}
+	return out, nil
+}
+
+// Transitions.
+
+type storedTransition struct {
+	At     int64  `json:"at"`
+	From   string `json:"from"`
+	To     string `json:"to"`
+	Reason string `json:"reason"`
+}
+
+// AppendTransition stores a monitor transition.
+func (s *Store) AppendTransition(ctx context.Context, t probe.Transition) error {
+	at := store.Millis(t.At)
+	member := store.MustJSON(storedTransition{At: at, From: string(t.From), To: string(t.To), Reason: t.Reason})
+	if err := s.rdb.ZAdd(ctx, s.transitionsKey(t.MonitorID), goredis.Z{Score: float64(at), Member: string(member)}).Err(); err != nil {
+		return fmt.Errorf("append transition %s: %w", t.MonitorID, err)
+	}
+	return nil
+}
+
+func decodeTransitions(monitorID string, raws []string) ([]probe.Transition, error) {
+	var out []probe.Transition
+	for _, raw := range raws {
+		var st storedTransition
+		if err := json.Unmarshal([]byte(raw), &st); err != nil {
+			return nil, fmt.Errorf("decode transition of %s: %w", monitorID, err)
+		}
+		out = append(out, probe.Transition{MonitorID: monitorID, At: store.FromMillis(st.At), From: probe.State(st.From), To: probe.State(st.To), Reason: st.Reason})
+	}
+	return out, nil
+}
+
+// MonitorTransitions returns the transitions in [from, to).
+func (s *Store) MonitorTransitions(ctx context.Context, monitorID string, from, to time.Time) ([]probe.Transition, error) {
+	raws, err := s.rdb.ZRangeByScore(ctx, s.transitionsKey(monitorID), &goredis.ZRangeBy{
+		Min: strconv.FormatInt(store.Millis(from), 10), Max: "(" + strconv.FormatInt(store.Millis(to), 10)}).Result()
+	if err != nil {
+		return nil, fmt.Errorf("transitions %s: %w", monitorID, err)
+	}
+	return decodeTransitions(monitorID, raws)
+}
+
+// LastTransition returns the latest transition.
+func (s *Store) LastTransition(ctx context.Context, monitorID string) (probe.Transition, error) {
+	raws, err := s.rdb.ZRevRangeByScore(ctx, s.transitionsKey(monitorID), &goredis.ZRangeBy{Max: "+inf", Min: "-inf", Count: 1}).Result()
+	if err != nil {
+		return probe.Transition{}, fmt.Errorf("last transition %s: %w", monitorID, err)
+	}
+	ts, err := decodeTransitions(monitorID, raws)
+	if err != nil {
+		return probe.Transition{}, err
+	}
+	if len(ts) == 0 {
+		return probe.Transition{}, fmt.Errorf("transitions of %s: %w", monitorID, store.ErrNotFound)
+	}
+	return ts[0], nil
+}
+
+// Rollups.
+
+// AddRollups merges rollups with HINCRBY, one MULTI/EXEC per monitor (its keys share a slot).
+func (s *Store) AddRollups(ctx context.Context, rs []probe.Rollup) error {
+	byMonitor := map[string][]probe.Rollup{}
+	var order []string
+	for _, r := range rs {
+		if _, ok := byMonitor[r.MonitorID]; !ok {
+			order = append(order, r.MonitorID)
+		}
+		byMonitor[r.MonitorID] = append(byMonitor[r.MonitorID], r)
+	}
+	if len(order) == 0 {
+		return nil
+	}
+	members := make([]any, len(order))
+	for i, id := range order {
+		members[i] = id
+	}
+	if err := s.rdb.SAdd(ctx, s.metaKey("rollup-monitors"), members...).Err(); err != nil {
+		return fmt.Errorf("add rollups: %w", err)
+	}
+	for _, id := range order {
+		_, err := s.rdb.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+			for _, r := range byMonitor[id] {
+				start := store.Millis(r.Start)
+				key := s.rollupKey(id, r.Resolution, start)
+				p.HIncrBy(ctx, key, "runs", r.Runs)
+				p.HIncrBy(ctx, key, "failures", r.Failures)
+				p.HIncrBy(ctx, key, "latency_ns", int64(r.LatencySum))
+				for i, n := range r.Histogram {
+					if n != 0 {
+						p.HIncrBy(ctx, key, "h"+strconv.Itoa(i), int64(n))
+					}
+				}
+				p.ZAdd(ctx, s.rollupIndexKey(id, r.Resolution), goredis.Z{Score: float64(start), Member: start})
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("add rollups %s: %w", id, err)
+		}
+	}
+	return nil
+}
+
+// MonitorRollups returns buckets with Start in [from, to).
+func (s *Store) MonitorRollups(ctx context.Context, monitorID string, res probe.Resolution, from, to time.Time) ([]probe.Rollup, error) {
+	starts, err := s.rdb.ZRangeByScore(ctx, s.rollupIndexKey(monitorID, res), &goredis.ZRangeBy{
+		Min: strconv.FormatInt(store.Millis(from), 10), Max: "(" + strconv.FormatInt(store.Millis(to), 10)}).Result()
+	if err != nil {
+		return nil, fmt.Errorf("rollups %s: %w", monitorID, err)
+	}
+	cmds := make([]*goredis.MapStringStringCmd, len(starts))
+	_, err = s.rdb.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		for i, st := range starts {
+			ms, _ := strconv.ParseInt(st, 10, 64)
+			cmds[i] = p.HGetAll(ctx, s.rollupKey(monitorID, res, ms))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("rollups %s: %w", monitorID, err)
+	}
+	var out []probe.Rollup
+	for i, cmd := range cmds {
+		fields := cmd.Val()
+		if len(fields) == 0 {
+			continue // deleted by a concurrent prune
+		}
+		ms, _ := strconv.ParseInt(starts[i], 10, 64)
+		r := probe.Rollup{MonitorID: monitorID, Resolution: res, Start: store.FromMillis(ms)}
+		num := func(k string) int64 { n, _ := strconv.ParseInt(fields[k], 10, 64); return n }
+		r.Runs, r.Failures, r.LatencySum = num("runs"), num("failures"), time.Duration(num("latency_ns"))
+		for j := range r.Histogram {
+			r.Histogram[j] = uint64(num("h" + strconv.Itoa(j)))
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// PruneRollups deletes buckets of res starting before cutoff, for every monitor that has any.
+// Buckets carry no TTL: retention is the engine's prune job, the same on every backend, so
+// imported history is kept until the job says otherwise.
+func (s *Store) PruneRollups(ctx context.Context, res probe.Resolution, cutoff time.Time) error {
+	monitors, err := s.rdb.SMembers(ctx, s.metaKey("rollup-monitors")).Result()
+	if err != nil {
+		return fmt.Errorf("prune rollups: %w", err)
+	}
+	max := "(" + strconv.FormatInt(store.Millis(cutoff), 10)
+	for _, id := range monitors {
+		index := s.rollupIndexKey(id, res)
+		old, err := s.rdb.ZRangeByScore(ctx, index, &goredis.ZRangeBy{Min: "-inf", Max: max}).Result()
+		if err != nil {
+			return fmt.Errorf("prune rollups %s: %w", id, err)
+		}
+		if len(old) == 0 {
+			continue
+		}
+		_, err = s.rdb.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+			for _, st := range old {
+				ms, _ := strconv.ParseInt(st, 10, 64)
+				p.Del(ctx, s.rollupKey(id, res, ms))
+			}
+			p.ZRemRangeByScore(ctx, index, "-inf", max)
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("prune rollups %s: %w", id, err)
+		}
+	}
+	return nil
+}
+
+// Keys.
+
+type storedKey struct {
+	ID        string         `json:"id"`
+	Name      string         `json:"name"`
+	Scopes    []apikey.Scope `json:"scopes"`
+	Hash      []byte         `json:"hash"`
+	CreatedAt int64          `json:"created_at"`
+	RevokedAt int64          `json:"revoked_at"`
+}
+
+func decodeKey(raw string) (apikey.Key, error) {
+	var sk storedKey
+	if err := json.Unmarshal([]byte(raw), &sk); err != nil {
+		return apikey.Key{}, fmt.Errorf("decode key: %w", err)
+	}
+	return apikey.Key{ID: sk.ID, Name: sk.Name, Scopes: sk.Scopes, Hash: sk.Hash,
+		CreatedAt: store.FromMillis(sk.CreatedAt), RevokedAt: store.FromMillis(sk.RevokedAt)}, nil
+}
+
+func encodeKey(k apikey.Key) string {
+	return string(store.MustJSON(storedKey{ID: k.ID, Name: k.Name, Scopes: k.Scopes, Hash: k.Hash,
+		CreatedAt: store.Millis(k.CreatedAt), RevokedAt: store.Millis(k.RevokedAt)}))
+}
+
+// CreateKey stores a new key with its audit entry.
+func (s *Store) CreateKey(ctx context.Context, k apikey.Key, a store.AuditEntry) error {
+	return s.mutateMeta(ctx, "keys", k.ID, a, func(_ string, exists bool) (string, json.RawMessage, error) {
+		if exists {
+			return "", nil, fmt.Errorf("key %s: %w", k.ID, store.ErrConflict)
+		}
+		return encodeKey(k), store.Null, nil
+	})
+}
+
+// GetKey returns a key by id.
+func (s *Store) GetKey(ctx context.Context, id string) (apikey.Key, error) {
+	raw, err := s.rdb.HGet(ctx, s.metaKey("keys"), id).Result()
+	if errors.Is(err, goredis.Nil) {
+		return apikey.Key{}, fmt.Errorf("key %s: %w", id, store.ErrNotFound)
+	}
+	if err != nil {
+		return apikey.Key{}, fmt.Errorf("get key %s: %w", id, err)
+	}
+	return decodeKey(raw)
+}
+
+// ListKeys returns every key, oldest first.
+func (s *Store) ListKeys(ctx context.Context) ([]apikey.Key, error) {
+	all, err := s.rdb.HGetAll(ctx, s.metaKey("keys")).Result()
+	if err != nil {
+		return nil, fmt.Errorf("list keys: %w", err)
+	}
+	out := make([]apikey.Key, 0, len(all))
+	for _, raw := range all {
+		k, err := decodeKey(raw)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, k)
+	}
+	slices.SortFunc(out, func(a, b apikey.Key) int {
+		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return out, nil
+}
+
+// RevokeKey marks a key revoked with its audit entry.
+func (s *Store) RevokeKey(ctx context.Context, id string, at time.Time, a store.AuditEntry) error {
+	return s.mutateMeta(ctx, "keys", id, a, func(old string, exists bool) (string, json.RawMessage, error) {
+		if !exists {
+			return "", nil, fmt.Errorf("key %s: %w", id, store.ErrNotFound)
+		}
+		k, err := decodeKey(old)
+		if err != nil {
+			return "", nil, err
+		}
+		if k.Revoked() {
+			return "", nil, fmt.Errorf("key %s already revoked: %w", id, store.ErrConflict)
+		}
+		before := store.MustJSON(k)
+		k.RevokedAt = at
+		return encodeKey(k), before, nil
+	})
+}
+
+// Audit.
+
+func encodeAudit(a store.AuditEntry) (string, error) {
+	if len(a.Before) == 0 {
+		a.Before = store.Null
+	}
+	if len(a.After) == 0 {
+		a.After = store.Null
+	}
+	a.At = store.FromMillis(store.Millis(a.At))
+	b, err := json.Marshal(a)
+	if err != nil {
+		return "", fmt.Errorf("encode audit entry: %w", err)
+	}
+	return string(b), nil
+}
+
+// AppendAudit records an entry on its own.
+func (s *Store) AppendAudit(ctx context.Context, a store.AuditEntry) error {
+	id, err := s.rdb.Incr(ctx, s.metaKey("audit:seq")).Result()
+	if err != nil {
+		return fmt.Errorf("append audit: %w", err)
+	}
+	a.ID = id
+	entry, err := encodeAudit(a)
+	if err != nil {
+		return err
+	}
+	if err := s.rdb.ZAdd(ctx, s.metaKey("audit"), goredis.Z{Score: float64(id), Member: entry}).Err(); err != nil {
+		return fmt.Errorf("append audit: %w", err)
+	}
+	return nil
+}
+
+// ListAudit returns entries matching q, newest first. Filters are applied while walking the log
+// backwards in chunks, so a selective filter over a long log reads more than it returns.
+func (s *Store) ListAudit(ctx context.Context, q store.AuditQuery) ([]store.AuditEntry, error) {
+	const chunk = 500
+	limit := q.EffectiveLimit()
+	max := "+inf"
+	if q.BeforeID > 0 {
+		max = "(" + strconv.FormatInt(q.BeforeID, 10)
+	}
+	var out []store.AuditEntry
+	for len(out) < limit {
+		raws, err := s.rdb.ZRevRangeByScore(ctx, s.metaKey("audit"), &goredis.ZRangeBy{Max: max, Min: "-inf", Count: chunk}).Result()
+		if err != nil {
+			return nil, fmt.Errorf("list audit: %w", err)
+		}
+		for _, raw := range raws {
+			var e store.AuditEntry
+			if err := json.Unmarshal([]byte(raw), &e); err != nil {
+				return nil, fmt.Errorf("decode audit entry: %w", err)
+			}
+			e.At = e.At.UTC()
+			max = "(" + strconv.FormatInt(e.ID, 10)
+			if q.Matches(e) {
+				out = append(out, e)
+				if len(out) == limit {
+					break
+				}
+			}
+		}
+		if len(raws) < chunk {
+			break
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,181 @@
+// Package store defines the storage the rest of Upstate needs, as domain-level interfaces.
+//
+// Two backends implement it and pass one conformance suite (store/storetest): store/sqlite, the
+// embedded default, and store/redis for several instances. Nothing above this package sees a
+// backend's own error types: backends translate them to ErrNotFound and ErrConflict.
+//
+// Times are stored in UTC at millisecond precision; every value read back has location UTC.
+// Slices returned are the caller's own.
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/upstate-dev/upstate/apikey"
+	"github.com/upstate-dev/upstate/component"
+	"github.com/upstate-dev/upstate/probe"
+)
+
+// Sentinel errors every backend maps its own errors to.
+var (
+	ErrNotFound = errors.New("not found")
+	ErrConflict = errors.New("conflict")
+)
+
+// Store is everything a running Upstate keeps.
+type Store interface {
+	Components
+	Timelines
+	Transitions
+	Rollups
+	Keys
+	Audit
+
+	// Ping reports whether the backend is reachable (for /readyz).
+	Ping(ctx context.Context) error
+	// Close releases the backend. It is called once, last, at shutdown.
+	Close() error
+}
+
+// Components keeps the components and groups the page shows. Every mutation writes its audit
+// entry in the same transaction; the backend fills the entry's ID and Before (the stored value
+// before the change, as JSON) itself.
+type Components interface {
+	// ListComponents returns every component and group, ordered by position, then id, each with
+	// its current status (the status of its latest timeline change, Unknown if it has none).
+	ListComponents(ctx context.Context) ([]component.Component, error)
+	// GetComponent returns one component, or ErrNotFound.
+	GetComponent(ctx context.Context, id string) (component.Component, error)
+	// CreateComponent stores a new component, or returns ErrConflict if its id exists.
+	CreateComponent(ctx context.Context, c component.Component, a AuditEntry) error
+	// UpdateComponent replaces a component's fields (not its status or CreatedAt), or returns
+	// ErrNotFound.
+	UpdateComponent(ctx context.Context, c component.Component, a AuditEntry) error
+	// DeleteComponent removes a component, or returns ErrNotFound. Its timeline is kept.
+	DeleteComponent(ctx context.Context, id string, a AuditEntry) error
+}
+
+// Timelines keeps each component's status timeline, forever (it is small).
+type Timelines interface {
+	// AppendStatus adds a change to a component's timeline. Appending an identical change again
+	// is a no-op, so retries and several instances are safe. ErrNotFound if the component does
+	// not exist.
+	AppendStatus(ctx context.Context, ch component.Change) error
+	// StatusTimeline returns the changes with At in [from, to), oldest first, preceded by the
+	// last change before from (if any), so the status at from is known.
+	StatusTimeline(ctx context.Context, componentID string, from, to time.Time) ([]component.Change, error)
+}
+
+// Transitions keeps each monitor's state transitions, forever.
+type Transitions interface {
+	// AppendTransition stores a transition; storing an identical one again is a no-op.
+	AppendTransition(ctx context.Context, t probe.Transition) error
+	// MonitorTransitions returns the transitions with At in [from, to), oldest first.
+	MonitorTransitions(ctx context.Context, monitorID string, from, to time.Time) ([]probe.Transition, error)
+	// LastTransition returns a monitor's latest transition, or ErrNotFound.
+	LastTransition(ctx context.Context, monitorID string) (probe.Transition, error)
+}
+
+// Rollups keeps per-monitor summaries of results at several resolutions.
+type Rollups interface {
+	// AddRollups merges each rollup into the stored bucket of the same monitor, resolution and
+	// start (adding counts), creating it if needed. The batch is applied per monitor atomically.
+	AddRollups(ctx context.Context, rs []probe.Rollup) error
+	// MonitorRollups returns a monitor's buckets of one resolution with Start in [from, to),
+	// oldest first.
+	MonitorRollups(ctx context.Context, monitorID string, res probe.Resolution, from, to time.Time) ([]probe.Rollup, error)
+	// PruneRollups deletes every bucket of res that starts before cutoff.
+	PruneRollups(ctx context.Context, res probe.Resolution, cutoff time.Time) error
+}
+
+// Keys keeps API keys (bcrypt hashes only).
+type Keys interface {
+	// CreateKey stores a new key, or returns ErrConflict if its id exists.
+	CreateKey(ctx context.Context, k apikey.Key, a AuditEntry) error
+	// GetKey returns a key by id, or ErrNotFound.
+	GetKey(ctx context.Context, id string) (apikey.Key, error)
+	// ListKeys returns every key, revoked ones included, oldest first.
+	ListKeys(ctx context.Context) ([]apikey.Key, error)
+	// RevokeKey marks a key revoked at the given time; ErrNotFound if it does not exist,
+	// ErrConflict if it is already revoked.
+	RevokeKey(ctx context.Context, id string, at time.Time, a AuditEntry) error
+}
+
+// Audit is the append-only record of every change.
+type Audit interface {
+	// AppendAudit records a change that touched no stored entity (a reload, say).
+	AppendAudit(ctx context.Context, a AuditEntry) error
+	// ListAudit returns entries matching q, newest first.
+	ListAudit(ctx context.Context, q AuditQuery) ([]AuditEntry, error)
+}
+
+// AuditEntry records one change: who, what, before and after, when, from where.
+type AuditEntry struct {
+	ID         int64           `json:"id"` // assigned by the store, increasing
+	At         time.Time       `json:"at"`
+	Actor      string          `json:"actor"`  // the API key's name, or "config", "cli", "system"
+	Action     string          `json:"action"` // e.g. "component.create"
+	Target     string          `json:"target"` // e.g. "component/api"
+	Before     json.RawMessage `json:"before"` // null when nothing existed before
+	After      json.RawMessage `json:"after"`  // null when nothing exists after
+	RemoteAddr string          `json:"remote_addr"`
+	RequestID  string          `json:"request_id"`
+}
+
+// AuditQuery filters and pages the audit log. Zero fields do not filter.
+type AuditQuery struct {
+	Actor    string
+	Action   string
+	Target   string
+	Since    time.Time // At >= Since
+	Until    time.Time // At < Until
+	BeforeID int64     // only entries with ID < BeforeID: the cursor for the next page
+	Limit    int       // at most this many; 0 or more than MaxAuditLimit means MaxAuditLimit
+}
+
+// MaxAuditLimit bounds one page of the audit log.
+const MaxAuditLimit = 500
+
+// EffectiveLimit is q.Limit bounded to (0, MaxAuditLimit].
+func (q AuditQuery) EffectiveLimit() int {
+	if q.Limit <= 0 || q.Limit > MaxAuditLimit {
+		return MaxAuditLimit
+	}
+	return q.Limit
+}
+
+// Matches reports whether e passes q's filters (not the cursor or limit).
+func (q AuditQuery) Matches(e AuditEntry) bool {
+	return (q.Actor == "" || e.Actor == q.Actor) &&
+		(q.Action == "" || e.Action == q.Action) &&
+		(q.Target == "" || e.Target == q.Target) &&
+		(q.Since.IsZero() || !e.At.Before(q.Since)) &&
+		(q.Until.IsZero() || e.At.Before(q.Until))
+}
+
+// Millis converts t to the stored form; FromMillis converts back (in UTC).
+func Millis(t time.Time) int64 { return t.UnixMilli() }
+
+// FromMillis converts a stored millisecond time back to a time in UTC. Zero stays zero.
+func FromMillis(ms int64) time.Time {
+	if ms == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms).UTC()
+}
+
+// Null is the JSON the audit log uses for "nothing".
+var Null = json.RawMessage("null")
+
+// MustJSON encodes v for an audit entry. Values written to the audit log are plain structs, so
+// an encoding failure is a programming error.
+func MustJSON(v any) json.RawMessage {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic("store: audit value does not encode: " + err.Error())
+	}
+	return b
+}

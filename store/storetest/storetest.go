@@ -1,0 +1,472 @@
+// Package storetest is the conformance suite every store backend passes, unchanged. A backend's
+// test calls Run with a constructor that returns a fresh, empty store.
+package storetest
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/upstate-dev/upstate/apikey"
+	"github.com/upstate-dev/upstate/component"
+	"github.com/upstate-dev/upstate/probe"
+	"github.com/upstate-dev/upstate/store"
+)
+
+// Run runs every conformance test against stores made by newStore. newStore must return an empty
+// store and arrange its cleanup with t.Cleanup.
+func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, s store.Store)
+	}{
+		{"ComponentsCRUD", testComponentsCRUD},
+		{"ComponentsOrder", testComponentsOrder},
+		{"ComponentsAuditedAtomically", testComponentsAudited},
+		{"Timeline", testTimeline},
+		{"TimelineUnknownComponent", testTimelineUnknownComponent},
+		{"Transitions", testTransitions},
+		{"Rollups", testRollups},
+		{"Keys", testKeys},
+		{"AuditQuery", testAuditQuery},
+		{"ConcurrentWriters", testConcurrentWriters},
+		{"Ping", func(t *testing.T, s store.Store) {
+			if err := s.Ping(t.Context()); err != nil {
+				t.Fatalf("Ping: %v", err)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { tt.fn(t, newStore(t)) })
+	}
+}
+
+// t0 is a fixed instant with sub-millisecond digits, to check that stores keep milliseconds.
+var t0 = time.Date(2026, 3, 29, 0, 59, 59, 123456789, time.UTC)
+
+func ms(t time.Time) time.Time { return t.Truncate(time.Millisecond).UTC() }
+
+func audit(action, target string) store.AuditEntry {
+	return store.AuditEntry{At: t0, Actor: "tester", Action: action, Target: target,
+		After: store.Null, RemoteAddr: "127.0.0.1", RequestID: "req-1"}
+}
+
+func mustCreate(t *testing.T, s store.Store, c component.Component) {
+	t.Helper()
+	if err := s.CreateComponent(t.Context(), c, audit("component.create", "component/"+c.ID)); err != nil {
+		t.Fatalf("CreateComponent(%s): %v", c.ID, err)
+	}
+}
+
+func newComponent(id string, pos int) component.Component {
+	return component.Component{ID: id, Name: "Component " + id, Description: "d-" + id, Position: pos,
+		Source: component.SourceAPI, CreatedAt: t0, UpdatedAt: t0}
+}
+
+func testComponentsCRUD(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	if _, err := s.GetComponent(ctx, "api"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("GetComponent of a missing id: got %v, want ErrNotFound", err)
+	}
+	c := newComponent("api", 1)
+	c.GroupID = "core"
+	mustCreate(t, s, c)
+	if err := s.CreateComponent(ctx, c, audit("component.create", "component/api")); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("CreateComponent of an existing id: got %v, want ErrConflict", err)
+	}
+	got, err := s.GetComponent(ctx, "api")
+	if err != nil {
+		t.Fatalf("GetComponent: %v", err)
+	}
+	want := c
+	want.CreatedAt, want.UpdatedAt = ms(t0), ms(t0)
+	want.Status = component.Unknown
+	if got != want {
+		t.Errorf("GetComponent:\n got  %+v\n want %+v", got, want)
+	}
+
+	upd := c
+	upd.Name, upd.Description, upd.GroupID, upd.Position = "API v2", "", "", 7
+	upd.CreatedAt = t0.Add(time.Hour) // must be ignored
+	upd.UpdatedAt = t0.Add(2 * time.Hour)
+	if err := s.UpdateComponent(ctx, upd, audit("component.update", "component/api")); err != nil {
+		t.Fatalf("UpdateComponent: %v", err)
+	}
+	got, _ = s.GetComponent(ctx, "api")
+	want = upd
+	want.CreatedAt, want.UpdatedAt, want.Status = ms(t0), ms(t0.Add(2*time.Hour)), component.Unknown
+	if got != want {
+		t.Errorf("after UpdateComponent:\n got  %+v\n want %+v", got, want)
+	}
+	missing := newComponent("nope", 0)
+	if err := s.UpdateComponent(ctx, missing, audit("component.update", "component/nope")); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("UpdateComponent of a missing id: got %v, want ErrNotFound", err)
+	}
+	if err := s.DeleteComponent(ctx, "api", audit("component.delete", "component/api")); err != nil {
+		t.Fatalf("DeleteComponent: %v", err)
+	}
+	if _, err := s.GetComponent(ctx, "api"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("GetComponent after delete: got %v, want ErrNotFound", err)
+	}
+	if err := s.DeleteComponent(ctx, "api", audit("component.delete", "component/api")); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("DeleteComponent twice: got %v, want ErrNotFound", err)
+	}
+	list, err := s.ListComponents(ctx)
+	if err != nil || len(list) != 0 {
+		t.Errorf("ListComponents after delete = %v, %v; want empty", list, err)
+	}
+}
+
+func testComponentsOrder(t *testing.T, s store.Store) {
+	for _, c := range []component.Component{newComponent("c", 2), newComponent("b", 1), newComponent("a", 2), newComponent("z", 0)} {
+		mustCreate(t, s, c)
+	}
+	group := newComponent("grp", 3)
+	group.IsGroup = true
+	mustCreate(t, s, group)
+	list, err := s.ListComponents(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, c := range list {
+		ids = append(ids, c.ID)
+	}
+	if want := []string{"z", "b", "a", "c", "grp"}; !slices.Equal(ids, want) {
+		t.Errorf("ListComponents order = %v, want %v (position, then id)", ids, want)
+	}
+	if !list[4].IsGroup {
+		t.Errorf("group flag lost: %+v", list[4])
+	}
+	// The result is the caller's own.
+	list[0].Name = "changed"
+	again, _ := s.ListComponents(t.Context())
+	if again[0].Name == "changed" {
+		t.Error("ListComponents returned memory the store shares")
+	}
+}
+
+func testComponentsAudited(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	c := newComponent("web", 0)
+	a := audit("component.create", "component/web")
+	a.After = store.MustJSON(c)
+	if err := s.CreateComponent(ctx, c, a); err != nil {
+		t.Fatal(err)
+	}
+	// A failed change writes no audit entry.
+	_ = s.CreateComponent(ctx, c, audit("component.create", "component/web"))
+	_ = s.UpdateComponent(ctx, newComponent("ghost", 0), audit("component.update", "component/ghost"))
+
+	upd := c
+	upd.Name = "Website"
+	ua := audit("component.update", "component/web")
+	ua.After = store.MustJSON(upd)
+	if err := s.UpdateComponent(ctx, upd, ua); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteComponent(ctx, "web", audit("component.delete", "component/web")); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := s.ListAudit(ctx, store.AuditQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var actions []string
+	for _, e := range entries {
+		actions = append(actions, e.Action)
+	}
+	if want := []string{"component.delete", "component.update", "component.create"}; !slices.Equal(actions, want) {
+		t.Fatalf("audit actions = %v, want %v (newest first, failed changes not recorded)", actions, want)
+	}
+	create, update, del := entries[2], entries[1], entries[0]
+	if string(create.Before) != "null" {
+		t.Errorf("create.Before = %s, want null", create.Before)
+	}
+	var before component.Component
+	if err := json.Unmarshal(update.Before, &before); err != nil || before.Name != "Component web" {
+		t.Errorf("update.Before = %s (%v), want the stored component named %q", update.Before, err, "Component web")
+	}
+	var after component.Component
+	if err := json.Unmarshal(update.After, &after); err != nil || after.Name != "Website" {
+		t.Errorf("update.After = %s, want the new component", update.After)
+	}
+	if err := json.Unmarshal(del.Before, &before); err != nil || before.Name != "Website" {
+		t.Errorf("delete.Before = %s, want the deleted component", del.Before)
+	}
+	if !(create.ID < update.ID && update.ID < del.ID) {
+		t.Errorf("audit ids not increasing: %d, %d, %d", create.ID, update.ID, del.ID)
+	}
+	if create.Actor != "tester" || create.RemoteAddr != "127.0.0.1" || create.RequestID != "req-1" || !create.At.Equal(ms(t0)) || create.At.Location() != time.UTC {
+		t.Errorf("audit entry fields not kept: %+v", create)
+	}
+}
+
+func testTimeline(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	mustCreate(t, s, newComponent("api", 0))
+	changes := []component.Change{
+		{ComponentID: "api", At: t0, Status: component.Operational, Reason: "first result"},
+		{ComponentID: "api", At: t0.Add(time.Hour), Status: component.MajorOutage, Reason: "down"},
+		{ComponentID: "api", At: t0.Add(2 * time.Hour), Status: component.DegradedPerformance, Reason: "slow"},
+		{ComponentID: "api", At: t0.Add(3 * time.Hour), Status: component.Operational, Reason: "ok"},
+	}
+	// Appended out of order, and one twice: the store orders by time and ignores the repeat.
+	for _, i := range []int{0, 2, 1, 3, 1} {
+		if err := s.AppendStatus(ctx, changes[i]); err != nil {
+			t.Fatalf("AppendStatus(%d): %v", i, err)
+		}
+	}
+	for i := range changes {
+		changes[i].At = ms(changes[i].At)
+	}
+	got, err := s.StatusTimeline(ctx, "api", t0.Add(90*time.Minute), t0.Add(3*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := changes[1:3]; !slices.Equal(got, want) {
+		t.Errorf("StatusTimeline(1h30, 3h) =\n %+v\nwant the change before 1h30 and those inside:\n %+v", got, want)
+	}
+	got, _ = s.StatusTimeline(ctx, "api", t0.Add(-time.Hour), t0.Add(24*time.Hour))
+	if !slices.Equal(got, changes) {
+		t.Errorf("StatusTimeline(all) = %+v, want %+v", got, changes)
+	}
+	got, _ = s.StatusTimeline(ctx, "api", t0.Add(-2*time.Hour), t0.Add(-time.Hour))
+	if len(got) != 0 {
+		t.Errorf("StatusTimeline before the first change = %+v, want none", got)
+	}
+	c, _ := s.GetComponent(ctx, "api")
+	if c.Status != component.Operational || !c.StatusSince.Equal(changes[3].At) {
+		t.Errorf("component status = %s since %s, want operational since %s", c.Status, c.StatusSince, changes[3].At)
+	}
+	// A back-dated change older than the latest does not become the current status.
+	if err := s.AppendStatus(ctx, component.Change{ComponentID: "api", At: t0.Add(150 * time.Minute), Status: component.PartialOutage}); err != nil {
+		t.Fatal(err)
+	}
+	list, _ := s.ListComponents(ctx)
+	if list[0].Status != component.Operational {
+		t.Errorf("ListComponents status = %s, want operational (latest by time)", list[0].Status)
+	}
+}
+
+func testTimelineUnknownComponent(t *testing.T, s store.Store) {
+	err := s.AppendStatus(t.Context(), component.Change{ComponentID: "ghost", At: t0, Status: component.MajorOutage})
+	if !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("AppendStatus for a missing component: got %v, want ErrNotFound", err)
+	}
+}
+
+func testTransitions(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	if _, err := s.LastTransition(ctx, "m1"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("LastTransition with none: got %v, want ErrNotFound", err)
+	}
+	trs := []probe.Transition{
+		{MonitorID: "m1", At: t0, From: probe.StateUnknown, To: probe.StateUp, Reason: "check passed"},
+		{MonitorID: "m1", At: t0.Add(time.Minute), From: probe.StateUp, To: probe.StateDown, Reason: "connect: refused"},
+		{MonitorID: "m1", At: t0.Add(5 * time.Minute), From: probe.StateDown, To: probe.StateUp, Reason: "check passed"},
+		{MonitorID: "m2", At: t0.Add(2 * time.Minute), From: probe.StateUnknown, To: probe.StateDown, Reason: "x"},
+	}
+	for _, i := range []int{1, 0, 2, 3, 2} {
+		if err := s.AppendTransition(ctx, trs[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range trs {
+		trs[i].At = ms(trs[i].At)
+	}
+	got, err := s.MonitorTransitions(ctx, "m1", t0, t0.Add(5*time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := trs[:2]; !slices.Equal(got, want) {
+		t.Errorf("MonitorTransitions([0, 5m)) = %+v, want %+v", got, want)
+	}
+	last, err := s.LastTransition(ctx, "m1")
+	if err != nil || last != trs[2] {
+		t.Errorf("LastTransition = %+v, %v; want %+v", last, err, trs[2])
+	}
+}
+
+func testRollups(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	start := probe.Minute.Truncate(t0)
+	var a, b probe.Rollup
+	a = probe.Rollup{MonitorID: "m1", Resolution: probe.Minute, Start: start}
+	a.Add(probe.Result{OK: true, Duration: 3 * time.Millisecond})
+	a.Add(probe.Result{OK: false, Duration: 700 * time.Millisecond})
+	b = probe.Rollup{MonitorID: "m1", Resolution: probe.Minute, Start: start}
+	b.Add(probe.Result{OK: true, Duration: 20 * time.Second})
+	later := probe.Rollup{MonitorID: "m1", Resolution: probe.Minute, Start: start.Add(time.Minute)}
+	later.Add(probe.Result{OK: true, Duration: time.Millisecond})
+	hour := probe.Rollup{MonitorID: "m1", Resolution: probe.Hour, Start: probe.Hour.Truncate(t0)}
+	hour.Add(probe.Result{OK: true, Duration: time.Millisecond})
+	other := probe.Rollup{MonitorID: "m2", Resolution: probe.Minute, Start: start}
+	other.Add(probe.Result{OK: true})
+
+	if err := s.AddRollups(ctx, []probe.Rollup{a, later, hour, other}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AddRollups(ctx, []probe.Rollup{b}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.MonitorRollups(ctx, "m1", probe.Minute, start, start.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	merged := a
+	merged.Merge(b)
+	if want := []probe.Rollup{merged, later}; !slices.Equal(got, want) {
+		t.Fatalf("MonitorRollups =\n %+v\nwant\n %+v", got, want)
+	}
+	if merged.Runs != 3 || merged.Failures != 1 || merged.Histogram[0] != 1 || merged.Histogram[probe.HistogramBuckets-1] != 1 {
+		t.Errorf("merge arithmetic wrong: %+v", merged)
+	}
+	if err := s.PruneRollups(ctx, probe.Minute, start.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = s.MonitorRollups(ctx, "m1", probe.Minute, start.Add(-time.Hour), start.Add(time.Hour))
+	if want := []probe.Rollup{later}; !slices.Equal(got, want) {
+		t.Errorf("after PruneRollups = %+v, want %+v", got, want)
+	}
+	got, _ = s.MonitorRollups(ctx, "m1", probe.Hour, start.Add(-time.Hour), start.Add(time.Hour))
+	if want := []probe.Rollup{hour}; !slices.Equal(got, want) {
+		t.Errorf("other resolutions must survive pruning: got %+v, want %+v", got, want)
+	}
+}
+
+func testKeys(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	k1 := apikey.Key{ID: "aaaaaaaaaaaaaaaa", Name: "ops", Scopes: []apikey.Scope{apikey.ScopeAdmin}, Hash: []byte("$2a$10$hash1"), CreatedAt: t0}
+	k2 := apikey.Key{ID: "bbbbbbbbbbbbbbbb", Name: "reader", Scopes: []apikey.Scope{apikey.ScopeRead, apikey.ScopeIncidents}, Hash: []byte("$2a$10$hash2"), CreatedAt: t0.Add(time.Second)}
+	for _, k := range []apikey.Key{k2, k1} {
+		if err := s.CreateKey(ctx, k, audit("key.create", "key/"+k.ID)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.CreateKey(ctx, k1, audit("key.create", "key/"+k1.ID)); !errors.Is(err, store.ErrConflict) {
+		t.Errorf("CreateKey twice: got %v, want ErrConflict", err)
+	}
+	got, err := s.GetKey(ctx, k2.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k2.CreatedAt = ms(k2.CreatedAt)
+	if got.ID != k2.ID || got.Name != k2.Name || !slices.Equal(got.Scopes, k2.Scopes) || string(got.Hash) != string(k2.Hash) || !got.CreatedAt.Equal(k2.CreatedAt) || got.Revoked() {
+		t.Errorf("GetKey = %+v, want %+v", got, k2)
+	}
+	if _, err := s.GetKey(ctx, "zzzzzzzzzzzzzzzz"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("GetKey of a missing id: got %v, want ErrNotFound", err)
+	}
+	list, _ := s.ListKeys(ctx)
+	if len(list) != 2 || list[0].ID != k1.ID || list[1].ID != k2.ID {
+		t.Errorf("ListKeys = %+v, want k1 then k2 (oldest first)", list)
+	}
+	revokedAt := t0.Add(time.Hour)
+	if err := s.RevokeKey(ctx, k1.ID, revokedAt, audit("key.revoke", "key/"+k1.ID)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RevokeKey(ctx, k1.ID, revokedAt, audit("key.revoke", "key/"+k1.ID)); !errors.Is(err, store.ErrConflict) {
+		t.Errorf("RevokeKey twice: got %v, want ErrConflict", err)
+	}
+	if err := s.RevokeKey(ctx, "zzzzzzzzzzzzzzzz", revokedAt, audit("key.revoke", "key/z")); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("RevokeKey of a missing id: got %v, want ErrNotFound", err)
+	}
+	got, _ = s.GetKey(ctx, k1.ID)
+	if !got.RevokedAt.Equal(ms(revokedAt)) {
+		t.Errorf("RevokedAt = %v, want %v", got.RevokedAt, revokedAt)
+	}
+	entries, _ := s.ListAudit(ctx, store.AuditQuery{Action: "key.revoke"})
+	if len(entries) != 1 {
+		t.Errorf("audit has %d key.revoke entries, want 1", len(entries))
+	}
+}
+
+func testAuditQuery(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	for i := range 25 {
+		a := store.AuditEntry{At: t0.Add(time.Duration(i) * time.Minute), Actor: fmt.Sprintf("actor%d", i%3),
+			Action: "reload", Target: fmt.Sprintf("config/%d", i%2), Before: store.Null, After: store.MustJSON(map[string]int{"n": i})}
+		if err := s.AppendAudit(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	all, err := s.ListAudit(ctx, store.AuditQuery{})
+	if err != nil || len(all) != 25 {
+		t.Fatalf("ListAudit = %d entries, %v; want 25", len(all), err)
+	}
+	page1, _ := s.ListAudit(ctx, store.AuditQuery{Limit: 10})
+	page2, _ := s.ListAudit(ctx, store.AuditQuery{Limit: 10, BeforeID: page1[9].ID})
+	ids := func(es []store.AuditEntry) []int64 {
+		var out []int64
+		for _, e := range es {
+			out = append(out, e.ID)
+		}
+		return out
+	}
+	if len(page1) != 10 || len(page2) != 10 || !slices.Equal(append(ids(page1), ids(page2)...), ids(all[:20])) {
+		t.Errorf("paging: page1 %d entries, page2 %d entries, not consecutive", len(page1), len(page2))
+	}
+	filtered, _ := s.ListAudit(ctx, store.AuditQuery{Actor: "actor1", Target: "config/1", Since: t0.Add(5 * time.Minute), Until: t0.Add(20 * time.Minute)})
+	var ns []int
+	for _, e := range filtered {
+		var v map[string]int
+		_ = json.Unmarshal(e.After, &v)
+		ns = append(ns, v["n"])
+	}
+	// i%3 == 1 and i%2 == 1, 5 <= i < 20: 7, 13, 19; newest first.
+	if want := []int{19, 13, 7}; !slices.Equal(ns, want) {
+		t.Errorf("filtered audit = %v, want %v", ns, want)
+	}
+}
+
+func testConcurrentWriters(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	const writers, each = 8, 10
+	var wg sync.WaitGroup
+	errs := make(chan error, writers*each*2)
+	for w := range writers {
+		wg.Go(func() {
+			for i := range each {
+				id := fmt.Sprintf("c%d-%d", w, i)
+				if err := s.CreateComponent(ctx, newComponent(id, i), audit("component.create", "component/"+id)); err != nil {
+					errs <- err
+					continue
+				}
+				ch := component.Change{ComponentID: id, At: t0.Add(time.Duration(i) * time.Second), Status: component.MajorOutage}
+				if err := s.AppendStatus(ctx, ch); err != nil {
+					errs <- err
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("concurrent write: %v", err)
+	}
+	list, _ := s.ListComponents(ctx)
+	if len(list) != writers*each {
+		t.Errorf("%d components stored, want %d", len(list), writers*each)
+	}
+	for _, c := range list {
+		if c.Status != component.MajorOutage {
+			t.Errorf("component %s status %s, want major_outage", c.ID, c.Status)
+		}
+	}
+	entries, _ := s.ListAudit(ctx, store.AuditQuery{})
+	seen := map[int64]bool{}
+	for _, e := range entries {
+		if seen[e.ID] {
+			t.Errorf("audit id %d used twice", e.ID)
+		}
+		seen[e.ID] = true
+	}
+	if len(entries) != writers*each {
+		t.Errorf("%d audit entries, want %d", len(entries), writers*each)
+	}
+}
