@@ -1,0 +1,580 @@
+// Package configs is Upstate's configuration: the YAML schema, Load, defaults and validation.
+//
+// Every problem is reported at once, each with file, line, column and field path:
+//
+//	upstate.yaml:42:14: monitors[3].timeout: must be shorter than interval (10s)
+//
+// Unknown keys are errors. ${ENV} references are expanded only in fields marked secret, and
+// secrets may also be read from a *_file field. Config structs hold configuration only, never
+// runtime state; the To* methods build the domain values the rest of Upstate runs on.
+package configs
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/upstate-dev/upstate/component"
+	"github.com/upstate-dev/upstate/probe"
+)
+
+// Config is the whole configuration file.
+type Config struct {
+	Server     Server      `yaml:"server"`
+	Storage    Storage     `yaml:"storage"`
+	Log        Log         `yaml:"log"`
+	Groups     []Group     `yaml:"groups"`
+	Components []Component `yaml:"components"`
+	Monitors   []Monitor   `yaml:"monitors"`
+
+	// Location is Server.TimeZone, loaded. Derived at load time, never read from the file.
+	Location *time.Location `yaml:"-"`
+	// Dir is the directory of the config file; relative paths in it are relative to Dir.
+	Dir string `yaml:"-"`
+}
+
+// Server configures the HTTP server and the public page.
+type Server struct {
+	Listen          string        `yaml:"listen"`     // host:port; default 127.0.0.1:8080
+	PublicURL       string        `yaml:"public_url"` // the page's address as customers see it
+	Title           string        `yaml:"title"`
+	Description     string        `yaml:"description"`
+	TimeZone        string        `yaml:"time_zone"` // IANA name; times on the page are shown in it
+	LogoURL         string        `yaml:"logo_url"`
+	Links           []Link        `yaml:"links"`
+	RequestTimeout  time.Duration `yaml:"request_timeout"`  // default 10s
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"` // default 15s
+	MaxBodyBytes    int64         `yaml:"max_body_bytes"`   // default 1 MiB
+	// TrustedProxies are CIDRs whose X-Forwarded-For is believed; empty trusts none.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+}
+
+// Link is a link shown in the page's header.
+type Link struct {
+	Title string `yaml:"title"`
+	URL   string `yaml:"url"`
+}
+
+// Storage chooses and configures the store.
+type Storage struct {
+	Backend string `yaml:"backend"` // sqlite (default) or redis
+	SQLite  SQLite `yaml:"sqlite"`
+	Redis   Redis  `yaml:"redis"`
+}
+
+// SQLite configures the embedded store.
+type SQLite struct {
+	Path string `yaml:"path"` // default upstate.db, relative to the config file
+}
+
+// Redis configures the shared store.
+type Redis struct {
+	Addrs        []string `yaml:"addrs"`       // one: single node; several: Cluster, or Sentinels with master_name
+	MasterName   string   `yaml:"master_name"` // Sentinel
+	Cluster      bool     `yaml:"cluster"`     // force Cluster mode with one seed address
+	Username     string   `yaml:"username"`
+	Password     string   `yaml:"password" secret:"true"`
+	PasswordFile string   `yaml:"password_file"`
+	DB           int      `yaml:"db"`
+	KeyPrefix    string   `yaml:"key_prefix"` // default "upstate"
+}
+
+// Log configures logging.
+type Log struct {
+	Level  string `yaml:"level"`  // debug, info (default), warn, error
+	Format string `yaml:"format"` // text (default) or json
+}
+
+// Group is a group of components on the page.
+type Group struct {
+	ID          string `yaml:"id"`
+	Name        string `yaml:"name"`
+	Description string `yaml:"description"`
+}
+
+// Component is a component declared in the config.
+type Component struct {
+	ID          string `yaml:"id"`
+	Name        string `yaml:"name"`
+	Description string `yaml:"description"`
+	Group       string `yaml:"group"`
+}
+
+// Monitor is one check.
+type Monitor struct {
+	ID        string        `yaml:"id"`
+	Name      string        `yaml:"name"`
+	Component string        `yaml:"component"`
+	Kind      string        `yaml:"kind"`
+	Interval  time.Duration `yaml:"interval"` // default 30s
+	Timeout   time.Duration `yaml:"timeout"`  // default 10s, or less to stay below interval
+	// Failures in a row before the monitor is down (default 2); successes in a row before it
+	// is up again (default 1).
+	Failures  int `yaml:"failures"`
+	Successes int `yaml:"successes"`
+	// LatencyThreshold: good results slower than this make the monitor degraded. 0 disables.
+	LatencyThreshold time.Duration `yaml:"latency_threshold"`
+	HTTP             *HTTP         `yaml:"http"`
+}
+
+// HTTP is an HTTP check.
+type HTTP struct {
+	URL                string            `yaml:"url"`
+	Method             string            `yaml:"method"` // default GET
+	Headers            map[string]string `yaml:"headers"`
+	Body               string            `yaml:"body"`
+	ExpectStatus       []string          `yaml:"expect_status"` // codes or ranges: [200, "300-399"]; default any 2xx
+	BodyContains       string            `yaml:"body_contains"`
+	MaxBodyBytes       int64             `yaml:"max_body_bytes"` // default 1 MiB
+	MaxRedirects       *int              `yaml:"max_redirects"`  // default 5; 0 does not follow
+	InsecureSkipVerify bool              `yaml:"insecure_skip_verify"`
+}
+
+// Defaults.
+const (
+	DefaultListen          = "127.0.0.1:8080"
+	DefaultTitle           = "Status"
+	DefaultRequestTimeout  = 10 * time.Second
+	DefaultShutdownTimeout = 15 * time.Second
+	DefaultMaxBodyBytes    = 1 << 20
+	DefaultSQLitePath      = "upstate.db"
+	DefaultInterval        = 30 * time.Second
+	DefaultTimeout         = 10 * time.Second
+	DefaultFailures        = 2
+	DefaultSuccesses       = 1
+	DefaultMaxRedirects    = 5
+	MinInterval            = time.Second
+	MaxFileBytes           = 32 << 20
+)
+
+// Load reads, decodes, defaults and validates the config file at path. The error, if any, joins
+// one *ValidationError per problem.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	return Parse(path, data, os.LookupEnv)
+}
+
+// Parse is Load on data already read; name is used in messages and to resolve relative paths.
+// lookupEnv resolves ${ENV} references in secret fields.
+func Parse(name string, data []byte, lookupEnv func(string) (string, bool)) (*Config, error) {
+	if len(data) > MaxFileBytes {
+		return nil, &ValidationError{File: name, Message: fmt.Sprintf("the file is larger than %d bytes", MaxFileBytes)}
+	}
+	d := &decoder{file: name, positions: map[string]position{}, lookupEnv: lookupEnv, budget: maxNodes}
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, syntaxError(name, err)
+	}
+	cfg := &Config{Dir: filepath.Dir(name)}
+	if len(root.Content) == 0 {
+		return nil, &ValidationError{File: name, Message: "the file is empty"}
+	}
+	d.decode(&root, reflectValue(cfg), "", false)
+	cfg.applyDefaults()
+	cfg.validate(d)
+	if errs := d.sorted(); len(errs) > 0 {
+		joined := make([]error, len(errs))
+		for i, e := range errs {
+			joined[i] = e
+		}
+		return nil, errors.Join(joined...)
+	}
+	return cfg, nil
+}
+
+var syntaxLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+func syntaxError(name string, err error) error {
+	if m := syntaxLine.FindStringSubmatch(err.Error()); m != nil {
+		line, _ := strconv.Atoi(m[1])
+		return &ValidationError{File: name, Line: line, Column: 1, Message: "invalid YAML: " + m[2]}
+	}
+	return &ValidationError{File: name, Message: "invalid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}
+}
+
+// applyDefaults fills every unset field that has a default. It is the only place defaults live.
+func (c *Config) applyDefaults() {
+	s := &c.Server
+	if s.Listen == "" {
+		s.Listen = DefaultListen
+	}
+	if s.Title == "" {
+		s.Title = DefaultTitle
+	}
+	if s.TimeZone == "" {
+		s.TimeZone = "UTC"
+	}
+	if s.PublicURL == "" {
+		s.PublicURL = "http://" + s.Listen
+	}
+	s.PublicURL = strings.TrimRight(s.PublicURL, "/")
+	if s.RequestTimeout == 0 {
+		s.RequestTimeout = DefaultRequestTimeout
+	}
+	if s.ShutdownTimeout == 0 {
+		s.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	if s.MaxBodyBytes == 0 {
+		s.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if c.Storage.Backend == "" {
+		c.Storage.Backend = "sqlite"
+	}
+	if c.Storage.SQLite.Path == "" {
+		c.Storage.SQLite.Path = DefaultSQLitePath
+	}
+	if c.Storage.Redis.KeyPrefix == "" {
+		c.Storage.Redis.KeyPrefix = "upstate"
+	}
+	if c.Log.Level == "" {
+		c.Log.Level = "info"
+	}
+	if c.Log.Format == "" {
+		c.Log.Format = "text"
+	}
+	for i := range c.Monitors {
+		m := &c.Monitors[i]
+		if m.Interval == 0 {
+			m.Interval = DefaultInterval
+		}
+		if m.Timeout == 0 {
+			m.Timeout = min(DefaultTimeout, m.Interval*4/5)
+		}
+		if m.Failures == 0 {
+			m.Failures = DefaultFailures
+		}
+		if m.Successes == 0 {
+			m.Successes = DefaultSuccesses
+		}
+		if m.Name == "" {
+			m.Name = m.ID
+		}
+		if h := m.HTTP; h != nil {
+			if h.Method == "" {
+				h.Method = "GET"
+			}
+			if h.MaxBodyBytes == 0 {
+				h.MaxBodyBytes = probe.DefaultMaxBodyBytes
+			}
+			if h.MaxRedirects == nil {
+				n := DefaultMaxRedirects
+				h.MaxRedirects = &n
+			}
+		}
+	}
+}
+
+const idRule = "must be 1-63 characters of a-z, 0-9, '-' and '_', starting with a letter or digit"
+
+func (c *Config) validate(d *decoder) {
+	s := c.Server
+	if host, port, err := net.SplitHostPort(s.Listen); err != nil || port == "" {
+		d.at("server.listen", "invalid address %q: want host:port, such as 127.0.0.1:8080", s.Listen)
+	} else if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
+		d.at("server.listen", "invalid port %q", port)
+	} else {
+		_ = host
+	}
+	if u, err := url.Parse(s.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		d.at("server.public_url", "must be an absolute http or https URL, such as https://status.example.com")
+	}
+	if loc, err := time.LoadLocation(s.TimeZone); err != nil {
+		d.at("server.time_zone", "unknown time zone %q (use an IANA name such as Asia/Shanghai)", s.TimeZone)
+	} else {
+		c.Location = loc
+	}
+	if len(s.Title) > component.MaxNameLength {
+		d.at("server.title", "must be at most %d bytes", component.MaxNameLength)
+	}
+	for i, l := range s.Links {
+		if l.Title == "" {
+			d.at(fmt.Sprintf("server.links[%d].title", i), "is required")
+		}
+		if !absoluteHTTP(l.URL) {
+			d.at(fmt.Sprintf("server.links[%d].url", i), "must be an absolute http or https URL")
+		}
+	}
+	if s.LogoURL != "" && !absoluteHTTP(s.LogoURL) && !strings.HasPrefix(s.LogoURL, "/") {
+		d.at("server.logo_url", "must be an absolute http or https URL or a path starting with /")
+	}
+	if s.RequestTimeout < 0 {
+		d.at("server.request_timeout", "must be positive")
+	}
+	if s.ShutdownTimeout < 0 {
+		d.at("server.shutdown_timeout", "must be positive")
+	}
+	if s.MaxBodyBytes < 1024 {
+		d.at("server.max_body_bytes", "must be at least 1024")
+	}
+	for i, cidr := range s.TrustedProxies {
+		if _, _, err := net.ParseCIDR(cidr); err != nil {
+			d.at(fmt.Sprintf("server.trusted_proxies[%d]", i), "invalid CIDR %q", cidr)
+		}
+	}
+
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		d.at("log.level", "unknown level %q (want debug, info, warn or error)", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		d.at("log.format", "unknown format %q (want text or json)", c.Log.Format)
+	}
+
+	c.validateStorage(d)
+	c.validateComponents(d)
+	c.validateMonitors(d)
+}
+
+func absoluteHTTP(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+}
+
+func (c *Config) validateStorage(d *decoder) {
+	st := &c.Storage
+	switch st.Backend {
+	case "sqlite":
+	case "redis":
+		r := &st.Redis
+		if len(r.Addrs) == 0 {
+			d.at("storage.redis.addrs", "at least one address is required when backend is redis")
+		}
+		for i, a := range r.Addrs {
+			if _, _, err := net.SplitHostPort(a); err != nil {
+				d.at(fmt.Sprintf("storage.redis.addrs[%d]", i), "invalid address %q: want host:port", a)
+			}
+		}
+		if r.Password != "" && r.PasswordFile != "" {
+			d.at("storage.redis.password_file", "give password or password_file, not both")
+		} else if r.PasswordFile != "" {
+			path := r.PasswordFile
+			if !filepath.IsAbs(path) {
+				path = filepath.Join(c.Dir, path)
+			}
+			pw, err := readSecretFile(path)
+			if err != nil {
+				d.at("storage.redis.password_file", "cannot read: %v", errors.Unwrap(err))
+			}
+			r.Password = pw
+		}
+		if r.DB < 0 {
+			d.at("storage.redis.db", "must not be negative")
+		}
+	default:
+		d.at("storage.backend", "unknown backend %q (want sqlite or redis)", st.Backend)
+	}
+}
+
+func (c *Config) validateComponents(d *decoder) {
+	ids := map[string]string{} // id -> path that declared it
+	declare := func(path, id string) {
+		if !component.ValidID(id) {
+			if id == "" {
+				d.at(path+".id", "is required")
+			} else {
+				d.at(path+".id", "invalid id %q: %s", id, idRule)
+			}
+			return
+		}
+		if prev, dup := ids[id]; dup {
+			d.at(path+".id", "duplicate id %q (also used by %s)", id, prev)
+			return
+		}
+		ids[id] = path
+	}
+	groups := map[string]bool{}
+	for i, g := range c.Groups {
+		path := fmt.Sprintf("groups[%d]", i)
+		declare(path, g.ID)
+		groups[g.ID] = true
+		checkName(d, path, g.Name, g.Description)
+	}
+	for i, cm := range c.Components {
+		path := fmt.Sprintf("components[%d]", i)
+		declare(path, cm.ID)
+		checkName(d, path, cm.Name, cm.Description)
+		if cm.Group != "" && !groups[cm.Group] {
+			d.at(path+".group", "unknown group %q", cm.Group)
+		}
+	}
+}
+
+func checkName(d *decoder, path, name, description string) {
+	if name == "" {
+		d.at(path+".name", "is required")
+	} else if len(name) > component.MaxNameLength {
+		d.at(path+".name", "must be at most %d bytes", component.MaxNameLength)
+	}
+	if len(description) > component.MaxDescriptionLength {
+		d.at(path+".description", "must be at most %d bytes", component.MaxDescriptionLength)
+	}
+}
+
+var statusRange = regexp.MustCompile(`^([1-5][0-9][0-9])(?:-([1-5][0-9][0-9]))?$`)
+
+func (c *Config) validateMonitors(d *decoder) {
+	components := map[string]bool{}
+	for _, cm := range c.Components {
+		components[cm.ID] = true
+	}
+	ids := map[string]int{}
+	for i, m := range c.Monitors {
+		path := fmt.Sprintf("monitors[%d]", i)
+		switch {
+		case m.ID == "":
+			d.at(path+".id", "is required")
+		case !component.ValidID(m.ID):
+			d.at(path+".id", "invalid id %q: %s", m.ID, idRule)
+		default:
+			if prev, dup := ids[m.ID]; dup {
+				d.at(path+".id", "duplicate id %q (also used by monitors[%d])", m.ID, prev)
+			}
+			ids[m.ID] = i
+		}
+		if m.Component == "" {
+			d.at(path+".component", "is required")
+		} else if !components[m.Component] {
+			d.at(path+".component", "unknown component %q", m.Component)
+		}
+		if m.Interval < MinInterval {
+			d.at(path+".interval", "must be at least %s", MinInterval)
+		}
+		if m.Timeout <= 0 {
+			d.at(path+".timeout", "must be positive")
+		} else if m.Timeout >= m.Interval {
+			d.at(path+".timeout", "must be shorter than interval (%s)", m.Interval)
+		}
+		if m.Failures < 1 || m.Failures > 100 {
+			d.at(path+".failures", "must be between 1 and 100")
+		}
+		if m.Successes < 1 || m.Successes > 100 {
+			d.at(path+".successes", "must be between 1 and 100")
+		}
+		if m.LatencyThreshold < 0 {
+			d.at(path+".latency_threshold", "must not be negative")
+		} else if m.LatencyThreshold > 0 && m.LatencyThreshold >= m.Timeout {
+			d.at(path+".latency_threshold", "must be shorter than timeout (%s), or the monitor could never be degraded", m.Timeout)
+		}
+		kind := probe.Kind(m.Kind)
+		switch {
+		case m.Kind == "":
+			d.at(path+".kind", "is required (http)")
+			continue
+		case kind.Valid():
+		case kind == probe.KindTCP || kind == probe.KindDNS || kind == probe.KindTLS || kind == probe.KindICMP || kind == probe.KindHeartbeat:
+			d.at(path+".kind", "kind %q is not supported by this version yet (supported: http)", m.Kind)
+			continue
+		default:
+			d.at(path+".kind", "unknown kind %q (supported: http)", m.Kind)
+			continue
+		}
+		if kind == probe.KindHTTP {
+			validateHTTP(d, path, m.HTTP)
+		}
+	}
+}
+
+func validateHTTP(d *decoder, path string, h *HTTP) {
+	if h == nil {
+		d.at(path+".http", "is required for kind http")
+		return
+	}
+	path += ".http"
+	if h.URL == "" {
+		d.at(path+".url", "is required")
+	} else if u, err := url.Parse(h.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		d.at(path+".url", "invalid URL %q: want an absolute http or https URL", h.URL)
+	}
+	switch h.Method {
+	case "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS":
+	default:
+		d.at(path+".method", "unknown method %q", h.Method)
+	}
+	for i, s := range h.ExpectStatus {
+		m := statusRange.FindStringSubmatch(strings.TrimSpace(s))
+		if m == nil {
+			d.at(fmt.Sprintf("%s.expect_status[%d]", path, i), "invalid status %q: want a code such as 200 or a range such as 200-299", s)
+			continue
+		}
+		if m[2] != "" && m[2] < m[1] {
+			d.at(fmt.Sprintf("%s.expect_status[%d]", path, i), "invalid range %q: the end is below the start", s)
+		}
+	}
+	if h.MaxBodyBytes < 0 {
+		d.at(path+".max_body_bytes", "must not be negative")
+	}
+	if h.MaxRedirects != nil && (*h.MaxRedirects < 0 || *h.MaxRedirects > 20) {
+		d.at(path+".max_redirects", "must be between 0 and 20")
+	}
+	for k := range h.Headers {
+		if k == "" || strings.ContainsAny(k, " :\r\n") {
+			d.at(path+".headers."+k, "invalid header name %q", k)
+		}
+	}
+}
+
+// ComponentList returns the groups and components the config declares, positioned in file
+// order (groups first), as the store keeps them.
+func (c *Config) ComponentList(now time.Time) []component.Component {
+	var out []component.Component
+	for _, g := range c.Groups {
+		out = append(out, component.Component{ID: g.ID, Name: g.Name, Description: g.Description, IsGroup: true,
+			Position: len(out), Source: component.SourceConfig, CreatedAt: now, UpdatedAt: now})
+	}
+	for _, cm := range c.Components {
+		out = append(out, component.Component{ID: cm.ID, Name: cm.Name, Description: cm.Description, GroupID: cm.Group,
+			Position: len(out), Source: component.SourceConfig, CreatedAt: now, UpdatedAt: now})
+	}
+	return out
+}
+
+// ProbeMonitors returns the monitors as the engine runs them.
+func (c *Config) ProbeMonitors() []probe.Monitor {
+	out := make([]probe.Monitor, 0, len(c.Monitors))
+	for _, m := range c.Monitors {
+		pm := probe.Monitor{ID: m.ID, Name: m.Name, ComponentID: m.Component, Kind: probe.Kind(m.Kind),
+			Interval: m.Interval, Timeout: m.Timeout,
+			Thresholds: probe.Thresholds{Failures: m.Failures, Successes: m.Successes, LatencyThreshold: m.LatencyThreshold}}
+		if h := m.HTTP; h != nil {
+			spec := &probe.HTTPSpec{URL: h.URL, Method: h.Method, Headers: h.Headers, Body: h.Body,
+				BodyContains: h.BodyContains, MaxBodyBytes: h.MaxBodyBytes, MaxRedirects: *h.MaxRedirects,
+				InsecureSkipVerify: h.InsecureSkipVerify}
+			for _, s := range h.ExpectStatus {
+				lo, hi, _ := strings.Cut(strings.TrimSpace(s), "-")
+				r := probe.StatusRange{}
+				r.Min, _ = strconv.Atoi(lo)
+				r.Max = r.Min
+				if hi != "" {
+					r.Max, _ = strconv.Atoi(hi)
+				}
+				spec.ExpectStatus = append(spec.ExpectStatus, r)
+			}
+			pm.HTTP = spec
+		}
+		out = append(out, pm)
+	}
+	return out
+}
+
+// SQLitePath is the database path, resolved against the config file's directory.
+func (c *Config) SQLitePath() string {
+	if filepath.IsAbs(c.Storage.SQLite.Path) {
+		return c.Storage.SQLite.Path
+	}
+	return filepath.Join(c.Dir, c.Storage.SQLite.Path)
+}

@@ -1,0 +1,243 @@
+package configs_test
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/upstate-dev/upstate/configs"
+	"github.com/upstate-dev/upstate/probe"
+)
+
+func TestLoadBadConfigs(t *testing.T) {
+	tests := []struct {
+		file string
+		want []string
+	}{
+		{"bad-backend.yaml", []string{`2:12: storage.backend: unknown backend "postgres" (want sqlite or redis)`}},
+		{"bad-component-id.yaml", []string{`2:9: components[0].id: invalid id "Public API": must be 1-63 characters of a-z, 0-9, '-' and '_', starting with a letter or digit`}},
+		{"bad-component-name.yaml", []string{`2:5: components[0].name: is required`}},
+		{"bad-duplicate-id.yaml", []string{`7:9: components[1].id: duplicate id "core" (also used by groups[0])`}},
+		{"bad-duplicate-key.yaml", []string{`3:3: server.title: given twice (first on line 2)`}},
+		{"bad-expect-status.yaml", []string{
+			`10:28: monitors[0].http.expect_status[1]: invalid range "299-200": the end is below the start`,
+			`10:39: monitors[0].http.expect_status[2]: invalid status "2xx": want a code such as 200 or a range such as 200-299`,
+		}},
+		{"bad-http-url.yaml", []string{
+			`9:12: monitors[0].http.url: invalid URL "ftp://files.example.com/": want an absolute http or https URL`,
+			`10:5: monitors[1].http: is required for kind http`,
+		}},
+		{"bad-interval.yaml", []string{`8:15: monitors[0].interval: must be at least 1s`}},
+		{"bad-kind.yaml", []string{
+			`7:11: monitors[0].kind: unknown kind "gopher" (supported: http)`,
+			`10:11: monitors[1].kind: kind "icmp" is not supported by this version yet (supported: http)`,
+		}},
+		{"bad-listen.yaml", []string{`2:11: server.listen: invalid address "localhost": want host:port, such as 127.0.0.1:8080`}},
+		{"bad-log.yaml", []string{
+			`2:10: log.level: unknown level "loud" (want debug, info, warn or error)`,
+			`3:11: log.format: unknown format "xml" (want text or json)`,
+		}},
+		{"bad-monitor-component.yaml", []string{`6:16: monitors[0].component: unknown component "website"`}},
+		{"bad-not-a-list.yaml", []string{`2:3: components: must be a list`}},
+		{"bad-public-url.yaml", []string{`2:15: server.public_url: must be an absolute http or https URL, such as https://status.example.com`}},
+		{"bad-redis-addrs.yaml", []string{`4:5: storage.redis.addrs: at least one address is required when backend is redis`}},
+		{"bad-secret-both.yaml", []string{`6:20: storage.redis.password_file: give password or password_file, not both`}},
+		{"bad-secret-env.yaml", []string{`5:15: storage.redis.password: environment variable UPSTATE_TEST_UNSET_SECRET is not set`}},
+		{"bad-syntax.yaml", []string{`2:1: invalid YAML: found unexpected end of stream`}},
+		{"bad-three-mistakes.yaml", []string{
+			`3:14: server.time_zone: unknown time zone "Europe/Atlantis" (use an IANA name such as Asia/Shanghai)`,
+			`12:14: monitors[0].timeout: must be shorter than interval (10s)`,
+			`15:7: monitors[0].http.expect_staus: unknown field (did you mean "expect_status"?)`,
+		}},
+		{"bad-thresholds.yaml", []string{
+			`9:15: monitors[0].failures: must be between 1 and 100`,
+			`10:24: monitors[0].latency_threshold: must be shorter than timeout (2s), or the monitor could never be degraded`,
+		}},
+		{"bad-time-zone.yaml", []string{`2:14: server.time_zone: unknown time zone "Mars/Olympus_Mons" (use an IANA name such as Asia/Shanghai)`}},
+		{"bad-timeout.yaml", []string{`9:14: monitors[0].timeout: must be shorter than interval (10s)`}},
+		{"bad-type.yaml", []string{
+			`8:15: monitors[0].interval: invalid duration "soon" (use a number and a unit, such as 30s or 5m)`,
+			`9:15: monitors[0].failures: invalid value "two": must be an integer`,
+		}},
+		{"bad-unknown-field.yaml", []string{`3:3: server.titel: unknown field (did you mean "title"?)`}},
+		{"bad-unknown-group.yaml", []string{`4:12: components[0].group: unknown group "backend"`}},
+	}
+	files, _ := filepath.Glob("testdata/bad-*.yaml")
+	if len(files) != len(tests) {
+		t.Errorf("%d bad-*.yaml files but %d cases: every file needs its case", len(files), len(tests))
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			path := filepath.Join("testdata", tt.file)
+			cfg, err := configs.Load(path)
+			if err == nil {
+				t.Fatalf("Load(%s) = %+v, want an error", path, cfg)
+			}
+			want := make([]string, len(tt.want))
+			for i, w := range tt.want {
+				want[i] = path + ":" + w
+			}
+			if got := err.Error(); got != strings.Join(want, "\n") {
+				t.Errorf("Load(%s) error:\n got  %s\n want %s", path, got, strings.Join(want, "\n"))
+			}
+			var ve *configs.ValidationError
+			if !errors.As(err, &ve) || ve.File != path || ve.Line == 0 {
+				t.Errorf("error is not a located *ValidationError: %#v", err)
+			}
+		})
+	}
+}
+
+func TestLoadExample(t *testing.T) {
+	cfg, err := configs.Load("upstate.example.yaml")
+	if err != nil {
+		t.Fatalf("the example config must load: %v", err)
+	}
+	if cfg.Location.String() != "Asia/Shanghai" {
+		t.Errorf("Location = %v, want Asia/Shanghai", cfg.Location)
+	}
+	if got, want := cfg.SQLitePath(), filepath.Join("..", "data", "upstate.db"); got != want {
+		t.Errorf("SQLitePath = %q, want %q (relative to the config file)", got, want)
+	}
+	comps := cfg.ComponentList(time.Unix(0, 0))
+	if len(comps) != 6 || !comps[0].IsGroup || comps[2].ID != "api" || comps[2].GroupID != "core" || comps[2].Position != 2 {
+		t.Errorf("ComponentList = %+v", comps)
+	}
+	mons := cfg.ProbeMonitors()
+	if len(mons) != 4 {
+		t.Fatalf("ProbeMonitors = %d monitors, want 4", len(mons))
+	}
+	api := mons[0]
+	if api.Kind != probe.KindHTTP || api.Interval != 10*time.Second || api.Timeout != 3*time.Second ||
+		api.Thresholds != (probe.Thresholds{Failures: 2, Successes: 1, LatencyThreshold: 500 * time.Millisecond}) {
+		t.Errorf("api monitor = %+v", api)
+	}
+	if h := api.HTTP; h.Method != "GET" || h.MaxRedirects != 5 || len(h.ExpectStatus) != 1 || h.ExpectStatus[0] != (probe.StatusRange{Min: 200, Max: 200}) {
+		t.Errorf("api http spec = %+v", h)
+	}
+	if r := mons[3].HTTP.ExpectStatus; len(r) != 1 || r[0] != (probe.StatusRange{Min: 200, Max: 299}) {
+		t.Errorf("legacy expect_status = %+v, want 200-299", r)
+	}
+	// Defaults: timeout is 10s capped at 4/5 of the interval.
+	if m := mons[2]; m.Interval != 30*time.Second || m.Timeout != 10*time.Second {
+		t.Errorf("metrics monitor interval/timeout = %s/%s, want 30s/10s", m.Interval, m.Timeout)
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	cfg, err := configs.Parse("min.yaml", []byte("components: [{id: api, name: API}]\nmonitors: [{id: m, component: api, kind: http, interval: 5s, http: {url: 'http://127.0.0.1/'}}]\n"), noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Server.Listen != "127.0.0.1:8080" || cfg.Server.PublicURL != "http://127.0.0.1:8080" || cfg.Server.TimeZone != "UTC" ||
+		cfg.Storage.Backend != "sqlite" || cfg.Server.RequestTimeout != 10*time.Second {
+		t.Errorf("server/storage defaults wrong: %+v %+v", cfg.Server, cfg.Storage)
+	}
+	if m := cfg.Monitors[0]; m.Timeout != 4*time.Second || m.Failures != 2 || m.Successes != 1 || m.Name != "m" {
+		t.Errorf("monitor defaults wrong: %+v", m)
+	}
+}
+
+func noEnv(string) (string, bool) { return "", false }
+
+func TestSecretsOnlyInSecretFields(t *testing.T) {
+	env := func(k string) (string, bool) {
+		if k == "REDIS_PW" {
+			return "s3cret", true
+		}
+		return "", false
+	}
+	src := "server:\n  title: 'Costs ${REDIS_PW}'\nstorage:\n  backend: redis\n  redis:\n    addrs: ['127.0.0.1:6379']\n    password: 'pw-${REDIS_PW}'\n"
+	cfg, err := configs.Parse("s.yaml", []byte(src), env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Storage.Redis.Password != "pw-s3cret" {
+		t.Errorf("password = %q, want the variable expanded", cfg.Storage.Redis.Password)
+	}
+	if cfg.Server.Title != "Costs ${REDIS_PW}" {
+		t.Errorf("title = %q: ${ENV} must not be expanded outside secret fields", cfg.Server.Title)
+	}
+}
+
+func TestPasswordFile(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "pw"), []byte("from-file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	src := "storage:\n  backend: redis\n  redis:\n    addrs: ['127.0.0.1:6379']\n    password_file: pw\n"
+	cfg, err := configs.Parse(filepath.Join(dir, "upstate.yaml"), []byte(src), noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Storage.Redis.Password != "from-file" {
+		t.Errorf("password = %q, want the file's content without its newline", cfg.Storage.Redis.Password)
+	}
+	_, err = configs.Parse(filepath.Join(dir, "upstate.yaml"), []byte(strings.Replace(src, "pw\n", "missing\n", 1)), noEnv)
+	if err == nil || !strings.Contains(err.Error(), "storage.redis.password_file: cannot read: no such file or directory") {
+		t.Errorf("missing password file: got %v", err)
+	}
+}
+
+func TestEmptyFile(t *testing.T) {
+	_, err := configs.Parse("empty.yaml", nil, noEnv)
+	if err == nil || err.Error() != "empty.yaml: the file is empty" {
+		t.Errorf("empty file: got %v", err)
+	}
+}
+
+func FuzzLoad(f *testing.F) {
+	seeds, _ := filepath.Glob("testdata/*.yaml")
+	seeds = append(seeds, "upstate.example.yaml")
+	for _, s := range seeds {
+		b, err := os.ReadFile(s)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		cfg, err := configs.Parse("fuzz.yaml", data, noEnv)
+		if err != nil {
+			for _, line := range strings.Split(err.Error(), "\n") {
+				if !strings.HasPrefix(line, "fuzz.yaml") {
+					t.Fatalf("error line without its file: %q", line)
+				}
+			}
+			return
+		}
+		// A valid config is usable: its conversions do not panic.
+		_ = cfg.ComponentList(time.Unix(0, 0))
+		_ = cfg.ProbeMonitors()
+	})
+}
+
+// TestAliasBomb feeds a document that expands to tens of millions of values: it must be
+// rejected quickly, with a bounded list of errors.
+func TestAliasBomb(t *testing.T) {
+	// Expanded naively this is tens of millions of values.
+	src := `server:
+  links: &l0 [{title: t, url: 'http://a'}, {title: t, url: 'http://a'}, {title: t, url: 'http://a'}]
+groups:
+  - &l1 [*l0, *l0, *l0, *l0, *l0, *l0, *l0, *l0, *l0]
+  - &l2 [*l1, *l1, *l1, *l1, *l1, *l1, *l1, *l1, *l1]
+  - &l3 [*l2, *l2, *l2, *l2, *l2, *l2, *l2, *l2, *l2]
+  - &l4 [*l3, *l3, *l3, *l3, *l3, *l3, *l3, *l3, *l3]
+  - &l5 [*l4, *l4, *l4, *l4, *l4, *l4, *l4, *l4, *l4]
+  - &l6 [*l5, *l5, *l5, *l5, *l5, *l5, *l5, *l5, *l5]
+  - &l7 [*l6, *l6, *l6, *l6, *l6, *l6, *l6, *l6, *l6]
+  - &l8 [*l7, *l7, *l7, *l7, *l7, *l7, *l7, *l7, *l7]
+components:
+  - &c1 {id: a, name: [*l8, *l8, *l8, *l8, *l8, *l8, *l8, *l8]}
+`
+	_, err := configs.Parse("bomb.yaml", []byte(src), noEnv)
+	if err == nil {
+		t.Fatal("an alias bomb must be rejected")
+	}
+	if n := strings.Count(err.Error(), "\n") + 1; n > 101 {
+		t.Errorf("%d error lines, want at most 101", n)
+	}
+}
