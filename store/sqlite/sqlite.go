@@ -562,4 +562,3 @@ func (s *Store) ListAudit(ctx context.Context, q store.AuditQuery) ([]store.Audi
 	}
 	return out, rows.Err()
 }
-
