@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -102,8 +103,12 @@ func (h *HTTP) Probe(ctx context.Context, at time.Time) Result {
 		DNSDone:           func(httptrace.DNSDoneInfo) { tracker.set(PhaseConnect) },
 		ConnectStart:      func(string, string) { tracker.set(PhaseConnect) },
 		TLSHandshakeStart: func() { tracker.set(PhaseTLS) },
-		TLSHandshakeDone:  func(tls.ConnectionState, error) { tracker.set(PhaseHTTP) },
-		GotConn:           func(httptrace.GotConnInfo) { tracker.set(PhaseHTTP) },
+		TLSHandshakeDone: func(_ tls.ConnectionState, err error) {
+			if err == nil {
+				tracker.set(PhaseHTTP)
+			}
+		},
+		GotConn: func(httptrace.GotConnInfo) { tracker.set(PhaseHTTP) },
 	}
 	var body io.Reader
 	if h.spec.Body != "" {
@@ -196,6 +201,13 @@ func (h *HTTP) failPhase(ctx context.Context, reached Phase, err error) Phase {
 	var dnsErr *net.DNSError
 	if errors.As(err, &dnsErr) {
 		return PhaseDNS
+	}
+	var certErr *tls.CertificateVerificationError
+	var hostErr x509.HostnameError
+	var authErr x509.UnknownAuthorityError
+	var invalidErr x509.CertificateInvalidError
+	if errors.As(err, &certErr) || errors.As(err, &hostErr) || errors.As(err, &authErr) || errors.As(err, &invalidErr) {
+		return PhaseTLS
 	}
 	return reached
 }

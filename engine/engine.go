@@ -1,0 +1,472 @@
+// Package engine is Upstate's running core. It owns the gocron scheduler, runs each monitor's
+// probes, turns results into monitor transitions and component status, keeps result rollups and
+// publishes events on the in-process bus.
+//
+// One way through: probes never touch HTTP handlers, handlers never run probes. The engine reads
+// the injected clock once per operation and hands the time to the pure domain code.
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/go-co-op/gocron/v2"
+	"github.com/jonboulle/clockwork"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/upstate-dev/upstate/component"
+	"github.com/upstate-dev/upstate/probe"
+	"github.com/upstate-dev/upstate/store"
+)
+
+// Store is what the engine needs from storage.
+type Store interface {
+	ComponentStore
+	GetComponent(ctx context.Context, id string) (component.Component, error)
+	AppendStatus(ctx context.Context, ch component.Change) error
+	AppendTransition(ctx context.Context, t probe.Transition) error
+	LastTransition(ctx context.Context, monitorID string) (probe.Transition, error)
+	AddRollups(ctx context.Context, rs []probe.Rollup) error
+	PruneRollups(ctx context.Context, res probe.Resolution, cutoff time.Time) error
+}
+
+// Options configure an Engine.
+type Options struct {
+	Store      Store
+	Clock      clockwork.Clock // the real clock in production, a fake one in tests
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer
+	Bus        *Bus
+	Monitors   []probe.Monitor
+	// MaxConcurrentProbes bounds probes running at once (default 512).
+	MaxConcurrentProbes int
+	// FlushInterval is how often rollups are written to the store (default 30s).
+	FlushInterval time.Duration
+	// Transport is shared by HTTP monitors (default: one built by probe.NewTransport).
+	Transport http.RoundTripper
+}
+
+func (o *Options) validate() error {
+	var errs []error
+	if o.Store == nil {
+		errs = append(errs, errors.New("engine: Store is required"))
+	}
+	if o.Clock == nil {
+		errs = append(errs, errors.New("engine: Clock is required"))
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Bus == nil {
+		o.Bus = NewBus(nil)
+	}
+	if o.Registerer == nil {
+		o.Registerer = prometheus.NewRegistry()
+	}
+	if o.MaxConcurrentProbes <= 0 {
+		o.MaxConcurrentProbes = 512
+	}
+	if o.FlushInterval <= 0 {
+		o.FlushInterval = 30 * time.Second
+	}
+	return errors.Join(errs...)
+}
+
+// Engine runs monitors. Create it with New and run it with Run.
+type Engine struct {
+	opts    Options
+	log     *slog.Logger
+	sched   gocron.Scheduler
+	metrics *metrics
+
+	secureTransport, insecureTransport http.RoundTripper
+
+	mu       sync.Mutex
+	monitors map[string]*runner         // by monitor id
+	status   map[string]component.Status // derived status per component with monitors
+	rollups  map[rollupKey]*probe.Rollup // not yet flushed
+}
+
+type rollupKey struct {
+	monitor string
+	res     probe.Resolution
+	start   int64
+}
+
+// runner is one monitor's prober and detector. A monitor's runs never overlap (gocron
+// singleton mode), so only the engine's mutex guards the shared state they touch.
+type runner struct {
+	m        probe.Monitor
+	prober   probe.Prober
+	detector *probe.Detector
+	recent   []probe.Result // newest last, at most recentResults
+}
+
+const recentResults = 60
+
+// New builds an engine. It starts nothing: Run does.
+func New(o Options) (*Engine, error) {
+	if err := o.validate(); err != nil {
+		return nil, err
+	}
+	sched, err := gocron.NewScheduler(
+		gocron.WithClock(o.Clock),
+		gocron.WithLocation(time.UTC),
+		gocron.WithLimitConcurrentJobs(uint(o.MaxConcurrentProbes), gocron.LimitModeWait),
+		gocron.WithStopTimeout(10*time.Second),
+		gocron.WithLogger(gocronLogger{o.Logger}),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("engine: scheduler: %w", err)
+	}
+	e := &Engine{
+		opts: o, log: o.Logger.With("component", "engine"), sched: sched,
+		metrics:  newMetrics(o.Registerer),
+		monitors: map[string]*runner{}, status: map[string]component.Status{}, rollups: map[rollupKey]*probe.Rollup{},
+	}
+	e.secureTransport = o.Transport
+	if e.secureTransport == nil {
+		e.secureTransport = probe.NewTransport(false)
+	}
+	e.insecureTransport = probe.NewTransport(true)
+	for _, m := range o.Monitors {
+		r, err := e.newRunner(m)
+		if err != nil {
+			return nil, err
+		}
+		e.monitors[m.ID] = r
+	}
+	return e, nil
+}
+
+func (e *Engine) newRunner(m probe.Monitor) (*runner, error) {
+	var p probe.Prober
+	switch m.Kind {
+	case probe.KindHTTP:
+		if m.HTTP == nil {
+			return nil, fmt.Errorf("engine: monitor %s: kind http without an http spec", m.ID)
+		}
+		tr := e.secureTransport
+		if m.HTTP.InsecureSkipVerify {
+			tr = e.insecureTransport
+		}
+		p = probe.NewHTTP(*m.HTTP, tr)
+	default:
+		return nil, fmt.Errorf("engine: monitor %s: unsupported kind %q", m.ID, m.Kind)
+	}
+	return &runner{m: m, prober: p, detector: probe.NewDetector(m, probe.StateUnknown)}, nil
+}
+
+// Bus returns the engine's event bus.
+func (e *Engine) Bus() *Bus { return e.opts.Bus }
+
+// Run restores each monitor's state, schedules its probes and the engine's housekeeping, and
+// blocks until ctx ends; then it stops the scheduler (waiting for running probes), writes the
+// remaining rollups and records every monitor as unknown from that moment.
+func (e *Engine) Run(ctx context.Context) error {
+	if err := e.restore(ctx); err != nil {
+		return err
+	}
+	now := e.opts.Clock.Now()
+	for _, r := range e.monitors {
+		if err := e.schedule(r, now); err != nil {
+			return err
+		}
+	}
+	housekeeping := []struct {
+		name  string
+		every time.Duration
+		fn    func(context.Context)
+	}{
+		{"expire", 5 * time.Second, e.expire},
+		{"flush-rollups", e.opts.FlushInterval, func(ctx context.Context) { _ = e.FlushRollups(ctx) }},
+		{"prune-rollups", time.Hour, e.prune},
+	}
+	for _, h := range housekeeping {
+		if _, err := e.sched.NewJob(gocron.DurationJob(h.every), gocron.NewTask(h.fn),
+			gocron.WithName("engine:"+h.name), gocron.WithSingletonMode(gocron.LimitModeReschedule)); err != nil {
+			return fmt.Errorf("engine: schedule %s: %w", h.name, err)
+		}
+	}
+	e.sched.Start()
+	e.log.Info("engine started", "monitors", len(e.monitors))
+	<-ctx.Done()
+
+	// Shut down with a fresh context: the run's context is already cancelled.
+	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+	defer cancel()
+	err := e.sched.Shutdown()
+	if ferr := e.FlushRollups(stopCtx); ferr != nil {
+		err = errors.Join(err, ferr)
+	}
+	e.markAllUnknown(stopCtx, e.opts.Clock.Now(), "upstate stopped")
+	e.log.Info("engine stopped")
+	return err
+}
+
+// restore seeds each detector with its monitor's last stored state, so a restart does not
+// record a spurious transition, and computes the components' derived status.
+func (e *Engine) restore(ctx context.Context) error {
+	states := map[string]probe.State{}
+	for id := range e.monitors {
+		last, err := e.opts.Store.LastTransition(ctx, id)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			states[id] = probe.StateUnknown
+		case err != nil:
+			return fmt.Errorf("engine: restore %s: %w", id, err)
+		default:
+			states[id] = last.To
+		}
+	}
+	components, err := e.opts.Store.ListComponents(ctx)
+	if err != nil {
+		return fmt.Errorf("engine: restore components: %w", err)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for id, st := range states {
+		r := e.monitors[id]
+		r.detector = probe.NewDetector(r.m, st)
+		e.metrics.setState(id, st)
+	}
+	for _, c := range components {
+		e.status[c.ID] = c.Status
+	}
+	return nil
+}
+
+func (e *Engine) schedule(r *runner, now time.Time) error {
+	// Spread first runs over the first interval (at most 10 s) by a hash of the id, so ten
+	// thousand monitors never fire together and a restart keeps each monitor's phase.
+	spread := min(r.m.Interval, 10*time.Second)
+	h := fnv.New64a()
+	h.Write([]byte(r.m.ID))
+	offset := time.Duration(h.Sum64() % uint64(spread))
+	start := gocron.WithStartImmediately()
+	if offset > 0 {
+		start = gocron.WithStartDateTime(now.Add(offset))
+	}
+	_, err := e.sched.NewJob(
+		gocron.DurationJob(r.m.Interval),
+		gocron.NewTask(e.runProbe, r),
+		gocron.WithName("monitor:"+r.m.ID),
+		gocron.WithStartAt(start),
+		gocron.WithSingletonMode(gocron.LimitModeReschedule),
+	)
+	if err != nil {
+		return fmt.Errorf("engine: schedule monitor %s: %w", r.m.ID, err)
+	}
+	return nil
+}
+
+// runProbe is one scheduled run of one monitor.
+func (e *Engine) runProbe(ctx context.Context, r *runner) {
+	at := e.opts.Clock.Now()
+	pctx, cancel := context.WithTimeout(ctx, r.m.Timeout)
+	res := r.prober.Probe(pctx, at)
+	cancel()
+	res.MonitorID = r.m.ID
+	e.metrics.observe(res)
+	e.log.Debug("probe", "monitor", r.m.ID, "ok", res.OK, "duration", res.Duration, "phase", res.Phase, "reason", res.Reason)
+
+	e.mu.Lock()
+	e.addRollup(res)
+	r.recent = append(r.recent, res)
+	if len(r.recent) > recentResults {
+		r.recent = append(r.recent[:0:0], r.recent[len(r.recent)-recentResults:]...)
+	}
+	tr, changed := r.detector.Observe(res)
+	e.mu.Unlock()
+
+	if changed {
+		// Once observed, a transition must be stored even if shutdown cancels the job now.
+		wctx, cancel := persistContext(ctx)
+		defer cancel()
+		e.transition(wctx, tr)
+	}
+}
+
+// persistContext detaches store writes from the cancellation of the job that caused them, and
+// bounds them instead.
+func persistContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+}
+
+func (e *Engine) addRollup(res probe.Result) {
+	for _, rs := range probe.Resolutions {
+		start := rs.Truncate(res.At)
+		k := rollupKey{res.MonitorID, rs, start.UnixMilli()}
+		ru, ok := e.rollups[k]
+		if !ok {
+			ru = &probe.Rollup{MonitorID: res.MonitorID, Resolution: rs, Start: start}
+			e.rollups[k] = ru
+		}
+		ru.Add(res)
+	}
+}
+
+// transition stores a monitor transition, publishes it, and updates the component's status.
+func (e *Engine) transition(ctx context.Context, tr probe.Transition) {
+	logFn := e.log.Info
+	if tr.To == probe.StateDown {
+		logFn = e.log.Warn
+	}
+	logFn("monitor state changed", "monitor", tr.MonitorID, "from", tr.From, "to", tr.To, "at", tr.At, "reason", tr.Reason)
+	if err := e.opts.Store.AppendTransition(ctx, tr); err != nil {
+		e.log.Error("store transition", "monitor", tr.MonitorID, "err", err)
+	}
+	e.metrics.setState(tr.MonitorID, tr.To)
+	e.opts.Bus.Publish(Event{Kind: EventMonitorState, At: tr.At, MonitorID: tr.MonitorID, From: string(tr.From), To: string(tr.To), Reason: tr.Reason})
+	e.mu.Lock()
+	componentID := e.monitors[tr.MonitorID].m.ComponentID
+	e.mu.Unlock()
+	e.updateComponent(ctx, componentID, tr.At, tr.Reason)
+}
+
+// ComponentStatusOf maps a monitor state to the component status it implies.
+func ComponentStatusOf(s probe.State) component.Status {
+	switch s {
+	case probe.StateUp:
+		return component.Operational
+	case probe.StateDegraded:
+		return component.DegradedPerformance
+	case probe.StateDown:
+		return component.MajorOutage
+	}
+	return component.Unknown
+}
+
+// updateComponent recomputes a component's status as the worst of its monitors' states and
+// records a change if it differs from the last one.
+func (e *Engine) updateComponent(ctx context.Context, componentID string, at time.Time, reason string) {
+	e.mu.Lock()
+	var states []component.Status
+	for _, r := range e.monitors {
+		if r.m.ComponentID == componentID {
+			states = append(states, ComponentStatusOf(r.detector.State()))
+		}
+	}
+	next := component.Worst(states...)
+	prev, known := e.status[componentID]
+	if known && prev == next {
+		e.mu.Unlock()
+		return
+	}
+	e.status[componentID] = next
+	e.mu.Unlock()
+
+	ch := component.Change{ComponentID: componentID, At: at, Status: next, Reason: reason}
+	if err := e.opts.Store.AppendStatus(ctx, ch); err != nil {
+		e.log.Error("store component status", "component_id", componentID, "err", err)
+		return
+	}
+	e.log.Info("component status changed", "component_id", componentID, "from", prev, "to", next)
+	e.opts.Bus.Publish(Event{Kind: EventComponentStatus, At: at, ComponentID: componentID, From: string(prev), To: string(next), Reason: reason})
+}
+
+// expire marks monitors with no fresh result unknown.
+func (e *Engine) expire(ctx context.Context) {
+	now := e.opts.Clock.Now()
+	var trs []probe.Transition
+	e.mu.Lock()
+	for _, r := range e.monitors {
+		if tr, ok := r.detector.Expire(now); ok {
+			trs = append(trs, tr)
+		}
+	}
+	e.mu.Unlock()
+	wctx, cancel := persistContext(ctx)
+	defer cancel()
+	for _, tr := range trs {
+		e.transition(wctx, tr)
+	}
+}
+
+// markAllUnknown records that nothing is known about any monitor from at on (a clean stop), so
+// the time Upstate was not running is never counted as up or down.
+func (e *Engine) markAllUnknown(ctx context.Context, at time.Time, reason string) {
+	var trs []probe.Transition
+	e.mu.Lock()
+	for id, r := range e.monitors {
+		if st := r.detector.State(); st != probe.StateUnknown {
+			trs = append(trs, probe.Transition{MonitorID: id, At: at.UTC(), From: st, To: probe.StateUnknown, Reason: reason})
+			r.detector = probe.NewDetector(r.m, probe.StateUnknown)
+		}
+	}
+	e.mu.Unlock()
+	for _, tr := range trs {
+		e.transition(ctx, tr)
+	}
+}
+
+// FlushRollups writes the rollups gathered since the last flush in one batch. On failure they
+// are kept and retried at the next flush.
+func (e *Engine) FlushRollups(ctx context.Context) error {
+	e.mu.Lock()
+	pending := e.rollups
+	e.rollups = map[rollupKey]*probe.Rollup{}
+	e.mu.Unlock()
+	if len(pending) == 0 {
+		return nil
+	}
+	batch := make([]probe.Rollup, 0, len(pending))
+	for _, r := range pending {
+		batch = append(batch, *r)
+	}
+	if err := e.opts.Store.AddRollups(ctx, batch); err != nil {
+		e.mu.Lock()
+		for k, r := range pending {
+			if cur, ok := e.rollups[k]; ok {
+				cur.Merge(*r)
+			} else {
+				e.rollups[k] = r
+			}
+		}
+		e.mu.Unlock()
+		e.log.Error("flush rollups", "buckets", len(batch), "err", err)
+		return fmt.Errorf("engine: flush rollups: %w", err)
+	}
+	return nil
+}
+
+func (e *Engine) prune(ctx context.Context) {
+	now := e.opts.Clock.Now()
+	for _, rs := range probe.Resolutions {
+		if err := e.opts.Store.PruneRollups(ctx, rs, now.Add(-rs.Retention())); err != nil {
+			e.log.Error("prune rollups", "resolution", rs, "err", err)
+		}
+	}
+}
+
+// MonitorSnapshot is a monitor's current state and recent results, for the page and the API.
+type MonitorSnapshot struct {
+	Monitor probe.Monitor
+	State   probe.State
+	Recent  []probe.Result // oldest first
+}
+
+// Monitors returns a snapshot of every monitor. The slices are the caller's own.
+func (e *Engine) Monitors() []MonitorSnapshot {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := make([]MonitorSnapshot, 0, len(e.monitors))
+	for _, r := range e.monitors {
+		out = append(out, MonitorSnapshot{Monitor: r.m, State: r.detector.State(), Recent: append([]probe.Result(nil), r.recent...)})
+	}
+	return out
+}
+
+// gocronLogger adapts slog to gocron's logger.
+type gocronLogger struct{ l *slog.Logger }
+
+func (g gocronLogger) Debug(msg string, args ...any) { g.l.Debug(msg, args...) }
+func (g gocronLogger) Info(msg string, args ...any)  { g.l.Debug(msg, args...) }
+func (g gocronLogger) Warn(msg string, args ...any)  { g.l.Warn(msg, args...) }
+func (g gocronLogger) Error(msg string, args ...any) { g.l.Error(msg, args...) }

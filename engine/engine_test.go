@@ -1,0 +1,237 @@
+package engine_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"slices"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jonboulle/clockwork"
+
+	"github.com/upstate-dev/upstate/component"
+	"github.com/upstate-dev/upstate/engine"
+	"github.com/upstate-dev/upstate/probe"
+	"github.com/upstate-dev/upstate/store"
+	"github.com/upstate-dev/upstate/store/sqlite"
+)
+
+var t0 = time.Date(2026, 3, 29, 0, 30, 0, 0, time.UTC) // a DST night in Europe; the engine works in UTC
+
+func openStore(t *testing.T) *sqlite.Store {
+	t.Helper()
+	s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "upstate.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// target is an HTTP server that can be switched off and on.
+func target(t *testing.T) (*httptest.Server, *atomic.Bool) {
+	var healthy atomic.Bool
+	healthy.Store(true)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !healthy.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		w.Write([]byte("ok"))
+	}))
+	t.Cleanup(srv.Close)
+	return srv, &healthy
+}
+
+// step advances the fake clock a second at a time until cond holds, giving the scheduler real
+// time to run what became due. It fails the test after limit steps.
+func step(t *testing.T, clock *clockwork.FakeClock, limit int, cond func() bool) {
+	t.Helper()
+	for range limit {
+		if cond() {
+			return
+		}
+		clock.Advance(time.Second)
+		deadline := time.Now().Add(300 * time.Millisecond)
+		for time.Now().Before(deadline) && !cond() {
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	if !cond() {
+		t.Fatalf("condition not met after %d simulated seconds", limit)
+	}
+}
+
+func TestEngineDetectsOutageAndRecovery(t *testing.T) {
+	s := openStore(t)
+	srv, healthy := target(t)
+	clock := clockwork.NewFakeClockAt(t0)
+	ctx := t.Context()
+	if err := engine.SyncComponents(ctx, s, []component.Component{{ID: "api", Name: "API", Source: component.SourceConfig}}, t0); err != nil {
+		t.Fatal(err)
+	}
+	mon := probe.Monitor{ID: "api-health", ComponentID: "api", Kind: probe.KindHTTP, Interval: 10 * time.Second, Timeout: 2 * time.Second,
+		Thresholds: probe.Thresholds{Failures: 2, Successes: 1}, HTTP: &probe.HTTPSpec{URL: srv.URL}}
+	bus := engine.NewBus(nil)
+	events, unsubscribe := bus.Subscribe(100)
+	defer unsubscribe()
+	e, err := engine.New(engine.Options{Store: s, Clock: clock, Bus: bus, Monitors: []probe.Monitor{mon}, FlushInterval: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- e.Run(runCtx) }()
+
+	results := func() []probe.Result { return e.Monitors()[0].Recent }
+	state := func() probe.State { return e.Monitors()[0].State }
+
+	step(t, clock, 15, func() bool { return state() == probe.StateUp })
+	firstUp := results()[0].At
+
+	healthy.Store(false)
+	n := len(results())
+	step(t, clock, 30, func() bool { return state() == probe.StateDown })
+	firstFail := results()[n].At
+
+	healthy.Store(true)
+	n = len(results())
+	step(t, clock, 15, func() bool { return state() == probe.StateUp })
+	recovered := results()[n].At
+
+	stop()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	stoppedBy := clock.Now()
+
+	trs, err := s.MonitorTransitions(ctx, "api-health", t0.Add(-time.Hour), t0.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	type tr struct {
+		at       time.Time
+		from, to probe.State
+	}
+	var got []tr
+	for _, x := range trs {
+		got = append(got, tr{x.At, x.From, x.To})
+	}
+	want := []tr{
+		{firstUp, probe.StateUnknown, probe.StateUp},
+		{firstFail, probe.StateUp, probe.StateDown}, // back-dated to the first failing result
+		{recovered, probe.StateDown, probe.StateUp},
+		{stoppedBy, probe.StateUp, probe.StateUnknown}, // a clean stop: nothing known from then on
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("transitions:\n got  %+v\n want %+v", got, want)
+	}
+
+	timeline, _ := s.StatusTimeline(ctx, "api", t0.Add(-time.Hour), t0.Add(time.Hour))
+	var statuses []component.Status
+	for _, ch := range timeline {
+		statuses = append(statuses, ch.Status)
+	}
+	if want := []component.Status{component.Operational, component.MajorOutage, component.Operational, component.Unknown}; !slices.Equal(statuses, want) {
+		t.Errorf("component timeline = %v, want %v", statuses, want)
+	}
+	if len(timeline) == 4 && !timeline[1].At.Equal(firstFail) {
+		t.Errorf("outage starts at %v, want the first failure %v", timeline[1].At, firstFail)
+	}
+
+	// Rollups were flushed at shutdown: every run is counted once.
+	rs, _ := s.MonitorRollups(ctx, "api-health", probe.Hour, t0.Add(-time.Hour), t0.Add(time.Hour))
+	var runs, failures int64
+	for _, r := range rs {
+		runs, failures = runs+r.Runs, failures+r.Failures
+	}
+	if runs < 4 || failures < 2 {
+		t.Errorf("hour rollups count %d runs and %d failures; want every run (at least 4) and failure (at least 2)", runs, failures)
+	}
+
+	var kinds []engine.EventKind
+	for len(events) > 0 {
+		kinds = append(kinds, (<-events).Kind)
+	}
+	if !slices.Contains(kinds, engine.EventComponentStatus) || !slices.Contains(kinds, engine.EventMonitorState) {
+		t.Errorf("events published: %v; want monitor and component changes", kinds)
+	}
+}
+
+func TestEngineRestoresStateAfterRestart(t *testing.T) {
+	s := openStore(t)
+	srv, healthy := target(t)
+	healthy.Store(false)
+	ctx := t.Context()
+	if err := engine.SyncComponents(ctx, s, []component.Component{{ID: "api", Name: "API", Source: component.SourceConfig}}, t0); err != nil {
+		t.Fatal(err)
+	}
+	// The store remembers the monitor was down when a previous process crashed.
+	if err := s.AppendTransition(ctx, probe.Transition{MonitorID: "m", At: t0.Add(-time.Hour), From: probe.StateUp, To: probe.StateDown}); err != nil {
+		t.Fatal(err)
+	}
+	clock := clockwork.NewFakeClockAt(t0)
+	mon := probe.Monitor{ID: "m", ComponentID: "api", Kind: probe.KindHTTP, Interval: 5 * time.Second, Timeout: time.Second,
+		Thresholds: probe.Thresholds{Failures: 1, Successes: 1}, HTTP: &probe.HTTPSpec{URL: srv.URL}}
+	e, err := engine.New(engine.Options{Store: s, Clock: clock, Monitors: []probe.Monitor{mon}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- e.Run(runCtx) }()
+	step(t, clock, 10, func() bool { return len(e.Monitors()[0].Recent) >= 2 })
+	stop()
+	<-done
+	trs, _ := s.MonitorTransitions(ctx, "m", t0.Add(-2*time.Hour), t0.Add(time.Hour))
+	// Only the stored one and the clean stop: a still-failing monitor records no new down.
+	if len(trs) != 2 || trs[1].To != probe.StateUnknown {
+		t.Errorf("transitions after restart = %+v, want the old down and the stop's unknown only", trs)
+	}
+}
+
+func TestSyncComponents(t *testing.T) {
+	s := openStore(t)
+	ctx := t.Context()
+	api := component.Component{ID: "api", Name: "API", Source: component.SourceAPI, CreatedAt: t0, UpdatedAt: t0}
+	if err := s.CreateComponent(ctx, api, store.AuditEntry{At: t0, Actor: "ops", Action: "component.create"}); err != nil {
+		t.Fatal(err)
+	}
+	declared := []component.Component{
+		{ID: "core", Name: "Core", IsGroup: true, Source: component.SourceConfig},
+		{ID: "web", Name: "Web", GroupID: "core", Position: 1, Source: component.SourceConfig},
+	}
+	if err := engine.SyncComponents(ctx, s, declared, t0); err != nil {
+		t.Fatal(err)
+	}
+	// Syncing the same thing again changes nothing and writes no audit entry.
+	if err := engine.SyncComponents(ctx, s, declared, t0.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	declared[1].Name = "Website"
+	declared = declared[1:] // the group is no longer declared
+	declared[0].GroupID = ""
+	if err := engine.SyncComponents(ctx, s, declared, t0.Add(2*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	list, _ := s.ListComponents(ctx)
+	var ids []string
+	for _, c := range list {
+		ids = append(ids, c.ID+":"+c.Name)
+	}
+	if want := []string{"api:API", "web:Website"}; !slices.Equal(ids, want) {
+		t.Errorf("components = %v, want %v (API-made ones kept, config ones synced)", ids, want)
+	}
+	entries, _ := s.ListAudit(ctx, store.AuditQuery{Actor: "config"})
+	var actions []string
+	for _, e := range entries {
+		actions = append(actions, e.Action+" "+e.Target)
+	}
+	want := []string{"component.delete component/core", "component.update component/web", "component.create component/web", "component.create component/core"}
+	if !slices.Equal(actions, want) {
+		t.Errorf("config audit = %v, want %v", actions, want)
+	}
+}

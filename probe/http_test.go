@@ -1,0 +1,143 @@
+package probe_test
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/upstate-dev/upstate/probe"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func runHTTP(t *testing.T, spec probe.HTTPSpec, timeout time.Duration) probe.Result {
+	t.Helper()
+	tr := probe.NewTransport(spec.InsecureSkipVerify)
+	t.Cleanup(tr.CloseIdleConnections)
+	ctx, cancel := context.WithTimeout(t.Context(), timeout)
+	defer cancel()
+	return probe.NewHTTP(spec, tr).Probe(ctx, t0)
+}
+
+func TestHTTP(t *testing.T) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/ok", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("all good")) })
+	mux.HandleFunc("/teapot", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusTeapot) })
+	mux.HandleFunc("/loop", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/loop", http.StatusFound) })
+	mux.HandleFunc("/once", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/ok", http.StatusFound) })
+	mux.HandleFunc("/huge", func(w http.ResponseWriter, r *http.Request) {
+		chunk := []byte(strings.Repeat("x", 64<<10))
+		for range 1 << 10 { // 64 MiB, far past the limit
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
+	})
+	mux.HandleFunc("/hang", func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
+	mux.HandleFunc("/drip", func(w http.ResponseWriter, r *http.Request) {
+		for {
+			if _, err := w.Write([]byte("x")); err != nil {
+				return
+			}
+			w.(http.Flusher).Flush()
+			select {
+			case <-r.Context().Done():
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	})
+	mux.HandleFunc("/echo-method", func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(r.Method + " " + r.Header.Get("X-Probe")))
+	})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+
+	tests := []struct {
+		name      string
+		spec      probe.HTTPSpec
+		wantOK    bool
+		wantPhase probe.Phase
+		wantIn    string // substring of Reason
+		wantCode  int
+	}{
+		{name: "ok", spec: probe.HTTPSpec{URL: srv.URL + "/ok", BodyContains: "good"}, wantOK: true, wantCode: 200},
+		{name: "body mismatch", spec: probe.HTTPSpec{URL: srv.URL + "/ok", BodyContains: "bad"}, wantPhase: probe.PhaseAssertion, wantIn: `body does not contain "bad"`, wantCode: 200},
+		{name: "unexpected status", spec: probe.HTTPSpec{URL: srv.URL + "/teapot"}, wantPhase: probe.PhaseAssertion, wantIn: "status code 418, want 2xx", wantCode: 418},
+		{name: "expected status range", spec: probe.HTTPSpec{URL: srv.URL + "/teapot", ExpectStatus: []probe.StatusRange{{400, 499}}}, wantOK: true, wantCode: 418},
+		{name: "redirect followed", spec: probe.HTTPSpec{URL: srv.URL + "/once", MaxRedirects: 1}, wantOK: true, wantCode: 200},
+		{name: "redirect not followed", spec: probe.HTTPSpec{URL: srv.URL + "/once", MaxRedirects: 0}, wantPhase: probe.PhaseHTTP, wantIn: "stopped after 0 redirects"},
+		{name: "redirect loop", spec: probe.HTTPSpec{URL: srv.URL + "/loop", MaxRedirects: 5}, wantPhase: probe.PhaseHTTP, wantIn: "stopped after 5 redirects"},
+		{name: "endless body is capped", spec: probe.HTTPSpec{URL: srv.URL + "/huge", MaxBodyBytes: 1 << 10, BodyContains: "y"}, wantPhase: probe.PhaseAssertion, wantIn: "first 1024 bytes read", wantCode: 200},
+		{name: "no answer", spec: probe.HTTPSpec{URL: srv.URL + "/hang"}, wantPhase: probe.PhaseTimeout, wantIn: "timed out during http"},
+		{name: "drip feed", spec: probe.HTTPSpec{URL: srv.URL + "/drip"}, wantPhase: probe.PhaseTimeout, wantIn: "reading body: timed out", wantCode: 200},
+		{name: "method and headers", spec: probe.HTTPSpec{URL: srv.URL + "/echo-method", Method: "POST", Body: "{}", Headers: map[string]string{"X-Probe": "yes"}, BodyContains: "POST yes"}, wantOK: true, wantCode: 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := runHTTP(t, tt.spec, 500*time.Millisecond)
+			if got.OK != tt.wantOK || got.Phase != tt.wantPhase || !strings.Contains(got.Reason, tt.wantIn) || got.StatusCode != tt.wantCode {
+				t.Errorf("got ok=%v phase=%q reason=%q code=%d\nwant ok=%v phase=%q reason containing %q code=%d",
+					got.OK, got.Phase, got.Reason, got.StatusCode, tt.wantOK, tt.wantPhase, tt.wantIn, tt.wantCode)
+			}
+			if !got.At.Equal(t0) || got.Duration <= 0 || got.Duration > 2*time.Second {
+				t.Errorf("At = %v, Duration = %v: want the given start and a bounded duration", got.At, got.Duration)
+			}
+		})
+	}
+}
+
+func TestHTTPConnectionRefused(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close() // nothing listens there now
+	got := runHTTP(t, probe.HTTPSpec{URL: "http://" + addr + "/"}, time.Second)
+	if got.OK || got.Phase != probe.PhaseConnect || !strings.Contains(got.Reason, "refused") {
+		t.Errorf("got %+v, want a connect failure", got)
+	}
+}
+
+func TestHTTPReset(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			c.Read(make([]byte, 1024)) // the request
+			c.(*net.TCPConn).SetLinger(0)
+			c.Close() // reset instead of an answer
+		}
+	}()
+	got := runHTTP(t, probe.HTTPSpec{URL: "http://" + l.Addr().String() + "/"}, time.Second)
+	if got.OK || got.Phase != probe.PhaseHTTP {
+		t.Errorf("got %+v, want an http-phase failure", got)
+	}
+}
+
+func TestHTTPTLS(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	t.Cleanup(srv.Close)
+	got := runHTTP(t, probe.HTTPSpec{URL: srv.URL}, time.Second)
+	if got.OK || got.Phase != probe.PhaseTLS || !strings.Contains(got.Reason, "certificate") {
+		t.Errorf("untrusted certificate: got %+v, want a tls failure", got)
+	}
+	got = runHTTP(t, probe.HTTPSpec{URL: srv.URL, InsecureSkipVerify: true}, time.Second)
+	if !got.OK || got.CertNotAfter.IsZero() {
+		t.Errorf("insecure_skip_verify: got %+v, want ok with the certificate's expiry", got)
+	}
+}
