@@ -88,7 +88,7 @@ type Engine struct {
 	secureTransport, insecureTransport http.RoundTripper
 
 	mu       sync.Mutex
-	monitors map[string]*runner         // by monitor id
+	monitors map[string]*runner          // by monitor id
 	status   map[string]component.Status // derived status per component with monitors
 	rollups  map[rollupKey]*probe.Rollup // not yet flushed
 }
