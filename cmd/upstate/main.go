@@ -1,0 +1,370 @@
+// Command upstate is a self-hosted status page and availability monitor.
+//
+//	upstate serve -config upstate.yaml      run everything
+//	upstate check-config upstate.yaml       validate a config file
+//	upstate keys create|list|revoke         manage admin API keys
+//	upstate version
+//
+// This package only wires the others together.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"os/user"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+	_ "time/tzdata" // zones must resolve on machines without a zoneinfo database
+
+	"github.com/jonboulle/clockwork"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/upstate-dev/upstate/apikey"
+	"github.com/upstate-dev/upstate/assets"
+	"github.com/upstate-dev/upstate/configs"
+	"github.com/upstate-dev/upstate/engine"
+	"github.com/upstate-dev/upstate/statuspage"
+	"github.com/upstate-dev/upstate/store"
+	"github.com/upstate-dev/upstate/store/redis"
+	"github.com/upstate-dev/upstate/store/sqlite"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+const usage = `Upstate: a self-hosted status page and availability monitor.
+
+Usage:
+  upstate serve -config FILE [-listen ADDR]   run the monitor, the page and the APIs
+  upstate check-config FILE                   validate a config file; exit 1 on errors
+  upstate keys create -config FILE -name NAME -scope SCOPES
+  upstate keys list -config FILE
+  upstate keys revoke -config FILE ID
+  upstate version
+
+Run "upstate COMMAND -help" for a command's flags.
+`
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "serve":
+		return serve(rest, stdout, stderr)
+	case "check-config":
+		return checkConfig(rest, stdout, stderr)
+	case "keys":
+		return keys(rest, stdout, stderr)
+	case "version":
+		fmt.Fprintf(stdout, "upstate %s (%s, %s/%s)\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+		return 0
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "upstate: unknown command %q\n\n%s", cmd, usage)
+	return 2
+}
+
+// newFlags makes a subcommand's flag set whose -help prints its usage.
+func newFlags(name, synopsis string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: upstate %s\n\nFlags:\n", synopsis)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parseFlags parses args; it returns an exit code when the command should stop (after -help, 0).
+func parseFlags(fs *flag.FlagSet, args []string) (int, bool) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0, false
+		}
+		return 2, false
+	}
+	return 0, true
+}
+
+func loadConfig(path string, stderr io.Writer) (*configs.Config, bool) {
+	cfg, err := configs.Load(path)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return nil, false
+	}
+	return cfg, true
+}
+
+func checkConfig(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("check-config", "check-config FILE", stderr)
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return 2
+	}
+	cfg, err := configs.Load(fs.Arg(0))
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		if n := strings.Count(err.Error(), "\n") + 1; n > 1 {
+			fmt.Fprintf(stderr, "%d problems\n", n)
+		}
+		return 1
+	}
+	fmt.Fprintf(stdout, "%s: ok (%d groups, %d components, %d monitors, %s store)\n",
+		fs.Arg(0), len(cfg.Groups), len(cfg.Components), len(cfg.Monitors), cfg.Storage.Backend)
+	return 0
+}
+
+func newLogger(cfg *configs.Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.Log.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.Log.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// openStore opens the configured backend.
+func openStore(ctx context.Context, cfg *configs.Config) (store.Store, error) {
+	switch cfg.Storage.Backend {
+	case "redis":
+		r := cfg.Storage.Redis
+		return redis.Open(ctx, redis.Options{Addrs: r.Addrs, MasterName: r.MasterName, Cluster: r.Cluster,
+			Username: r.Username, Password: r.Password, DB: r.DB, KeyPrefix: r.KeyPrefix})
+	default:
+		path := cfg.SQLitePath()
+		if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+			return nil, fmt.Errorf("create the database directory: %w", err)
+		}
+		return sqlite.Open(ctx, path)
+	}
+}
+
+func serve(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("serve", "serve -config FILE [-listen ADDR] [-dev-assets DIR]", stderr)
+	configPath := fs.String("config", "upstate.yaml", "the config `file`")
+	listen := fs.String("listen", "", "listen on this `address` instead of server.listen")
+	devAssets := fs.String("dev-assets", "", "serve templates and static files from this `directory` instead of the embedded ones")
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	cfg, ok := loadConfig(*configPath, stderr)
+	if !ok {
+		return 1
+	}
+	if *listen != "" {
+		cfg.Server.Listen = *listen
+	}
+	log := newLogger(cfg, stderr)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := serveConfig(ctx, cfg, *devAssets, log); err != nil {
+		log.Error("upstate stopped with an error", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// serveConfig runs Upstate until ctx ends, then shuts down in order: the HTTP server stops
+// accepting and finishes in-flight requests, the engine stops its scheduler and writes what it
+// holds, and the store is closed last. Shutdown is bounded by server.shutdown_timeout.
+func serveConfig(ctx context.Context, cfg *configs.Config, devAssets string, log *slog.Logger) error {
+	clock := clockwork.NewRealClock()
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("open %s store: %w", cfg.Storage.Backend, err)
+	}
+	defer func() {
+		if err := st.Close(); err != nil {
+			log.Error("close store", "err", err)
+		}
+	}()
+	if err := engine.SyncComponents(ctx, st, cfg.ComponentList(clock.Now().UTC()), clock.Now().UTC()); err != nil {
+		return err
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	bus := engine.NewBus(reg)
+	eng, err := engine.New(engine.Options{Store: st, Clock: clock, Logger: log, Registerer: reg, Bus: bus, Monitors: cfg.ProbeMonitors()})
+	if err != nil {
+		return err
+	}
+	files := assets.FS()
+	if devAssets != "" {
+		files = os.DirFS(devAssets)
+	}
+	links := make([]statuspage.Link, len(cfg.Server.Links))
+	for i, l := range cfg.Server.Links {
+		links[i] = statuspage.Link{Title: l.Title, URL: l.URL}
+	}
+	var proxies []*net.IPNet
+	for _, cidr := range cfg.Server.TrustedProxies {
+		_, n, _ := net.ParseCIDR(cidr) // validated at load
+		proxies = append(proxies, n)
+	}
+	srv, err := statuspage.New(statuspage.Options{
+		Store: st, Clock: clock, Logger: log, Registry: reg, Assets: files, Version: version,
+		Page: statuspage.Page{Title: cfg.Server.Title, Description: cfg.Server.Description, PublicURL: cfg.Server.PublicURL,
+			Location: cfg.Location, LogoURL: cfg.Server.LogoURL, Links: links},
+		RequestTimeout: cfg.Server.RequestTimeout, MaxBodyBytes: cfg.Server.MaxBodyBytes, TrustedProxies: proxies,
+	})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Server.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	log.Info("upstate starting", "version", version, "listen", ln.Addr().String(), "store", cfg.Storage.Backend,
+		"components", len(cfg.Components), "monitors", len(cfg.Monitors), "page", cfg.Server.PublicURL)
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return srv.Run(gctx, ln, cfg.Server.ShutdownTimeout) })
+	g.Go(func() error { return eng.Run(gctx) })
+	done := make(chan error, 1)
+	go func() { done <- g.Wait() }()
+	select {
+	case err := <-done:
+		return err
+	case <-gctx.Done():
+	}
+	log.Info("shutting down", "timeout", cfg.Server.ShutdownTimeout)
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(cfg.Server.ShutdownTimeout + 5*time.Second):
+		return errors.New("shutdown did not finish in time")
+	}
+}
+
+func keys(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, "Usage: upstate keys create|list|revoke -config FILE ...\n")
+		return 2
+	}
+	sub, rest := args[0], args[1:]
+	fs := newFlags("keys "+sub, "keys "+sub+" -config FILE", stderr)
+	configPath := fs.String("config", "upstate.yaml", "the config `file` naming the store")
+	var name, scopes *string
+	switch sub {
+	case "create":
+		fs.Usage = func() {
+			fmt.Fprint(stderr, "Usage: upstate keys create -config FILE -name NAME -scope read,incidents,maintenance,admin\n\nFlags:\n")
+			fs.PrintDefaults()
+		}
+		name = fs.String("name", "", "a `name` for the key; the audit log records changes under it")
+		scopes = fs.String("scope", "read", "comma-separated `scopes`: read, incidents, maintenance, admin")
+	case "list":
+	case "revoke":
+		fs.Usage = func() {
+			fmt.Fprint(stderr, "Usage: upstate keys revoke -config FILE ID\n\nFlags:\n")
+			fs.PrintDefaults()
+		}
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(stdout, "Usage: upstate keys create|list|revoke -config FILE ...\n")
+		return 0
+	default:
+		fmt.Fprintf(stderr, "upstate keys: unknown subcommand %q (want create, list or revoke)\n", sub)
+		return 2
+	}
+	if code, ok := parseFlags(fs, rest); !ok {
+		return code
+	}
+	cfg, ok := loadConfig(*configPath, stderr)
+	if !ok {
+		return 1
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "upstate keys: open store: %v\n", err)
+		return 1
+	}
+	defer st.Close()
+	now := time.Now().UTC()
+	who := "cli"
+	if u, err := user.Current(); err == nil {
+		who = "cli:" + u.Username
+	}
+	switch sub {
+	case "create":
+		sc, err := apikey.ParseScopes(*scopes)
+		if err != nil {
+			fmt.Fprintf(stderr, "upstate keys create: %v\n", err)
+			return 2
+		}
+		key, token, err := apikey.Generate(nil, *name, sc, now)
+		if err != nil {
+			fmt.Fprintf(stderr, "upstate keys create: %v\n", err)
+			return 2
+		}
+		a := store.AuditEntry{At: now, Actor: who, Action: "key.create", Target: "key/" + key.ID,
+			After: store.MustJSON(map[string]any{"id": key.ID, "name": key.Name, "scopes": key.Scopes})}
+		if err := st.CreateKey(ctx, key, a); err != nil {
+			fmt.Fprintf(stderr, "upstate keys create: %v\n", err)
+			return 1
+		}
+		fmt.Fprintf(stderr, "Created key %q (id %s, scopes %s). This is the only time the token is shown:\n", key.Name, key.ID, *scopes)
+		fmt.Fprintln(stdout, token)
+	case "list":
+		list, err := st.ListKeys(ctx)
+		if err != nil {
+			fmt.Fprintf(stderr, "upstate keys list: %v\n", err)
+			return 1
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tNAME\tSCOPES\tCREATED\tREVOKED")
+		for _, k := range list {
+			sc := make([]string, len(k.Scopes))
+			for i, s := range k.Scopes {
+				sc[i] = string(s)
+			}
+			sort.Strings(sc)
+			revoked := "-"
+			if k.Revoked() {
+				revoked = k.RevokedAt.Format(time.RFC3339)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", k.ID, k.Name, strings.Join(sc, ","), k.CreatedAt.Format(time.RFC3339), revoked)
+		}
+		tw.Flush()
+	case "revoke":
+		if fs.NArg() != 1 {
+			fs.Usage()
+			return 2
+		}
+		id := fs.Arg(0)
+		a := store.AuditEntry{At: now, Actor: who, Action: "key.revoke", Target: "key/" + id, After: store.MustJSON(map[string]any{"revoked_at": now})}
+		if err := st.RevokeKey(ctx, id, now, a); err != nil {
+			fmt.Fprintf(stderr, "upstate keys revoke: %v\n", err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "revoked %s\n", id)
+	}
+	return 0
+}

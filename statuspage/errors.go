@@ -1,0 +1,252 @@
+package statuspage
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/upstate-dev/upstate/component"
+	"github.com/upstate-dev/upstate/store"
+)
+
+// apiError is an error a handler returns for a client's mistake. The error handler turns it into
+//
+//	{"error": {"code": "...", "message": "...", "field": "..."}}
+//
+// with its status. Handlers never write error bodies themselves.
+type apiError struct {
+	Status  int           `json:"-"`
+	Code    string        `json:"code"`
+	Message string        `json:"message"`
+	Field   string        `json:"field,omitempty"`
+	Details []fieldDetail `json:"details,omitempty"`
+}
+
+type fieldDetail struct {
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
+
+func (e *apiError) Error() string {
+	if e.Field != "" {
+		return fmt.Sprintf("%s: %s", e.Field, e.Message)
+	}
+	return e.Message
+}
+
+func newError(status int, code, format string, args ...any) *apiError {
+	return &apiError{Status: status, Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+func fieldError(status int, code, field, format string, args ...any) *apiError {
+	e := newError(status, code, format, args...)
+	e.Field = field
+	return e
+}
+
+// validationError reports every invalid field; the first is named in Field.
+func validationError(errs []*component.FieldError) *apiError {
+	e := &apiError{Status: http.StatusUnprocessableEntity, Code: "validation_failed", Field: errs[0].Field, Message: errs[0].Error()}
+	for _, fe := range errs {
+		e.Details = append(e.Details, fieldDetail{fe.Field, fe.Message})
+	}
+	return e
+}
+
+// toAPIError maps any error a handler returns to what the client sees. It is the only place
+// errors become HTTP statuses.
+func toAPIError(err error) (*apiError, bool) {
+	var ae *apiError
+	var he *echo.HTTPError
+	var maxBytes *http.MaxBytesError
+	switch {
+	case errors.As(err, &ae):
+		return ae, true
+	case errors.As(err, &maxBytes):
+		return newError(http.StatusRequestEntityTooLarge, "body_too_large", "the request body is larger than %d bytes", maxBytes.Limit), true
+	case errors.Is(err, store.ErrNotFound):
+		return newError(http.StatusNotFound, "not_found", "%s", trimSentinel(err, store.ErrNotFound)), true
+	case errors.Is(err, store.ErrConflict):
+		return newError(http.StatusConflict, "conflict", "%s", trimSentinel(err, store.ErrConflict)), true
+	case errors.Is(err, context.DeadlineExceeded):
+		return newError(http.StatusServiceUnavailable, "timeout", "the request took too long"), true
+	case errors.As(err, &he):
+		msg := http.StatusText(he.Code)
+		if m, ok := he.Message.(string); ok && m != "" {
+			msg = m
+		}
+		return newError(he.Code, codeFor(he.Code), "%s", msg), he.Code < 500
+	}
+	return newError(http.StatusInternalServerError, "internal", "internal error; the request id identifies it in the server's log"), false
+}
+
+// trimSentinel turns "component api: not found" into "component api not found".
+func trimSentinel(err, sentinel error) string {
+	msg := err.Error()
+	return strings.Replace(msg, ": "+sentinel.Error(), " "+sentinel.Error(), 1)
+}
+
+func codeFor(status int) string {
+	switch status {
+	case http.StatusBadRequest:
+		return "bad_request"
+	case http.StatusUnauthorized:
+		return "unauthorized"
+	case http.StatusForbidden:
+		return "forbidden"
+	case http.StatusNotFound:
+		return "not_found"
+	case http.StatusMethodNotAllowed:
+		return "method_not_allowed"
+	case http.StatusRequestEntityTooLarge:
+		return "body_too_large"
+	case http.StatusUnsupportedMediaType:
+		return "unsupported_media_type"
+	case http.StatusTooManyRequests:
+		return "rate_limited"
+	case http.StatusServiceUnavailable:
+		return "unavailable"
+	}
+	return strings.ReplaceAll(strings.ToLower(http.StatusText(status)), " ", "_")
+}
+
+// handleError is Echo's HTTPErrorHandler.
+func (s *Server) handleError(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	ae, clientFault := toAPIError(err)
+	if !clientFault {
+		s.log.Error("request failed", "method", c.Request().Method, "path", c.Request().URL.Path,
+			"request_id", c.Response().Header().Get(echo.HeaderXRequestID), "err", err)
+	}
+	if ae.Status == http.StatusUnauthorized {
+		c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="upstate"`)
+	}
+	var werr error
+	switch {
+	case c.Request().Method == http.MethodHead:
+		werr = c.NoContent(ae.Status)
+	case wantsHTML(c):
+		werr = s.renderError(c, ae)
+	default:
+		werr = c.JSON(ae.Status, map[string]*apiError{"error": ae})
+	}
+	if werr != nil {
+		s.log.Debug("write error response", "err", werr)
+	}
+}
+
+// wantsHTML is true for browsers asking for a page outside the APIs.
+func wantsHTML(c echo.Context) bool {
+	p := c.Request().URL.Path
+	if strings.HasPrefix(p, "/api/") || p == "/metrics" || p == "/healthz" || p == "/readyz" {
+		return false
+	}
+	return strings.Contains(c.Request().Header.Get(echo.HeaderAccept), "text/html")
+}
+
+// maxJSONDepth bounds nesting, so a deeply nested body cannot exhaust the stack.
+const maxJSONDepth = 32
+
+// decodeJSON reads the request body into v strictly: JSON only, no unknown fields, one value,
+// bounded by the body limit. Every failure is a 4xx naming the field where there is one.
+func decodeJSON(c echo.Context, v any) error {
+	ct := c.Request().Header.Get(echo.HeaderContentType)
+	if ct != "" && !strings.HasPrefix(ct, echo.MIMEApplicationJSON) {
+		return newError(http.StatusUnsupportedMediaType, "unsupported_media_type", "send JSON with Content-Type: application/json")
+	}
+	body, err := io.ReadAll(c.Request().Body)
+	if err != nil {
+		var maxBytes *http.MaxBytesError
+		if errors.As(err, &maxBytes) {
+			return err
+		}
+		var he *echo.HTTPError
+		if errors.As(err, &he) {
+			return he
+		}
+		return newError(http.StatusBadRequest, "bad_request", "reading the body: %v", err)
+	}
+	if len(strings.TrimSpace(string(body))) == 0 {
+		return newError(http.StatusBadRequest, "invalid_json", "the request body is empty; send a JSON object")
+	}
+	if depth(body) > maxJSONDepth {
+		return newError(http.StatusBadRequest, "invalid_json", "the JSON is nested more than %d levels deep", maxJSONDepth)
+	}
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return jsonError(err)
+	}
+	if dec.More() {
+		return newError(http.StatusBadRequest, "invalid_json", "the body holds more than one JSON value")
+	}
+	return nil
+}
+
+func depth(b []byte) int {
+	d, deepest := 0, 0
+	inString, escaped := false, false
+	for _, ch := range b {
+		switch {
+		case escaped:
+			escaped = false
+		case inString && ch == '\\':
+			escaped = true
+		case ch == '"':
+			inString = !inString
+		case inString:
+		case ch == '{' || ch == '[':
+			d++
+			deepest = max(deepest, d)
+		case ch == '}' || ch == ']':
+			d--
+		}
+	}
+	return deepest
+}
+
+func jsonError(err error) *apiError {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return newError(http.StatusBadRequest, "invalid_json", "malformed JSON at byte %d: %v", syn.Offset, syn)
+	case errors.As(err, &typ):
+		field := typ.Field
+		if field == "" {
+			return newError(http.StatusBadRequest, "invalid_type", "the body must be a JSON object")
+		}
+		return fieldError(http.StatusBadRequest, "invalid_type", field, "must be %s, not a JSON %s", jsonKind(typ.Type.Kind().String()), typ.Value)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return newError(http.StatusBadRequest, "invalid_json", "the JSON ends too early")
+	}
+	if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		f = strings.Trim(f, `"`)
+		return fieldError(http.StatusBadRequest, "unknown_field", f, "unknown field")
+	}
+	return newError(http.StatusBadRequest, "invalid_json", "%v", err)
+}
+
+func jsonKind(goKind string) string {
+	switch goKind {
+	case "string":
+		return "a string"
+	case "bool":
+		return "true or false"
+	case "int", "int64", "int32", "uint", "uint64", "float64":
+		return "a number"
+	case "slice":
+		return "a list"
+	case "struct", "map", "ptr":
+		return "an object"
+	}
+	return "a " + goKind
+}

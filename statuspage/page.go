@@ -1,0 +1,180 @@
+package statuspage
+
+import (
+	"bytes"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/upstate-dev/upstate/component"
+)
+
+func parseTemplates(assets fs.FS) (*template.Template, error) {
+	t, err := template.New("").ParseFS(assets, "templates/*.html")
+	if err != nil {
+		return nil, fmt.Errorf("statuspage: templates: %w", err)
+	}
+	for _, name := range []string{"index.html", "error.html"} {
+		if t.Lookup(name) == nil {
+			return nil, fmt.Errorf("statuspage: templates: %s is missing", name)
+		}
+	}
+	return t, nil
+}
+
+// statusView is a status as the page shows it: a CSS class and words.
+type statusView struct {
+	Class string
+	Label string
+}
+
+func viewStatus(s component.Status) statusView {
+	class := map[component.Status]string{
+		component.Operational: "ok", component.DegradedPerformance: "degraded", component.PartialOutage: "partial",
+		component.MajorOutage: "major", component.UnderMaintenance: "maint",
+	}[s]
+	if class == "" {
+		class = "unknown"
+	}
+	return statusView{Class: class, Label: s.Label()}
+}
+
+// banner is the page's overall message, in Statuspage's words.
+func banner(statuses []component.Status) statusView {
+	worst := component.Worst(statuses...)
+	maint := false
+	for _, s := range statuses {
+		maint = maint || s == component.UnderMaintenance
+	}
+	switch {
+	case worst == component.MajorOutage:
+		return statusView{"major", "Major System Outage"}
+	case worst == component.PartialOutage:
+		return statusView{"partial", "Partial System Outage"}
+	case worst == component.DegradedPerformance:
+		return statusView{"degraded", "Partially Degraded Service"}
+	case maint:
+		return statusView{"maint", "Service Under Maintenance"}
+	case worst == component.Operational:
+		return statusView{"ok", "All Systems Operational"}
+	}
+	return statusView{"unknown", "Waiting for the first checks"}
+}
+
+type componentView struct {
+	Name, Description string
+	Status            statusView
+	Since             string
+	status            component.Status
+}
+
+type sectionView struct {
+	Name, Description string // empty for components outside any group
+	Status            statusView
+	Components        []componentView
+}
+
+type pageView struct {
+	Title, Description, LogoURL string
+	Links                       []Link
+	Banner                      statusView
+	Sections                    []sectionView
+	Zone, Updated, Version      string
+}
+
+func (s *Server) basePage(now time.Time) pageView {
+	local := now.In(s.page.Location)
+	return pageView{Title: s.page.Title, Description: s.page.Description, LogoURL: s.page.LogoURL, Links: s.page.Links,
+		Zone: s.page.Location.String() + local.Format(" (UTC-07:00)"), Updated: local.Format("2006-01-02 15:04 MST"), Version: s.version}
+}
+
+// statusPage renders the public page: the banner, then groups with their components and the
+// components outside any group.
+func (s *Server) statusPage(c echo.Context) error {
+	cs, err := s.store.ListComponents(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	now := s.clock.Now()
+	v := s.basePage(now)
+	var loose sectionView
+	groups := map[string]int{}
+	var statuses []component.Status
+	for _, comp := range cs {
+		if comp.IsGroup {
+			groups[comp.ID] = len(v.Sections)
+			v.Sections = append(v.Sections, sectionView{Name: comp.Name, Description: comp.Description})
+		}
+	}
+	for _, comp := range cs {
+		if comp.IsGroup {
+			continue
+		}
+		statuses = append(statuses, comp.Status)
+		cv := componentView{Name: comp.Name, Description: comp.Description, Status: viewStatus(comp.Status), status: comp.Status}
+		if !comp.StatusSince.IsZero() {
+			cv.Since = comp.StatusSince.In(s.page.Location).Format("2006-01-02 15:04 MST")
+		}
+		if i, ok := groups[comp.GroupID]; ok {
+			v.Sections[i].Components = append(v.Sections[i].Components, cv)
+		} else {
+			loose.Components = append(loose.Components, cv)
+		}
+	}
+	// A group shows the worst status of its components; empty groups are not shown.
+	sections := v.Sections[:0]
+	for _, sec := range v.Sections {
+		if len(sec.Components) == 0 {
+			continue
+		}
+		var ss []component.Status
+		for _, cv := range sec.Components {
+			ss = append(ss, cv.status)
+		}
+		sec.Status = viewStatus(worstOrMaintenance(ss))
+		sections = append(sections, sec)
+	}
+	if len(loose.Components) > 0 {
+		sections = append(sections, loose)
+	}
+	v.Sections = sections
+	v.Banner = banner(statuses)
+	c.Response().Header().Set(echo.HeaderCacheControl, "public, max-age=10")
+	return s.render(c, http.StatusOK, "index.html", v)
+}
+
+func worstOrMaintenance(ss []component.Status) component.Status {
+	w := component.Worst(ss...)
+	if w == component.Operational || w == component.Unknown {
+		for _, s := range ss {
+			if s == component.UnderMaintenance {
+				return s
+			}
+		}
+	}
+	return w
+}
+
+type errorView struct {
+	pageView
+	Status           int
+	Heading, Message string
+}
+
+func (s *Server) renderError(c echo.Context, ae *apiError) error {
+	v := errorView{pageView: s.basePage(s.clock.Now()), Status: ae.Status, Heading: http.StatusText(ae.Status), Message: ae.Message}
+	return s.render(c, ae.Status, "error.html", v)
+}
+
+// render executes a template into a buffer first, so a template error never sends half a page.
+func (s *Server) render(c echo.Context, status int, name string, data any) error {
+	var buf bytes.Buffer
+	if err := s.templates.ExecuteTemplate(&buf, name, data); err != nil {
+		return fmt.Errorf("render %s: %w", name, err)
+	}
+	return c.HTMLBlob(status, buf.Bytes())
+}

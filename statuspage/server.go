@@ -1,0 +1,311 @@
+// Package statuspage is Upstate's HTTP surface on Echo v4: the public status page, the public
+// read API, the admin API with its keys and audit log, health and metrics.
+//
+// It is the only importer of Echo. Handlers are thin: they decode, call the store or the
+// domain, and return errors, which one error handler (errors.go) maps to statuses.
+package statuspage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime"
+	"strconv"
+	"time"
+
+	"github.com/jonboulle/clockwork"
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/upstate-dev/upstate/apikey"
+	"github.com/upstate-dev/upstate/store"
+)
+
+// Store is what the HTTP surface reads and changes.
+type Store interface {
+	store.Components
+	store.Keys
+	store.Audit
+	Ping(ctx context.Context) error
+}
+
+// Page is how the public page presents itself.
+type Page struct {
+	Title       string
+	Description string
+	PublicURL   string // without a trailing slash
+	Location    *time.Location
+	LogoURL     string
+	Links       []Link
+}
+
+// Link is a header link.
+type Link struct{ Title, URL string }
+
+// Options configure a Server.
+type Options struct {
+	Store    Store
+	Clock    clockwork.Clock
+	Logger   *slog.Logger
+	Registry *prometheus.Registry // served at /metrics; the server registers its own metrics here
+	Assets   fs.FS                // holding templates/ and static/
+	Page     Page
+	Version  string
+
+	RequestTimeout time.Duration // default 10s
+	MaxBodyBytes   int64         // default 1 MiB
+	TrustedProxies []*net.IPNet  // whose X-Forwarded-For is believed
+}
+
+// Server is the HTTP surface. It implements http.Handler.
+type Server struct {
+	echo      *echo.Echo
+	store     Store
+	clock     clockwork.Clock
+	log       *slog.Logger
+	page      Page
+	version   string
+	templates *template.Template
+	auth      *authenticator
+}
+
+// New builds the server: routes, middleware and templates. A template that does not parse is an
+// error here, at start-up, never at the first request.
+func New(o Options) (*Server, error) {
+	var errs []error
+	if o.Store == nil {
+		errs = append(errs, errors.New("statuspage: Store is required"))
+	}
+	if o.Assets == nil {
+		errs = append(errs, errors.New("statuspage: Assets is required"))
+	}
+	if o.Registry == nil {
+		errs = append(errs, errors.New("statuspage: Registry is required"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	if o.Clock == nil {
+		o.Clock = clockwork.NewRealClock()
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Page.Location == nil {
+		o.Page.Location = time.UTC
+	}
+	if o.RequestTimeout <= 0 {
+		o.RequestTimeout = 10 * time.Second
+	}
+	if o.MaxBodyBytes <= 0 {
+		o.MaxBodyBytes = 1 << 20
+	}
+	tmpl, err := parseTemplates(o.Assets)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		echo: echo.New(), store: o.Store, clock: o.Clock, log: o.Logger.With("component", "http"),
+		page: o.Page, version: o.Version, templates: tmpl,
+		auth: newAuthenticator(o.Store, o.Clock.Now),
+	}
+	e := s.echo
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = s.handleError
+	e.IPExtractor = echo.ExtractIPDirect()
+	if len(o.TrustedProxies) > 0 {
+		opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+		for _, n := range o.TrustedProxies {
+			opts = append(opts, echo.TrustIPRange(n))
+		}
+		e.IPExtractor = echo.ExtractIPFromXFFHeader(opts...)
+	}
+
+	httpMetrics := newHTTPMetrics(o.Registry)
+	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "upstate_build_info", Help: "Always 1; labels name the build."}, []string{"version", "goversion"})
+	o.Registry.MustRegister(build)
+	build.WithLabelValues(o.Version, runtime.Version()).Set(1)
+
+	e.Use(
+		middleware.RequestID(),
+		middleware.RecoverWithConfig(middleware.RecoverConfig{
+			DisablePrintStack: true,
+			LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
+				s.log.Error("panic in handler", "path", c.Request().URL.Path, "request_id", c.Response().Header().Get(echo.HeaderXRequestID), "err", err, "stack", string(stack))
+				return err
+			},
+		}),
+		httpMetrics.middleware,
+		s.requestLogger(),
+		middleware.BodyLimit(strconv.FormatInt(o.MaxBodyBytes, 10)+"B"),
+		middleware.ContextTimeoutWithConfig(middleware.ContextTimeoutConfig{Timeout: o.RequestTimeout}),
+		securityHeaders,
+	)
+
+	static, err := fs.Sub(o.Assets, "static")
+	if err != nil {
+		return nil, fmt.Errorf("statuspage: assets: %w", err)
+	}
+	e.GET("/", s.statusPage)
+	e.GET("/static/*", echo.WrapHandler(http.StripPrefix("/static/", staticHandler(static))))
+	e.GET("/healthz", s.healthz)
+	e.GET("/readyz", s.readyz)
+	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(o.Registry, promhttp.HandlerOpts{EnableOpenMetrics: true, ErrorHandling: promhttp.ContinueOnError})))
+
+	e.GET("/api/v1/components", s.publicComponents)
+
+	admin := e.Group("/api/admin/v1")
+	read, write := s.require(apikey.ScopeRead), s.require(apikey.ScopeAdmin)
+	admin.GET("/components", s.listComponents, read)
+	admin.POST("/components", s.createComponent, write)
+	admin.GET("/components/:id", s.getComponent, read)
+	admin.PATCH("/components/:id", s.updateComponent, write)
+	admin.DELETE("/components/:id", s.deleteComponent, write)
+	admin.GET("/keys", s.listKeys, write)
+	admin.POST("/keys", s.createKey, write)
+	admin.DELETE("/keys/:id", s.revokeKey, write)
+	admin.GET("/audit", s.listAudit, write)
+	admin.Any("/*", func(c echo.Context) error { return echo.ErrNotFound }, read)
+	e.Any("/api/*", func(c echo.Context) error { return echo.ErrNotFound })
+	return s, nil
+}
+
+// ServeHTTP serves a request.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.ServeHTTP(w, r) }
+
+// securityHeaders sets headers every response should carry.
+func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Response().Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "strict-origin-when-cross-origin")
+		h.Set("X-Frame-Options", "DENY")
+		return next(c)
+	}
+}
+
+func staticHandler(static fs.FS) http.Handler {
+	files := http.FileServerFS(static)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		files.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) requestLogger() echo.MiddlewareFunc {
+	return middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
+		LogStatus: true, LogURIPath: true, LogMethod: true, LogLatency: true, LogRemoteIP: true, LogRequestID: true, LogError: true,
+		HandleError: true,
+		LogValuesFunc: func(c echo.Context, v middleware.RequestLoggerValues) error {
+			level := slog.LevelDebug
+			if v.Method != http.MethodGet && v.Method != http.MethodHead || v.Status >= 400 {
+				level = slog.LevelInfo
+			}
+			if v.Status >= 500 {
+				level = slog.LevelError
+			}
+			s.log.LogAttrs(c.Request().Context(), level, "request",
+				slog.String("method", v.Method), slog.String("path", v.URIPath), slog.Int("status", v.Status),
+				slog.Duration("latency", v.Latency), slog.String("remote_ip", v.RemoteIP), slog.String("request_id", v.RequestID))
+			return nil
+		},
+	})
+}
+
+func (s *Server) healthz(c echo.Context) error {
+	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// readyz reports whether the store answers.
+func (s *Server) readyz(c echo.Context) error {
+	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
+	defer cancel()
+	if err := s.store.Ping(ctx); err != nil {
+		s.log.Warn("store not reachable", "err", err)
+		return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": "store not reachable"})
+	}
+	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
+}
+
+type httpMetrics struct {
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+}
+
+func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
+	m := &httpMetrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "upstate_http_requests_total", Help: "HTTP requests by route and status code.",
+		}, []string{"method", "route", "code"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "upstate_http_request_duration_seconds", Help: "HTTP request durations by route.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}, []string{"method", "route"}),
+	}
+	reg.MustRegister(m.requests, m.duration)
+	return m
+}
+
+func (m *httpMetrics) middleware(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		err := next(c)
+		status := c.Response().Status
+		if err != nil {
+			if ae, _ := toAPIError(err); ae != nil {
+				status = ae.Status
+			}
+		}
+		route := c.Path()
+		if route == "" || status == http.StatusNotFound && c.Param("*") != "" {
+			route = "unmatched" // never a label per unknown URL
+		}
+		method := c.Request().Method
+		switch method {
+		case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions:
+		default:
+			method = "other"
+		}
+		m.requests.WithLabelValues(method, route, strconv.Itoa(status)).Inc()
+		m.duration.WithLabelValues(method, route).Observe(time.Since(start).Seconds())
+		return err
+	}
+}
+
+// Run serves on ln until ctx ends, then shuts down gracefully: it stops accepting, lets in-flight
+// requests finish within shutdownTimeout, and returns.
+func (s *Server) Run(ctx context.Context, ln net.Listener, shutdownTimeout time.Duration) error {
+	srv := &http.Server{
+		Handler:           s,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	s.log.Info("listening", "addr", ln.Addr().String())
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+	defer cancel()
+	err := srv.Shutdown(shutdownCtx)
+	<-errc // Serve returns ErrServerClosed once Shutdown starts
+	if err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
