@@ -75,6 +75,12 @@ var ErrMalformed = errors.New("malformed API key")
 // Generate makes a new key named name with scopes, reading randomness from r (crypto/rand.Reader
 // when nil). It returns the record to store and the token to show once.
 func Generate(r io.Reader, name string, scopes []Scope, now time.Time) (Key, string, error) {
+	return GenerateCost(r, name, scopes, now, bcrypt.DefaultCost)
+}
+
+// GenerateCost is Generate with a chosen bcrypt cost; tests use bcrypt.MinCost to stay fast.
+// The cost is recorded in the hash, so verification needs no setting.
+func GenerateCost(r io.Reader, name string, scopes []Scope, now time.Time, cost int) (Key, string, error) {
 	if r == nil {
 		r = rand.Reader
 	}
@@ -87,7 +93,7 @@ func Generate(r io.Reader, name string, scopes []Scope, now time.Time) (Key, str
 	}
 	id := strings.ToLower(encoding.EncodeToString(raw[:idBytes]))
 	secret := strings.ToLower(encoding.EncodeToString(raw[idBytes:]))
-	hash, err := bcrypt.GenerateFromPassword([]byte(secret), bcrypt.DefaultCost)
+	hash, err := bcrypt.GenerateFromPassword([]byte(secret), cost)
 	if err != nil {
 		return Key{}, "", fmt.Errorf("hash key: %w", err)
 	}

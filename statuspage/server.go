@@ -172,8 +172,6 @@ func New(o Options) (*Server, error) {
 	admin.POST("/keys", s.createKey, write)
 	admin.DELETE("/keys/:id", s.revokeKey, write)
 	admin.GET("/audit", s.listAudit, write)
-	admin.Any("/*", func(c echo.Context) error { return echo.ErrNotFound }, read)
-	e.Any("/api/*", func(c echo.Context) error { return echo.ErrNotFound })
 	return s, nil
 }
 
