@@ -424,7 +424,7 @@ func TestStatusPage(t *testing.T) {
 		"Partial System Outage", // the banner, in Statuspage's words
 		`&lt;script&gt;alert(1)&lt;/script&gt;`,
 		"Partial outage", "Operational", "No data", // statuses in words, not colour alone
-		"Since 2026-11-01 17:30 CST", // in the page's zone
+		"Since 2026-11-01 17:30 CST",    // in the page's zone
 		"Asia/Shanghai (UTC&#43;08:00)", // html/template escapes the plus
 		`<main id="main"`,
 	} {
