@@ -241,3 +241,17 @@ components:
 		t.Errorf("%d error lines, want at most 101", n)
 	}
 }
+
+// TestShippedConfigsLoad keeps every config file the project ships valid.
+func TestShippedConfigsLoad(t *testing.T) {
+	files, _ := filepath.Glob("*.yaml")
+	more, _ := filepath.Glob("policies/*.yaml")
+	for _, f := range append(files, more...) {
+		if _, err := configs.Load(f); err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+	if len(files) < 2 {
+		t.Errorf("found %d shipped configs, want the example and the container's", len(files))
+	}
+}
