@@ -208,7 +208,7 @@ func serveConfig(ctx context.Context, cfg *configs.Config, devAssets string, log
 	}
 
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), collectors.NewBuildInfoCollector())
 	bus := engine.NewBus(reg)
 	eng, err := engine.New(engine.Options{Store: st, Clock: clock, Logger: log, Registerer: reg, Bus: bus, Monitors: cfg.ProbeMonitors()})
 	if err != nil {

@@ -33,6 +33,8 @@ type Options struct {
 	// AppendFsync enables the append-only file with this fsync policy ("always", "everysec");
 	// empty disables persistence entirely (fastest, for tests that never restart the server).
 	AppendFsync string
+	// Cluster starts the server with cluster mode enabled (see StartCluster).
+	Cluster bool
 }
 
 // Binary returns the path of redis-server, or fails or skips the test when it is missing.
@@ -58,6 +60,9 @@ func Start(t testing.TB, opts Options) *Server {
 	args := []string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", dir,
 		"--save", "", "--protected-mode", "yes", "--daemonize", "no", "--loglevel", "warning",
 		"--maxmemory-policy", "noeviction", "--logfile", filepath.Join(dir, "redis.log")}
+	if opts.Cluster {
+		args = append(args, "--cluster-enabled", "yes", "--cluster-config-file", filepath.Join(dir, "nodes.conf"), "--cluster-node-timeout", "5000")
+	}
 	if opts.AppendFsync != "" {
 		args = append(args, "--appendonly", "yes", "--appendfsync", opts.AppendFsync)
 	} else {
@@ -125,6 +130,43 @@ func (s *Server) Restart() {
 func (s *Server) AOFFiles() []string {
 	m, _ := filepath.Glob(filepath.Join(s.Dir, "appendonlydir", "*"))
 	return m
+}
+
+// StartCluster starts a Redis Cluster of n masters (n >= 3) on loopback and waits until it
+// serves every slot. It returns the node addresses.
+func StartCluster(t testing.TB, n int) []string {
+	t.Helper()
+	cli, err := exec.LookPath("redis-cli")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("redis-cli is not on PATH and CI=true: install redis-tools")
+		}
+		t.Skipf("redis-cli is not on PATH (under CI=true this fails): %v", err)
+	}
+	addrs := make([]string, n)
+	for i := range addrs {
+		addrs[i] = Start(t, Options{Cluster: true}).Addr
+	}
+	args := append([]string{"--cluster", "create"}, addrs...)
+	args = append(args, "--cluster-replicas", "0", "--cluster-yes")
+	if out, err := exec.Command(cli, args...).CombinedOutput(); err != nil {
+		t.Fatalf("redis-cli --cluster create: %v\n%s", err, out)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for _, a := range addrs {
+		host, port, _ := net.SplitHostPort(a)
+		for {
+			out, _ := exec.Command(cli, "-h", host, "-p", port, "cluster", "info").Output()
+			if strings.Contains(string(out), "cluster_state:ok") {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("cluster node %s not ready: %s", a, out)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	return addrs
 }
 
 func ping(addr string) bool {
