@@ -35,6 +35,7 @@ type Config struct {
 	Groups     []Group     `yaml:"groups"`
 	Components []Component `yaml:"components"`
 	Monitors   []Monitor   `yaml:"monitors"`
+	Maintenance Maintenance `yaml:"maintenance"`
 
 	// Location is Server.TimeZone, loaded. Derived at load time, never read from the file.
 	Location *time.Location `yaml:"-"`
@@ -56,6 +57,40 @@ type Server struct {
 	MaxBodyBytes    int64         `yaml:"max_body_bytes"`   // default 1 MiB
 	// TrustedProxies are CIDRs whose X-Forwarded-For is believed; empty trusts none.
 	TrustedProxies []string `yaml:"trusted_proxies"`
+}
+
+// Maintenance configures maintenance windows and how they are announced.
+type Maintenance struct {
+	// NoticePeriod: a window counts as announced (and its time is excluded from availability)
+	// only if it was announced at least this long before it began. Default 24h.
+	NoticePeriod time.Duration `yaml:"notice_period"`
+	// Horizon: occurrences starting within this time appear as upcoming. Default 168h (7 days).
+	Horizon time.Duration `yaml:"horizon"`
+	// Reminders: events are published this long before each occurrence. Default [24h, 1h].
+	Reminders []time.Duration `yaml:"reminders"`
+	Windows   []Window        `yaml:"windows"`
+}
+
+// Window is a maintenance window declared in the config.
+type Window struct {
+	ID          string   `yaml:"id"`
+	Title       string   `yaml:"title"`
+	Description string   `yaml:"description"`
+	Components  []string `yaml:"components"`
+	TimeZone    string   `yaml:"time_zone"`
+	// Recurring: one of days, daily or rrule, with start and either end or duration.
+	Days     []string      `yaml:"days"`  // mon, tue, ... sun
+	Daily    bool          `yaml:"daily"` // every day
+	RRule    string        `yaml:"rrule"` // RFC 5545 subset: FREQ=DAILY|WEEKLY|MONTHLY, INTERVAL, COUNT, UNTIL, BYDAY, BYMONTHDAY
+	Start    string        `yaml:"start"` // HH:MM local
+	End      string        `yaml:"end"`   // HH:MM local; at or before start means the next day
+	Duration time.Duration `yaml:"duration"`
+	From     string        `yaml:"from"` // first date, YYYY-MM-DD; default: the day it was announced
+	// One-off: absolute times.
+	StartsAt time.Time `yaml:"starts_at"`
+	EndsAt   time.Time `yaml:"ends_at"`
+	// AnnouncedAt: when customers were told. Default: when Upstate first saw the window.
+	AnnouncedAt time.Time `yaml:"announced_at"`
 }
 
 // Link is a link shown in the page's header.
@@ -154,6 +189,8 @@ const (
 	DefaultMaxRedirects    = 5
 	MinInterval            = time.Second
 	MaxFileBytes           = 32 << 20
+	DefaultNoticePeriod    = 24 * time.Hour
+	DefaultHorizon         = 7 * 24 * time.Hour
 )
 
 // Load reads, decodes, defaults and validates the config file at path. The error, if any, joins
@@ -237,6 +274,15 @@ func (c *Config) applyDefaults() {
 	}
 	if c.Storage.Redis.KeyPrefix == "" {
 		c.Storage.Redis.KeyPrefix = "upstate"
+	}
+	if c.Maintenance.NoticePeriod == 0 {
+		c.Maintenance.NoticePeriod = DefaultNoticePeriod
+	}
+	if c.Maintenance.Horizon == 0 {
+		c.Maintenance.Horizon = DefaultHorizon
+	}
+	if c.Maintenance.Reminders == nil {
+		c.Maintenance.Reminders = []time.Duration{24 * time.Hour, time.Hour}
 	}
 	if c.Log.Level == "" {
 		c.Log.Level = "info"
@@ -338,6 +384,7 @@ func (c *Config) validate(d *decoder) {
 	c.validateStorage(d)
 	c.validateComponents(d)
 	c.validateMonitors(d)
+	c.validateMaintenance(d)
 }
 
 func absoluteHTTP(s string) bool {

@@ -40,6 +40,16 @@ func TestLoadBadConfigs(t *testing.T) {
 			`2:10: log.level: unknown level "loud" (want debug, info, warn or error)`,
 			`3:11: log.format: unknown format "xml" (want text or json)`,
 		}},
+		{"bad-maintenance-end-equals-start.yaml", []string{`12:12: maintenance.windows[0].end: must differ from the start time`}},
+		{"bad-maintenance-forms.yaml", []string{
+			`8:25: maintenance.windows[0].components[1]: unknown component "db"`,
+			`10:19: maintenance.windows[0].days[1]: unknown day "someday" (want mon, tue, wed, thu, fri, sat or sun)`,
+			`11:14: maintenance.windows[0].start: invalid time of day "9pm": want HH:MM between 00:00 and 24:00`,
+			`18:16: maintenance.windows[1].ends_at: invalid time "tomorrow" (use RFC 3339 with an offset, such as 2026-12-05T02:00:00+08:00)`,
+		}},
+		{"bad-maintenance-period.yaml", []string{`12:17: maintenance.windows[0].duration: an occurrence (26h0m0s) would last longer than the time between two occurrences (23h0m0s)`}},
+		{"bad-maintenance-rrule.yaml", []string{`10:14: maintenance.windows[0].rrule: BYHOUR is not supported (supported: FREQ, INTERVAL, COUNT, UNTIL, BYDAY, BYMONTHDAY)`}},
+		{"bad-maintenance-zone.yaml", []string{`9:18: maintenance.windows[0].time_zone: unknown time zone "Asia/Atlantis" (use an IANA name such as America/Los_Angeles)`}},
 		{"bad-monitor-component.yaml", []string{`6:16: monitors[0].component: unknown component "website"`}},
 		{"bad-not-a-list.yaml", []string{`2:3: components: must be a list`}},
 		{"bad-public-url.yaml", []string{`2:15: server.public_url: must be an absolute http or https URL, such as https://status.example.com`}},
@@ -105,6 +115,11 @@ func TestLoadExample(t *testing.T) {
 	comps := cfg.ComponentList(time.Unix(0, 0))
 	if len(comps) != 6 || !comps[0].IsGroup || comps[2].ID != "api" || comps[2].GroupID != "core" || comps[2].Position != 2 {
 		t.Errorf("ComponentList = %+v", comps)
+	}
+	windows := cfg.MaintenanceWindows(func(string) time.Time { return time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC) })
+	if len(windows) != 2 || windows[0].Rule != "FREQ=DAILY" || windows[1].Rule != "FREQ=WEEKLY;BYDAY=TU" || windows[1].Duration != 2*time.Hour ||
+		windows[0].FirstDate.String() != "2026-11-01" || windows[0].Location() == nil {
+		t.Errorf("MaintenanceWindows = %+v", windows)
 	}
 	mons := cfg.ProbeMonitors()
 	if len(mons) != 4 {

@@ -106,7 +106,10 @@ func (d *decoder) sorted() []*ValidationError {
 	return errs
 }
 
-var durationType = reflect.TypeFor[time.Duration]()
+var (
+	durationType = reflect.TypeFor[time.Duration]()
+	timeType     = reflect.TypeFor[time.Time]()
+)
 
 func join(path, name string) string {
 	if path == "" {
@@ -143,6 +146,18 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string, secret bool
 			return
 		}
 		v.SetInt(int64(dur))
+		return
+	}
+	if v.Type() == timeType {
+		if !d.scalar(n, path, "an RFC 3339 time such as 2026-12-05T02:00:00+08:00") {
+			return
+		}
+		t, err := time.Parse(time.RFC3339, n.Value)
+		if err != nil {
+			d.errorf(n, path, "invalid time %q (use RFC 3339 with an offset, such as 2026-12-05T02:00:00+08:00)", n.Value)
+			return
+		}
+		v.Set(reflect.ValueOf(t))
 		return
 	}
 	switch v.Kind() {

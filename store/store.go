@@ -12,10 +12,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/upstate-dev/upstate/apikey"
 	"github.com/upstate-dev/upstate/component"
+	"github.com/upstate-dev/upstate/maintenance"
 	"github.com/upstate-dev/upstate/probe"
 )
 
@@ -33,6 +35,8 @@ type Store interface {
 	Rollups
 	Keys
 	Audit
+	Maintenance
+	Cursors
 
 	// Ping reports whether the backend is reachable (for /readyz).
 	Ping(ctx context.Context) error
@@ -89,6 +93,44 @@ type Rollups interface {
 	MonitorRollups(ctx context.Context, monitorID string, res probe.Resolution, from, to time.Time) ([]probe.Rollup, error)
 	// PruneRollups deletes every bucket of res that starts before cutoff.
 	PruneRollups(ctx context.Context, res probe.Resolution, cutoff time.Time) error
+}
+
+// Maintenance keeps maintenance windows, overrides of single occurrences included. Windows are
+// never deleted: a cancelled series keeps its past occurrences, which availability still counts.
+// Windows read back are prepared (ready for Occurrences); every mutation is audited atomically.
+type Maintenance interface {
+	// ListWindows returns every window, ordered by id.
+	ListWindows(ctx context.Context) ([]maintenance.Window, error)
+	// GetWindow returns one window, or ErrNotFound.
+	GetWindow(ctx context.Context, id string) (maintenance.Window, error)
+	// CreateWindow stores a new window, or returns ErrConflict if its id exists.
+	CreateWindow(ctx context.Context, w maintenance.Window, a AuditEntry) error
+	// UpdateWindow replaces a window, or returns ErrNotFound.
+	UpdateWindow(ctx context.Context, w maintenance.Window, a AuditEntry) error
+}
+
+// Cursors keep how far a singleton job has got, so a restart or a new leader resumes there and
+// neither misses nor repeats work.
+type Cursors interface {
+	// Cursor returns the time stored under name, or the zero time if none is.
+	Cursor(ctx context.Context, name string) (time.Time, error)
+	// SetCursor stores t under name.
+	SetCursor(ctx context.Context, name string, t time.Time) error
+}
+
+// EncodeWindow is a window as both backends store it.
+func EncodeWindow(w maintenance.Window) []byte { return MustJSON(w) }
+
+// DecodeWindow reads a stored window and prepares it.
+func DecodeWindow(b []byte) (maintenance.Window, error) {
+	var w maintenance.Window
+	if err := json.Unmarshal(b, &w); err != nil {
+		return w, fmt.Errorf("decode maintenance window: %w", err)
+	}
+	if errs := w.Prepare(); len(errs) > 0 {
+		return w, fmt.Errorf("stored maintenance window %s is invalid: %v", w.ID, errs[0])
+	}
+	return w, nil
 }
 
 // Keys keeps API keys (bcrypt hashes only).

@@ -25,6 +25,7 @@ import (
 
 	"github.com/upstate-dev/upstate/apikey"
 	"github.com/upstate-dev/upstate/component"
+	"github.com/upstate-dev/upstate/maintenance"
 	"github.com/upstate-dev/upstate/probe"
 	"github.com/upstate-dev/upstate/store"
 )
@@ -701,4 +702,80 @@ func (s *Store) ListAudit(ctx context.Context, q store.AuditQuery) ([]store.Audi
 		}
 	}
 	return out, nil
+}
+
+// Maintenance.
+
+// ListWindows returns every window by id.
+func (s *Store) ListWindows(ctx context.Context) ([]maintenance.Window, error) {
+	all, err := s.rdb.HGetAll(ctx, s.metaKey("maintenance")).Result()
+	if err != nil {
+		return nil, fmt.Errorf("list windows: %w", err)
+	}
+	out := make([]maintenance.Window, 0, len(all))
+	for _, doc := range all {
+		w, err := store.DecodeWindow([]byte(doc))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, w)
+	}
+	slices.SortFunc(out, func(a, b maintenance.Window) int { return strings.Compare(a.ID, b.ID) })
+	return out, nil
+}
+
+// GetWindow returns one window.
+func (s *Store) GetWindow(ctx context.Context, id string) (maintenance.Window, error) {
+	doc, err := s.rdb.HGet(ctx, s.metaKey("maintenance"), id).Result()
+	if errors.Is(err, goredis.Nil) {
+		return maintenance.Window{}, fmt.Errorf("maintenance window %s: %w", id, store.ErrNotFound)
+	}
+	if err != nil {
+		return maintenance.Window{}, fmt.Errorf("get window %s: %w", id, err)
+	}
+	return store.DecodeWindow([]byte(doc))
+}
+
+// CreateWindow stores a new window with its audit entry.
+func (s *Store) CreateWindow(ctx context.Context, w maintenance.Window, a store.AuditEntry) error {
+	doc := string(store.EncodeWindow(w))
+	return s.mutateMeta(ctx, "maintenance", w.ID, a, func(_ string, exists bool) (string, json.RawMessage, error) {
+		if exists {
+			return "", nil, fmt.Errorf("maintenance window %s: %w", w.ID, store.ErrConflict)
+		}
+		return doc, store.Null, nil
+	})
+}
+
+// UpdateWindow replaces a window with its audit entry.
+func (s *Store) UpdateWindow(ctx context.Context, w maintenance.Window, a store.AuditEntry) error {
+	doc := string(store.EncodeWindow(w))
+	return s.mutateMeta(ctx, "maintenance", w.ID, a, func(old string, exists bool) (string, json.RawMessage, error) {
+		if !exists {
+			return "", nil, fmt.Errorf("maintenance window %s: %w", w.ID, store.ErrNotFound)
+		}
+		return doc, json.RawMessage(old), nil
+	})
+}
+
+// Cursors.
+
+// Cursor returns the time stored under name (zero if none).
+func (s *Store) Cursor(ctx context.Context, name string) (time.Time, error) {
+	ms, err := s.rdb.HGet(ctx, s.metaKey("cursors"), name).Int64()
+	if errors.Is(err, goredis.Nil) {
+		return time.Time{}, nil
+	}
+	if err != nil {
+		return time.Time{}, fmt.Errorf("cursor %s: %w", name, err)
+	}
+	return store.FromMillis(ms), nil
+}
+
+// SetCursor stores t under name.
+func (s *Store) SetCursor(ctx context.Context, name string, t time.Time) error {
+	if err := s.rdb.HSet(ctx, s.metaKey("cursors"), name, store.Millis(t)).Err(); err != nil {
+		return fmt.Errorf("set cursor %s: %w", name, err)
+	}
+	return nil
 }

@@ -24,6 +24,7 @@ import (
 
 	"github.com/upstate-dev/upstate/apikey"
 	"github.com/upstate-dev/upstate/component"
+	"github.com/upstate-dev/upstate/maintenance"
 	"github.com/upstate-dev/upstate/probe"
 	"github.com/upstate-dev/upstate/store"
 )
@@ -32,7 +33,7 @@ import (
 var migrations embed.FS
 
 // SchemaVersion is the schema version this build writes (the number of the last migration).
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 // Store is the SQLite backend.
 type Store struct {
@@ -561,4 +562,102 @@ func (s *Store) ListAudit(ctx context.Context, q store.AuditQuery) ([]store.Audi
 		out = append(out, e)
 	}
 	return out, rows.Err()
+}
+
+// Maintenance.
+
+// ListWindows returns every window by id.
+func (s *Store) ListWindows(ctx context.Context) ([]maintenance.Window, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT doc FROM maintenance_windows ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("list windows: %w", err)
+	}
+	defer rows.Close()
+	var out []maintenance.Window
+	for rows.Next() {
+		var doc string
+		if err := rows.Scan(&doc); err != nil {
+			return nil, fmt.Errorf("list windows: %w", err)
+		}
+		w, err := store.DecodeWindow([]byte(doc))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, w)
+	}
+	return out, rows.Err()
+}
+
+func getWindowDoc(ctx context.Context, q querier, id string) (string, error) {
+	var doc string
+	err := q.QueryRowContext(ctx, `SELECT doc FROM maintenance_windows WHERE id = ?`, id).Scan(&doc)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", fmt.Errorf("maintenance window %s: %w", id, store.ErrNotFound)
+	}
+	if err != nil {
+		return "", fmt.Errorf("get window %s: %w", id, err)
+	}
+	return doc, nil
+}
+
+// GetWindow returns one window.
+func (s *Store) GetWindow(ctx context.Context, id string) (maintenance.Window, error) {
+	doc, err := getWindowDoc(ctx, s.db, id)
+	if err != nil {
+		return maintenance.Window{}, err
+	}
+	return store.DecodeWindow([]byte(doc))
+}
+
+// CreateWindow stores a new window with its audit entry.
+func (s *Store) CreateWindow(ctx context.Context, w maintenance.Window, a store.AuditEntry) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO maintenance_windows (id, doc) VALUES (?, ?) ON CONFLICT (id) DO NOTHING`, w.ID, string(store.EncodeWindow(w)))
+		if err != nil {
+			return fmt.Errorf("create window %s: %w", w.ID, err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("maintenance window %s: %w", w.ID, store.ErrConflict)
+		}
+		a.Before = store.Null
+		return appendAudit(ctx, tx, a)
+	})
+}
+
+// UpdateWindow replaces a window with its audit entry.
+func (s *Store) UpdateWindow(ctx context.Context, w maintenance.Window, a store.AuditEntry) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		old, err := getWindowDoc(ctx, tx, w.ID)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE maintenance_windows SET doc = ? WHERE id = ?`, string(store.EncodeWindow(w)), w.ID); err != nil {
+			return fmt.Errorf("update window %s: %w", w.ID, err)
+		}
+		a.Before = json.RawMessage(old)
+		return appendAudit(ctx, tx, a)
+	})
+}
+
+// Cursors.
+
+// Cursor returns the time stored under name (zero if none).
+func (s *Store) Cursor(ctx context.Context, name string) (time.Time, error) {
+	var ms int64
+	err := s.db.QueryRowContext(ctx, `SELECT at FROM cursors WHERE name = ?`, name).Scan(&ms)
+	if errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, nil
+	}
+	if err != nil {
+		return time.Time{}, fmt.Errorf("cursor %s: %w", name, err)
+	}
+	return store.FromMillis(ms), nil
+}
+
+// SetCursor stores t under name.
+func (s *Store) SetCursor(ctx context.Context, name string, t time.Time) error {
+	if _, err := s.db.ExecContext(ctx, `INSERT INTO cursors (name, at) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET at = excluded.at`, name, store.Millis(t)); err != nil {
+		return fmt.Errorf("set cursor %s: %w", name, err)
+	}
+	return nil
 }

@@ -7,12 +7,15 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/upstate-dev/upstate/apikey"
+	"github.com/upstate-dev/upstate/calendar"
 	"github.com/upstate-dev/upstate/component"
+	"github.com/upstate-dev/upstate/maintenance"
 	"github.com/upstate-dev/upstate/probe"
 	"github.com/upstate-dev/upstate/store"
 )
@@ -34,6 +37,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Keys", testKeys},
 		{"AuditQuery", testAuditQuery},
 		{"ConcurrentWriters", testConcurrentWriters},
+		{"MaintenanceWindows", testMaintenanceWindows},
+		{"Cursors", testCursors},
 		{"Ping", func(t *testing.T, s store.Store) {
 			if err := s.Ping(t.Context()); err != nil {
 				t.Fatalf("Ping: %v", err)
@@ -468,5 +473,77 @@ func testConcurrentWriters(t *testing.T, s store.Store) {
 	}
 	if len(entries) != writers*each {
 		t.Errorf("%d audit entries, want %d", len(entries), writers*each)
+	}
+}
+
+func testMaintenanceWindows(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	w := maintenance.Window{ID: "tuesday-db", Title: "Database", Components: []string{"db", "api"}, TimeZone: "America/Los_Angeles",
+		Rule: "FREQ=WEEKLY;BYDAY=TU", FirstDate: calendar.Date{Year: 2026, Month: 1, Day: 1}, StartClock: 21 * 60, Duration: 2 * time.Hour,
+		AnnouncedAt: t0, Source: "api", CreatedAt: t0, UpdatedAt: t0}
+	if errs := w.Prepare(); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	if _, err := s.GetWindow(ctx, w.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("GetWindow of a missing id: %v", err)
+	}
+	if err := s.CreateWindow(ctx, w, audit("maintenance.create", "maintenance/"+w.ID)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateWindow(ctx, w, audit("maintenance.create", "maintenance/"+w.ID)); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("CreateWindow twice: %v", err)
+	}
+	// A window read back is prepared: it expands to the same occurrences.
+	got, err := s.GetWindow(ctx, w.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	from, to := time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	if a, b := got.Occurrences(from, to), w.Occurrences(from, to); !slices.Equal(a, b) || len(a) != 8 {
+		t.Errorf("occurrences after a round trip differ:\n%+v\n%+v", a, b)
+	}
+	if err := got.CancelOccurrence(time.Date(2026, 11, 25, 5, 0, 0, 0, time.UTC), t0.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	got.Title = "Database upgrade"
+	if err := s.UpdateWindow(ctx, got, audit("maintenance.cancel_occurrence", "maintenance/"+w.ID)); err != nil {
+		t.Fatal(err)
+	}
+	ghost := w
+	ghost.ID = "ghost"
+	if err := s.UpdateWindow(ctx, ghost, audit("maintenance.update", "maintenance/ghost")); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("UpdateWindow of a missing id: %v", err)
+	}
+	other := w
+	other.ID, other.Rule = "a-first", "FREQ=DAILY"
+	other.Duration = time.Hour
+	if err := s.CreateWindow(ctx, other, audit("maintenance.create", "maintenance/a-first")); err != nil {
+		t.Fatal(err)
+	}
+	list, err := s.ListWindows(ctx)
+	if err != nil || len(list) != 2 || list[0].ID != "a-first" || list[1].Title != "Database upgrade" {
+		t.Fatalf("ListWindows = %+v, %v", list, err)
+	}
+	if o, _ := list[1].Find(time.Date(2026, 11, 25, 5, 0, 0, 0, time.UTC)); !o.Cancelled {
+		t.Error("the override was not kept")
+	}
+	entries, _ := s.ListAudit(ctx, store.AuditQuery{Target: "maintenance/tuesday-db"})
+	if len(entries) != 2 || !strings.Contains(string(entries[0].Before), `"title":"Database"`) {
+		t.Errorf("window audit = %d entries, before %s", len(entries), entries[0].Before)
+	}
+}
+
+func testCursors(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	if c, err := s.Cursor(ctx, "maintenance"); err != nil || !c.IsZero() {
+		t.Fatalf("unset cursor = %v, %v; want zero", c, err)
+	}
+	for _, at := range []time.Time{t0, t0.Add(time.Minute)} {
+		if err := s.SetCursor(ctx, "maintenance", at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if c, _ := s.Cursor(ctx, "maintenance"); !c.Equal(ms(t0.Add(time.Minute))) {
+		t.Errorf("cursor = %v, want %v", c, t0.Add(time.Minute))
 	}
 }
