@@ -29,12 +29,12 @@ import (
 
 // Config is the whole configuration file.
 type Config struct {
-	Server     Server      `yaml:"server"`
-	Storage    Storage     `yaml:"storage"`
-	Log        Log         `yaml:"log"`
-	Groups     []Group     `yaml:"groups"`
-	Components []Component `yaml:"components"`
-	Monitors   []Monitor   `yaml:"monitors"`
+	Server      Server      `yaml:"server"`
+	Storage     Storage     `yaml:"storage"`
+	Log         Log         `yaml:"log"`
+	Groups      []Group     `yaml:"groups"`
+	Components  []Component `yaml:"components"`
+	Monitors    []Monitor   `yaml:"monitors"`
 	Maintenance Maintenance `yaml:"maintenance"`
 
 	// Location is Server.TimeZone, loaded. Derived at load time, never read from the file.
