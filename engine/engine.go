@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/upstate-dev/upstate/component"
+	"github.com/upstate-dev/upstate/maintenance"
 	"github.com/upstate-dev/upstate/probe"
 	"github.com/upstate-dev/upstate/store"
 )
@@ -28,6 +29,7 @@ import (
 // Store is what the engine needs from storage.
 type Store interface {
 	ComponentStore
+	WindowStore
 	GetComponent(ctx context.Context, id string) (component.Component, error)
 	AppendStatus(ctx context.Context, ch component.Change) error
 	AppendTransition(ctx context.Context, t probe.Transition) error
@@ -50,6 +52,13 @@ type Options struct {
 	FlushInterval time.Duration
 	// Transport is shared by HTTP monitors (default: one built by probe.NewTransport).
 	Transport http.RoundTripper
+	// Windows is where maintenance windows and the job's cursor live (default: Store).
+	Windows WindowStore
+	// Reminders: maintenance reminder events are published this long before each start.
+	Reminders []time.Duration
+	// MaintenanceEvery is how often maintenance events are checked (default 5s). Events carry
+	// their exact time whatever the tick.
+	MaintenanceEvery time.Duration
 }
 
 func (o *Options) validate() error {
@@ -75,6 +84,12 @@ func (o *Options) validate() error {
 	if o.FlushInterval <= 0 {
 		o.FlushInterval = 30 * time.Second
 	}
+	if o.Windows == nil && o.Store != nil {
+		o.Windows = o.Store
+	}
+	if o.MaintenanceEvery <= 0 {
+		o.MaintenanceEvery = 5 * time.Second
+	}
 	return errors.Join(errs...)
 }
 
@@ -91,6 +106,9 @@ type Engine struct {
 	monitors map[string]*runner          // by monitor id
 	status   map[string]component.Status // derived status per component with monitors
 	rollups  map[rollupKey]*probe.Rollup // not yet flushed
+	windows  []maintenance.Window        // as of the last maintenance tick
+	// seenWindows is each window's UpdatedAt as last published; nil until the first tick.
+	seenWindows map[string]time.Time
 }
 
 type rollupKey struct {
@@ -187,10 +205,12 @@ func (e *Engine) Run(ctx context.Context) error {
 		{"expire", 5 * time.Second, e.expire},
 		{"flush-rollups", e.opts.FlushInterval, func(ctx context.Context) { _ = e.FlushRollups(ctx) }},
 		{"prune-rollups", time.Hour, e.prune},
+		{"maintenance", e.opts.MaintenanceEvery, e.maintenanceTick},
 	}
 	for _, h := range housekeeping {
 		if _, err := e.sched.NewJob(gocron.DurationJob(h.every), gocron.NewTask(h.fn),
-			gocron.WithName("engine:"+h.name), gocron.WithSingletonMode(gocron.LimitModeReschedule)); err != nil {
+			gocron.WithName("engine:"+h.name), gocron.WithSingletonMode(gocron.LimitModeReschedule),
+			gocron.WithStartAt(gocron.WithStartImmediately())); err != nil {
 			return fmt.Errorf("engine: schedule %s: %w", h.name, err)
 		}
 	}
@@ -323,10 +343,11 @@ func (e *Engine) transition(ctx context.Context, tr probe.Transition) {
 		e.log.Error("store transition", "monitor", tr.MonitorID, "err", err)
 	}
 	e.metrics.setState(tr.MonitorID, tr.To)
-	e.opts.Bus.Publish(Event{Kind: EventMonitorState, At: tr.At, MonitorID: tr.MonitorID, From: string(tr.From), To: string(tr.To), Reason: tr.Reason})
 	e.mu.Lock()
 	componentID := e.monitors[tr.MonitorID].m.ComponentID
 	e.mu.Unlock()
+	e.opts.Bus.Publish(Event{Kind: EventMonitorState, At: tr.At, MonitorID: tr.MonitorID, ComponentID: componentID,
+		From: string(tr.From), To: string(tr.To), Reason: tr.Reason, UnderMaintenance: e.underMaintenance(componentID, tr.At)})
 	e.updateComponent(ctx, componentID, tr.At, tr.Reason)
 }
 
@@ -368,7 +389,8 @@ func (e *Engine) updateComponent(ctx context.Context, componentID string, at tim
 		return
 	}
 	e.log.Info("component status changed", "component_id", componentID, "from", prev, "to", next)
-	e.opts.Bus.Publish(Event{Kind: EventComponentStatus, At: at, ComponentID: componentID, From: string(prev), To: string(next), Reason: reason})
+	e.opts.Bus.Publish(Event{Kind: EventComponentStatus, At: at, ComponentID: componentID, From: string(prev), To: string(next),
+		Reason: reason, UnderMaintenance: e.underMaintenance(componentID, at)})
 }
 
 // expire marks monitors with no fresh result unknown.

@@ -15,6 +15,12 @@ const (
 	EventMonitorState    EventKind = "monitor.state_changed"
 	EventComponentStatus EventKind = "component.status_changed"
 	EventComponentChange EventKind = "component.changed" // created, updated or deleted
+
+	EventMaintenanceAnnounced EventKind = "maintenance.announced" // a window was created
+	EventMaintenanceUpdated   EventKind = "maintenance.updated"   // a window or one occurrence changed
+	EventMaintenanceReminder  EventKind = "maintenance.reminder"  // an occurrence starts in Before
+	EventMaintenanceStarted   EventKind = "maintenance.started"
+	EventMaintenanceCompleted EventKind = "maintenance.completed"
 )
 
 // Event is one thing that happened, for feeds, notifications and the page cache.
@@ -26,6 +32,15 @@ type Event struct {
 	From        string    `json:"from,omitempty"`
 	To          string    `json:"to,omitempty"`
 	Reason      string    `json:"reason,omitempty"`
+	// Maintenance events: the window, the occurrence (by its scheduled start), its components,
+	// and for reminders how long before the start they are sent.
+	WindowID   string        `json:"window_id,omitempty"`
+	Scheduled  time.Time     `json:"scheduled,omitzero"`
+	Components []string      `json:"components,omitempty"`
+	Before     time.Duration `json:"before,omitempty"`
+	// UnderMaintenance marks a monitor or component change inside a maintenance occurrence of
+	// that component: it opens no incident and sends no alert.
+	UnderMaintenance bool `json:"under_maintenance,omitempty"`
 }
 
 // Bus is the in-process event stream. Publishing never blocks: a subscriber that falls behind

@@ -203,14 +203,19 @@ func serveConfig(ctx context.Context, cfg *configs.Config, devAssets string, log
 			log.Error("close store", "err", err)
 		}
 	}()
-	if err := engine.SyncComponents(ctx, st, cfg.ComponentList(clock.Now().UTC()), clock.Now().UTC()); err != nil {
+	now := clock.Now().UTC()
+	if err := engine.SyncComponents(ctx, st, cfg.ComponentList(now), now); err != nil {
+		return err
+	}
+	if err := engine.SyncWindows(ctx, st, cfg.MaintenanceWindows, now); err != nil {
 		return err
 	}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), collectors.NewBuildInfoCollector())
 	bus := engine.NewBus(reg)
-	eng, err := engine.New(engine.Options{Store: st, Clock: clock, Logger: log, Registerer: reg, Bus: bus, Monitors: cfg.ProbeMonitors()})
+	eng, err := engine.New(engine.Options{Store: st, Clock: clock, Logger: log, Registerer: reg, Bus: bus, Monitors: cfg.ProbeMonitors(),
+		Reminders: cfg.Maintenance.Reminders})
 	if err != nil {
 		return err
 	}

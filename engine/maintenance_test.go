@@ -1,0 +1,189 @@
+package engine_test
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jonboulle/clockwork"
+
+	"github.com/upstate-dev/upstate/calendar"
+	"github.com/upstate-dev/upstate/engine"
+	"github.com/upstate-dev/upstate/maintenance"
+	"github.com/upstate-dev/upstate/store"
+)
+
+func oneOff(t *testing.T, id string, start, end, created time.Time) maintenance.Window {
+	t.Helper()
+	w := maintenance.Window{ID: id, Title: id, Components: []string{"api"}, TimeZone: "UTC", Start: start, End: end,
+		AnnouncedAt: created, CreatedAt: created, UpdatedAt: created, Source: "api"}
+	if errs := w.Prepare(); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	return w
+}
+
+type seen struct {
+	kind engine.EventKind
+	id   string
+	at   time.Time
+}
+
+func collect(ch <-chan engine.Event, into *[]seen) {
+	for len(ch) > 0 {
+		ev := <-ch
+		if strings.HasPrefix(string(ev.Kind), "maintenance.") {
+			*into = append(*into, seen{ev.Kind, ev.WindowID, ev.At})
+		}
+	}
+}
+
+// TestMaintenanceEventsOnTimeAndAfterRestart: reminders, starts and ends are published once
+// each, with their exact times, and a restart publishes what happened while it was down.
+func TestMaintenanceEventsOnTimeAndAfterRestart(t *testing.T) {
+	s := openStore(t)
+	ctx := t.Context()
+	w1 := oneOff(t, "first", t0.Add(60*time.Second), t0.Add(120*time.Second), t0.Add(-24*time.Hour))
+	if err := s.CreateWindow(ctx, w1, store.AuditEntry{At: t0}); err != nil {
+		t.Fatal(err)
+	}
+	clock := clockwork.NewFakeClockAt(t0)
+	var got []seen
+	run := func(until time.Duration, during func()) {
+		bus := engine.NewBus(nil)
+		ch, unsubscribe := bus.Subscribe(100)
+		defer unsubscribe()
+		e, err := engine.New(engine.Options{Store: s, Clock: clock, Bus: bus, Reminders: []time.Duration{30 * time.Second}, MaintenanceEvery: time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		runCtx, stop := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- e.Run(runCtx) }()
+		// Events carry their own times and the job works from a stored cursor, so the fake clock
+		// may run ahead of the ticks; only the end waits for the job to catch up.
+		advanceTo := func(at time.Time) {
+			for clock.Now().Before(at) {
+				clock.Advance(time.Second)
+				time.Sleep(2 * time.Millisecond)
+				collect(ch, &got)
+			}
+			for range 500 {
+				if c, _ := s.Cursor(ctx, "maintenance-events"); !c.Before(at) {
+					break
+				}
+				clock.Advance(0)
+				time.Sleep(5 * time.Millisecond)
+			}
+			collect(ch, &got)
+		}
+		advanceTo(t0.Add(until))
+		if during != nil {
+			during()
+			advanceTo(t0.Add(until + 2*time.Second))
+		}
+		stop()
+		<-done
+		collect(ch, &got)
+	}
+	run(130*time.Second, func() {
+		// Announced while running.
+		w2 := oneOff(t, "second", t0.Add(200*time.Second), t0.Add(260*time.Second), clock.Now())
+		if err := s.CreateWindow(ctx, w2, store.AuditEntry{At: t0}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	// Upstate is down while the second window starts and ends.
+	clock.Advance(170 * time.Second)
+	run(310*time.Second, nil)
+
+	want := []seen{
+		{engine.EventMaintenanceReminder, "first", t0.Add(30 * time.Second)},
+		{engine.EventMaintenanceStarted, "first", t0.Add(60 * time.Second)},
+		{engine.EventMaintenanceCompleted, "first", t0.Add(120 * time.Second)},
+		{engine.EventMaintenanceAnnounced, "second", t0.Add(130 * time.Second)},
+		{engine.EventMaintenanceReminder, "second", t0.Add(170 * time.Second)},
+		{engine.EventMaintenanceStarted, "second", t0.Add(200 * time.Second)},
+		{engine.EventMaintenanceCompleted, "second", t0.Add(260 * time.Second)},
+	}
+	// The announcement carries the creation time, which is the fake clock's at that moment.
+	if len(got) > 3 {
+		want[3].at = got[3].at
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("events:\n got  %v\n want %v", got, want)
+	}
+}
+
+func TestUnderMaintenance(t *testing.T) {
+	w := oneOff(t, "w", t0, t0.Add(time.Hour), t0.Add(-48*time.Hour))
+	ws := []maintenance.Window{w}
+	for _, tt := range []struct {
+		comp string
+		at   time.Time
+		want bool
+	}{
+		{"api", t0.Add(-time.Second), false}, {"api", t0, true}, {"api", t0.Add(59 * time.Minute), true},
+		{"api", t0.Add(time.Hour), false}, {"db", t0.Add(time.Minute), false},
+	} {
+		if got := engine.UnderMaintenance(ws, tt.comp, tt.at); got != tt.want {
+			t.Errorf("UnderMaintenance(%s, %s) = %v, want %v", tt.comp, tt.at, got, tt.want)
+		}
+	}
+}
+
+func TestSyncWindowsNeverRewritesHistory(t *testing.T) {
+	s := openStore(t)
+	ctx := t.Context()
+	nightly := func(start calendar.Clock) func(func(string) time.Time) []maintenance.Window {
+		return func(firstSeen func(string) time.Time) []maintenance.Window {
+			w := maintenance.Window{ID: "nightly", Title: "Nightly", Components: []string{"api"}, TimeZone: "Asia/Shanghai",
+				Rule: "FREQ=DAILY", StartClock: start, EndClock: 8 * 60, AnnouncedAt: firstSeen("nightly"), Source: "config"}
+			w.FirstDate = calendar.DateOf(w.AnnouncedAt, time.UTC)
+			w.Prepare()
+			return []maintenance.Window{w}
+		}
+	}
+	day1 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	if err := engine.SyncWindows(ctx, s, nightly(20*60), day1); err != nil {
+		t.Fatal(err)
+	}
+	// A restart with the same config changes nothing.
+	if err := engine.SyncWindows(ctx, s, nightly(20*60), day1.Add(24*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	ws, _ := s.ListWindows(ctx)
+	if len(ws) != 1 || !ws[0].AnnouncedAt.Equal(day1) {
+		t.Fatalf("after an unchanged restart: %+v", ws)
+	}
+	// Moving the start to 21:00 on day 10 keeps the old series for days 1-9.
+	day10 := day1.Add(9 * 24 * time.Hour)
+	if err := engine.SyncWindows(ctx, s, nightly(21*60), day10); err != nil {
+		t.Fatal(err)
+	}
+	ws, _ = s.ListWindows(ctx)
+	if len(ws) != 2 {
+		t.Fatalf("windows = %d, want the new one and the archived one", len(ws))
+	}
+	cur, old := ws[0], ws[1]
+	if cur.ID != "nightly" {
+		cur, old = old, cur
+	}
+	if !strings.HasPrefix(old.ID, "nightly-r") || !old.CancelledAt.Equal(day10) || !cur.AnnouncedAt.Equal(day10) {
+		t.Fatalf("archived %s cancelled at %s; current announced %s", old.ID, old.CancelledAt, cur.AnnouncedAt)
+	}
+	// Day 5's night is still the old 20:00 occurrence.
+	if o := old.Occurrences(day1.Add(4*24*time.Hour+12*time.Hour), day1.Add(4*24*time.Hour+13*time.Hour)); len(o) != 1 || o[0].Cancelled {
+		t.Errorf("past occurrence lost: %+v", o)
+	}
+	// Removing the window cancels it from then on.
+	if err := engine.SyncWindows(ctx, s, func(func(string) time.Time) []maintenance.Window { return nil }, day10.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	w, _ := s.GetWindow(ctx, "nightly")
+	if !w.CancelledAt.Equal(day10.Add(time.Hour)) {
+		t.Errorf("removed window CancelledAt = %s", w.CancelledAt)
+	}
+}
