@@ -6,11 +6,14 @@ import (
 	"html/template"
 	"io/fs"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/upstate-dev/upstate/component"
+	"github.com/upstate-dev/upstate/maintenance"
 )
 
 func parseTemplates(assets fs.FS) (*template.Template, error) {
@@ -83,7 +86,17 @@ type pageView struct {
 	Links                       []Link
 	Banner                      statusView
 	Sections                    []sectionView
+	Active, Upcoming            []maintenanceView
 	Zone, Updated, Version      string
+}
+
+// maintenanceView is one occurrence on the page, in the page's zone and in UTC.
+type maintenanceView struct {
+	Title, Description string
+	Components         string // names, comma-separated
+	When, WhenUTC      string
+	StartISO, EndISO   string
+	Unannounced        bool
 }
 
 func (s *Server) basePage(now time.Time) pageView {
@@ -101,6 +114,31 @@ func (s *Server) statusPage(c echo.Context) error {
 	}
 	now := s.clock.Now()
 	v := s.basePage(now)
+	windows, err := s.store.ListWindows(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	names := map[string]string{}
+	for _, comp := range cs {
+		names[comp.ID] = comp.Name
+	}
+	underMaintenance := map[string]bool{}
+	for i := range windows {
+		w := &windows[i]
+		for _, o := range w.Occurrences(now, now.Add(s.maint.Horizon)) {
+			mv := s.viewMaintenance(w, o, names)
+			switch o.State(now) {
+			case maintenance.StateInProgress:
+				v.Active = append(v.Active, mv)
+				for _, id := range w.Components {
+					underMaintenance[id] = true
+				}
+			case maintenance.StateScheduled:
+				v.Upcoming = append(v.Upcoming, mv)
+			}
+		}
+	}
+	slices.SortStableFunc(v.Upcoming, func(a, b maintenanceView) int { return strings.Compare(a.StartISO, b.StartISO) })
 	var loose sectionView
 	groups := map[string]int{}
 	var statuses []component.Status
@@ -114,8 +152,12 @@ func (s *Server) statusPage(c echo.Context) error {
 		if comp.IsGroup {
 			continue
 		}
-		statuses = append(statuses, comp.Status)
-		cv := componentView{Name: comp.Name, Description: comp.Description, Status: viewStatus(comp.Status), status: comp.Status}
+		shown := comp.Status
+		if underMaintenance[comp.ID] {
+			shown = component.UnderMaintenance // an overlay: the timeline keeps the measured status
+		}
+		statuses = append(statuses, shown)
+		cv := componentView{Name: comp.Name, Description: comp.Description, Status: viewStatus(shown), status: shown}
 		if !comp.StatusSince.IsZero() {
 			cv.Since = comp.StatusSince.In(s.page.Location).Format("2006-01-02 15:04 MST")
 		}
@@ -157,6 +199,27 @@ func worstOrMaintenance(ss []component.Status) component.Status {
 		}
 	}
 	return w
+}
+
+func (s *Server) viewMaintenance(w *maintenance.Window, o maintenance.Occurrence, names map[string]string) maintenanceView {
+	var comps []string
+	for _, id := range w.Components {
+		if n, ok := names[id]; ok {
+			comps = append(comps, n)
+		} else {
+			comps = append(comps, id)
+		}
+	}
+	loc := s.page.Location
+	start, end := o.Start.In(loc), o.End.In(loc)
+	endLayout := "15:04 MST"
+	if start.YearDay() != end.YearDay() || start.Year() != end.Year() {
+		endLayout = "Mon 2 Jan 15:04 MST"
+	}
+	when := start.Format("Mon 2 Jan 2006, 15:04") + " – " + end.Format(endLayout)
+	whenUTC := o.Start.UTC().Format("2 Jan 15:04") + " – " + o.End.UTC().Format("2 Jan 15:04") + " UTC"
+	return maintenanceView{Title: w.Title, Description: w.Description, Components: strings.Join(comps, ", "), When: when, WhenUTC: whenUTC,
+		StartISO: o.Start.Format(time.RFC3339), EndISO: o.End.Format(time.RFC3339), Unannounced: !w.Announced(o, s.maint.NoticePeriod)}
 }
 
 type errorView struct {

@@ -33,6 +33,7 @@ type Store interface {
 	store.Components
 	store.Keys
 	store.Audit
+	store.Maintenance
 	Ping(ctx context.Context) error
 }
 
@@ -58,6 +59,8 @@ type Options struct {
 	Assets   fs.FS                // holding templates/ and static/
 	Page     Page
 	Version  string
+	// Maintenance: the notice period and announcement horizon (defaults 24h and 7 days).
+	Maintenance Maintenance
 
 	RequestTimeout time.Duration // default 10s
 	MaxBodyBytes   int64         // default 1 MiB
@@ -74,6 +77,7 @@ type Server struct {
 	version   string
 	templates *template.Template
 	auth      *authenticator
+	maint     Maintenance
 }
 
 // New builds the server: routes, middleware and templates. A template that does not parse is an
@@ -114,7 +118,13 @@ func New(o Options) (*Server, error) {
 	s := &Server{
 		echo: echo.New(), store: o.Store, clock: o.Clock, log: o.Logger.With("component", "http"),
 		page: o.Page, version: o.Version, templates: tmpl,
-		auth: newAuthenticator(o.Store, o.Clock.Now),
+		auth: newAuthenticator(o.Store, o.Clock.Now), maint: o.Maintenance,
+	}
+	if s.maint.NoticePeriod == 0 {
+		s.maint.NoticePeriod = 24 * time.Hour
+	}
+	if s.maint.Horizon == 0 {
+		s.maint.Horizon = 7 * 24 * time.Hour
 	}
 	e := s.echo
 	e.HideBanner, e.HidePort = true, true
@@ -172,6 +182,7 @@ func New(o Options) (*Server, error) {
 	admin.POST("/keys", s.createKey, write)
 	admin.DELETE("/keys/:id", s.revokeKey, write)
 	admin.GET("/audit", s.listAudit, write)
+	s.routesMaintenance()
 	return s, nil
 }
 

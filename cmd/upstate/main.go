@@ -236,6 +236,7 @@ func serveConfig(ctx context.Context, cfg *configs.Config, devAssets string, log
 		Store: st, Clock: clock, Logger: log, Registry: reg, Assets: files, Version: version,
 		Page: statuspage.Page{Title: cfg.Server.Title, Description: cfg.Server.Description, PublicURL: cfg.Server.PublicURL,
 			Location: cfg.Location, LogoURL: cfg.Server.LogoURL, Links: links},
+		Maintenance:    statuspage.Maintenance{NoticePeriod: cfg.Maintenance.NoticePeriod, Horizon: cfg.Maintenance.Horizon},
 		RequestTimeout: cfg.Server.RequestTimeout, MaxBodyBytes: cfg.Server.MaxBodyBytes, TrustedProxies: proxies,
 	})
 	if err != nil {
