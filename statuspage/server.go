@@ -183,6 +183,7 @@ func New(o Options) (*Server, error) {
 	admin.DELETE("/keys/:id", s.revokeKey, write)
 	admin.GET("/audit", s.listAudit, write)
 	s.routesMaintenance()
+	s.routesV2()
 	return s, nil
 }
 

@@ -1,0 +1,257 @@
+package statuspage
+
+import (
+	"crypto/sha256"
+	"encoding/base32"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/upstate-dev/upstate/component"
+	"github.com/upstate-dev/upstate/maintenance"
+)
+
+// Statuspage's public API v2 shapes, exactly: field names, values and nulls. Existing clients
+// and widgets read these, so nothing here may be renamed, and arrays are never null.
+
+// v2Time is Statuspage's timestamp: ISO 8601 with milliseconds and the page's own offset.
+type v2Time struct {
+	t   time.Time
+	loc *time.Location
+}
+
+func (t v2Time) MarshalJSON() ([]byte, error) {
+	return []byte(`"` + t.t.In(t.loc).Format("2006-01-02T15:04:05.000-07:00") + `"`), nil
+}
+
+type v2Page struct {
+	ID        string `json:"id"`
+	Name      string `json:"name"`
+	URL       string `json:"url"`
+	TimeZone  string `json:"time_zone"`
+	UpdatedAt v2Time `json:"updated_at"`
+}
+
+type v2Component struct {
+	ID                 string   `json:"id"`
+	Name               string   `json:"name"`
+	Status             string   `json:"status"`
+	CreatedAt          v2Time   `json:"created_at"`
+	UpdatedAt          v2Time   `json:"updated_at"`
+	Position           int      `json:"position"`
+	Description        *string  `json:"description"`
+	Showcase           bool     `json:"showcase"`
+	StartDate          *string  `json:"start_date"`
+	GroupID            *string  `json:"group_id"`
+	PageID             string   `json:"page_id"`
+	Group              bool     `json:"group"`
+	OnlyShowIfDegraded bool     `json:"only_show_if_degraded"`
+	Components         []string `json:"components,omitempty"` // groups only: their children's ids
+}
+
+type v2AffectedComponent struct {
+	Code      string `json:"code"`
+	Name      string `json:"name"`
+	OldStatus string `json:"old_status"`
+	NewStatus string `json:"new_status"`
+}
+
+type v2Update struct {
+	ID                   string                 `json:"id"`
+	Status               string                 `json:"status"`
+	Body                 string                 `json:"body"`
+	IncidentID           string                 `json:"incident_id"`
+	CreatedAt            v2Time                 `json:"created_at"`
+	UpdatedAt            v2Time                 `json:"updated_at"`
+	DisplayAt            v2Time                 `json:"display_at"`
+	AffectedComponents   *[]v2AffectedComponent `json:"affected_components"`
+	DeliverNotifications bool                   `json:"deliver_notifications"`
+	CustomTweet          *string                `json:"custom_tweet"`
+	TweetID              *string                `json:"tweet_id"`
+}
+
+type v2ScheduledMaintenance struct {
+	ID              string        `json:"id"`
+	Name            string        `json:"name"`
+	Status          string        `json:"status"`
+	CreatedAt       v2Time        `json:"created_at"`
+	UpdatedAt       v2Time        `json:"updated_at"`
+	MonitoringAt    *v2Time       `json:"monitoring_at"`
+	ResolvedAt      *v2Time       `json:"resolved_at"`
+	Impact          string        `json:"impact"`
+	Shortlink       string        `json:"shortlink"`
+	StartedAt       v2Time        `json:"started_at"`
+	PageID          string        `json:"page_id"`
+	IncidentUpdates []v2Update    `json:"incident_updates"`
+	Components      []v2Component `json:"components"`
+	ScheduledFor    v2Time        `json:"scheduled_for"`
+	ScheduledUntil  v2Time        `json:"scheduled_until"`
+}
+
+// pageID is a stable, Statuspage-like id derived from the public URL.
+func (s *Server) pageID() string {
+	sum := sha256.Sum256([]byte(s.page.PublicURL))
+	return strings.ToLower(base32.StdEncoding.EncodeToString(sum[:]))[:12]
+}
+
+func (s *Server) v2Page(now time.Time) v2Page {
+	return v2Page{ID: s.pageID(), Name: s.page.Title, URL: s.page.PublicURL, TimeZone: s.page.Location.String(), UpdatedAt: s.v2Time(now)}
+}
+
+func (s *Server) v2Time(t time.Time) v2Time { return v2Time{t: t, loc: s.page.Location} }
+
+// v2Status maps a status to Statuspage's five words. Statuspage has no word for "no data";
+// such a component is reported operational there (Upstate's own API and page say "unknown").
+func v2Status(st component.Status) string {
+	if st == component.Unknown || !st.Valid() {
+		return string(component.Operational)
+	}
+	return string(st)
+}
+
+func (s *Server) v2Component(c component.Component, all []component.Component, shown component.Status) v2Component {
+	v := v2Component{ID: c.ID, Name: c.Name, Status: v2Status(shown), CreatedAt: s.v2Time(c.CreatedAt), UpdatedAt: s.v2Time(c.UpdatedAt),
+		Position: c.Position + 1, Showcase: true, PageID: s.pageID(), Group: c.IsGroup}
+	if c.Description != "" {
+		d := c.Description
+		v.Description = &d
+	}
+	if c.GroupID != "" {
+		g := c.GroupID
+		v.GroupID = &g
+	}
+	if c.IsGroup {
+		v.Components = []string{}
+		for _, child := range all {
+			if child.GroupID == c.ID {
+				v.Components = append(v.Components, child.ID)
+			}
+		}
+	}
+	return v
+}
+
+// occurrenceID names an occurrence stably: its window and scheduled start.
+func occurrenceID(w *maintenance.Window, o maintenance.Occurrence) string {
+	return w.ID + "-" + strconv.FormatInt(o.Scheduled.Unix(), 36)
+}
+
+func (s *Server) v2Maintenance(w *maintenance.Window, o maintenance.Occurrence, comps map[string]component.Component, all []component.Component, now time.Time) v2ScheduledMaintenance {
+	id := occurrenceID(w, o)
+	state := o.State(now)
+	var affected []v2Component
+	var codes []v2AffectedComponent
+	for _, cid := range w.Components {
+		c, ok := comps[cid]
+		if !ok {
+			continue
+		}
+		shown := c.Status
+		if state == maintenance.StateInProgress {
+			shown = component.UnderMaintenance
+		}
+		affected = append(affected, s.v2Component(c, all, shown))
+		codes = append(codes, v2AffectedComponent{Code: c.ID, Name: c.Name, OldStatus: v2Status(c.Status), NewStatus: string(component.UnderMaintenance)})
+	}
+	if affected == nil {
+		affected = []v2Component{}
+	}
+	update := func(status string, at time.Time, body string, changes []v2AffectedComponent) v2Update {
+		u := v2Update{ID: id + "-" + status, Status: status, Body: body, IncidentID: id, CreatedAt: s.v2Time(at), UpdatedAt: s.v2Time(at),
+			DisplayAt: s.v2Time(at), DeliverNotifications: true}
+		if changes != nil {
+			u.AffectedComponents = &changes
+		}
+		return u
+	}
+	body := w.Description
+	if body == "" {
+		body = w.Title + " is scheduled."
+	}
+	announced := w.AnnouncedAt
+	if announced.After(o.Start) {
+		announced = o.Start
+	}
+	updates := []v2Update{update("scheduled", announced, body, codes)}
+	updatedAt := announced
+	v := v2ScheduledMaintenance{ID: id, Name: w.Title, Status: string(maintenance.StateScheduled), CreatedAt: s.v2Time(announced),
+		Impact: "maintenance", Shortlink: s.page.PublicURL + "/", StartedAt: s.v2Time(o.Start), PageID: s.pageID(),
+		Components: affected, ScheduledFor: s.v2Time(o.Start), ScheduledUntil: s.v2Time(o.End)}
+	if state == maintenance.StateInProgress || state == maintenance.StateCompleted {
+		updates = append(updates, update("in_progress", o.Start, "Maintenance is in progress.", nil))
+		v.Status, updatedAt = string(maintenance.StateInProgress), o.Start
+	}
+	if state == maintenance.StateCompleted {
+		back := make([]v2AffectedComponent, len(codes))
+		for i, c := range codes {
+			back[i] = v2AffectedComponent{Code: c.Code, Name: c.Name, OldStatus: string(component.UnderMaintenance), NewStatus: c.OldStatus}
+		}
+		updates = append(updates, update("completed", o.End, "Maintenance has been completed.", back))
+		v.Status, updatedAt = string(maintenance.StateCompleted), o.End
+		r := s.v2Time(o.End)
+		v.ResolvedAt = &r
+	}
+	slices.Reverse(updates) // newest first
+	v.IncidentUpdates, v.UpdatedAt = updates, s.v2Time(updatedAt)
+	return v
+}
+
+// v2Maintenances lists occurrences, newest first: which ones depends on the endpoint.
+func (s *Server) v2Maintenances(c echo.Context, keep func(maintenance.State) bool, limit int) error {
+	ctx := c.Request().Context()
+	now := s.clock.Now()
+	all, err := s.store.ListComponents(ctx)
+	if err != nil {
+		return err
+	}
+	comps := map[string]component.Component{}
+	for _, comp := range all {
+		comps[comp.ID] = comp
+	}
+	windows, err := s.store.ListWindows(ctx)
+	if err != nil {
+		return err
+	}
+	out := []v2ScheduledMaintenance{}
+	var starts []time.Time
+	for i := range windows {
+		w := &windows[i]
+		for _, o := range w.Occurrences(now.Add(-90*24*time.Hour), now.Add(s.maint.Horizon)) {
+			if o.Cancelled || !keep(o.State(now)) {
+				continue
+			}
+			out = append(out, s.v2Maintenance(w, o, comps, all, now))
+			starts = append(starts, o.Start)
+		}
+	}
+	idx := make([]int, len(out))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortStableFunc(idx, func(a, b int) int { return starts[b].Compare(starts[a]) })
+	sorted := make([]v2ScheduledMaintenance, 0, len(out))
+	for _, i := range idx {
+		sorted = append(sorted, out[i])
+	}
+	if len(sorted) > limit {
+		sorted = sorted[:limit]
+	}
+	c.Response().Header().Set("Access-Control-Allow-Origin", "*")
+	c.Response().Header().Set(echo.HeaderCacheControl, "public, max-age=30")
+	return c.JSON(http.StatusOK, map[string]any{"page": s.v2Page(now), "scheduled_maintenances": sorted})
+}
+
+func (s *Server) routesV2() {
+	any := func(maintenance.State) bool { return true }
+	s.echo.GET("/api/v2/scheduled-maintenances.json", func(c echo.Context) error { return s.v2Maintenances(c, any, 50) })
+	s.echo.GET("/api/v2/scheduled-maintenances/upcoming.json", func(c echo.Context) error {
+		return s.v2Maintenances(c, func(st maintenance.State) bool { return st == maintenance.StateScheduled }, 1000)
+	})
+	s.echo.GET("/api/v2/scheduled-maintenances/active.json", func(c echo.Context) error {
+		return s.v2Maintenances(c, func(st maintenance.State) bool { return st == maintenance.StateInProgress }, 1000)
+	})
+}
