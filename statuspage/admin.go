@@ -210,9 +210,17 @@ func (s *Server) publicComponents(c echo.Context) error {
 		Status      component.Status `json:"status"`
 		StatusSince *time.Time       `json:"status_since"`
 	}
+	windows, err := s.store.ListWindows(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	inMaintenance := activeMaintenance(windows, s.clock.Now())
 	out := make([]public, 0, len(cs))
 	for _, comp := range cs {
 		p := public{ID: comp.ID, Name: comp.Name, Description: comp.Description, GroupID: comp.GroupID, IsGroup: comp.IsGroup, Status: comp.Status}
+		if inMaintenance[comp.ID] && !comp.IsGroup {
+			p.Status = component.UnderMaintenance
+		}
 		if !comp.StatusSince.IsZero() {
 			since := comp.StatusSince
 			p.StatusSince = &since

@@ -360,6 +360,22 @@ func (s *Server) editOccurrence(op string) echo.HandlerFunc {
 	}
 }
 
+// activeMaintenance returns the components inside an occurrence in progress at now. Their
+// stored timelines keep the measured status; this overlay is what the page and APIs show.
+func activeMaintenance(windows []maintenance.Window, now time.Time) map[string]bool {
+	out := map[string]bool{}
+	for i := range windows {
+		for _, o := range windows[i].Occurrences(now, now.Add(time.Nanosecond)) {
+			if o.State(now) == maintenance.StateInProgress {
+				for _, id := range windows[i].Components {
+					out[id] = true
+				}
+			}
+		}
+	}
+	return out
+}
+
 func mapMaintenance(err error) error {
 	switch {
 	case errors.Is(err, maintenance.ErrInvalidState):

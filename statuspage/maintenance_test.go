@@ -212,6 +212,9 @@ func TestPageShowsMaintenance(t *testing.T) {
 			t.Errorf("page lacks %q", want)
 		}
 	}
+	if api := string(f.do("GET", "/api/v1/components", "", "").body); !strings.Contains(api, `"id":"db","name":"DB","description":"","group":false,"status":"under_maintenance"`) {
+		t.Errorf("public components API lacks the overlay: %s", api)
+	}
 	// The timeline keeps the measured status: maintenance is an overlay.
 	c, _ := f.store.GetComponent(ctx, "db")
 	if c.Status != component.Operational {
