@@ -290,3 +290,19 @@ func TestStarted(t *testing.T) {
 		t.Error("Started must look at the rule's first occurrence (Nov 20), not the first date")
 	}
 }
+
+func TestDescribe(t *testing.T) {
+	for rule, want := range map[string]string{
+		"FREQ=DAILY":                             "every day",
+		"FREQ=WEEKLY;BYDAY=TU":                   "every Tuesday",
+		"FREQ=WEEKLY;BYDAY=MO,WE,FR":             "every Monday, Wednesday and Friday",
+		"FREQ=MONTHLY;BYDAY=2TU":                 "repeating (FREQ=MONTHLY;BYDAY=+2TU)", // rrule-go writes the normalised +2TU
+		"FREQ=WEEKLY;INTERVAL=2;BYDAY=TU":        "repeating (FREQ=WEEKLY;INTERVAL=2;BYDAY=TU)",
+		"FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR,SA,SU": "every day",
+	} {
+		w := prepared(t, maintenance.Window{TimeZone: "UTC", Rule: rule, FirstDate: calendar.Date{Year: 2026, Month: 1, Day: 1}, StartClock: 60, Duration: time.Hour})
+		if got := w.Describe(); got != want {
+			t.Errorf("Describe(%s) = %q, want %q", rule, got, want)
+		}
+	}
+}

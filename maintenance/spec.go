@@ -125,3 +125,34 @@ func (s Spec) Window(announced time.Time) (Window, []*component.FieldError) {
 	}
 	return w, w.Prepare()
 }
+
+var dayNames = map[string]string{"MO": "Monday", "TU": "Tuesday", "WE": "Wednesday", "TH": "Thursday", "FR": "Friday", "SA": "Saturday", "SU": "Sunday"}
+
+// Describe says in words how a recurring window repeats ("every day", "every Tuesday",
+// "every Monday and Friday"); rules it cannot put simply come back as the rule itself.
+func (w *Window) Describe() string {
+	if !w.Recurring() {
+		return ""
+	}
+	switch {
+	case w.Rule == "FREQ=DAILY":
+		return "every day"
+	case strings.HasPrefix(w.Rule, "FREQ=WEEKLY;BYDAY=") && !strings.Contains(w.Rule[len("FREQ=WEEKLY;BYDAY="):], ";"):
+		var names []string
+		for code := range strings.SplitSeq(w.Rule[len("FREQ=WEEKLY;BYDAY="):], ",") {
+			n, ok := dayNames[code]
+			if !ok {
+				return "repeating (" + w.Rule + ")"
+			}
+			names = append(names, n)
+		}
+		if len(names) == 7 {
+			return "every day"
+		}
+		if len(names) == 1 {
+			return "every " + names[0]
+		}
+		return "every " + strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
+	}
+	return "repeating (" + w.Rule + ")"
+}

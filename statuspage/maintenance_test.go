@@ -207,6 +207,7 @@ func TestPageShowsMaintenance(t *testing.T) {
 		"Maintenance in progress", "Database upgrade",
 		"Scheduled maintenance", "Wed 4 Nov 2026, 13:00 – 15:00 CST", "(4 Nov 05:00 – 4 Nov 07:00 UTC)",
 		"Under maintenance", `href="/maintenance.ics"`,
+		"Repeats every Tuesday at 21:00 for 2h0m0s (America/Los_Angeles)",
 	} {
 		if !strings.Contains(page, want) {
 			t.Errorf("page lacks %q", want)
@@ -214,6 +215,9 @@ func TestPageShowsMaintenance(t *testing.T) {
 	}
 	if api := string(f.do("GET", "/api/v1/components", "", "").body); !strings.Contains(api, `"id":"db","name":"DB","description":"","group":false,"status":"under_maintenance"`) {
 		t.Errorf("public components API lacks the overlay: %s", api)
+	}
+	if n := strings.Count(page, "Database</h3>"); n != 1 {
+		t.Errorf("the weekly window is listed %d times, want once (its next occurrence)", n)
 	}
 	// The timeline keeps the measured status: maintenance is an overlay.
 	c, _ := f.store.GetComponent(ctx, "db")

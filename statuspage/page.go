@@ -97,6 +97,7 @@ type maintenanceView struct {
 	When, WhenUTC      string
 	StartISO, EndISO   string
 	Unannounced        bool
+	Repeats            string // for a recurring window: how it repeats, in the window's own zone
 }
 
 func (s *Server) basePage(now time.Time) pageView {
@@ -122,19 +123,19 @@ func (s *Server) statusPage(c echo.Context) error {
 	for _, comp := range cs {
 		names[comp.ID] = comp.Name
 	}
-	underMaintenance := map[string]bool{}
+	underMaintenance := activeMaintenance(windows, now)
 	for i := range windows {
 		w := &windows[i]
+		next := true // a recurring window is listed once: its next occurrence and how it repeats
 		for _, o := range w.Occurrences(now, now.Add(s.maint.Horizon)) {
-			mv := s.viewMaintenance(w, o, names)
 			switch o.State(now) {
 			case maintenance.StateInProgress:
-				v.Active = append(v.Active, mv)
-				for _, id := range w.Components {
-					underMaintenance[id] = true
-				}
+				v.Active = append(v.Active, s.viewMaintenance(w, o, names))
 			case maintenance.StateScheduled:
-				v.Upcoming = append(v.Upcoming, mv)
+				if next {
+					v.Upcoming = append(v.Upcoming, s.viewMaintenance(w, o, names))
+					next = false
+				}
 			}
 		}
 	}
@@ -218,8 +219,16 @@ func (s *Server) viewMaintenance(w *maintenance.Window, o maintenance.Occurrence
 	}
 	when := start.Format("Mon 2 Jan 2006, 15:04") + " – " + end.Format(endLayout)
 	whenUTC := o.Start.UTC().Format("2 Jan 15:04") + " – " + o.End.UTC().Format("2 Jan 15:04") + " UTC"
-	return maintenanceView{Title: w.Title, Description: w.Description, Components: strings.Join(comps, ", "), When: when, WhenUTC: whenUTC,
+	mv := maintenanceView{Title: w.Title, Description: w.Description, Components: strings.Join(comps, ", "), When: when, WhenUTC: whenUTC,
 		StartISO: o.Start.Format(time.RFC3339), EndISO: o.End.Format(time.RFC3339), Unannounced: !w.Announced(o, s.maint.NoticePeriod)}
+	if w.Recurring() {
+		length := "for " + w.Duration.String()
+		if w.Duration == 0 {
+			length = "to " + w.EndClock.String()
+		}
+		mv.Repeats = fmt.Sprintf("Repeats %s at %s %s (%s)", w.Describe(), w.StartClock, length, w.TimeZone)
+	}
+	return mv
 }
 
 type errorView struct {
