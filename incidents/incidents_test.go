@@ -1,0 +1,269 @@
+package incidents_test
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/upstate-dev/upstate/calendar"
+	"github.com/upstate-dev/upstate/component"
+	"github.com/upstate-dev/upstate/incidents"
+)
+
+func zone(t *testing.T, name string) *time.Location {
+	t.Helper()
+	l, err := time.LoadLocation(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+func spans(loc *time.Location, name string, days []time.Weekday, from, to calendar.Clock) *calendar.Calendar {
+	c := &calendar.Calendar{Name: name, Location: loc}
+	for _, d := range days {
+		c.Weekly[d] = []calendar.Span{{Start: from, End: to}}
+	}
+	return c
+}
+
+var everyDay = []time.Weekday{0, 1, 2, 3, 4, 5, 6}
+var monFri = []time.Weekday{1, 2, 3, 4, 5}
+
+func target(goal, warn time.Duration, cal *calendar.Calendar) *incidents.Target {
+	if warn == 0 {
+		warn = goal * 3 / 4
+	}
+	return &incidents.Target{Goal: goal, Warn: warn, Calendar: cal}
+}
+
+// The three seeds, as DESIGN section 6 reads them.
+func seedPolicies(t *testing.T) map[string]*incidents.Policy {
+	always := calendar.AroundTheClock()
+	cn := spans(zone(t, "Asia/Shanghai"), "support-cn", everyDay, 8*60, 20*60)
+	weekdays := spans(zone(t, "Asia/Kolkata"), "mon-fri", monFri, 0, 1440)
+	h := time.Hour
+	return map[string]*incidents.Policy{
+		"jenny": {Name: "jenny", Severities: map[incidents.Severity]incidents.Targets{
+			incidents.P0: {FirstResponse: target(30*time.Minute, 0, always), Resolution: target(4*h, 0, always), WorkaroundResolves: true},
+			incidents.P1: {FirstResponse: target(2*h, 0, cn), Resolution: target(12*h, 0, cn)},
+			incidents.P2: {FirstResponse: target(24*h, 0, always), Resolution: target(36*h, 0, cn), WorkaroundResolves: true},
+			incidents.P3: {FirstResponse: target(24*h, 0, always)},
+		}},
+		"zenput": {Name: "zenput", Severities: map[incidents.Severity]incidents.Targets{
+			incidents.P0: {Label: "Critical", FirstResponse: target(2*h, 0, always)},
+			incidents.P1: {Label: "Major", FirstResponse: target(4*h, 0, always)},
+			incidents.P2: {Label: "Minor", FirstResponse: target(72*h, 0, always)},
+		}},
+		"jungleworks": {Name: "jungleworks", Severities: map[incidents.Severity]incidents.Targets{
+			incidents.P0: {Label: "Urgent", FirstResponse: target(30*time.Minute, 15*time.Minute, always), Resolution: target(h, 0, always)},
+			incidents.P1: {Label: "High", FirstResponse: target(30*time.Minute, 15*time.Minute, weekdays), Resolution: target(18*h, 12*h, weekdays)},
+			incidents.P2: {Label: "Normal", FirstResponse: target(4*h, h, weekdays), Resolution: target(24*h, 12*h, weekdays)},
+			incidents.P3: {Label: "Low", FirstResponse: target(12*h, 8*h, weekdays), Resolution: target(48*h, 24*h, weekdays)},
+		}},
+	}
+}
+
+func TestSeedDeadlines(t *testing.T) {
+	ps := seedPolicies(t)
+	tests := []struct {
+		name, policy                   string
+		sev                            incidents.Severity
+		opened                         string // RFC 3339 with the local offset
+		frDue, frWarn, resDue, resWarn string
+	}{
+		{"Jenny P1 on a Friday evening", "jenny", incidents.P1, "2026-11-20T19:30:00+08:00",
+			"2026-11-21T09:30:00+08:00", "2026-11-21T09:00:00+08:00", "2026-11-21T19:30:00+08:00", "2026-11-21T16:30:00+08:00"},
+		{"Jenny P1 after hours", "jenny", incidents.P1, "2026-11-20T23:00:00+08:00",
+			"2026-11-21T10:00:00+08:00", "2026-11-21T09:30:00+08:00", "2026-11-21T20:00:00+08:00", "2026-11-21T17:00:00+08:00"},
+		{"Jenny P0 at night, around the clock", "jenny", incidents.P0, "2026-11-21T02:00:00+08:00",
+			"2026-11-21T02:30:00+08:00", "2026-11-21T02:22:30+08:00", "2026-11-21T06:00:00+08:00", "2026-11-21T05:00:00+08:00"},
+		{"Jenny P2: 24 h response, 3 business days", "jenny", incidents.P2, "2026-11-21T21:00:00+08:00",
+			"2026-11-22T21:00:00+08:00", "2026-11-22T15:00:00+08:00", "2026-11-24T20:00:00+08:00", "2026-11-24T11:00:00+08:00"},
+		{"Jenny P3: no resolution target", "jenny", incidents.P3, "2026-11-21T21:00:00+08:00",
+			"2026-11-22T21:00:00+08:00", "2026-11-22T15:00:00+08:00", "", ""},
+		{"Zenput Critical across the fall-back night", "zenput", incidents.P0, "2026-11-01T00:30:00-07:00",
+			"2026-11-01T01:30:00-08:00", "2026-11-01T01:00:00-08:00", "", ""},
+		{"Zenput Minor: three days", "zenput", incidents.P2, "2026-11-20T10:00:00-08:00",
+			"2026-11-23T10:00:00-08:00", "2026-11-22T16:00:00-08:00", "", ""},
+		{"Jungleworks High late on a Friday", "jungleworks", incidents.P1, "2026-11-20T23:45:00+05:30",
+			"2026-11-23T00:15:00+05:30", "2026-11-21T00:00:00+05:30", "2026-11-23T17:45:00+05:30", "2026-11-23T11:45:00+05:30"},
+		{"Jungleworks Urgent on a Sunday", "jungleworks", incidents.P0, "2026-11-22T10:00:00+05:30",
+			"2026-11-22T10:30:00+05:30", "2026-11-22T10:15:00+05:30", "2026-11-22T11:00:00+05:30", "2026-11-22T10:45:00+05:30"},
+	}
+	parse := func(s string) time.Time {
+		if s == "" {
+			return time.Time{}
+		}
+		v, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v.UTC()
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d, err := ps[tt.policy].Deadlines(tt.sev, parse(tt.opened))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range []struct {
+				what      string
+				got, want time.Time
+			}{
+				{"first response due", d.FirstResponseDue, parse(tt.frDue)}, {"first response warning", d.FirstResponseWarn, parse(tt.frWarn)},
+				{"resolution due", d.ResolutionDue, parse(tt.resDue)}, {"resolution warning", d.ResolutionWarn, parse(tt.resWarn)},
+			} {
+				if !c.got.Equal(c.want) {
+					t.Errorf("%s = %s, want %s", c.what, c.got, c.want)
+				}
+			}
+		})
+	}
+}
+
+var t0 = time.Date(2026, 11, 20, 2, 0, 0, 0, time.UTC) // Friday 10:00 in Shanghai
+
+func clock(t *testing.T, inc incidents.Incident, p *incidents.Policy, kind incidents.ClockKind, now time.Time) incidents.ClockStatus {
+	t.Helper()
+	for _, c := range inc.Clocks {
+		if c.Kind == kind {
+			st, err := c.At(p.Target(inc.Severity, kind).Calendar, now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return st
+		}
+	}
+	t.Fatalf("no %s clock", kind)
+	return incidents.ClockStatus{}
+}
+
+func TestLifecycleAndClocks(t *testing.T) {
+	p := seedPolicies(t)["jenny"]
+	inc, errs := incidents.Declare(incidents.Declaration{ID: "i1", Title: "Login fails", Body: "Looking into it.", Severity: incidents.P1,
+		Components: []incidents.Affected{{ComponentID: "api", Impact: component.MajorOutage}}, Policy: "jenny", Author: "ops"}, p, t0)
+	if errs != nil {
+		t.Fatal(errs)
+	}
+	// Declaring is the first response.
+	if st := clock(t, inc, p, incidents.FirstResponse, t0.Add(time.Hour)); st.State != incidents.Met || st.Used != 0 {
+		t.Errorf("first response after declaring: %+v", st)
+	}
+	// One business day is 12 h: Friday 10:00-20:00 in Shanghai, then 08:00-10:00 on Saturday.
+	saturday10 := time.Date(2026, 11, 21, 2, 0, 0, 0, time.UTC)
+	res := clock(t, inc, p, incidents.Resolution, t0.Add(time.Hour))
+	if res.State != incidents.Running || res.Used != time.Hour || !res.DueAt.Equal(saturday10) {
+		t.Errorf("resolution running: %+v (due Saturday 10:00 Shanghai)", res)
+	}
+	if st := clock(t, inc, p, incidents.Resolution, saturday10.Add(-time.Second)); st.State != incidents.Running || st.Remaining != time.Second {
+		t.Errorf("a second before the deadline: %+v", st)
+	}
+	if st := clock(t, inc, p, incidents.Resolution, saturday10); st.State != incidents.Breached {
+		t.Errorf("at the deadline the clock is breached: %+v", st)
+	}
+	if errs := inc.Apply(incidents.Change{Author: "ops", Body: "Found it.", Status: incidents.Identified}, p, t0.Add(2*time.Hour)); errs != nil {
+		t.Fatal(errs)
+	}
+	if err := inc.Resolve("ops", "", t0.Add(3*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := inc.Resolve("ops", "", t0.Add(3*time.Hour)); !errors.Is(err, incidents.ErrConflict) {
+		t.Errorf("resolving twice: %v", err)
+	}
+	if errs := inc.Apply(incidents.Change{Author: "ops", Body: "More"}, p, t0.Add(4*time.Hour)); errs == nil {
+		t.Error("a resolved incident took an update")
+	}
+	if st := clock(t, inc, p, incidents.Resolution, t0.Add(5*time.Hour)); st.State != incidents.Met || st.Used != 3*time.Hour {
+		t.Errorf("resolution met: %+v", st)
+	}
+	// Reopened two hours later: the clock resumes; the resolved time does not count.
+	if err := inc.Reopen("ops", "", t0.Add(5*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	st := clock(t, inc, p, incidents.Resolution, t0.Add(6*time.Hour))
+	if st.State != incidents.Running || st.Used != 4*time.Hour || !st.DueAt.Equal(saturday10.Add(2*time.Hour)) {
+		t.Errorf("after reopening: %+v (3h + 1h used; due two hours later than first)", st)
+	}
+	if err := inc.Reopen("ops", "", t0.Add(6*time.Hour)); !errors.Is(err, incidents.ErrInvalidState) {
+		t.Errorf("reopening an open incident: %v", err)
+	}
+	if n := len(inc.Updates); n != 4 {
+		t.Errorf("%d updates, want declare, update, resolve, reopen", n)
+	}
+}
+
+func TestAutomaticIncidentWaitsForAHuman(t *testing.T) {
+	p := seedPolicies(t)["jenny"]
+	inc, _ := incidents.Declare(incidents.Declaration{ID: "a1", Title: "API down", Severity: incidents.P0, Automatic: true, MonitorID: "api-health", Policy: "jenny"}, p, t0)
+	if st := clock(t, inc, p, incidents.FirstResponse, t0.Add(10*time.Minute)); st.State != incidents.Running || !st.DueAt.Equal(t0.Add(30*time.Minute)) {
+		t.Fatalf("automatic incident: %+v", st)
+	}
+	if st := clock(t, inc, p, incidents.FirstResponse, t0.Add(31*time.Minute)); st.State != incidents.Breached {
+		t.Errorf("no one answered in 30 minutes: %+v", st)
+	}
+	if err := inc.Acknowledge("oncall", t0.Add(20*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if err := inc.Acknowledge("oncall", t0.Add(21*time.Minute)); !errors.Is(err, incidents.ErrConflict) {
+		t.Errorf("acknowledging twice: %v", err)
+	}
+	if st := clock(t, inc, p, incidents.FirstResponse, t0.Add(time.Hour)); st.State != incidents.Met || st.Used != 20*time.Minute {
+		t.Errorf("acknowledged after 20 minutes: %+v", st)
+	}
+	// P0 in Jenny's policy: a workaround meets the resolution target.
+	if errs := inc.Apply(incidents.Change{Author: "oncall", Body: "Use the backup login page.", Workaround: true}, p, t0.Add(90*time.Minute)); errs != nil {
+		t.Fatal(errs)
+	}
+	if st := clock(t, inc, p, incidents.Resolution, t0.Add(5*time.Hour)); st.State != incidents.Met || st.Used != 90*time.Minute {
+		t.Errorf("workaround: %+v", st)
+	}
+}
+
+func TestSeverityChangeRetargets(t *testing.T) {
+	p := seedPolicies(t)["jenny"]
+	inc, _ := incidents.Declare(incidents.Declaration{ID: "s1", Title: "Slow reports", Severity: incidents.P2, Policy: "jenny"}, p, t0)
+	if errs := inc.Apply(incidents.Change{Body: "It is worse than thought.", Severity: incidents.P1}, p, t0.Add(time.Hour)); errs != nil {
+		t.Fatal(errs)
+	}
+	// P1 resolution: 1 business day (12 h) from 10:00 Shanghai: 22:00? No: 20:00 closes the day at
+	// 10 h, so 2 h more on Saturday from 08:00.
+	if st := clock(t, inc, p, incidents.Resolution, t0.Add(time.Hour)); st.Goal != 12*time.Hour || !st.DueAt.Equal(time.Date(2026, 11, 21, 2, 0, 0, 0, time.UTC)) {
+		t.Errorf("retargeted clock: %+v", st)
+	}
+}
+
+func TestDeclareRejects(t *testing.T) {
+	p := seedPolicies(t)["jenny"]
+	tests := []struct {
+		name  string
+		d     incidents.Declaration
+		field string
+	}{
+		{"unknown severity", incidents.Declaration{Title: "x", Severity: "P7"}, "severity"},
+		{"no title", incidents.Declaration{Severity: incidents.P1}, "title"},
+		{"bad impact", incidents.Declaration{Title: "x", Severity: incidents.P1, Components: []incidents.Affected{{ComponentID: "api", Impact: "on_fire"}}}, "components[0].impact"},
+		{"backfill ending before it starts", incidents.Declaration{Title: "x", Severity: incidents.P1, StartedAt: t0.Add(-time.Hour), ResolvedAt: t0.Add(-2 * time.Hour)}, "resolved_at"},
+		{"backfill in the future", incidents.Declaration{Title: "x", Severity: incidents.P1, StartedAt: t0.Add(-time.Hour), ResolvedAt: t0.Add(time.Hour)}, "resolved_at"},
+		{"starts in the future", incidents.Declaration{Title: "x", Severity: incidents.P1, StartedAt: t0.Add(time.Hour)}, "started_at"},
+		{"resolved without a backfill", incidents.Declaration{Title: "x", Severity: incidents.P1, Status: incidents.Resolved}, "status"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, errs := incidents.Declare(tt.d, p, t0)
+			for _, e := range errs {
+				if e.Field == tt.field {
+					return
+				}
+			}
+			t.Errorf("errors = %v, want one on %s", errs, tt.field)
+		})
+	}
+	inc, errs := incidents.Declare(incidents.Declaration{ID: "b", Title: "Past outage", Severity: incidents.P1, StartedAt: t0.Add(-3 * time.Hour), ResolvedAt: t0.Add(-2 * time.Hour)}, p, t0)
+	if errs != nil || !inc.Backfilled || inc.Status != incidents.Resolved || len(inc.Clocks) != 0 {
+		t.Errorf("backfill = %+v, %v", inc, errs)
+	}
+	if err := inc.Reopen("ops", "", t0); !errors.Is(err, incidents.ErrInvalidState) {
+		t.Errorf("reopening a backfill: %v", err)
+	}
+}
