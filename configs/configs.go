@@ -23,7 +23,9 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/upstate-dev/upstate/calendar"
 	"github.com/upstate-dev/upstate/component"
+	"github.com/upstate-dev/upstate/incidents"
 	"github.com/upstate-dev/upstate/probe"
 )
 
@@ -36,11 +38,20 @@ type Config struct {
 	Components  []Component `yaml:"components"`
 	Monitors    []Monitor   `yaml:"monitors"`
 	Maintenance Maintenance `yaml:"maintenance"`
+	// Include names files (relative to this one) holding more calendars and policies.
+	Include   []string   `yaml:"include"`
+	Calendars []Calendar `yaml:"calendars"`
+	Policies  []Policy   `yaml:"policies"`
 
 	// Location is Server.TimeZone, loaded. Derived at load time, never read from the file.
 	Location *time.Location `yaml:"-"`
 	// Dir is the directory of the config file; relative paths in it are relative to Dir.
 	Dir string `yaml:"-"`
+	// DefaultPolicy is the policy incidents follow unless they name one (derived).
+	DefaultPolicy string `yaml:"-"`
+
+	calendars map[string]*calendar.Calendar
+	policies  map[string]*incidents.Policy
 }
 
 // Server configures the HTTP server and the public page.
@@ -385,6 +396,7 @@ func (c *Config) validate(d *decoder) {
 	c.validateComponents(d)
 	c.validateMonitors(d)
 	c.validateMaintenance(d)
+	c.validateSLA(d)
 }
 
 func absoluteHTTP(s string) bool {

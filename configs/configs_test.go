@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/upstate-dev/upstate/configs"
+	"github.com/upstate-dev/upstate/incidents"
 	"github.com/upstate-dev/upstate/probe"
 )
 
@@ -72,6 +73,25 @@ func TestLoadBadConfigs(t *testing.T) {
 			`8:15: monitors[0].interval: invalid duration "soon" (use a number and a unit, such as 30s or 5m)`,
 			`9:15: monitors[0].failures: invalid value "two": must be an integer`,
 		}},
+		{"bad-sla.yaml", []string{
+			`7:15: calendars[0].hours.funday: unknown day "funday" (want mon ... sun, or a range such as mon-fri)`,
+			`10:12: calendars[1].hours: the calendar has no working time`,
+			`14:7: calendars[2].hours: Monday spans 08:00-12:00 and 11:00-13:00 overlap`,
+			`14:13: calendars[2].hours.mon[0]: invalid span "9-17": want HH:MM-HH:MM, such as 08:00-20:00`,
+			`21:30: policies[0].severities.P1.first_response_warn: must be shorter than the target (2h)`,
+			`22:21: policies[0].severities.P1.resolution: "1bd" counts business days, but the working days of calendar office are not all the same length: give hours`,
+			`24:9: policies[0].severities.P5: unknown severity "P5" (want P0, P1, P2 or P3)`,
+			`27:30: policies[0].severities.P2.resolution_calendar: unknown calendar "nowhere"`,
+		}},
+		{"bad-include.yaml", []string{
+			`3:5: include[1]: cannot read no-such-file.yaml: open testdata/no-such-file.yaml: no such file or directory`,
+			`testdata/bad-included-policy.yaml:5:25: policies[0].severities.P0.first_response: invalid target "soon": want a duration such as 30m or 4h, or business days such as 1bd`,
+			`testdata/bad-included-policy.yaml:6:9: policies[0].severities.P0.respond_in: unknown field`,
+		}},
+		{"bad-included-policy.yaml", []string{
+			`5:25: policies[0].severities.P0.first_response: invalid target "soon": want a duration such as 30m or 4h, or business days such as 1bd`,
+			`6:9: policies[0].severities.P0.respond_in: unknown field`,
+		}},
 		{"bad-unknown-field.yaml", []string{`3:3: server.titel: unknown field (did you mean "title"?)`}},
 		{"bad-unknown-group.yaml", []string{`4:12: components[0].group: unknown group "backend"`}},
 	}
@@ -89,6 +109,9 @@ func TestLoadBadConfigs(t *testing.T) {
 			want := make([]string, len(tt.want))
 			for i, w := range tt.want {
 				want[i] = path + ":" + w
+				if strings.HasPrefix(w, "testdata/") {
+					want[i] = w // a line about an included file names that file
+				}
 			}
 			if got := err.Error(); got != strings.Join(want, "\n") {
 				t.Errorf("Load(%s) error:\n got  %s\n want %s", path, got, strings.Join(want, "\n"))
@@ -270,3 +293,68 @@ func TestShippedConfigsLoad(t *testing.T) {
 		t.Errorf("found %d shipped configs, want the example and the container's", len(files))
 	}
 }
+
+// TestSeedDeadlines checks the shipped policy files (the seeds) against deadlines computed by
+// hand: after hours, on Fridays, across the fall-back night, with business days and warnings.
+func TestSeedDeadlines(t *testing.T) {
+	cfg, err := configs.Load("upstate.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps := cfg.SLAPolicies()
+	tests := []struct {
+		name, policy                   string
+		sev                            incidents.Severity
+		opened                         string // RFC 3339 with the local offset
+		frDue, frWarn, resDue, resWarn string
+	}{
+		{"Jenny P1 on a Friday evening", "jenny", incidents.P1, "2026-11-20T19:30:00+08:00",
+			"2026-11-21T09:30:00+08:00", "2026-11-21T09:00:00+08:00", "2026-11-21T19:30:00+08:00", "2026-11-21T16:30:00+08:00"},
+		{"Jenny P1 after hours", "jenny", incidents.P1, "2026-11-20T23:00:00+08:00",
+			"2026-11-21T10:00:00+08:00", "2026-11-21T09:30:00+08:00", "2026-11-21T20:00:00+08:00", "2026-11-21T17:00:00+08:00"},
+		{"Jenny P0 at night, around the clock", "jenny", incidents.P0, "2026-11-21T02:00:00+08:00",
+			"2026-11-21T02:30:00+08:00", "2026-11-21T02:22:30+08:00", "2026-11-21T06:00:00+08:00", "2026-11-21T05:00:00+08:00"},
+		{"Jenny P2: 24 h response, 3 business days", "jenny", incidents.P2, "2026-11-21T21:00:00+08:00",
+			"2026-11-22T21:00:00+08:00", "2026-11-22T15:00:00+08:00", "2026-11-24T20:00:00+08:00", "2026-11-24T11:00:00+08:00"},
+		{"Jenny P3: no resolution target", "jenny", incidents.P3, "2026-11-21T21:00:00+08:00",
+			"2026-11-22T21:00:00+08:00", "2026-11-22T15:00:00+08:00", "", ""},
+		{"Zenput Critical across the fall-back night", "zenput", incidents.P0, "2026-11-01T00:30:00-07:00",
+			"2026-11-01T01:30:00-08:00", "2026-11-01T01:00:00-08:00", "", ""},
+		{"Zenput Minor: three days", "zenput", incidents.P2, "2026-11-20T10:00:00-08:00",
+			"2026-11-23T10:00:00-08:00", "2026-11-22T16:00:00-08:00", "", ""},
+		{"Jungleworks High late on a Friday", "jungleworks", incidents.P1, "2026-11-20T23:45:00+05:30",
+			"2026-11-23T00:15:00+05:30", "2026-11-21T00:00:00+05:30", "2026-11-23T17:45:00+05:30", "2026-11-23T11:45:00+05:30"},
+		{"Jungleworks Urgent on a Sunday", "jungleworks", incidents.P0, "2026-11-22T10:00:00+05:30",
+			"2026-11-22T10:30:00+05:30", "2026-11-22T10:15:00+05:30", "2026-11-22T11:00:00+05:30", "2026-11-22T10:45:00+05:30"},
+	}
+	parse := func(s string) time.Time {
+		if s == "" {
+			return time.Time{}
+		}
+		v, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v.UTC()
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d, err := ps[tt.policy].Deadlines(tt.sev, parse(tt.opened))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range []struct {
+				what      string
+				got, want time.Time
+			}{
+				{"first response due", d.FirstResponseDue, parse(tt.frDue)}, {"first response warning", d.FirstResponseWarn, parse(tt.frWarn)},
+				{"resolution due", d.ResolutionDue, parse(tt.resDue)}, {"resolution warning", d.ResolutionWarn, parse(tt.resWarn)},
+			} {
+				if !c.got.Equal(c.want) {
+					t.Errorf("%s = %s, want %s", c.what, c.got, c.want)
+				}
+			}
+		})
+	}
+}
+

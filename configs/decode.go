@@ -344,3 +344,5 @@ func readSecretFile(path string) (string, error) {
 }
 
 func reflectValue(cfg *Config) reflect.Value { return reflect.ValueOf(cfg).Elem() }
+
+func reflectValueOf(v any) reflect.Value { return reflect.ValueOf(v).Elem() }

@@ -187,9 +187,11 @@ type Deadlines struct {
 	FirstResponseDue   time.Time `json:"first_response_due,omitzero"`
 	FirstResponseWarn  time.Time `json:"first_response_warning,omitzero"`
 	FirstResponseCal   string    `json:"first_response_calendar,omitempty"`
+	FirstResponseLocal string    `json:"first_response_due_local,omitempty"` // in the calendar's zone
 	ResolutionDue      time.Time `json:"resolution_due,omitzero"`
 	ResolutionWarn     time.Time `json:"resolution_warning,omitzero"`
 	ResolutionCal      string    `json:"resolution_calendar,omitempty"`
+	ResolutionLocal    string    `json:"resolution_due_local,omitempty"`
 	WorkaroundResolves bool      `json:"workaround_resolves"`
 }
 
@@ -205,10 +207,11 @@ func (p *Policy) Deadlines(sev Severity, opened time.Time) (Deadlines, error) {
 		if err != nil {
 			return d, err
 		}
+		local := st.DueAt.In(c.target.Calendar.Location).Format(time.RFC3339)
 		if c.Kind == FirstResponse {
-			d.FirstResponseDue, d.FirstResponseWarn, d.FirstResponseCal = st.DueAt.UTC(), st.WarnAt.UTC(), c.Calendar
+			d.FirstResponseDue, d.FirstResponseWarn, d.FirstResponseCal, d.FirstResponseLocal = st.DueAt.UTC(), st.WarnAt.UTC(), c.Calendar, local
 		} else {
-			d.ResolutionDue, d.ResolutionWarn, d.ResolutionCal = st.DueAt.UTC(), st.WarnAt.UTC(), c.Calendar
+			d.ResolutionDue, d.ResolutionWarn, d.ResolutionCal, d.ResolutionLocal = st.DueAt.UTC(), st.WarnAt.UTC(), c.Calendar, local
 		}
 	}
 	return d, nil

@@ -163,3 +163,27 @@ monitors:
 		t.Error("still listening after shutdown")
 	}
 }
+
+func TestSLADeadlines(t *testing.T) {
+	cfg := filepath.Join("..", "..", "configs", "upstate.example.yaml")
+	code, stdout, stderr := runCLI("sla", "deadlines", "-config", cfg, "-policy", "jenny", "-severity", "P1", "-opened", "2026-11-20T19:30:00+08:00")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{`"first_response_due": "2026-11-21T01:30:00Z"`, `"first_response_due_local": "2026-11-21T09:30:00+08:00"`,
+		`"resolution_due": "2026-11-21T11:30:00Z"`, `"resolution_warning": "2026-11-21T08:30:00Z"`, `"first_response_calendar": "jenny-7x12"`} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("output lacks %s:\n%s", want, stdout)
+		}
+	}
+	for _, args := range [][]string{
+		{"sla", "deadlines", "-config", cfg, "-severity", "P9"},
+		{"sla", "deadlines", "-config", cfg, "-policy", "nope", "-severity", "P1"},
+		{"sla", "deadlines", "-config", cfg, "-severity", "P1", "-opened", "tuesday"},
+		{"sla", "frobnicate"},
+	} {
+		if code, _, stderr := runCLI(args...); code != 2 || stderr == "" {
+			t.Errorf("%v: exit %d, stderr %q; want 2 with a message", args, code, stderr)
+		}
+	}
+}
