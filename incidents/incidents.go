@@ -109,7 +109,15 @@ type Incident struct {
 	Updates        []Update  `json:"updates"`              // oldest first
 	Clocks         []Clock   `json:"clocks"`
 	UpdatedAt      time.Time `json:"updated_at"`
+	// Version counts stored changes; the store refuses an update made from a stale copy.
+	Version int `json:"version"`
+	// Alerts records the warning and breach events already published, so a restart or a new
+	// leader does not publish them again: "first_response.warning", "resolution.breach", ...
+	Alerts []string `json:"alerts,omitempty"`
 }
+
+// Open reports whether the incident is not resolved.
+func (inc *Incident) Open() bool { return inc.Status != Resolved }
 
 // Limits.
 const (

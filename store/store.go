@@ -17,6 +17,7 @@ import (
 
 	"github.com/upstate-dev/upstate/apikey"
 	"github.com/upstate-dev/upstate/component"
+	"github.com/upstate-dev/upstate/incidents"
 	"github.com/upstate-dev/upstate/maintenance"
 	"github.com/upstate-dev/upstate/probe"
 )
@@ -37,6 +38,7 @@ type Store interface {
 	Audit
 	Maintenance
 	Cursors
+	Incidents
 
 	// Ping reports whether the backend is reachable (for /readyz).
 	Ping(ctx context.Context) error
@@ -107,6 +109,69 @@ type Maintenance interface {
 	CreateWindow(ctx context.Context, w maintenance.Window, a AuditEntry) error
 	// UpdateWindow replaces a window, or returns ErrNotFound.
 	UpdateWindow(ctx context.Context, w maintenance.Window, a AuditEntry) error
+}
+
+// Incidents keeps incidents with their updates and clocks, as documents. Every mutation is
+// audited atomically.
+type Incidents interface {
+	// CreateIncident stores a new incident (Version 1), or returns ErrConflict if its id exists.
+	CreateIncident(ctx context.Context, inc incidents.Incident, a AuditEntry) error
+	// GetIncident returns one incident, or ErrNotFound.
+	GetIncident(ctx context.Context, id string) (incidents.Incident, error)
+	// UpdateIncident stores inc, whose Version must be one more than the stored one: an update
+	// made from a stale copy returns ErrConflict (read again and retry). ErrNotFound if missing.
+	UpdateIncident(ctx context.Context, inc incidents.Incident, a AuditEntry) error
+	// ListIncidents returns incidents matching q, newest opened first.
+	ListIncidents(ctx context.Context, q IncidentQuery) ([]incidents.Incident, error)
+}
+
+// IncidentQuery filters incidents. Zero fields do not filter.
+type IncidentQuery struct {
+	OpenOnly     bool
+	ResolvedOnly bool
+	Severity     incidents.Severity
+	ComponentID  string
+	Since, Until time.Time // OpenedAt in [Since, Until)
+	Limit        int       // 0 or more than MaxIncidentLimit means MaxIncidentLimit
+}
+
+// MaxIncidentLimit bounds one list of incidents.
+const MaxIncidentLimit = 500
+
+// Matches reports whether inc passes q's filters.
+func (q IncidentQuery) Matches(inc incidents.Incident) bool {
+	if q.OpenOnly && !inc.Open() || q.ResolvedOnly && inc.Open() || q.Severity != "" && inc.Severity != q.Severity {
+		return false
+	}
+	if !q.Since.IsZero() && inc.OpenedAt.Before(q.Since) || !q.Until.IsZero() && !inc.OpenedAt.Before(q.Until) {
+		return false
+	}
+	if q.ComponentID != "" {
+		for _, a := range inc.Components {
+			if a.ComponentID == q.ComponentID {
+				return true
+			}
+		}
+		return false
+	}
+	return true
+}
+
+// EffectiveLimit is q.Limit bounded to (0, MaxIncidentLimit].
+func (q IncidentQuery) EffectiveLimit() int {
+	if q.Limit <= 0 || q.Limit > MaxIncidentLimit {
+		return MaxIncidentLimit
+	}
+	return q.Limit
+}
+
+// DecodeIncident reads a stored incident.
+func DecodeIncident(b []byte) (incidents.Incident, error) {
+	var inc incidents.Incident
+	if err := json.Unmarshal(b, &inc); err != nil {
+		return inc, fmt.Errorf("decode incident: %w", err)
+	}
+	return inc, nil
 }
 
 // Cursors keep how far a singleton job has got, so a restart or a new leader resumes there and

@@ -25,6 +25,7 @@ import (
 
 	"github.com/upstate-dev/upstate/apikey"
 	"github.com/upstate-dev/upstate/component"
+	"github.com/upstate-dev/upstate/incidents"
 	"github.com/upstate-dev/upstate/maintenance"
 	"github.com/upstate-dev/upstate/probe"
 	"github.com/upstate-dev/upstate/store"
@@ -778,4 +779,100 @@ func (s *Store) SetCursor(ctx context.Context, name string, t time.Time) error {
 		return fmt.Errorf("set cursor %s: %w", name, err)
 	}
 	return nil
+}
+
+// Incidents.
+
+// CreateIncident stores a new incident with its audit entry, and indexes it by opening time.
+func (s *Store) CreateIncident(ctx context.Context, inc incidents.Incident, a store.AuditEntry) error {
+	inc.Version = 1
+	doc := string(store.MustJSON(inc))
+	err := s.mutateMeta(ctx, "incidents", inc.ID, a, func(_ string, exists bool) (string, json.RawMessage, error) {
+		if exists {
+			return "", nil, fmt.Errorf("incident %s: %w", inc.ID, store.ErrConflict)
+		}
+		return doc, store.Null, nil
+	})
+	if err != nil {
+		return err
+	}
+	// The index is a derived structure: if this write were lost, ListIncidents would miss the
+	// incident, so it is written right after and is idempotent.
+	if err := s.rdb.ZAdd(ctx, s.metaKey("incidents:by-opened"), goredis.Z{Score: float64(store.Millis(inc.OpenedAt)), Member: inc.ID}).Err(); err != nil {
+		return fmt.Errorf("index incident %s: %w", inc.ID, err)
+	}
+	return nil
+}
+
+// GetIncident returns one incident.
+func (s *Store) GetIncident(ctx context.Context, id string) (incidents.Incident, error) {
+	doc, err := s.rdb.HGet(ctx, s.metaKey("incidents"), id).Result()
+	if errors.Is(err, goredis.Nil) {
+		return incidents.Incident{}, fmt.Errorf("incident %s: %w", id, store.ErrNotFound)
+	}
+	if err != nil {
+		return incidents.Incident{}, fmt.Errorf("get incident %s: %w", id, err)
+	}
+	return store.DecodeIncident([]byte(doc))
+}
+
+// UpdateIncident stores a new version of an incident with its audit entry.
+func (s *Store) UpdateIncident(ctx context.Context, inc incidents.Incident, a store.AuditEntry) error {
+	doc := string(store.MustJSON(inc))
+	return s.mutateMeta(ctx, "incidents", inc.ID, a, func(old string, exists bool) (string, json.RawMessage, error) {
+		if !exists {
+			return "", nil, fmt.Errorf("incident %s: %w", inc.ID, store.ErrNotFound)
+		}
+		prev, err := store.DecodeIncident([]byte(old))
+		if err != nil {
+			return "", nil, err
+		}
+		if prev.Version != inc.Version-1 {
+			return "", nil, fmt.Errorf("incident %s changed since it was read: %w", inc.ID, store.ErrConflict)
+		}
+		return doc, json.RawMessage(old), nil
+	})
+}
+
+// ListIncidents returns incidents matching q, newest opened first.
+func (s *Store) ListIncidents(ctx context.Context, q store.IncidentQuery) ([]incidents.Incident, error) {
+	hi, lo := "+inf", "-inf"
+	if !q.Until.IsZero() {
+		hi = "(" + strconv.FormatInt(store.Millis(q.Until), 10)
+	}
+	if !q.Since.IsZero() {
+		lo = strconv.FormatInt(store.Millis(q.Since), 10)
+	}
+	ids, err := s.rdb.ZRevRangeByScore(ctx, s.metaKey("incidents:by-opened"), &goredis.ZRangeBy{Max: hi, Min: lo}).Result()
+	if err != nil {
+		return nil, fmt.Errorf("list incidents: %w", err)
+	}
+	var out []incidents.Incident
+	const chunk = 200
+	for i := 0; i < len(ids) && len(out) < q.EffectiveLimit(); i += chunk {
+		docs, err := s.rdb.HMGet(ctx, s.metaKey("incidents"), ids[i:min(i+chunk, len(ids))]...).Result()
+		if err != nil {
+			return nil, fmt.Errorf("list incidents: %w", err)
+		}
+		for _, d := range docs {
+			doc, ok := d.(string)
+			if !ok {
+				continue
+			}
+			inc, err := store.DecodeIncident([]byte(doc))
+			if err != nil {
+				return nil, err
+			}
+			if q.Matches(inc) && len(out) < q.EffectiveLimit() {
+				out = append(out, inc)
+			}
+		}
+	}
+	slices.SortStableFunc(out, func(a, b incidents.Incident) int {
+		if c := b.OpenedAt.Compare(a.OpenedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(b.ID, a.ID)
+	})
+	return out, nil
 }

@@ -24,6 +24,7 @@ import (
 
 	"github.com/upstate-dev/upstate/apikey"
 	"github.com/upstate-dev/upstate/component"
+	"github.com/upstate-dev/upstate/incidents"
 	"github.com/upstate-dev/upstate/maintenance"
 	"github.com/upstate-dev/upstate/probe"
 	"github.com/upstate-dev/upstate/store"
@@ -33,7 +34,7 @@ import (
 var migrations embed.FS
 
 // SchemaVersion is the schema version this build writes (the number of the last migration).
-const SchemaVersion = 2
+const SchemaVersion = 3
 
 // Store is the SQLite backend.
 type Store struct {
@@ -660,4 +661,101 @@ func (s *Store) SetCursor(ctx context.Context, name string, t time.Time) error {
 		return fmt.Errorf("set cursor %s: %w", name, err)
 	}
 	return nil
+}
+
+// Incidents.
+
+// CreateIncident stores a new incident with its audit entry.
+func (s *Store) CreateIncident(ctx context.Context, inc incidents.Incident, a store.AuditEntry) error {
+	inc.Version = 1
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO incidents (id, opened_at, open, version, doc) VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+			inc.ID, store.Millis(inc.OpenedAt), inc.Open(), inc.Version, string(store.MustJSON(inc)))
+		if err != nil {
+			return fmt.Errorf("create incident %s: %w", inc.ID, err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("incident %s: %w", inc.ID, store.ErrConflict)
+		}
+		a.Before = store.Null
+		return appendAudit(ctx, tx, a)
+	})
+}
+
+func getIncidentDoc(ctx context.Context, q querier, id string) (string, error) {
+	var doc string
+	err := q.QueryRowContext(ctx, `SELECT doc FROM incidents WHERE id = ?`, id).Scan(&doc)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", fmt.Errorf("incident %s: %w", id, store.ErrNotFound)
+	}
+	if err != nil {
+		return "", fmt.Errorf("get incident %s: %w", id, err)
+	}
+	return doc, nil
+}
+
+// GetIncident returns one incident.
+func (s *Store) GetIncident(ctx context.Context, id string) (incidents.Incident, error) {
+	doc, err := getIncidentDoc(ctx, s.db, id)
+	if err != nil {
+		return incidents.Incident{}, err
+	}
+	return store.DecodeIncident([]byte(doc))
+}
+
+// UpdateIncident stores a new version of an incident with its audit entry.
+func (s *Store) UpdateIncident(ctx context.Context, inc incidents.Incident, a store.AuditEntry) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		old, err := getIncidentDoc(ctx, tx, inc.ID)
+		if err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE incidents SET open = ?, version = ?, doc = ? WHERE id = ? AND version = ?`,
+			inc.Open(), inc.Version, string(store.MustJSON(inc)), inc.ID, inc.Version-1)
+		if err != nil {
+			return fmt.Errorf("update incident %s: %w", inc.ID, err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("incident %s changed since it was read: %w", inc.ID, store.ErrConflict)
+		}
+		a.Before = json.RawMessage(old)
+		return appendAudit(ctx, tx, a)
+	})
+}
+
+// ListIncidents returns incidents matching q, newest opened first.
+func (s *Store) ListIncidents(ctx context.Context, q store.IncidentQuery) ([]incidents.Incident, error) {
+	where, args := "1 = 1", []any{}
+	if q.OpenOnly {
+		where += " AND open = 1"
+	}
+	if q.ResolvedOnly {
+		where += " AND open = 0"
+	}
+	if !q.Since.IsZero() {
+		where, args = where+" AND opened_at >= ?", append(args, store.Millis(q.Since))
+	}
+	if !q.Until.IsZero() {
+		where, args = where+" AND opened_at < ?", append(args, store.Millis(q.Until))
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT doc FROM incidents WHERE `+where+` ORDER BY opened_at DESC, id DESC`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list incidents: %w", err)
+	}
+	defer rows.Close()
+	var out []incidents.Incident
+	for rows.Next() && len(out) < q.EffectiveLimit() {
+		var doc string
+		if err := rows.Scan(&doc); err != nil {
+			return nil, fmt.Errorf("list incidents: %w", err)
+		}
+		inc, err := store.DecodeIncident([]byte(doc))
+		if err != nil {
+			return nil, err
+		}
+		if q.Matches(inc) {
+			out = append(out, inc)
+		}
+	}
+	return out, rows.Err()
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/upstate-dev/upstate/apikey"
 	"github.com/upstate-dev/upstate/calendar"
 	"github.com/upstate-dev/upstate/component"
+	"github.com/upstate-dev/upstate/incidents"
 	"github.com/upstate-dev/upstate/maintenance"
 	"github.com/upstate-dev/upstate/probe"
 	"github.com/upstate-dev/upstate/store"
@@ -39,6 +40,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ConcurrentWriters", testConcurrentWriters},
 		{"MaintenanceWindows", testMaintenanceWindows},
 		{"Cursors", testCursors},
+		{"Incidents", testIncidents},
 		{"Ping", func(t *testing.T, s store.Store) {
 			if err := s.Ping(t.Context()); err != nil {
 				t.Fatalf("Ping: %v", err)
@@ -545,5 +547,78 @@ func testCursors(t *testing.T, s store.Store) {
 	}
 	if c, _ := s.Cursor(ctx, "maintenance"); !c.Equal(ms(t0.Add(time.Minute))) {
 		t.Errorf("cursor = %v, want %v", c, t0.Add(time.Minute))
+	}
+}
+
+func testIncidents(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	mk := func(id string, opened time.Time, sev incidents.Severity, comp string) incidents.Incident {
+		return incidents.Incident{ID: id, Title: "Incident " + id, Severity: sev, Status: incidents.Investigating, OpenedAt: opened, StartedAt: opened,
+			Components: []incidents.Affected{{ComponentID: comp, Impact: component.MajorOutage}}, Clocks: []incidents.Clock{},
+			Updates: []incidents.Update{{ID: id + "-1", At: opened, Author: "ops", Status: incidents.Investigating, Body: "Looking."}}, UpdatedAt: opened}
+	}
+	a := mk("inc-a", t0, incidents.P1, "api")
+	b := mk("inc-b", t0.Add(time.Hour), incidents.P0, "db")
+	c := mk("inc-c", t0.Add(2*time.Hour), incidents.P1, "api")
+	for _, inc := range []incidents.Incident{b, a, c} {
+		if err := s.CreateIncident(ctx, inc, audit("incident.declare", "incident/"+inc.ID)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.CreateIncident(ctx, a, audit("incident.declare", "incident/inc-a")); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("CreateIncident twice: %v", err)
+	}
+	if _, err := s.GetIncident(ctx, "inc-zzz"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("GetIncident of a missing id: %v", err)
+	}
+	got, err := s.GetIncident(ctx, "inc-a")
+	if err != nil || got.Version != 1 || got.Title != a.Title || len(got.Updates) != 1 || !got.OpenedAt.Equal(t0) {
+		t.Fatalf("GetIncident = %+v, %v", got, err)
+	}
+	// An update from the current version succeeds; one from a stale copy is a conflict.
+	stale := got
+	got.Status, got.ResolvedAt, got.Version = incidents.Resolved, t0.Add(3*time.Hour), got.Version+1
+	if err := s.UpdateIncident(ctx, got, audit("incident.resolve", "incident/inc-a")); err != nil {
+		t.Fatal(err)
+	}
+	stale.Title, stale.Version = "lost update", stale.Version+1
+	if err := s.UpdateIncident(ctx, stale, audit("incident.update", "incident/inc-a")); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("stale update: %v", err)
+	}
+	ghost := mk("inc-ghost", t0, incidents.P3, "api")
+	ghost.Version = 2
+	if err := s.UpdateIncident(ctx, ghost, audit("incident.update", "incident/inc-ghost")); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("updating a missing incident: %v", err)
+	}
+	ids := func(q store.IncidentQuery) string {
+		list, err := s.ListIncidents(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, inc := range list {
+			out = append(out, inc.ID)
+		}
+		return strings.Join(out, ",")
+	}
+	for _, tt := range []struct {
+		q    store.IncidentQuery
+		want string
+	}{
+		{store.IncidentQuery{}, "inc-c,inc-b,inc-a"},
+		{store.IncidentQuery{OpenOnly: true}, "inc-c,inc-b"},
+		{store.IncidentQuery{ResolvedOnly: true}, "inc-a"},
+		{store.IncidentQuery{Severity: incidents.P1}, "inc-c,inc-a"},
+		{store.IncidentQuery{ComponentID: "db"}, "inc-b"},
+		{store.IncidentQuery{Since: t0.Add(time.Hour), Until: t0.Add(2 * time.Hour)}, "inc-b"},
+		{store.IncidentQuery{Limit: 2}, "inc-c,inc-b"},
+	} {
+		if got := ids(tt.q); got != tt.want {
+			t.Errorf("ListIncidents(%+v) = %s, want %s", tt.q, got, tt.want)
+		}
+	}
+	entries, _ := s.ListAudit(ctx, store.AuditQuery{Target: "incident/inc-a"})
+	if len(entries) != 2 || entries[0].Action != "incident.resolve" || !strings.Contains(string(entries[0].Before), `"status":"investigating"`) {
+		t.Errorf("incident audit = %d entries", len(entries))
 	}
 }
