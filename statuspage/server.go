@@ -34,6 +34,7 @@ type Store interface {
 	store.Keys
 	store.Audit
 	store.Maintenance
+	store.Incidents
 	Ping(ctx context.Context) error
 }
 
@@ -61,6 +62,8 @@ type Options struct {
 	Version  string
 	// Maintenance: the notice period and announcement horizon (defaults 24h and 7 days).
 	Maintenance Maintenance
+	// SLA: the service-level policies incidents follow.
+	SLA SLA
 
 	RequestTimeout time.Duration // default 10s
 	MaxBodyBytes   int64         // default 1 MiB
@@ -78,6 +81,8 @@ type Server struct {
 	templates *template.Template
 	auth      *authenticator
 	maint     Maintenance
+	sla       SLA
+	md        *markdown
 }
 
 // New builds the server: routes, middleware and templates. A template that does not parse is an
@@ -118,7 +123,7 @@ func New(o Options) (*Server, error) {
 	s := &Server{
 		echo: echo.New(), store: o.Store, clock: o.Clock, log: o.Logger.With("component", "http"),
 		page: o.Page, version: o.Version, templates: tmpl,
-		auth: newAuthenticator(o.Store, o.Clock.Now), maint: o.Maintenance,
+		auth: newAuthenticator(o.Store, o.Clock.Now), maint: o.Maintenance, sla: o.SLA, md: newMarkdown(),
 	}
 	if s.maint.NoticePeriod == 0 {
 		s.maint.NoticePeriod = 24 * time.Hour
@@ -184,6 +189,7 @@ func New(o Options) (*Server, error) {
 	admin.GET("/audit", s.listAudit, write)
 	s.routesMaintenance()
 	s.routesV2()
+	s.routesIncidents()
 	return s, nil
 }
 

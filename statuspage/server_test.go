@@ -20,6 +20,7 @@ import (
 	"github.com/upstate-dev/upstate/apikey"
 	"github.com/upstate-dev/upstate/assets"
 	"github.com/upstate-dev/upstate/component"
+	"github.com/upstate-dev/upstate/configs"
 	"github.com/upstate-dev/upstate/store"
 	"github.com/upstate-dev/upstate/store/sqlite"
 )
@@ -42,8 +43,13 @@ func newFixture(t testing.TB) *fixture {
 	}
 	t.Cleanup(func() { st.Close() })
 	clock := clockwork.NewFakeClockAt(t0)
+	cfg, err := configs.Load(filepath.Join("..", "configs", "upstate.example.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	srv, err := New(Options{Store: st, Clock: clock, Registry: prometheus.NewPedanticRegistry(), Assets: assets.FS(), Version: "test",
-		MaxBodyBytes: 4096, Page: Page{Title: "Acme Status", Location: mustZone(t, "Asia/Shanghai"), PublicURL: "https://status.example.com"}})
+		MaxBodyBytes: 4096, Page: Page{Title: "Acme Status", Location: mustZone(t, "Asia/Shanghai"), PublicURL: "https://status.example.com"},
+		SLA: SLA{Policies: cfg.SLAPolicies(), DefaultPolicy: cfg.DefaultPolicy}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -242,6 +242,7 @@ func serveConfig(ctx context.Context, cfg *configs.Config, devAssets string, log
 		Page: statuspage.Page{Title: cfg.Server.Title, Description: cfg.Server.Description, PublicURL: cfg.Server.PublicURL,
 			Location: cfg.Location, LogoURL: cfg.Server.LogoURL, Links: links},
 		Maintenance:    statuspage.Maintenance{NoticePeriod: cfg.Maintenance.NoticePeriod, Horizon: cfg.Maintenance.Horizon},
+		SLA:            statuspage.SLA{Policies: cfg.SLAPolicies(), DefaultPolicy: cfg.DefaultPolicy},
 		RequestTimeout: cfg.Server.RequestTimeout, MaxBodyBytes: cfg.Server.MaxBodyBytes, TrustedProxies: proxies,
 	})
 	if err != nil {

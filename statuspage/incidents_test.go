@@ -1,0 +1,149 @@
+package statuspage
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/upstate-dev/upstate/apikey"
+	"github.com/upstate-dev/upstate/incidents"
+	"github.com/upstate-dev/upstate/store"
+)
+
+func (r response) incident(t *testing.T) incidentView {
+	t.Helper()
+	var v incidentView
+	if err := json.Unmarshal(r.body, &v); err != nil {
+		t.Fatalf("not an incident: %s", r.body)
+	}
+	return v
+}
+
+const declareP1 = `{"title":"Login fails","message":"We are **looking** into it.","severity":"P1","components":[{"id":"api","impact":"major_outage"}]}`
+
+func TestIncidentLifecycleThroughTheAPI(t *testing.T) {
+	f := newFixture(t)
+	f.addComponents("api", "db")
+	ops := f.tokens[apikey.ScopeIncidents]
+	for _, tok := range []string{"", f.tokens[apikey.ScopeRead], f.tokens[apikey.ScopeMaintenance]} {
+		if r := f.do("POST", "/api/admin/v1/incidents", tok, declareP1); r.code != 401 && r.code != 403 {
+			t.Fatalf("declare without the incidents scope: %d", r.code)
+		}
+	}
+	r := f.do("POST", "/api/admin/v1/incidents", ops, declareP1)
+	if r.code != 201 {
+		t.Fatalf("declare: %d %s", r.code, r.body)
+	}
+	inc := r.incident(t)
+	if inc.Policy != "jenny" || inc.Impact != "major" || len(inc.Clocks) != 2 || inc.Version != 1 {
+		t.Fatalf("declared = %+v", inc)
+	}
+	// Declared Sunday 17:30 in Shanghai: the first response is met by declaring; one business
+	// day (12 h of 08:00-20:00) runs to Monday 17:30.
+	fr, res := inc.Clocks[0], inc.Clocks[1]
+	if fr.Kind != incidents.FirstResponse || fr.State != incidents.Met || res.State != incidents.Running ||
+		!res.DueAt.Equal(time.Date(2026, 11, 2, 9, 30, 0, 0, time.UTC)) {
+		t.Errorf("clocks = %+v", inc.Clocks)
+	}
+	base := "/api/admin/v1/incidents/" + inc.ID
+	steps := []struct {
+		path, body string
+		want       int
+		wantErr    string
+	}{
+		{base + "/updates", `{"message":"Found the cause.","status":"identified"}`, 200, ""},
+		{base + "/updates", `{"message":"Worse.","severity":"P0","components":[{"id":"api","impact":"major_outage"},{"id":"db","impact":"partial_outage"}]}`, 200, ""},
+		{base + "/updates", `{"message":""}`, 422, "validation_failed"},
+		{base + "/acknowledge", "", 200, ""},
+		{base + "/acknowledge", "", 409, "conflict"},
+		{base + "/resolve", `{"message":"Fixed."}`, 200, ""},
+		{base + "/resolve", "", 409, "conflict"},
+		{base + "/updates", `{"message":"Still there?"}`, 409, "invalid_state"},
+		{base + "/reopen", `{"message":"It is back."}`, 200, ""},
+		{base + "/reopen", "", 409, "invalid_state"},
+		{"/api/admin/v1/incidents/inc-nope/resolve", "", 404, "not_found"},
+	}
+	for i, s := range steps {
+		r := f.do("POST", s.path, ops, s.body)
+		if r.code != s.want {
+			t.Fatalf("step %d %s: %d, want %d; %s", i, s.path, r.code, s.want, r.body)
+		}
+		if s.wantErr != "" && r.apiErr(t).Code != s.wantErr {
+			t.Fatalf("step %d: %s, want %s", i, r.body, s.wantErr)
+		}
+	}
+	got := f.do("GET", base, f.tokens[apikey.ScopeRead], "").incident(t)
+	if got.Status != incidents.Investigating || got.Severity != incidents.P0 || len(got.Components) != 2 || len(got.Updates) != 6 || got.Version != 6 {
+		t.Errorf("after the lifecycle: %+v", got)
+	}
+	if got.Updates[0].Kind != "reopen" || got.Updates[5].Kind != "declare" || got.Updates[0].Author != "incidents-key" {
+		t.Errorf("updates are newest first with their authors: %+v", got.Updates)
+	}
+	entries, _ := f.store.ListAudit(t.Context(), store.AuditQuery{Target: "incident/" + inc.ID})
+	var actions []string
+	for _, e := range entries {
+		actions = append(actions, e.Action)
+	}
+	if s := strings.Join(actions, ","); s != "incident.reopen,incident.resolve,incident.acknowledge,incident.update,incident.update,incident.declare" {
+		t.Errorf("audit = %s", s)
+	}
+	// The public view: sanitized HTML, no authors, no version.
+	pub := f.do("GET", "/api/v1/incidents/"+inc.ID, "", "")
+	pv := pub.incident(t)
+	if pub.code != 200 || strings.Contains(string(pub.body), "incidents-key") || strings.Contains(string(pub.body), `"version"`) ||
+		!strings.Contains(string(pv.Updates[5].BodyHTML), `<strong>looking</strong>`) {
+		t.Errorf("public incident: %s", pub.body)
+	}
+	list := f.do("GET", "/api/v1/incidents?status=open", "", "")
+	if !strings.Contains(string(list.body), inc.ID) {
+		t.Errorf("open incidents: %s", list.body)
+	}
+}
+
+func TestIncidentBadInput(t *testing.T) {
+	f := newFixture(t)
+	f.addComponents("api")
+	ops := f.tokens[apikey.ScopeIncidents]
+	tests := []struct {
+		name, body, field string
+	}{
+		{"unknown severity", `{"title":"x","severity":"P5"}`, "severity"},
+		{"missing title", `{"severity":"P1"}`, "title"},
+		{"unknown component", `{"title":"x","severity":"P1","components":[{"id":"ghost","impact":"major_outage"}]}`, "components[0]"},
+		{"bad impact", `{"title":"x","severity":"P1","components":[{"id":"api","impact":"meltdown"}]}`, "components[0].impact"},
+		{"unknown policy", `{"title":"x","severity":"P1","policy":"acme"}`, "policy"},
+		{"backfill ending first", `{"title":"x","severity":"P1","started_at":"2026-10-01T02:00:00Z","resolved_at":"2026-10-01T01:00:00Z"}`, "resolved_at"},
+		{"script in the message", `{"title":"x","severity":"P1","message":"<script>alert(1)</script>"}`, "message"},
+		{"event handler in the message", `{"title":"x","severity":"P1","message":"see <img src=x onerror=alert(1)>"}`, "message"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := f.do("POST", "/api/admin/v1/incidents", ops, tt.body)
+			if r.code != 422 || r.apiErr(t).Field != tt.field {
+				t.Errorf("%d %s, want 422 on %s", r.code, r.body, tt.field)
+			}
+		})
+	}
+	if list, _ := f.store.ListIncidents(t.Context(), store.IncidentQuery{}); len(list) != 0 {
+		t.Errorf("bad declarations stored %d incidents", len(list))
+	}
+	// A title is text, never HTML; a link with a script URL is dropped when rendered.
+	r := f.do("POST", "/api/admin/v1/incidents", ops, `{"title":"<script>alert(1)</script>","severity":"P2","message":"[click](javascript:alert(1)) **ok**"}`)
+	if r.code != 201 {
+		t.Fatalf("%d %s", r.code, r.body)
+	}
+	v := r.incident(t)
+	if h := string(v.Updates[0].BodyHTML); strings.Contains(h, "javascript:") || !strings.Contains(h, "<strong>ok</strong>") {
+		t.Errorf("rendered body = %s", h)
+	}
+	// Backfilled: no clocks, resolved, marked.
+	r = f.do("POST", "/api/admin/v1/incidents", ops, `{"title":"Past outage","severity":"P1","started_at":"2026-10-01T01:00:00Z","resolved_at":"2026-10-01T02:00:00Z"}`)
+	if b := r.incident(t); r.code != 201 || !b.Backfilled || b.Status != incidents.Resolved || len(b.Clocks) != 0 {
+		t.Errorf("backfill: %d %s", r.code, r.body)
+	}
+	entries, _ := f.store.ListAudit(t.Context(), store.AuditQuery{Action: "incident.backfill"})
+	if len(entries) != 1 {
+		t.Errorf("backfill audit entries = %d", len(entries))
+	}
+}
