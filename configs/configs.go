@@ -42,6 +42,7 @@ type Config struct {
 	Include   []string   `yaml:"include"`
 	Calendars []Calendar `yaml:"calendars"`
 	Policies  []Policy   `yaml:"policies"`
+	Incidents Incidents  `yaml:"incidents"`
 
 	// Location is Server.TimeZone, loaded. Derived at load time, never read from the file.
 	Location *time.Location `yaml:"-"`
@@ -169,7 +170,16 @@ type Monitor struct {
 	Successes int `yaml:"successes"`
 	// LatencyThreshold: good results slower than this make the monitor degraded. 0 disables.
 	LatencyThreshold time.Duration `yaml:"latency_threshold"`
-	HTTP             *HTTP         `yaml:"http"`
+	// Severity of the incident this monitor's outage opens (default P1).
+	Severity string `yaml:"severity"`
+	HTTP     *HTTP  `yaml:"http"`
+}
+
+// Incidents configures automatic incidents.
+type Incidents struct {
+	// Recovery: what a monitor's recovery does to the incident it opened: resolve (default) or
+	// monitoring (a person resolves it).
+	Recovery string `yaml:"recovery"`
 }
 
 // HTTP is an HTTP check.
@@ -295,6 +305,9 @@ func (c *Config) applyDefaults() {
 	if c.Maintenance.Reminders == nil {
 		c.Maintenance.Reminders = []time.Duration{24 * time.Hour, time.Hour}
 	}
+	if c.Incidents.Recovery == "" {
+		c.Incidents.Recovery = "resolve"
+	}
 	if c.Log.Level == "" {
 		c.Log.Level = "info"
 	}
@@ -317,6 +330,9 @@ func (c *Config) applyDefaults() {
 		}
 		if m.Name == "" {
 			m.Name = m.ID
+		}
+		if m.Severity == "" {
+			m.Severity = string(incidents.P1)
 		}
 		if h := m.HTTP; h != nil {
 			if h.Method == "" {
@@ -392,6 +408,9 @@ func (c *Config) validate(d *decoder) {
 		d.at("log.format", "unknown format %q (want text or json)", c.Log.Format)
 	}
 
+	if c.Incidents.Recovery != "resolve" && c.Incidents.Recovery != "monitoring" {
+		d.at("incidents.recovery", "unknown recovery %q (want resolve or monitoring)", c.Incidents.Recovery)
+	}
 	c.validateStorage(d)
 	c.validateComponents(d)
 	c.validateMonitors(d)
@@ -518,6 +537,9 @@ func (c *Config) validateMonitors(d *decoder) {
 		} else if m.Timeout >= m.Interval {
 			d.at(path+".timeout", "must be shorter than interval (%s)", m.Interval)
 		}
+		if !incidents.Severity(m.Severity).Valid() {
+			d.at(path+".severity", "unknown severity %q (want P0, P1, P2 or P3)", m.Severity)
+		}
 		if m.Failures < 1 || m.Failures > 100 {
 			d.at(path+".failures", "must be between 1 and 100")
 		}
@@ -626,6 +648,15 @@ func (c *Config) ProbeMonitors() []probe.Monitor {
 			pm.HTTP = spec
 		}
 		out = append(out, pm)
+	}
+	return out
+}
+
+// MonitorSeverities returns each monitor's incident severity.
+func (c *Config) MonitorSeverities() map[string]incidents.Severity {
+	out := make(map[string]incidents.Severity, len(c.Monitors))
+	for _, m := range c.Monitors {
+		out[m.ID] = incidents.Severity(m.Severity)
 	}
 	return out
 }

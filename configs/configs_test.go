@@ -357,4 +357,3 @@ func TestSeedDeadlines(t *testing.T) {
 		})
 	}
 }
-

@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/upstate-dev/upstate/component"
+	"github.com/upstate-dev/upstate/incidents"
 	"github.com/upstate-dev/upstate/maintenance"
 	"github.com/upstate-dev/upstate/probe"
 	"github.com/upstate-dev/upstate/store"
@@ -30,6 +31,7 @@ import (
 type Store interface {
 	ComponentStore
 	WindowStore
+	IncidentStore
 	GetComponent(ctx context.Context, id string) (component.Component, error)
 	AppendStatus(ctx context.Context, ch component.Change) error
 	AppendTransition(ctx context.Context, t probe.Transition) error
@@ -59,6 +61,15 @@ type Options struct {
 	// MaintenanceEvery is how often maintenance events are checked (default 5s). Events carry
 	// their exact time whatever the tick.
 	MaintenanceEvery time.Duration
+	// Incidents is where automatic incidents go (default: Store). Policies and DefaultPolicy
+	// give their SLA clocks; MonitorSeverity the severity a monitor's outage opens (default P1).
+	Incidents       IncidentStore
+	Policies        map[string]*incidents.Policy
+	DefaultPolicy   string
+	MonitorSeverity map[string]incidents.Severity
+	Recovery        Recovery
+	// SLAEvery is how often clocks are checked for warnings and breaches (default 10s).
+	SLAEvery time.Duration
 }
 
 func (o *Options) validate() error {
@@ -90,6 +101,15 @@ func (o *Options) validate() error {
 	if o.MaintenanceEvery <= 0 {
 		o.MaintenanceEvery = 5 * time.Second
 	}
+	if o.Incidents == nil && o.Store != nil {
+		o.Incidents = o.Store
+	}
+	if o.Recovery == "" {
+		o.Recovery = RecoveryResolve
+	}
+	if o.SLAEvery <= 0 {
+		o.SLAEvery = 10 * time.Second
+	}
 	return errors.Join(errs...)
 }
 
@@ -99,6 +119,7 @@ type Engine struct {
 	log     *slog.Logger
 	sched   gocron.Scheduler
 	metrics *metrics
+	sla     *slaMetrics
 
 	secureTransport, insecureTransport http.RoundTripper
 
@@ -145,7 +166,7 @@ func New(o Options) (*Engine, error) {
 	}
 	e := &Engine{
 		opts: o, log: o.Logger.With("component", "engine"), sched: sched,
-		metrics:  newMetrics(o.Registerer),
+		metrics: newMetrics(o.Registerer), sla: newSLAMetrics(o.Registerer),
 		monitors: map[string]*runner{}, status: map[string]component.Status{}, rollups: map[rollupKey]*probe.Rollup{},
 	}
 	e.secureTransport = o.Transport
@@ -206,6 +227,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		{"flush-rollups", e.opts.FlushInterval, func(ctx context.Context) { _ = e.FlushRollups(ctx) }},
 		{"prune-rollups", time.Hour, e.prune},
 		{"maintenance", e.opts.MaintenanceEvery, e.maintenanceTick},
+		{"sla", e.opts.SLAEvery, e.slaTick},
 	}
 	for _, h := range housekeeping {
 		if _, err := e.sched.NewJob(gocron.DurationJob(h.every), gocron.NewTask(h.fn),
@@ -225,7 +247,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	if ferr := e.FlushRollups(stopCtx); ferr != nil {
 		err = errors.Join(err, ferr)
 	}
-	e.markAllUnknown(stopCtx, e.opts.Clock.Now(), "upstate stopped")
+	e.markAllUnknown(stopCtx, e.opts.Clock.Now(), stopReason)
 	e.log.Info("engine stopped")
 	return err
 }
@@ -346,9 +368,13 @@ func (e *Engine) transition(ctx context.Context, tr probe.Transition) {
 	e.mu.Lock()
 	componentID := e.monitors[tr.MonitorID].m.ComponentID
 	e.mu.Unlock()
+	maint := e.underMaintenance(componentID, tr.At)
 	e.opts.Bus.Publish(Event{Kind: EventMonitorState, At: tr.At, MonitorID: tr.MonitorID, ComponentID: componentID,
-		From: string(tr.From), To: string(tr.To), Reason: tr.Reason, UnderMaintenance: e.underMaintenance(componentID, tr.At)})
-	e.updateComponent(ctx, componentID, tr.At, tr.Reason)
+		From: string(tr.From), To: string(tr.To), Reason: tr.Reason, UnderMaintenance: maint})
+	next := e.updateComponent(ctx, componentID, tr.At, tr.Reason)
+	if tr.Reason != stopReason {
+		e.onComponentChange(ctx, componentID, next, tr, maint)
+	}
 }
 
 // ComponentStatusOf maps a monitor state to the component status it implies.
@@ -364,9 +390,9 @@ func ComponentStatusOf(s probe.State) component.Status {
 	return component.Unknown
 }
 
-// updateComponent recomputes a component's status as the worst of its monitors' states and
-// records a change if it differs from the last one.
-func (e *Engine) updateComponent(ctx context.Context, componentID string, at time.Time, reason string) {
+// updateComponent recomputes a component's status as the worst of its monitors' states,
+// records a change if it differs from the last one, and returns the status.
+func (e *Engine) updateComponent(ctx context.Context, componentID string, at time.Time, reason string) component.Status {
 	e.mu.Lock()
 	var states []component.Status
 	for _, r := range e.monitors {
@@ -378,7 +404,7 @@ func (e *Engine) updateComponent(ctx context.Context, componentID string, at tim
 	prev, known := e.status[componentID]
 	if known && prev == next {
 		e.mu.Unlock()
-		return
+		return next
 	}
 	e.status[componentID] = next
 	e.mu.Unlock()
@@ -386,11 +412,12 @@ func (e *Engine) updateComponent(ctx context.Context, componentID string, at tim
 	ch := component.Change{ComponentID: componentID, At: at, Status: next, Reason: reason}
 	if err := e.opts.Store.AppendStatus(ctx, ch); err != nil {
 		e.log.Error("store component status", "component_id", componentID, "err", err)
-		return
+		return next
 	}
 	e.log.Info("component status changed", "component_id", componentID, "from", prev, "to", next)
 	e.opts.Bus.Publish(Event{Kind: EventComponentStatus, At: at, ComponentID: componentID, From: string(prev), To: string(next),
 		Reason: reason, UnderMaintenance: e.underMaintenance(componentID, at)})
+	return next
 }
 
 // expire marks monitors with no fresh result unknown.
@@ -410,6 +437,9 @@ func (e *Engine) expire(ctx context.Context) {
 		e.transition(wctx, tr)
 	}
 }
+
+// stopReason marks the transitions a clean stop records; they open or resolve no incident.
+const stopReason = "upstate stopped"
 
 // markAllUnknown records that nothing is known about any monitor from at on (a clean stop), so
 // the time Upstate was not running is never counted as up or down.

@@ -21,6 +21,11 @@ const (
 	EventMaintenanceReminder  EventKind = "maintenance.reminder"  // an occurrence starts in Before
 	EventMaintenanceStarted   EventKind = "maintenance.started"
 	EventMaintenanceCompleted EventKind = "maintenance.completed"
+
+	EventIncidentOpened   EventKind = "incident.opened"   // by a monitor
+	EventIncidentResolved EventKind = "incident.resolved" // by a monitor's recovery
+	EventSLAWarning       EventKind = "sla.warning"       // a clock passed its warning point
+	EventSLABreach        EventKind = "sla.breach"        // a clock passed its deadline unmet
 )
 
 // Event is one thing that happened, for feeds, notifications and the page cache.
@@ -41,6 +46,10 @@ type Event struct {
 	// UnderMaintenance marks a monitor or component change inside a maintenance occurrence of
 	// that component: it opens no incident and sends no alert.
 	UnderMaintenance bool `json:"under_maintenance,omitempty"`
+	// Incident and SLA events.
+	IncidentID string `json:"incident_id,omitempty"`
+	Severity   string `json:"severity,omitempty"`
+	Clock      string `json:"clock,omitempty"`
 }
 
 // Bus is the in-process event stream. Publishing never blocks: a subscriber that falls behind

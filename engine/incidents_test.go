@@ -1,0 +1,121 @@
+package engine_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jonboulle/clockwork"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/upstate-dev/upstate/calendar"
+	"github.com/upstate-dev/upstate/component"
+	"github.com/upstate-dev/upstate/engine"
+	"github.com/upstate-dev/upstate/incidents"
+	"github.com/upstate-dev/upstate/probe"
+	"github.com/upstate-dev/upstate/store"
+)
+
+// TestAutomaticIncidentClocksBreachOnTime: a monitor going down opens one incident; its first
+// response clock runs, warns and breaches at their exact times (each published once), and the
+// recovery resolves it.
+func TestAutomaticIncidentClocksBreachOnTime(t *testing.T) {
+	s := openStore(t)
+	srv, healthy := target(t)
+	healthy.Store(false)
+	ctx := t.Context()
+	if err := engine.SyncComponents(ctx, s, []component.Component{{ID: "api", Name: "API", Source: component.SourceConfig}}, t0); err != nil {
+		t.Fatal(err)
+	}
+	always := calendar.AroundTheClock()
+	policy := &incidents.Policy{Name: "p", Severities: map[incidents.Severity]incidents.Targets{
+		incidents.P0: {FirstResponse: &incidents.Target{Goal: 30 * time.Minute, Warn: 20 * time.Minute, Calendar: always},
+			Resolution: &incidents.Target{Goal: 4 * time.Hour, Warn: 3 * time.Hour, Calendar: always}},
+	}}
+	mon := probe.Monitor{ID: "api-health", ComponentID: "api", Kind: probe.KindHTTP, Interval: 10 * time.Second, Timeout: 2 * time.Second,
+		Thresholds: probe.Thresholds{Failures: 1, Successes: 1}, HTTP: &probe.HTTPSpec{URL: srv.URL}}
+	clock := clockwork.NewFakeClockAt(t0)
+	bus := engine.NewBus(nil)
+	events, unsubscribe := bus.Subscribe(1000)
+	defer unsubscribe()
+	reg := prometheus.NewRegistry()
+	e, err := engine.New(engine.Options{Store: s, Clock: clock, Bus: bus, Registerer: reg, Monitors: []probe.Monitor{mon},
+		Policies: map[string]*incidents.Policy{"p": policy}, DefaultPolicy: "p", MonitorSeverity: map[string]incidents.Severity{"api-health": incidents.P0},
+		SLAEvery: time.Second, MaintenanceEvery: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- e.Run(runCtx) }()
+	defer func() { stop(); <-done }()
+
+	var inc incidents.Incident
+	step(t, clock, 20, func() bool {
+		list, _ := s.ListIncidents(ctx, store.IncidentQuery{OpenOnly: true})
+		if len(list) == 1 {
+			inc = list[0]
+		}
+		return len(list) == 1
+	})
+	firstFail := e.Monitors()[0].Recent[0].At
+	if !inc.Automatic || inc.Severity != incidents.P0 || inc.MonitorID != "api-health" || !inc.StartedAt.Equal(firstFail) || inc.Policy != "p" {
+		t.Fatalf("automatic incident = %+v", inc)
+	}
+	opened := inc.OpenedAt
+
+	// Let 31 minutes pass, in small steps so the SLA job runs along.
+	for clock.Now().Before(opened.Add(31 * time.Minute)) {
+		clock.Advance(5 * time.Second)
+		time.Sleep(time.Millisecond)
+	}
+	var alerts []engine.Event
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) && len(alerts) < 2 {
+		clock.Advance(0)
+		select {
+		case ev := <-events:
+			if ev.Kind == engine.EventSLAWarning || ev.Kind == engine.EventSLABreach {
+				alerts = append(alerts, ev)
+			}
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	if len(alerts) != 2 || alerts[0].Kind != engine.EventSLAWarning || !alerts[0].At.Equal(opened.Add(20*time.Minute)) ||
+		alerts[1].Kind != engine.EventSLABreach || !alerts[1].At.Equal(opened.Add(30*time.Minute)) || alerts[1].Clock != "first_response" {
+		t.Fatalf("alerts = %+v; want the warning at +20m and the breach at +30m", alerts)
+	}
+	want := `# HELP upstate_sla_breaches_total Service-level clocks that passed their deadline unmet.
+# TYPE upstate_sla_breaches_total counter
+upstate_sla_breaches_total{clock="first_response",severity="P0"} 1
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "upstate_sla_breaches_total"); err != nil {
+		t.Error(err)
+	}
+	// More ticks publish nothing again.
+	for range 20 {
+		clock.Advance(time.Second)
+		time.Sleep(2 * time.Millisecond)
+	}
+	for len(events) > 0 {
+		if ev := <-events; ev.Kind == engine.EventSLABreach || ev.Kind == engine.EventSLAWarning {
+			t.Fatalf("published again: %+v", ev)
+		}
+	}
+	stored, _ := s.GetIncident(ctx, inc.ID)
+	if len(stored.Alerts) != 2 {
+		t.Errorf("alerts recorded = %v", stored.Alerts)
+	}
+
+	// Recovery resolves it.
+	healthy.Store(true)
+	step(t, clock, 30, func() bool {
+		got, _ := s.GetIncident(ctx, inc.ID)
+		return got.Status == incidents.Resolved
+	})
+	if open, _ := s.ListIncidents(ctx, store.IncidentQuery{OpenOnly: true}); len(open) != 0 {
+		t.Errorf("%d incidents still open", len(open))
+	}
+}
