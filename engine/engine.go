@@ -128,6 +128,7 @@ type Engine struct {
 	status   map[string]component.Status // derived status per component with monitors
 	rollups  map[rollupKey]*probe.Rollup // not yet flushed
 	windows  []maintenance.Window        // as of the last maintenance tick
+	impacts  map[string]component.Status // worst impact of open incidents per component
 	// seenWindows is each window's UpdatedAt as last published; nil until the first tick.
 	seenWindows map[string]time.Time
 }
@@ -168,6 +169,7 @@ func New(o Options) (*Engine, error) {
 		opts: o, log: o.Logger.With("component", "engine"), sched: sched,
 		metrics: newMetrics(o.Registerer), sla: newSLAMetrics(o.Registerer),
 		monitors: map[string]*runner{}, status: map[string]component.Status{}, rollups: map[rollupKey]*probe.Rollup{},
+		impacts: map[string]component.Status{},
 	}
 	e.secureTransport = o.Transport
 	if e.secureTransport == nil {
@@ -213,6 +215,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		return err
 	}
 	now := e.opts.Clock.Now()
+	e.startPeopleManaged(ctx, now)
 	for _, r := range e.monitors {
 		if err := e.schedule(r, now); err != nil {
 			return err
@@ -250,6 +253,27 @@ func (e *Engine) Run(ctx context.Context) error {
 	e.markAllUnknown(stopCtx, e.opts.Clock.Now(), stopReason)
 	e.log.Info("engine stopped")
 	return err
+}
+
+// startPeopleManaged records components without monitors as operational if they have no
+// status yet: their status is what people declare through incidents (DESIGN section 3).
+func (e *Engine) startPeopleManaged(ctx context.Context, now time.Time) {
+	components, err := e.opts.Store.ListComponents(ctx)
+	if err != nil {
+		e.log.Error("list components", "err", err)
+		return
+	}
+	watched := map[string]bool{}
+	e.mu.Lock()
+	for _, r := range e.monitors {
+		watched[r.m.ComponentID] = true
+	}
+	e.mu.Unlock()
+	for _, c := range components {
+		if !c.IsGroup && !watched[c.ID] && c.Status == component.Unknown {
+			e.updateComponent(ctx, c.ID, now, "no monitors: status follows declared incidents")
+		}
+	}
 }
 
 // restore seeds each detector with its monitor's last stored state, so a restart does not
@@ -371,10 +395,25 @@ func (e *Engine) transition(ctx context.Context, tr probe.Transition) {
 	maint := e.underMaintenance(componentID, tr.At)
 	e.opts.Bus.Publish(Event{Kind: EventMonitorState, At: tr.At, MonitorID: tr.MonitorID, ComponentID: componentID,
 		From: string(tr.From), To: string(tr.To), Reason: tr.Reason, UnderMaintenance: maint})
-	next := e.updateComponent(ctx, componentID, tr.At, tr.Reason)
+	e.updateComponent(ctx, componentID, tr.At, tr.Reason)
 	if tr.Reason != stopReason {
-		e.onComponentChange(ctx, componentID, next, tr, maint)
+		// Automatic incidents follow the monitors alone: an incident's own impact must not keep
+		// its component from recovering.
+		e.onComponentChange(ctx, componentID, e.monitorStatus(componentID), tr, maint)
 	}
+}
+
+// monitorStatus is the worst state of a component's monitors, as a component status.
+func (e *Engine) monitorStatus(componentID string) component.Status {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var states []component.Status
+	for _, r := range e.monitors {
+		if r.m.ComponentID == componentID {
+			states = append(states, ComponentStatusOf(r.detector.State()))
+		}
+	}
+	return component.Worst(states...)
 }
 
 // ComponentStatusOf maps a monitor state to the component status it implies.
@@ -399,6 +438,14 @@ func (e *Engine) updateComponent(ctx context.Context, componentID string, at tim
 		if r.m.ComponentID == componentID {
 			states = append(states, ComponentStatusOf(r.detector.State()))
 		}
+	}
+	if len(states) == 0 {
+		// Without monitors a component is managed by people: operational unless an open
+		// incident says otherwise.
+		states = append(states, component.Operational)
+	}
+	if impact, ok := e.impacts[componentID]; ok {
+		states = append(states, impact)
 	}
 	next := component.Worst(states...)
 	prev, known := e.status[componentID]

@@ -185,6 +185,7 @@ func (e *Engine) slaTick(ctx context.Context) {
 		e.log.Error("list open incidents", "err", err)
 		return
 	}
+	e.applyImpacts(ctx, open, now)
 	e.sla.remaining.Reset()
 	e.sla.open.Reset()
 	for _, sev := range incidents.Severities {
@@ -240,5 +241,50 @@ func (e *Engine) slaTick(ctx context.Context) {
 			e.log.Warn("sla", "event", ev.Kind, "incident_id", inc.ID, "clock", ev.Clock, "at", ev.At)
 			e.opts.Bus.Publish(ev)
 		}
+	}
+}
+
+// applyImpacts folds the impacts of open incidents into component statuses: a component's status
+// is the worst of its monitors and its open incidents' impacts (DESIGN section 3). A change is
+// recorded at the tick that sees it, within SLAEvery of the incident's update. An automatic
+// incident's impact on the component its monitor watches is not counted twice: the monitor's
+// state already is that component's measured status (and so its recovery is recorded on time).
+func (e *Engine) applyImpacts(ctx context.Context, open []incidents.Incident, now time.Time) {
+	next := map[string]component.Status{}
+	why := map[string]string{}
+	e.mu.Lock()
+	watched := map[string]string{} // monitor -> component
+	for id, r := range e.monitors {
+		watched[id] = r.m.ComponentID
+	}
+	e.mu.Unlock()
+	for _, inc := range open {
+		for _, a := range inc.Components {
+			if inc.Automatic && watched[inc.MonitorID] == a.ComponentID {
+				continue // the monitor itself speaks for the component it watches
+			}
+			if cur, ok := next[a.ComponentID]; !ok || a.Impact.Severity() > cur.Severity() {
+				next[a.ComponentID], why[a.ComponentID] = a.Impact, "incident "+inc.ID+": "+inc.Title
+			}
+		}
+	}
+	e.mu.Lock()
+	var changed []string
+	for id, st := range next {
+		if e.impacts[id] != st {
+			changed = append(changed, id)
+		}
+	}
+	for id := range e.impacts {
+		if _, ok := next[id]; !ok {
+			changed = append(changed, id)
+			why[id] = "incident resolved"
+		}
+	}
+	e.impacts = next
+	e.mu.Unlock()
+	slices.Sort(changed)
+	for _, id := range changed {
+		e.updateComponent(ctx, id, now, why[id])
 	}
 }

@@ -119,3 +119,38 @@ upstate_sla_breaches_total{clock="first_response",severity="P0"} 1
 		t.Errorf("%d incidents still open", len(open))
 	}
 }
+
+func TestDeclaredImpactSetsComponentStatus(t *testing.T) {
+	s := openStore(t)
+	ctx := t.Context()
+	if err := engine.SyncComponents(ctx, s, []component.Component{{ID: "billing", Name: "Billing", Source: component.SourceConfig}}, t0); err != nil {
+		t.Fatal(err)
+	}
+	clock := clockwork.NewFakeClockAt(t0)
+	e, err := engine.New(engine.Options{Store: s, Clock: clock, SLAEvery: time.Second, MaintenanceEvery: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- e.Run(runCtx) }()
+	defer func() { stop(); <-done }()
+	status := func() component.Status { c, _ := s.GetComponent(ctx, "billing"); return c.Status }
+
+	step(t, clock, 5, func() bool { return status() == component.Operational }) // people-managed: operational
+	inc, _ := incidents.Declare(incidents.Declaration{ID: "inc-1", Title: "Invoices are late", Severity: incidents.P2,
+		Components: []incidents.Affected{{ComponentID: "billing", Impact: component.PartialOutage}}}, nil, clock.Now())
+	if err := s.CreateIncident(ctx, inc, store.AuditEntry{At: t0}); err != nil {
+		t.Fatal(err)
+	}
+	step(t, clock, 5, func() bool { return status() == component.PartialOutage })
+	inc, _ = s.GetIncident(ctx, "inc-1")
+	if err := inc.Resolve("ops", "", clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	inc.Version++
+	if err := s.UpdateIncident(ctx, inc, store.AuditEntry{At: t0}); err != nil {
+		t.Fatal(err)
+	}
+	step(t, clock, 5, func() bool { return status() == component.Operational })
+}
