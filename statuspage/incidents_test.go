@@ -147,3 +147,22 @@ func TestIncidentBadInput(t *testing.T) {
 		t.Errorf("backfill audit entries = %d", len(entries))
 	}
 }
+
+func TestPageShowsOpenIncidents(t *testing.T) {
+	f := newFixture(t)
+	f.addComponents("api")
+	ops := f.tokens[apikey.ScopeIncidents]
+	r := f.do("POST", "/api/admin/v1/incidents", ops, `{"title":"<b>Login</b> fails","severity":"P0","message":"We are **on it**.","components":[{"id":"api","impact":"major_outage"}]}`)
+	if r.code != 201 {
+		t.Fatalf("%d %s", r.code, r.body)
+	}
+	page := string(f.do("GET", "/", "", "").body)
+	for _, want := range []string{"&lt;b&gt;Login&lt;/b&gt; fails", "<strong>on it</strong>", "Investigating", "Affects: API", "1 Nov 17:30 CST"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+	if strings.Contains(page, "<b>Login</b>") {
+		t.Error("an incident title reached the page as HTML")
+	}
+}

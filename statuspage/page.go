@@ -13,7 +13,9 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/upstate-dev/upstate/component"
+	"github.com/upstate-dev/upstate/incidents"
 	"github.com/upstate-dev/upstate/maintenance"
+	"github.com/upstate-dev/upstate/store"
 )
 
 func parseTemplates(assets fs.FS) (*template.Template, error) {
@@ -87,7 +89,19 @@ type pageView struct {
 	Banner                      statusView
 	Sections                    []sectionView
 	Active, Upcoming            []maintenanceView
+	Incidents                   []incidentPageView
 	Zone, Updated, Version      string
+}
+
+// incidentPageView is an open incident on the page.
+type incidentPageView struct {
+	ID, Title, Impact, ImpactClass, Status, Components string
+	Updates                                            []incidentUpdatePage
+}
+
+type incidentUpdatePage struct {
+	Status, When, ISO string
+	Body              template.HTML
 }
 
 // maintenanceView is one occurrence on the page, in the page's zone and in UTC.
@@ -140,6 +154,13 @@ func (s *Server) statusPage(c echo.Context) error {
 		}
 	}
 	slices.SortStableFunc(v.Upcoming, func(a, b maintenanceView) int { return strings.Compare(a.StartISO, b.StartISO) })
+	open, err := s.store.ListIncidents(c.Request().Context(), store.IncidentQuery{OpenOnly: true, Limit: 20})
+	if err != nil {
+		return err
+	}
+	for _, inc := range open {
+		v.Incidents = append(v.Incidents, s.viewIncidentPage(inc, names))
+	}
 	var loose sectionView
 	groups := map[string]int{}
 	var statuses []component.Status
@@ -200,6 +221,38 @@ func worstOrMaintenance(ss []component.Status) component.Status {
 		}
 	}
 	return w
+}
+
+var impactClass = map[string]string{"critical": "major", "major": "partial", "minor": "degraded", "none": "unknown"}
+
+func (s *Server) viewIncidentPage(inc incidents.Incident, names map[string]string) incidentPageView {
+	var comps []string
+	for _, a := range inc.Components {
+		n := names[a.ComponentID]
+		if n == "" {
+			n = a.ComponentID
+		}
+		comps = append(comps, n)
+	}
+	impact := inc.Severity.Impact()
+	v := incidentPageView{ID: inc.ID, Title: inc.Title, Impact: impact, ImpactClass: impactClass[impact],
+		Status: statusWord(string(inc.Status)), Components: strings.Join(comps, ", ")}
+	for i := len(inc.Updates) - 1; i >= 0; i-- {
+		u := inc.Updates[i]
+		if u.Body == "" {
+			continue
+		}
+		v.Updates = append(v.Updates, incidentUpdatePage{Status: statusWord(string(u.Status)),
+			When: u.At.In(s.page.Location).Format("2 Jan 15:04 MST"), ISO: u.At.Format(time.RFC3339), Body: s.md.render(u.Body)})
+	}
+	return v
+}
+
+func statusWord(s string) string {
+	if s == "" {
+		return ""
+	}
+	return strings.ToUpper(s[:1]) + strings.ReplaceAll(s[1:], "_", " ")
 }
 
 func (s *Server) viewMaintenance(w *maintenance.Window, o maintenance.Occurrence, names map[string]string) maintenanceView {
