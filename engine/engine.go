@@ -295,8 +295,15 @@ func (e *Engine) restore(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("engine: restore components: %w", err)
 	}
+	// Windows are known before the first probe runs, so a failure during maintenance never
+	// opens an incident for lack of them.
+	windows, err := e.opts.Windows.ListWindows(ctx)
+	if err != nil {
+		return fmt.Errorf("engine: restore maintenance windows: %w", err)
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	e.windows = windows
 	for id, st := range states {
 		r := e.monitors[id]
 		r.detector = probe.NewDetector(r.m, st)

@@ -154,3 +154,51 @@ func TestDeclaredImpactSetsComponentStatus(t *testing.T) {
 	}
 	step(t, clock, 5, func() bool { return status() == component.Operational })
 }
+
+// TestNoIncidentDuringMaintenance: a monitor failing inside a maintenance occurrence of its
+// component opens no incident, and its events say it was under maintenance.
+func TestNoIncidentDuringMaintenance(t *testing.T) {
+	s := openStore(t)
+	srv, healthy := target(t)
+	healthy.Store(false)
+	ctx := t.Context()
+	if err := engine.SyncComponents(ctx, s, []component.Component{{ID: "api", Name: "API", Source: component.SourceConfig}}, t0); err != nil {
+		t.Fatal(err)
+	}
+	w := oneOff(t, "deploy", t0.Add(-time.Minute), t0.Add(time.Hour), t0.Add(-48*time.Hour))
+	if err := s.CreateWindow(ctx, w, store.AuditEntry{At: t0}); err != nil {
+		t.Fatal(err)
+	}
+	mon := probe.Monitor{ID: "api-health", ComponentID: "api", Kind: probe.KindHTTP, Interval: 10 * time.Second, Timeout: 2 * time.Second,
+		Thresholds: probe.Thresholds{Failures: 1, Successes: 1}, HTTP: &probe.HTTPSpec{URL: srv.URL}}
+	clock := clockwork.NewFakeClockAt(t0)
+	bus := engine.NewBus(nil)
+	events, unsubscribe := bus.Subscribe(100)
+	defer unsubscribe()
+	e, err := engine.New(engine.Options{Store: s, Clock: clock, Bus: bus, Monitors: []probe.Monitor{mon}, SLAEvery: time.Second, MaintenanceEvery: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- e.Run(runCtx) }()
+	step(t, clock, 20, func() bool { return e.Monitors()[0].State == probe.StateDown })
+	for range 5 {
+		clock.Advance(time.Second)
+		time.Sleep(5 * time.Millisecond)
+	}
+	stop()
+	<-done
+	if list, _ := s.ListIncidents(ctx, store.IncidentQuery{}); len(list) != 0 {
+		t.Errorf("%d incidents opened during maintenance, want none", len(list))
+	}
+	var flagged bool
+	for len(events) > 0 {
+		if ev := <-events; ev.Kind == engine.EventMonitorState && ev.To == string(probe.StateDown) {
+			flagged = ev.UnderMaintenance
+		}
+	}
+	if !flagged {
+		t.Error("the down event does not say it happened under maintenance")
+	}
+}
