@@ -207,7 +207,7 @@ func TestPageShowsMaintenance(t *testing.T) {
 		"Maintenance in progress", "Database upgrade",
 		"Scheduled maintenance", "Wed 4 Nov 2026, 13:00 – 15:00 CST", "(4 Nov 05:00 – 4 Nov 07:00 UTC)",
 		"Under maintenance", `href="/maintenance.ics"`,
-		"Repeats every Tuesday at 21:00 for 2h0m0s (America/Los_Angeles)",
+		"Repeats every Tuesday at 21:00 for 2 h (America/Los_Angeles)",
 	} {
 		if !strings.Contains(page, want) {
 			t.Errorf("page lacks %q", want)

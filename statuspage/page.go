@@ -248,6 +248,18 @@ func (s *Server) viewIncidentPage(inc incidents.Incident, names map[string]strin
 	return v
 }
 
+// humanDuration writes 2h as "2 h" and 90m as "1 h 30 min".
+func humanDuration(d time.Duration) string {
+	h, m := int(d/time.Hour), int(d%time.Hour/time.Minute)
+	switch {
+	case h > 0 && m > 0:
+		return fmt.Sprintf("%d h %d min", h, m)
+	case h > 0:
+		return fmt.Sprintf("%d h", h)
+	}
+	return fmt.Sprintf("%d min", m)
+}
+
 func statusWord(s string) string {
 	if s == "" {
 		return ""
@@ -275,7 +287,7 @@ func (s *Server) viewMaintenance(w *maintenance.Window, o maintenance.Occurrence
 	mv := maintenanceView{Title: w.Title, Description: w.Description, Components: strings.Join(comps, ", "), When: when, WhenUTC: whenUTC,
 		StartISO: o.Start.Format(time.RFC3339), EndISO: o.End.Format(time.RFC3339), Unannounced: !w.Announced(o, s.maint.NoticePeriod)}
 	if w.Recurring() {
-		length := "for " + w.Duration.String()
+		length := "for " + humanDuration(w.Duration)
 		if w.Duration == 0 {
 			length = "to " + w.EndClock.String()
 		}
