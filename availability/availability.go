@@ -1,0 +1,298 @@
+// Package availability computes a component's availability against an objective from its status
+// timeline and its maintenance, by time, never by counting probes. It is pure: it never reads
+// the clock, and the same inputs always give the same report.
+//
+// For a window W (DESIGN section 4):
+//
+//	M = time inside maintenance announced at least the notice period ahead
+//	U = time with no data (unknown), outside M
+//	D = weighted down time outside M and U: major 1.0, partial 0.3, degraded 0 (configurable)
+//	B = |W| - |U|        (basis "calendar", the default)
+//	B = |W| - |M| - |U|  (basis "eligible")
+//	availability = 1 - D/B; budget = (1 - target) * B; budget left = budget - D
+package availability
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/upstate-dev/upstate/calendar"
+	"github.com/upstate-dev/upstate/component"
+)
+
+// Ratio is a fraction in [0, 1]: 0.995 is 99.5 %.
+type Ratio float64
+
+// Basis says what the error budget is a share of.
+type Basis string
+
+// The bases.
+const (
+	BasisCalendar Basis = "calendar" // the whole window less unknown time: "3.6 h a month", maintenance or not
+	BasisEligible Basis = "eligible" // also less announced maintenance: the budget shrinks with maintenance
+)
+
+// Weights say how much of each status counts as down.
+type Weights struct {
+	MajorOutage, PartialOutage, DegradedPerformance float64
+}
+
+// DefaultWeights are Statuspage's and Instatus's: major 1, partial 0.3, degraded 0.
+var DefaultWeights = Weights{MajorOutage: 1, PartialOutage: 0.3, DegradedPerformance: 0}
+
+func (w Weights) of(s component.Status) float64 {
+	switch s {
+	case component.MajorOutage:
+		return w.MajorOutage
+	case component.PartialOutage:
+		return w.PartialOutage
+	case component.DegradedPerformance:
+		return w.DegradedPerformance
+	}
+	return 0
+}
+
+// Objective is an availability target.
+type Objective struct {
+	Target  Ratio
+	Basis   Basis
+	Weights Weights
+}
+
+// Maintenance is one maintenance occurrence as the engine sees it: its span and whether it was
+// announced at least the notice period ahead. Unannounced maintenance counts as if it were not
+// maintenance.
+type Maintenance struct {
+	WindowID  string
+	Span      calendar.Interval
+	Announced bool
+}
+
+// Incident is an incident as a report lists it.
+type Incident struct {
+	ID    string
+	Title string
+	Span  calendar.Interval // End zero while open
+}
+
+// Report is a component's availability over a window.
+type Report struct {
+	Window       calendar.Interval `json:"-"`
+	Total        time.Duration     // |W|
+	Maintenance  time.Duration     // M: announced maintenance, excluded
+	Unannounced  time.Duration     // maintenance announced too late, counted like any other time
+	Unknown      time.Duration     // U: no data, outside M
+	Down         time.Duration     // D: weighted down time outside M and U
+	MajorOutage  time.Duration     // raw time in each outage status, outside M and U
+	PartialOut   time.Duration
+	Degraded     time.Duration
+	Basis        time.Duration // B
+	Availability Ratio         // 1 - D/B; NaN when B is zero (no data at all)
+	Target       Ratio
+	Budget       time.Duration // (1 - target) * B
+	BudgetLeft   time.Duration // Budget - D (negative once overspent)
+	Met          bool          // D <= Budget, and there was data
+	Incidents    []string      // ids of incidents that overlap the down time
+}
+
+// ErrEmptyWindow is returned for a window that holds no time.
+var ErrEmptyWindow = errors.New("the window is empty")
+
+// segment is a stretch of the timeline with one status.
+type segment struct {
+	span   calendar.Interval
+	status component.Status
+}
+
+// segments cuts the window into spans of one status. Before the first change the status is
+// unknown: no data is never counted as up.
+func segments(w calendar.Interval, timeline []component.Change) []segment {
+	changes := slices.Clone(timeline)
+	slices.SortStableFunc(changes, func(a, b component.Change) int { return a.At.Compare(b.At) })
+	var out []segment
+	cur, from := component.Unknown, w.Start
+	for _, ch := range changes {
+		if !ch.At.After(w.Start) {
+			cur = ch.Status
+			continue
+		}
+		if !ch.At.Before(w.End) {
+			break
+		}
+		if ch.At.After(from) {
+			out = append(out, segment{calendar.Interval{Start: from, End: ch.At}, cur})
+		}
+		cur, from = ch.Status, ch.At
+	}
+	out = append(out, segment{calendar.Interval{Start: from, End: w.End}, cur})
+	return out
+}
+
+// subtract returns the parts of iv not covered by the sorted, disjoint intervals cover.
+func subtract(iv calendar.Interval, cover []calendar.Interval) []calendar.Interval {
+	var out []calendar.Interval
+	start := iv.Start
+	for _, c := range cover {
+		if !c.End.After(start) {
+			continue
+		}
+		if !c.Start.Before(iv.End) {
+			break
+		}
+		if c.Start.After(start) {
+			out = append(out, calendar.Interval{Start: start, End: c.Start})
+		}
+		if c.End.After(start) {
+			start = c.End
+		}
+	}
+	if iv.End.After(start) {
+		out = append(out, calendar.Interval{Start: start, End: iv.End})
+	}
+	return out
+}
+
+func durationOf(is []calendar.Interval) time.Duration {
+	var d time.Duration
+	for _, i := range is {
+		d += i.Duration()
+	}
+	return d
+}
+
+// Compute reports the availability of one component over w.
+func Compute(w calendar.Interval, timeline []component.Change, maint []Maintenance, incidents []Incident, obj Objective) (Report, error) {
+	if w.Empty() {
+		return Report{}, ErrEmptyWindow
+	}
+	if obj.Target <= 0 || obj.Target >= 1 {
+		return Report{}, fmt.Errorf("target %v must be between 0 and 1", obj.Target)
+	}
+	r := Report{Window: w, Total: w.Duration(), Target: obj.Target}
+	var announced, late []calendar.Interval
+	for _, m := range maint {
+		part := m.Span.Intersect(w)
+		if part.Empty() {
+			continue
+		}
+		if m.Announced {
+			announced = append(announced, part)
+		} else {
+			late = append(late, part)
+		}
+	}
+	announced = calendar.Union(announced)
+	r.Maintenance = durationOf(announced)
+	var downSpans []calendar.Interval
+	weighted := 0.0
+	for _, seg := range segments(w, timeline) {
+		for _, part := range subtract(seg.span, announced) {
+			d := part.Duration()
+			switch seg.status {
+			case component.Unknown:
+				r.Unknown += d
+				continue
+			case component.MajorOutage:
+				r.MajorOutage += d
+			case component.PartialOutage:
+				r.PartialOut += d
+			case component.DegradedPerformance:
+				r.Degraded += d
+			}
+			if wt := obj.Weights.of(seg.status); wt > 0 {
+				weighted += wt * float64(d)
+				downSpans = append(downSpans, part)
+			}
+		}
+	}
+	// Unannounced maintenance outside announced maintenance, for the report.
+	r.Unannounced = durationOf(subtractAll(calendar.Union(late), announced))
+	r.Down = time.Duration(math.Round(weighted))
+	r.Basis = r.Total - r.Unknown
+	if obj.Basis == BasisEligible {
+		r.Basis -= r.Maintenance
+	}
+	r.Budget = time.Duration(math.Round(float64(1-obj.Target) * float64(r.Basis)))
+	r.BudgetLeft = r.Budget - r.Down
+	if r.Basis > 0 {
+		r.Availability = Ratio(1 - float64(r.Down)/float64(r.Basis))
+		r.Met = r.Down <= r.Budget
+	} else {
+		r.Availability = Ratio(math.NaN())
+	}
+	for _, inc := range incidents {
+		span := inc.Span
+		if span.End.IsZero() {
+			span.End = w.End
+		}
+		for _, d := range downSpans {
+			if span.Overlaps(d) {
+				r.Incidents = append(r.Incidents, inc.ID)
+				break
+			}
+		}
+	}
+	return r, nil
+}
+
+func subtractAll(is, cover []calendar.Interval) []calendar.Interval {
+	var out []calendar.Interval
+	for _, i := range is {
+		out = append(out, subtract(i, cover)...)
+	}
+	return out
+}
+
+// Month is the calendar month holding t, in loc: [first of the month 00:00, first of the next).
+func Month(year int, month time.Month, loc *time.Location) calendar.Interval {
+	first := calendar.Date{Year: year, Month: month, Day: 1}
+	next := calendar.Date{Year: year, Month: month + 1, Day: 1}
+	if month == time.December {
+		next = calendar.Date{Year: year + 1, Month: time.January, Day: 1}
+	}
+	return calendar.Interval{Start: calendar.Local(first, 0, loc), End: calendar.Local(next, 0, loc)}
+}
+
+// BurnRate is how fast the error budget burns over w: (D/B) / (1 - target). 1 spends exactly the
+// budget over the objective's period; 14.4 spends 2 % of a 30-day budget in an hour. ok is false
+// when w holds no eligible time (all maintenance or no data): no alert fires then.
+func BurnRate(w calendar.Interval, timeline []component.Change, maint []Maintenance, obj Objective) (rate float64, ok bool) {
+	// Burn rates are measured on eligible time, whatever the report's basis.
+	o := obj
+	o.Basis = BasisEligible
+	r, err := Compute(w, timeline, maint, nil, o)
+	if err != nil || r.Basis <= 0 {
+		return 0, false
+	}
+	return (float64(r.Down) / float64(r.Basis)) / float64(1-obj.Target), true
+}
+
+// AlertWindow is one row of the multiwindow, multi-burn-rate table (SRE Workbook, chapter 5).
+type AlertWindow struct {
+	Severity    string // "page" or "ticket"
+	Long, Short time.Duration
+	Rate        float64
+}
+
+// WorkbookWindows are the SRE Workbook's recommended windows for a 30-day objective.
+var WorkbookWindows = []AlertWindow{
+	{Severity: "page", Long: time.Hour, Short: 5 * time.Minute, Rate: 14.4},
+	{Severity: "page", Long: 6 * time.Hour, Short: 30 * time.Minute, Rate: 6},
+	{Severity: "ticket", Long: 3 * 24 * time.Hour, Short: 6 * time.Hour, Rate: 1},
+}
+
+// Firing returns the alert windows whose long and short burn rates both exceed their rate at now.
+func Firing(now time.Time, timeline []component.Change, maint []Maintenance, obj Objective, windows []AlertWindow) []AlertWindow {
+	var out []AlertWindow
+	for _, aw := range windows {
+		long, ok1 := BurnRate(calendar.Interval{Start: now.Add(-aw.Long), End: now}, timeline, maint, obj)
+		short, ok2 := BurnRate(calendar.Interval{Start: now.Add(-aw.Short), End: now}, timeline, maint, obj)
+		if ok1 && ok2 && long > aw.Rate && short > aw.Rate {
+			out = append(out, aw)
+		}
+	}
+	return out
+}
