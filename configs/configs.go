@@ -43,6 +43,8 @@ type Config struct {
 	Calendars []Calendar `yaml:"calendars"`
 	Policies  []Policy   `yaml:"policies"`
 	Incidents Incidents  `yaml:"incidents"`
+	// Objectives are availability targets; the one without components is the default.
+	Objectives []Objective `yaml:"objectives"`
 
 	// Location is Server.TimeZone, loaded. Derived at load time, never read from the file.
 	Location *time.Location `yaml:"-"`
@@ -416,6 +418,7 @@ func (c *Config) validate(d *decoder) {
 	c.validateMonitors(d)
 	c.validateMaintenance(d)
 	c.validateSLA(d)
+	c.validateObjectives(d)
 }
 
 func absoluteHTTP(s string) bool {

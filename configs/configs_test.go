@@ -53,6 +53,14 @@ func TestLoadBadConfigs(t *testing.T) {
 		{"bad-maintenance-zone.yaml", []string{`9:18: maintenance.windows[0].time_zone: unknown time zone "Asia/Atlantis" (use an IANA name such as America/Los_Angeles)`}},
 		{"bad-monitor-component.yaml", []string{`6:16: monitors[0].component: unknown component "website"`}},
 		{"bad-not-a-list.yaml", []string{`2:3: components: must be a list`}},
+		{"bad-objectives.yaml", []string{
+			`6:13: objectives[0].target: must be a percentage between 0 and 100, such as 99.5`,
+			`7:12: objectives[0].basis: unknown basis "generous" (want calendar or eligible)`,
+			`8:16: objectives[0].time_zone: unknown time zone "Moon/Base" (use an IANA name such as Asia/Shanghai)`,
+			`10:23: objectives[0].weights.partial_outage: must be between 0 and 1`,
+			`11:23: objectives[0].components[1]: unknown component "web"`,
+			`14:18: objectives[1].components[0]: component "api" already has objective strict`,
+		}},
 		{"bad-public-url.yaml", []string{`2:15: server.public_url: must be an absolute http or https URL, such as https://status.example.com`}},
 		{"bad-redis-addrs.yaml", []string{`4:5: storage.redis.addrs: at least one address is required when backend is redis`}},
 		{"bad-secret-both.yaml", []string{`6:20: storage.redis.password_file: give password or password_file, not both`}},
@@ -143,6 +151,9 @@ func TestLoadExample(t *testing.T) {
 	if len(windows) != 2 || windows[0].Rule != "FREQ=DAILY" || windows[1].Rule != "FREQ=WEEKLY;BYDAY=TU" || windows[1].Duration != 2*time.Hour ||
 		windows[0].FirstDate.String() != "2026-11-01" || windows[0].Location() == nil {
 		t.Errorf("MaintenanceWindows = %+v", windows)
+	}
+	if o := cfg.ObjectiveFor("api"); o.Objective.Target != 0.995 || o.Location.String() != "Asia/Shanghai" || o.Notice != 24*time.Hour || o.Objective.Weights.PartialOutage != 0.3 {
+		t.Errorf("ObjectiveFor(api) = %+v", o)
 	}
 	mons := cfg.ProbeMonitors()
 	if len(mons) != 4 {

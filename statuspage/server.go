@@ -64,6 +64,8 @@ type Options struct {
 	Maintenance Maintenance
 	// SLA: the service-level policies incidents follow.
 	SLA SLA
+	// Reports computes availability reports (nil: the report endpoints answer 404).
+	Reports Reporter
 
 	RequestTimeout time.Duration // default 10s
 	MaxBodyBytes   int64         // default 1 MiB
@@ -83,6 +85,7 @@ type Server struct {
 	maint     Maintenance
 	sla       SLA
 	md        *markdown
+	reports   Reporter
 }
 
 // New builds the server: routes, middleware and templates. A template that does not parse is an
@@ -123,7 +126,7 @@ func New(o Options) (*Server, error) {
 	s := &Server{
 		echo: echo.New(), store: o.Store, clock: o.Clock, log: o.Logger.With("component", "http"),
 		page: o.Page, version: o.Version, templates: tmpl,
-		auth: newAuthenticator(o.Store, o.Clock.Now), maint: o.Maintenance, sla: o.SLA, md: newMarkdown(),
+		auth: newAuthenticator(o.Store, o.Clock.Now), maint: o.Maintenance, sla: o.SLA, md: newMarkdown(), reports: o.Reports,
 	}
 	if s.maint.NoticePeriod == 0 {
 		s.maint.NoticePeriod = 24 * time.Hour
@@ -190,6 +193,7 @@ func New(o Options) (*Server, error) {
 	s.routesMaintenance()
 	s.routesV2()
 	s.routesIncidents()
+	s.routesReports()
 	return s, nil
 }
 

@@ -59,6 +59,7 @@ Usage:
   upstate keys list -config FILE
   upstate keys revoke -config FILE ID
   upstate sla deadlines -config FILE [-policy NAME] -severity P1 [-opened RFC3339]
+  upstate report -config FILE -month YYYY-MM [-component ID] [-format json|csv]
   upstate version
 
 Run "upstate COMMAND -help" for a command's flags.
@@ -79,6 +80,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return keys(rest, stdout, stderr)
 	case "sla":
 		return sla(rest, stdout, stderr)
+	case "report":
+		return report(rest, stdout, stderr)
 	case "version":
 		fmt.Fprintf(stdout, "upstate %s (%s, %s/%s)\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 		return 0
@@ -244,6 +247,7 @@ func serveConfig(ctx context.Context, cfg *configs.Config, devAssets string, log
 			Location: cfg.Location, LogoURL: cfg.Server.LogoURL, Links: links},
 		Maintenance:    statuspage.Maintenance{NoticePeriod: cfg.Maintenance.NoticePeriod, Horizon: cfg.Maintenance.Horizon},
 		SLA:            statuspage.SLA{Policies: cfg.SLAPolicies(), DefaultPolicy: cfg.DefaultPolicy},
+		Reports:        newReports(st, cfg),
 		RequestTimeout: cfg.Server.RequestTimeout, MaxBodyBytes: cfg.Server.MaxBodyBytes, TrustedProxies: proxies,
 	})
 	if err != nil {
@@ -437,6 +441,74 @@ func sla(args []string, stdout, stderr io.Writer) int {
 	enc.SetIndent("", "  ")
 	if err := enc.Encode(d); err != nil {
 		fmt.Fprintf(stderr, "upstate sla deadlines: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// newReports builds the availability report service for a store and config.
+func newReports(st store.Store, cfg *configs.Config) *engine.Reports {
+	return &engine.Reports{Store: st, Objective: func(id string) engine.Objective {
+		o := cfg.ObjectiveFor(id)
+		return engine.Objective{ID: o.ID, Objective: o.Objective, Location: o.Location, Notice: o.Notice}
+	}}
+}
+
+// report prints availability reports for a month.
+func report(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("report", "report -config FILE -month YYYY-MM [-component ID] [-format json|csv]", stderr)
+	configPath := fs.String("config", "upstate.yaml", "the config `file` naming the store and objectives")
+	month := fs.String("month", "", "the calendar `month`, YYYY-MM, in each objective's zone")
+	comp := fs.String("component", "", "only this component's `id`")
+	format := fs.String("format", "json", "json or csv")
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	y, m, err := statuspage.ParseMonth(*month)
+	if err != nil {
+		fmt.Fprintf(stderr, "upstate report: -month: %v\n", err)
+		return 2
+	}
+	if *format != "json" && *format != "csv" {
+		fmt.Fprintf(stderr, "upstate report: -format must be json or csv\n")
+		return 2
+	}
+	cfg, ok := loadConfig(*configPath, stderr)
+	if !ok {
+		return 1
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "upstate report: open store: %v\n", err)
+		return 1
+	}
+	defer st.Close()
+	reps := newReports(st, cfg)
+	var list []engine.ComponentReport
+	if *comp != "" {
+		r, err := reps.Month(ctx, *comp, y, m)
+		if err != nil {
+			fmt.Fprintf(stderr, "upstate report: %v\n", err)
+			return 1
+		}
+		list = append(list, r)
+	} else if list, err = reps.AllMonth(ctx, y, m); err != nil {
+		fmt.Fprintf(stderr, "upstate report: %v\n", err)
+		return 1
+	}
+	views := make([]statuspage.ReportView, len(list))
+	for i, r := range list {
+		views[i] = statuspage.ViewReport(r)
+	}
+	if *format == "csv" {
+		err = statuspage.WriteReportsCSV(stdout, views)
+	} else {
+		err = statuspage.WriteReportsJSON(stdout, views)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "upstate report: %v\n", err)
 		return 1
 	}
 	return 0

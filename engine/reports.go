@@ -1,0 +1,145 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/upstate-dev/upstate/availability"
+	"github.com/upstate-dev/upstate/calendar"
+	"github.com/upstate-dev/upstate/component"
+	"github.com/upstate-dev/upstate/maintenance"
+	"github.com/upstate-dev/upstate/store"
+)
+
+// ReportStore is what availability reports read.
+type ReportStore interface {
+	GetComponent(ctx context.Context, id string) (component.Component, error)
+	ListComponents(ctx context.Context) ([]component.Component, error)
+	StatusTimeline(ctx context.Context, componentID string, from, to time.Time) ([]component.Change, error)
+	ListWindows(ctx context.Context) ([]maintenance.Window, error)
+	IncidentStore
+}
+
+// Objective is what a component is measured against: the target, and the zone its months are
+// counted in, and the notice period that makes maintenance count as announced.
+type Objective struct {
+	ID        string
+	Objective availability.Objective
+	Location  *time.Location
+	Notice    time.Duration
+}
+
+// Reports gathers a component's timeline, maintenance and incidents from the store and hands them
+// to the pure availability engine.
+type Reports struct {
+	Store     ReportStore
+	Objective func(componentID string) Objective
+}
+
+// ComponentReport is a report with what it was computed for.
+type ComponentReport struct {
+	ComponentID string
+	Name        string
+	ObjectiveID string
+	Location    *time.Location
+	availability.Report
+}
+
+// Month reports a component's availability over a calendar month in its objective's zone.
+func (r *Reports) Month(ctx context.Context, componentID string, year int, month time.Month) (ComponentReport, error) {
+	obj := r.Objective(componentID)
+	return r.Window(ctx, componentID, availability.Month(year, month, obj.Location))
+}
+
+// Window reports a component's availability over any window.
+func (r *Reports) Window(ctx context.Context, componentID string, w calendar.Interval) (ComponentReport, error) {
+	c, err := r.Store.GetComponent(ctx, componentID)
+	if err != nil {
+		return ComponentReport{}, err
+	}
+	windows, err := r.Store.ListWindows(ctx)
+	if err != nil {
+		return ComponentReport{}, err
+	}
+	return r.compute(ctx, c, windows, w)
+}
+
+// AllMonth reports every component (groups excluded) for one month.
+func (r *Reports) AllMonth(ctx context.Context, year int, month time.Month) ([]ComponentReport, error) {
+	cs, err := r.Store.ListComponents(ctx)
+	if err != nil {
+		return nil, err
+	}
+	windows, err := r.Store.ListWindows(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []ComponentReport
+	for _, c := range cs {
+		if c.IsGroup {
+			continue
+		}
+		rep, err := r.compute(ctx, c, windows, availability.Month(year, month, r.Objective(c.ID).Location))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rep)
+	}
+	return out, nil
+}
+
+func (r *Reports) compute(ctx context.Context, c component.Component, windows []maintenance.Window, w calendar.Interval) (ComponentReport, error) {
+	obj := r.Objective(c.ID)
+	timeline, err := r.Store.StatusTimeline(ctx, c.ID, w.Start, w.End)
+	if err != nil {
+		return ComponentReport{}, err
+	}
+	maint := MaintenanceFor(windows, c.ID, w, obj.Notice)
+	incs, err := r.Store.ListIncidents(ctx, store.IncidentQuery{ComponentID: c.ID, Until: w.End})
+	if err != nil {
+		return ComponentReport{}, err
+	}
+	var spans []availability.Incident
+	for _, inc := range incs {
+		end := inc.ResolvedAt
+		if !end.IsZero() && !end.After(w.Start) {
+			continue
+		}
+		spans = append(spans, availability.Incident{ID: inc.ID, Title: inc.Title, Span: calendar.Interval{Start: inc.StartedAt, End: end}})
+	}
+	rep, err := availability.Compute(w, timeline, maint, spans, obj.Objective)
+	if err != nil {
+		return ComponentReport{}, fmt.Errorf("availability of %s: %w", c.ID, err)
+	}
+	return ComponentReport{ComponentID: c.ID, Name: c.Name, ObjectiveID: obj.ID, Location: obj.Location, Report: rep}, nil
+}
+
+// MaintenanceFor lists the maintenance of a component overlapping w, each marked announced or
+// not by the notice rule: an occurrence is announced if its window was announced at least
+// notice before it began; an extension only if it was made at least notice before the end it
+// moved. Cancelled occurrences are not maintenance.
+func MaintenanceFor(windows []maintenance.Window, componentID string, w calendar.Interval, notice time.Duration) []availability.Maintenance {
+	var out []availability.Maintenance
+	for i := range windows {
+		win := &windows[i]
+		if !slices.Contains(win.Components, componentID) {
+			continue
+		}
+		for _, o := range win.Occurrences(w.Start, w.End) {
+			if o.Cancelled {
+				continue
+			}
+			announced := win.Announced(o, notice)
+			end := o.End
+			if o.End.After(o.ScheduledEnd) {
+				end = o.ScheduledEnd
+				out = append(out, availability.Maintenance{WindowID: win.ID, Announced: announced && !o.ChangedAt.After(o.ScheduledEnd.Add(-notice)),
+					Span: calendar.Interval{Start: o.ScheduledEnd, End: o.End}})
+			}
+			out = append(out, availability.Maintenance{WindowID: win.ID, Announced: announced, Span: calendar.Interval{Start: o.Start, End: end}})
+		}
+	}
+	return out
+}

@@ -1,0 +1,210 @@
+package statuspage
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/upstate-dev/upstate/calendar"
+	"github.com/upstate-dev/upstate/engine"
+)
+
+// Reporter computes availability reports.
+type Reporter interface {
+	Month(ctx context.Context, componentID string, year int, month time.Month) (engine.ComponentReport, error)
+	Window(ctx context.Context, componentID string, w calendar.Interval) (engine.ComponentReport, error)
+	AllMonth(ctx context.Context, year int, month time.Month) ([]engine.ComponentReport, error)
+}
+
+// ReportView is an availability report as the API and the CLI write it: durations in seconds,
+// ratios as numbers in 0..1, availability null when there was no data.
+type ReportView struct {
+	ComponentID           string   `json:"component_id"`
+	Name                  string   `json:"name"`
+	Objective             string   `json:"objective"`
+	Start                 string   `json:"start"` // RFC 3339 in the objective's zone
+	End                   string   `json:"end"`
+	TimeZone              string   `json:"time_zone"`
+	Target                float64  `json:"target"`
+	Availability          *float64 `json:"availability"`
+	Met                   bool     `json:"met"`
+	TotalSeconds          float64  `json:"total_seconds"`
+	EligibleSeconds       float64  `json:"eligible_seconds"` // the basis B
+	DownSeconds           float64  `json:"down_seconds"`     // weighted
+	MajorOutageSeconds    float64  `json:"major_outage_seconds"`
+	PartialOutageSeconds  float64  `json:"partial_outage_seconds"`
+	DegradedSeconds       float64  `json:"degraded_seconds"`
+	MaintenanceSeconds    float64  `json:"maintenance_seconds"` // announced: excluded
+	UnannouncedSeconds    float64  `json:"unannounced_maintenance_seconds"`
+	UnknownSeconds        float64  `json:"unknown_seconds"`
+	BudgetSeconds         float64  `json:"budget_seconds"`
+	BudgetRemainingSecond float64  `json:"budget_remaining_seconds"`
+	Incidents             []string `json:"incidents"`
+}
+
+func secs(d time.Duration) float64 { return math.Round(d.Seconds()*1000) / 1000 }
+
+// ViewReport turns a report into its written form.
+func ViewReport(r engine.ComponentReport) ReportView {
+	v := ReportView{ComponentID: r.ComponentID, Name: r.Name, Objective: r.ObjectiveID, TimeZone: r.Location.String(),
+		Start: r.Window.Start.In(r.Location).Format(time.RFC3339), End: r.Window.End.In(r.Location).Format(time.RFC3339),
+		Target: float64(r.Target), Met: r.Met, TotalSeconds: secs(r.Total), EligibleSeconds: secs(r.Basis), DownSeconds: secs(r.Down),
+		MajorOutageSeconds: secs(r.MajorOutage), PartialOutageSeconds: secs(r.PartialOut), DegradedSeconds: secs(r.Degraded),
+		MaintenanceSeconds: secs(r.Maintenance), UnannouncedSeconds: secs(r.Unannounced), UnknownSeconds: secs(r.Unknown),
+		BudgetSeconds: secs(r.Budget), BudgetRemainingSecond: secs(r.BudgetLeft), Incidents: r.Incidents}
+	if !math.IsNaN(float64(r.Availability)) {
+		a := float64(r.Availability)
+		v.Availability = &a
+	}
+	if v.Incidents == nil {
+		v.Incidents = []string{}
+	}
+	return v
+}
+
+var csvHeader = []string{"component_id", "name", "objective", "start", "end", "time_zone", "target", "availability", "met",
+	"total_seconds", "eligible_seconds", "down_seconds", "major_outage_seconds", "partial_outage_seconds", "degraded_seconds",
+	"maintenance_seconds", "unannounced_maintenance_seconds", "unknown_seconds", "budget_seconds", "budget_remaining_seconds", "incidents"}
+
+// WriteReportsCSV writes reports as CSV with a header row.
+func WriteReportsCSV(w io.Writer, reports []ReportView) error {
+	cw := csv.NewWriter(w)
+	if err := cw.Write(csvHeader); err != nil {
+		return err
+	}
+	f := func(x float64) string { return strconv.FormatFloat(x, 'f', -1, 64) }
+	for _, r := range reports {
+		avail := ""
+		if r.Availability != nil {
+			avail = f(*r.Availability)
+		}
+		row := []string{r.ComponentID, r.Name, r.Objective, r.Start, r.End, r.TimeZone, f(r.Target), avail, strconv.FormatBool(r.Met),
+			f(r.TotalSeconds), f(r.EligibleSeconds), f(r.DownSeconds), f(r.MajorOutageSeconds), f(r.PartialOutageSeconds), f(r.DegradedSeconds),
+			f(r.MaintenanceSeconds), f(r.UnannouncedSeconds), f(r.UnknownSeconds), f(r.BudgetSeconds), f(r.BudgetRemainingSecond), strings.Join(r.Incidents, " ")}
+		if err := cw.Write(row); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// WriteReportsJSON writes reports as one JSON document.
+func WriteReportsJSON(w io.Writer, reports []ReportView) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(map[string]any{"reports": reports})
+}
+
+// ParseMonth reads YYYY-MM.
+func ParseMonth(s string) (int, time.Month, error) {
+	t, err := time.Parse("2006-01", s)
+	if err != nil {
+		return 0, 0, fmt.Errorf("invalid month %q: want YYYY-MM", s)
+	}
+	return t.Year(), t.Month(), nil
+}
+
+func (s *Server) routesReports() {
+	s.echo.GET("/api/v1/components/:id/availability", s.componentAvailability)
+	s.echo.GET("/api/v1/reports/monthly", s.monthlyReports)
+}
+
+func (s *Server) reporter() (Reporter, error) {
+	if s.reports == nil {
+		return nil, newError(http.StatusNotFound, "not_found", "availability reports are not enabled")
+	}
+	return s.reports, nil
+}
+
+func (s *Server) respondReports(c echo.Context, views []ReportView) error {
+	c.Response().Header().Set("Access-Control-Allow-Origin", "*")
+	switch c.QueryParam("format") {
+	case "", "json":
+		if len(views) == 1 && c.Path() == "/api/v1/components/:id/availability" {
+			return c.JSON(http.StatusOK, views[0])
+		}
+		return c.JSON(http.StatusOK, map[string]any{"reports": views})
+	case "csv":
+		c.Response().Header().Set(echo.HeaderContentType, "text/csv; charset=utf-8")
+		c.Response().WriteHeader(http.StatusOK)
+		return WriteReportsCSV(c.Response(), views)
+	}
+	return fieldError(http.StatusBadRequest, "invalid_query", "format", "must be json or csv")
+}
+
+func (s *Server) componentAvailability(c echo.Context) error {
+	rep, err := s.reporter()
+	if err != nil {
+		return err
+	}
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	if f := c.QueryParam("format"); f != "" && f != "json" && f != "csv" {
+		return fieldError(http.StatusBadRequest, "invalid_query", "format", "must be json or csv")
+	}
+	var r engine.ComponentReport
+	switch {
+	case c.QueryParam("month") != "":
+		y, m, perr := ParseMonth(c.QueryParam("month"))
+		if perr != nil {
+			return fieldError(http.StatusBadRequest, "invalid_query", "month", "%v", perr)
+		}
+		r, err = rep.Month(c.Request().Context(), id, y, m)
+	case c.QueryParam("from") != "" || c.QueryParam("to") != "":
+		from, ferr := queryTime(c, "from")
+		if ferr != nil {
+			return ferr
+		}
+		to, terr := queryTime(c, "to")
+		if terr != nil {
+			return terr
+		}
+		if !to.After(from) || to.Sub(from) > 2*366*24*time.Hour {
+			return fieldError(http.StatusBadRequest, "invalid_query", "to", "must be after from, at most two years later")
+		}
+		r, err = rep.Window(c.Request().Context(), id, calendar.Interval{Start: from, End: to})
+	default:
+		now := s.clock.Now()
+		r, err = rep.Month(c.Request().Context(), id, now.Year(), now.Month())
+	}
+	if err != nil {
+		return err
+	}
+	return s.respondReports(c, []ReportView{ViewReport(r)})
+}
+
+func (s *Server) monthlyReports(c echo.Context) error {
+	rep, err := s.reporter()
+	if err != nil {
+		return err
+	}
+	month := c.QueryParam("month")
+	if month == "" {
+		return fieldError(http.StatusBadRequest, "invalid_query", "month", "is required: YYYY-MM")
+	}
+	y, m, err := ParseMonth(month)
+	if err != nil {
+		return fieldError(http.StatusBadRequest, "invalid_query", "month", "%v", err)
+	}
+	reports, err := rep.AllMonth(c.Request().Context(), y, m)
+	if err != nil {
+		return err
+	}
+	views := make([]ReportView, 0, len(reports))
+	for _, r := range reports {
+		views = append(views, ViewReport(r))
+	}
+	return s.respondReports(c, views)
+}

@@ -1,0 +1,68 @@
+package statuspage
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/upstate-dev/upstate/apikey"
+	"github.com/upstate-dev/upstate/component"
+)
+
+func TestAvailabilityReports(t *testing.T) {
+	f := newFixture(t)
+	f.addComponents("api", "db")
+	ctx := t.Context()
+	// api: up since October, down one hour on Nov 10 (UTC), and down two hours inside a window
+	// announced well ahead on Nov 12.
+	for _, ch := range []component.Change{
+		{ComponentID: "api", At: time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC), Status: component.Operational},
+		{ComponentID: "api", At: time.Date(2026, 11, 10, 12, 0, 0, 0, time.UTC), Status: component.MajorOutage},
+		{ComponentID: "api", At: time.Date(2026, 11, 10, 13, 0, 0, 0, time.UTC), Status: component.Operational},
+		{ComponentID: "api", At: time.Date(2026, 11, 12, 2, 0, 0, 0, time.UTC), Status: component.MajorOutage},
+		{ComponentID: "api", At: time.Date(2026, 11, 12, 4, 0, 0, 0, time.UTC), Status: component.Operational},
+	} {
+		if err := f.store.AppendStatus(ctx, ch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A window announced now (Nov 1, 09:30 UTC) for Nov 12 01:00-05:00 UTC.
+	if r := f.do("POST", "/api/admin/v1/maintenance", f.tokens[apikey.ScopeMaintenance],
+		`{"id":"db-move","title":"DB move","components":["api"],"time_zone":"UTC","start":"2026-11-12T01:00:00Z","end":"2026-11-12T05:00:00Z"}`); r.code != 201 {
+		t.Fatalf("%d %s", r.code, r.body)
+	}
+	r := f.do("GET", "/api/v1/components/api/availability?month=2026-11", "", "")
+	var v ReportView
+	if err := json.Unmarshal(r.body, &v); err != nil || r.code != 200 {
+		t.Fatalf("%d %s", r.code, r.body)
+	}
+	// November in Shanghai is 30 days: budget 0.5 % of 720 h = 12,960 s. Down 1 h; the 2 h
+	// inside the announced window are excluded.
+	if v.TotalSeconds != 2592000 || v.BudgetSeconds != 12960 || v.DownSeconds != 3600 || v.MaintenanceSeconds != 4*3600 ||
+		v.BudgetRemainingSecond != 9360 || !v.Met || v.Availability == nil || *v.Availability != 1-3600.0/2592000 ||
+		v.Start != "2026-11-01T00:00:00+08:00" || v.TimeZone != "Asia/Shanghai" || v.Objective != "seed-99-5" {
+		t.Errorf("report = %+v", v)
+	}
+	// db has no data at all: availability null, nothing met.
+	r = f.do("GET", "/api/v1/components/db/availability?month=2026-11", "", "")
+	if !strings.Contains(string(r.body), `"availability":null`) || !strings.Contains(string(r.body), `"unknown_seconds":2592000`) {
+		t.Errorf("no data: %s", r.body)
+	}
+	csv := f.do("GET", "/api/v1/reports/monthly?month=2026-11&format=csv", "", "")
+	lines := strings.Split(strings.TrimSpace(string(csv.body)), "\n")
+	if csv.code != 200 || len(lines) != 3 || !strings.HasPrefix(lines[0], "component_id,name,objective") || !strings.HasPrefix(lines[1], "api,API,seed-99-5,") {
+		t.Errorf("csv: %d\n%s", csv.code, csv.body)
+	}
+	for q, field := range map[string]string{"?month=November": "month", "?month=2026-11&format=xml": "format", "?from=2026-11-02T00:00:00Z&to=2026-11-01T00:00:00Z": "to"} {
+		if r := f.do("GET", "/api/v1/components/api/availability"+q, "", ""); r.code != 400 || r.apiErr(t).Field != field {
+			t.Errorf("%s: %d %s", q, r.code, r.body)
+		}
+	}
+	if r := f.do("GET", "/api/v1/components/ghost/availability?month=2026-11", "", ""); r.code != 404 {
+		t.Errorf("unknown component: %d", r.code)
+	}
+	if r := f.do("GET", "/api/v1/reports/monthly", "", ""); r.code != 400 {
+		t.Errorf("monthly without a month: %d", r.code)
+	}
+}
