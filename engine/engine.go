@@ -70,6 +70,10 @@ type Options struct {
 	Recovery        Recovery
 	// SLAEvery is how often clocks are checked for warnings and breaches (default 10s).
 	SLAEvery time.Duration
+	// Reports, when set, drives the availability gauges and burn-rate alerts, every
+	// AvailabilityEvery (default 1m).
+	Reports           *Reports
+	AvailabilityEvery time.Duration
 }
 
 func (o *Options) validate() error {
@@ -110,6 +114,9 @@ func (o *Options) validate() error {
 	if o.SLAEvery <= 0 {
 		o.SLAEvery = 10 * time.Second
 	}
+	if o.AvailabilityEvery <= 0 {
+		o.AvailabilityEvery = time.Minute
+	}
 	return errors.Join(errs...)
 }
 
@@ -120,6 +127,8 @@ type Engine struct {
 	sched   gocron.Scheduler
 	metrics *metrics
 	sla     *slaMetrics
+	avail   *availabilityMetrics
+	firing  map[string]bool // burn-rate alert windows firing, by component/severity/window
 
 	secureTransport, insecureTransport http.RoundTripper
 
@@ -167,7 +176,7 @@ func New(o Options) (*Engine, error) {
 	}
 	e := &Engine{
 		opts: o, log: o.Logger.With("component", "engine"), sched: sched,
-		metrics: newMetrics(o.Registerer), sla: newSLAMetrics(o.Registerer),
+		metrics: newMetrics(o.Registerer), sla: newSLAMetrics(o.Registerer), avail: newAvailabilityMetrics(o.Registerer),
 		monitors: map[string]*runner{}, status: map[string]component.Status{}, rollups: map[rollupKey]*probe.Rollup{},
 		impacts: map[string]component.Status{},
 	}
@@ -231,6 +240,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		{"prune-rollups", time.Hour, e.prune},
 		{"maintenance", e.opts.MaintenanceEvery, e.maintenanceTick},
 		{"sla", e.opts.SLAEvery, e.slaTick},
+		{"availability", e.opts.AvailabilityEvery, e.availabilityTick},
 	}
 	for _, h := range housekeeping {
 		if _, err := e.sched.NewJob(gocron.DurationJob(h.every), gocron.NewTask(h.fn),

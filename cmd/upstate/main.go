@@ -224,7 +224,7 @@ func serveConfig(ctx context.Context, cfg *configs.Config, devAssets string, log
 	bus := engine.NewBus(reg)
 	eng, err := engine.New(engine.Options{Store: st, Clock: clock, Logger: log, Registerer: reg, Bus: bus, Monitors: cfg.ProbeMonitors(),
 		Reminders: cfg.Maintenance.Reminders, Policies: cfg.SLAPolicies(), DefaultPolicy: cfg.DefaultPolicy,
-		MonitorSeverity: cfg.MonitorSeverities(), Recovery: engine.Recovery(cfg.Incidents.Recovery)})
+		MonitorSeverity: cfg.MonitorSeverities(), Recovery: engine.Recovery(cfg.Incidents.Recovery), Reports: newReports(st, cfg)})
 	if err != nil {
 		return err
 	}
