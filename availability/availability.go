@@ -110,8 +110,22 @@ type segment struct {
 // segments cuts the window into spans of one status. Before the first change the status is
 // unknown: no data is never counted as up.
 func segments(w calendar.Interval, timeline []component.Change) []segment {
-	changes := slices.Clone(timeline)
-	slices.SortStableFunc(changes, func(a, b component.Change) int { return a.At.Compare(b.At) })
+	byTime := func(a, b component.Change) int { return a.At.Compare(b.At) }
+	changes := timeline
+	if !slices.IsSortedFunc(changes, byTime) { // stores return them sorted; sort only if not
+		changes = slices.Clone(timeline)
+		slices.SortStableFunc(changes, byTime)
+	}
+	// Start at the last change at or before the window: earlier ones do not matter.
+	i, _ := slices.BinarySearchFunc(changes, w.Start, func(c component.Change, t time.Time) int {
+		if c.At.After(t) {
+			return 1
+		}
+		return -1
+	})
+	if i > 0 {
+		changes = changes[i-1:]
+	}
 	var out []segment
 	cur, from := component.Unknown, w.Start
 	for _, ch := range changes {
