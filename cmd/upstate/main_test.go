@@ -14,7 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/upstate-dev/upstate/component"
 	"github.com/upstate-dev/upstate/configs"
+	"github.com/upstate-dev/upstate/engine"
 )
 
 func runCLI(args ...string) (code int, stdout, stderr string) {
@@ -185,5 +187,51 @@ func TestSLADeadlines(t *testing.T) {
 		if code, _, stderr := runCLI(args...); code != 2 || stderr == "" {
 			t.Errorf("%v: exit %d, stderr %q; want 2 with a message", args, code, stderr)
 		}
+	}
+}
+
+func TestReportCommand(t *testing.T) {
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "upstate.yaml")
+	if err := os.WriteFile(cfgPath, []byte("server:\n  time_zone: Asia/Shanghai\ncomponents:\n  - id: api\n    name: API\nobjectives:\n  - id: o\n    target: 99.5\n    time_zone: Asia/Shanghai\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := configs.Load(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := openStore(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := engine.SyncComponents(t.Context(), st, cfg.ComponentList(time.Now()), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	for _, ch := range []component.Change{
+		{ComponentID: "api", At: time.Date(2026, 9, 1, 0, 0, 0, 0, time.UTC), Status: component.Operational},
+		{ComponentID: "api", At: time.Date(2026, 10, 5, 0, 0, 0, 0, time.UTC), Status: component.MajorOutage},
+		{ComponentID: "api", At: time.Date(2026, 10, 5, 4, 0, 0, 0, time.UTC), Status: component.Operational},
+	} {
+		if err := st.AppendStatus(t.Context(), ch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st.Close()
+	// October 2026 in Shanghai: 31 days, budget 3 h 43 m 12 s = 13,392 s; down 4 h: not met.
+	code, stdout, stderr := runCLI("report", "-config", cfgPath, "-month", "2026-10")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{`"budget_seconds": 13392`, `"down_seconds": 14400`, `"met": false`, `"budget_remaining_seconds": -1008`} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("report lacks %s:\n%s", want, stdout)
+		}
+	}
+	code, stdout, _ = runCLI("report", "-config", cfgPath, "-month", "2026-10", "-component", "api", "-format", "csv")
+	if code != 0 || !strings.HasPrefix(stdout, "component_id,") || !strings.Contains(stdout, "api,API,o,2026-10-01T00:00:00+08:00") {
+		t.Errorf("csv: %d\n%s", code, stdout)
+	}
+	if code, _, _ := runCLI("report", "-config", cfgPath, "-month", "October"); code != 2 {
+		t.Errorf("bad month: exit %d", code)
 	}
 }
