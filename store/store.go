@@ -39,6 +39,7 @@ type Store interface {
 	Maintenance
 	Cursors
 	Incidents
+	Dump
 
 	// Ping reports whether the backend is reachable (for /readyz).
 	Ping(ctx context.Context) error

@@ -41,6 +41,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"MaintenanceWindows", testMaintenanceWindows},
 		{"Cursors", testCursors},
 		{"Incidents", testIncidents},
+		{"ExportImport", func(t *testing.T, s store.Store) { testExportImport(t, s, newStore(t)) }},
 		{"Ping", func(t *testing.T, s store.Store) {
 			if err := s.Ping(t.Context()); err != nil {
 				t.Fatalf("Ping: %v", err)
@@ -620,5 +621,107 @@ func testIncidents(t *testing.T, s store.Store) {
 	entries, _ := s.ListAudit(ctx, store.AuditQuery{Target: "incident/inc-a"})
 	if len(entries) != 2 || entries[0].Action != "incident.resolve" || !strings.Contains(string(entries[0].Before), `"status":"investigating"`) {
 		t.Errorf("incident audit = %d entries", len(entries))
+	}
+}
+
+// Seed fills a store with one of everything, for export tests.
+func Seed(t *testing.T, s store.Store) {
+	t.Helper()
+	ctx := t.Context()
+	mustCreate(t, s, component.Component{ID: "core", Name: "Core", IsGroup: true, Source: component.SourceConfig, CreatedAt: t0, UpdatedAt: t0})
+	mustCreate(t, s, component.Component{ID: "api", Name: "API", GroupID: "core", Position: 1, Source: component.SourceConfig, CreatedAt: t0, UpdatedAt: t0})
+	mustCreate(t, s, component.Component{ID: "api-v2", Name: "API v2", Position: 2, Source: component.SourceAPI, CreatedAt: t0, UpdatedAt: t0})
+	for i, st := range []component.Status{component.Operational, component.MajorOutage, component.Operational} {
+		for _, id := range []string{"api", "api-v2"} {
+			if err := s.AppendStatus(ctx, component.Change{ComponentID: id, At: t0.Add(time.Duration(i) * time.Hour), Status: st, Reason: "r"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for _, tr := range []probe.Transition{
+		{MonitorID: "m1", At: t0, From: probe.StateUnknown, To: probe.StateUp, Reason: "ok"},
+		{MonitorID: "m1", At: t0.Add(time.Hour), From: probe.StateUp, To: probe.StateDown, Reason: "refused"},
+	} {
+		if err := s.AppendTransition(ctx, tr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ru := probe.Rollup{MonitorID: "m1", Resolution: probe.Hour, Start: probe.Hour.Truncate(t0)}
+	ru.Add(probe.Result{OK: true, Duration: 12 * time.Millisecond})
+	ru2 := ru
+	ru2.Resolution, ru2.Start = probe.Day, probe.Day.Truncate(t0)
+	if err := s.AddRollups(ctx, []probe.Rollup{ru, ru2}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateKey(ctx, apikey.Key{ID: "aaaaaaaaaaaaaaaa", Name: "ops", Scopes: []apikey.Scope{apikey.ScopeAdmin}, Hash: []byte("$2a$04$x"), CreatedAt: t0}, audit("key.create", "key/a")); err != nil {
+		t.Fatal(err)
+	}
+	w := maintenance.Window{ID: "nightly", Title: "Nightly", Components: []string{"api"}, TimeZone: "Asia/Shanghai", Rule: "FREQ=DAILY",
+		FirstDate: calendar.Date{Year: 2026, Month: 3, Day: 1}, StartClock: 20 * 60, EndClock: 8 * 60, AnnouncedAt: t0, Source: "config", CreatedAt: t0, UpdatedAt: t0}
+	if errs := w.Prepare(); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	if err := s.CreateWindow(ctx, w, audit("maintenance.create", "maintenance/nightly")); err != nil {
+		t.Fatal(err)
+	}
+	inc := incidents.Incident{ID: "inc-1", Title: "Down", Severity: incidents.P1, Status: incidents.Resolved, OpenedAt: t0, StartedAt: t0, ResolvedAt: t0.Add(time.Hour),
+		Components: []incidents.Affected{{ComponentID: "api", Impact: component.MajorOutage}}, Clocks: []incidents.Clock{},
+		Updates: []incidents.Update{{ID: "inc-1-1", At: t0, Status: incidents.Investigating, Body: "x", Kind: "declare"}}, UpdatedAt: t0}
+	if err := s.CreateIncident(ctx, inc, audit("incident.declare", "incident/inc-1")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetCursor(ctx, "maintenance-events", t0); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Lines exports a store as the JSON lines an export file would hold (without the header).
+func Lines(t *testing.T, s store.Store) []string {
+	t.Helper()
+	var out []string
+	err := s.Export(t.Context(), func(r store.Record) error {
+		b, err := json.Marshal(r)
+		out = append(out, string(b))
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func testExportImport(t *testing.T, from, to store.Store) {
+	ctx := t.Context()
+	Seed(t, from)
+	var records []store.Record
+	if err := from.Export(ctx, func(r store.Record) error { records = append(records, r); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	counts := map[string]int{}
+	for _, r := range records {
+		counts[r.Type]++
+	}
+	want := map[string]int{"component": 3, "status": 6, "transition": 2, "rollup": 2, "key": 1, "audit": 6, "window": 1, "incident": 1, "cursor": 1}
+	for k, n := range want {
+		if counts[k] != n {
+			t.Errorf("%d %s records exported, want %d", counts[k], k, n)
+		}
+	}
+	if err := to.Import(ctx, records); err != nil {
+		t.Fatal(err)
+	}
+	if a, b := Lines(t, from), Lines(t, to); !slices.Equal(a, b) {
+		t.Errorf("export after import differs:\n%s\n---\n%s", strings.Join(a, "\n"), strings.Join(b, "\n"))
+	}
+	// The audit log continues after the imported ids; a second import is refused.
+	if err := to.AppendAudit(ctx, audit("reload", "config")); err != nil {
+		t.Fatal(err)
+	}
+	entries, _ := to.ListAudit(ctx, store.AuditQuery{Limit: 1})
+	if entries[0].ID <= 6 {
+		t.Errorf("new audit id %d reuses an imported one", entries[0].ID)
+	}
+	if err := to.Import(ctx, records); !errors.Is(err, store.ErrConflict) {
+		t.Errorf("import into a store with data: %v, want ErrConflict", err)
 	}
 }
