@@ -60,6 +60,8 @@ Usage:
   upstate keys revoke -config FILE ID
   upstate sla deadlines -config FILE [-policy NAME] -severity P1 [-opened RFC3339]
   upstate report -config FILE -month YYYY-MM [-component ID] [-format json|csv]
+  upstate export -config FILE [-o FILE]     everything, as JSON Lines
+  upstate import -config FILE [-i FILE]     into an empty store; all or nothing
   upstate version
 
 Run "upstate COMMAND -help" for a command's flags.
@@ -82,6 +84,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return sla(rest, stdout, stderr)
 	case "report":
 		return report(rest, stdout, stderr)
+	case "export":
+		return exportCmd(rest, stdout, stderr)
+	case "import":
+		return importCmd(rest, stdout, stderr)
 	case "version":
 		fmt.Fprintf(stdout, "upstate %s (%s, %s/%s)\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 		return 0
