@@ -36,6 +36,9 @@ type Objective struct {
 type Reports struct {
 	Store     ReportStore
 	Objective func(componentID string) Objective
+	// Now is the current time (the injected clock's). Burn rates are measured over windows
+	// ending at the report's end or now, whichever is earlier. Nil: burn rates are left out.
+	Now func() time.Time
 }
 
 // ComponentReport is a report with what it was computed for.
@@ -45,6 +48,10 @@ type ComponentReport struct {
 	ObjectiveID string
 	Location    *time.Location
 	availability.Report
+	// BurnRates over the SRE Workbook's windows (1h, 5m, 6h, 30m, 3d, 6h), ending at the
+	// report's end or now, whichever is earlier; a window with no eligible time is left out.
+	BurnRates map[string]float64
+	BurnAt    time.Time
 }
 
 // Month reports a component's availability over a calendar month in its objective's zone.
@@ -92,7 +99,16 @@ func (r *Reports) AllMonth(ctx context.Context, year int, month time.Month) ([]C
 
 func (r *Reports) compute(ctx context.Context, c component.Component, windows []maintenance.Window, w calendar.Interval) (ComponentReport, error) {
 	obj := r.Objective(c.ID)
-	timeline, err := r.Store.StatusTimeline(ctx, c.ID, w.Start, w.End)
+	from := w.Start
+	var burnEnd time.Time
+	if r.Now != nil {
+		burnEnd = w.End
+		if now := r.Now(); now.Before(burnEnd) {
+			burnEnd = now
+		}
+		from = min64(from, burnEnd.Add(-longestBurnWindow()))
+	}
+	timeline, err := r.Store.StatusTimeline(ctx, c.ID, from, w.End)
 	if err != nil {
 		return ComponentReport{}, err
 	}
@@ -113,7 +129,34 @@ func (r *Reports) compute(ctx context.Context, c component.Component, windows []
 	if err != nil {
 		return ComponentReport{}, fmt.Errorf("availability of %s: %w", c.ID, err)
 	}
-	return ComponentReport{ComponentID: c.ID, Name: c.Name, ObjectiveID: obj.ID, Location: obj.Location, Report: rep}, nil
+	out := ComponentReport{ComponentID: c.ID, Name: c.Name, ObjectiveID: obj.ID, Location: obj.Location, Report: rep}
+	if !burnEnd.IsZero() {
+		out.BurnAt, out.BurnRates = burnEnd, map[string]float64{}
+		bm := MaintenanceFor(windows, c.ID, calendar.Interval{Start: from, End: burnEnd}, obj.Notice)
+		for _, aw := range availability.WorkbookWindows {
+			for _, d := range []time.Duration{aw.Long, aw.Short} {
+				if rate, ok := availability.BurnRate(calendar.Interval{Start: burnEnd.Add(-d), End: burnEnd}, timeline, bm, obj.Objective); ok {
+					out.BurnRates[d.String()] = rate
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+func longestBurnWindow() time.Duration {
+	var d time.Duration
+	for _, aw := range availability.WorkbookWindows {
+		d = max(d, aw.Long)
+	}
+	return d
+}
+
+func min64(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
 }
 
 // MaintenanceFor lists the maintenance of a component overlapping w, each marked announced or

@@ -49,6 +49,9 @@ type ReportView struct {
 	BudgetSeconds         float64  `json:"budget_seconds"`
 	BudgetRemainingSecond float64  `json:"budget_remaining_seconds"`
 	Incidents             []string `json:"incidents"`
+	// BurnRates over the SRE Workbook's windows, keyed by window ("1h0m0s"), measured at BurnAt.
+	BurnRates map[string]float64 `json:"burn_rates,omitempty"`
+	BurnAt    string             `json:"burn_rates_at,omitempty"`
 }
 
 func secs(d time.Duration) float64 { return math.Round(d.Seconds()*1000) / 1000 }
@@ -67,6 +70,9 @@ func ViewReport(r engine.ComponentReport) ReportView {
 	}
 	if v.Incidents == nil {
 		v.Incidents = []string{}
+	}
+	if len(r.BurnRates) > 0 {
+		v.BurnRates, v.BurnAt = r.BurnRates, r.BurnAt.UTC().Format(time.RFC3339)
 	}
 	return v
 }

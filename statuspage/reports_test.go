@@ -44,6 +44,11 @@ func TestAvailabilityReports(t *testing.T) {
 		v.Start != "2026-11-01T00:00:00+08:00" || v.TimeZone != "Asia/Shanghai" || v.Objective != "seed-99-5" {
 		t.Errorf("report = %+v", v)
 	}
+	// Burn rates are measured at the earlier of the month's end and now (Nov 1, 09:30 UTC, when
+	// the api had been up for a month): zero on each of the five windows (6 h is both a long and a short one).
+	if v.BurnAt != "2026-11-01T09:30:00Z" || len(v.BurnRates) != 5 || v.BurnRates["1h0m0s"] != 0 {
+		t.Errorf("burn rates = %v at %s", v.BurnRates, v.BurnAt)
+	}
 	// db has no data at all: availability null, nothing met.
 	r = f.do("GET", "/api/v1/components/db/availability?month=2026-11", "", "")
 	if !strings.Contains(string(r.body), `"availability":null`) || !strings.Contains(string(r.body), `"unknown_seconds":2592000`) {

@@ -51,7 +51,7 @@ func newFixture(t testing.TB) *fixture {
 	srv, err := New(Options{Store: st, Clock: clock, Registry: prometheus.NewPedanticRegistry(), Assets: assets.FS(), Version: "test",
 		MaxBodyBytes: 4096, Page: Page{Title: "Acme Status", Location: mustZone(t, "Asia/Shanghai"), PublicURL: "https://status.example.com"},
 		SLA: SLA{Policies: cfg.SLAPolicies(), DefaultPolicy: cfg.DefaultPolicy},
-		Reports: &engine.Reports{Store: st, Objective: func(id string) engine.Objective {
+		Reports: &engine.Reports{Store: st, Now: clock.Now, Objective: func(id string) engine.Objective {
 			o := cfg.ObjectiveFor(id)
 			return engine.Objective{ID: o.ID, Objective: o.Objective, Location: o.Location, Notice: o.Notice}
 		}}})

@@ -454,7 +454,7 @@ func sla(args []string, stdout, stderr io.Writer) int {
 
 // newReports builds the availability report service for a store and config.
 func newReports(st store.Store, cfg *configs.Config) *engine.Reports {
-	return &engine.Reports{Store: st, Objective: func(id string) engine.Objective {
+	return &engine.Reports{Store: st, Now: time.Now, Objective: func(id string) engine.Objective {
 		o := cfg.ObjectiveFor(id)
 		return engine.Objective{ID: o.ID, Objective: o.Objective, Location: o.Location, Notice: o.Notice}
 	}}
