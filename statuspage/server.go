@@ -192,6 +192,7 @@ func New(o Options) (*Server, error) {
 	admin.GET("/audit", s.listAudit, write)
 	s.routesMaintenance()
 	s.routesV2()
+	s.routesV2More()
 	s.routesIncidents()
 	s.routesReports()
 	return s, nil

@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"regexp"
 	"testing"
+	"time"
 
 	"github.com/upstate-dev/upstate/apikey"
+	"github.com/upstate-dev/upstate/component"
 )
 
 // The Statuspage v2 shapes, written out from its documentation (not from this package's types),
@@ -134,5 +136,93 @@ func TestV2ScheduledMaintenances(t *testing.T) {
 	}
 	if all.Page.TimeZone != "Asia/Shanghai" || len(all.Page.ID) != 12 {
 		t.Errorf("page = %+v", all.Page)
+	}
+}
+
+type spIncident struct {
+	ID              string        `json:"id"`
+	Name            string        `json:"name"`
+	Status          string        `json:"status"`
+	CreatedAt       string        `json:"created_at"`
+	UpdatedAt       string        `json:"updated_at"`
+	MonitoringAt    *string       `json:"monitoring_at"`
+	ResolvedAt      *string       `json:"resolved_at"`
+	Impact          string        `json:"impact"`
+	Shortlink       string        `json:"shortlink"`
+	StartedAt       string        `json:"started_at"`
+	PageID          string        `json:"page_id"`
+	IncidentUpdates []spUpdate    `json:"incident_updates"`
+	Components      []spComponent `json:"components"`
+}
+
+type spStatus struct {
+	Indicator   string `json:"indicator"`
+	Description string `json:"description"`
+}
+
+type spSummary struct {
+	Page                  spPage           `json:"page"`
+	Components            *[]spComponent   `json:"components"`
+	Incidents             *[]spIncident    `json:"incidents"`
+	ScheduledMaintenances *[]spMaintenance `json:"scheduled_maintenances"`
+	Status                spStatus         `json:"status"`
+}
+
+func TestV2SummaryAndFriends(t *testing.T) {
+	f := newFixture(t)
+	var empty spSummary
+	strictly(t, f.do("GET", "/api/v2/summary.json", "", "").body, &empty)
+	if empty.Components == nil || empty.Incidents == nil || empty.ScheduledMaintenances == nil || empty.Status.Indicator != "none" ||
+		empty.Status.Description != "All Systems Operational" {
+		t.Fatalf("empty summary = %+v", empty)
+	}
+	ctx := t.Context()
+	f.addComponents("api", "db")
+	for _, id := range []string{"api", "db"} {
+		_ = f.store.AppendStatus(ctx, component.Change{ComponentID: id, At: t0.Add(-time.Hour), Status: component.Operational})
+	}
+	ops := f.tokens[apikey.ScopeIncidents]
+	r := f.do("POST", "/api/admin/v1/incidents", ops, `{"title":"Slow API","severity":"P1","message":"Looking.","components":[{"id":"api","impact":"partial_outage"}]}`)
+	if r.code != 201 {
+		t.Fatal(r.code)
+	}
+	id := r.incident(t).ID
+	f.do("POST", "/api/admin/v1/incidents/"+id+"/updates", ops, `{"message":"Mitigated.","status":"monitoring"}`)
+
+	var sum spSummary
+	strictly(t, f.do("GET", "/api/v2/summary.json", "", "").body, &sum)
+	if len(*sum.Components) != 2 || len(*sum.Incidents) != 1 || sum.Status.Indicator != "major" || sum.Status.Description != "Partial System Outage" {
+		t.Errorf("summary = %+v", sum)
+	}
+	inc := (*sum.Incidents)[0]
+	if inc.Impact != "major" || inc.Status != "monitoring" || inc.MonitoringAt == nil || len(inc.IncidentUpdates) != 2 ||
+		inc.IncidentUpdates[0].Status != "monitoring" || inc.IncidentUpdates[1].AffectedComponents == nil ||
+		(*inc.IncidentUpdates[1].AffectedComponents)[0].NewStatus != "partial_outage" || inc.Shortlink != "https://status.example.com/incidents/"+id {
+		t.Errorf("incident = %+v", inc)
+	}
+	var st struct {
+		Page   spPage   `json:"page"`
+		Status spStatus `json:"status"`
+	}
+	strictly(t, f.do("GET", "/api/v2/status.json", "", "").body, &st)
+	var comps struct {
+		Page       spPage        `json:"page"`
+		Components []spComponent `json:"components"`
+	}
+	strictly(t, f.do("GET", "/api/v2/components.json", "", "").body, &comps)
+	var list, unresolved struct {
+		Page      spPage       `json:"page"`
+		Incidents []spIncident `json:"incidents"`
+	}
+	strictly(t, f.do("GET", "/api/v2/incidents.json", "", "").body, &list)
+	strictly(t, f.do("GET", "/api/v2/incidents/unresolved.json", "", "").body, &unresolved)
+	if len(list.Incidents) != 1 || len(unresolved.Incidents) != 1 || len(comps.Components) != 2 || st.Status.Indicator != "major" {
+		t.Errorf("lists: %d incidents, %d unresolved, %d components, %s", len(list.Incidents), len(unresolved.Incidents), len(comps.Components), st.Status.Indicator)
+	}
+	f.do("POST", "/api/admin/v1/incidents/"+id+"/resolve", ops, "")
+	strictly(t, f.do("GET", "/api/v2/incidents/unresolved.json", "", "").body, &unresolved)
+	strictly(t, f.do("GET", "/api/v2/incidents.json", "", "").body, &list)
+	if len(unresolved.Incidents) != 0 || len(list.Incidents) != 1 || list.Incidents[0].ResolvedAt == nil {
+		t.Errorf("after resolving: %d unresolved; %+v", len(unresolved.Incidents), list.Incidents)
 	}
 }

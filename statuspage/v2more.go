@@ -1,0 +1,230 @@
+package statuspage
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/upstate-dev/upstate/component"
+	"github.com/upstate-dev/upstate/incidents"
+	"github.com/upstate-dev/upstate/maintenance"
+	"github.com/upstate-dev/upstate/store"
+)
+
+type v2PageIndicator struct {
+	Indicator   string `json:"indicator"`
+	Description string `json:"description"`
+}
+
+type v2Incident struct {
+	ID              string        `json:"id"`
+	Name            string        `json:"name"`
+	Status          string        `json:"status"`
+	CreatedAt       v2Time        `json:"created_at"`
+	UpdatedAt       v2Time        `json:"updated_at"`
+	MonitoringAt    *v2Time       `json:"monitoring_at"`
+	ResolvedAt      *v2Time       `json:"resolved_at"`
+	Impact          string        `json:"impact"`
+	Shortlink       string        `json:"shortlink"`
+	StartedAt       v2Time        `json:"started_at"`
+	PageID          string        `json:"page_id"`
+	IncidentUpdates []v2Update    `json:"incident_updates"`
+	Components      []v2Component `json:"components"`
+}
+
+// v2State is everything the v2 endpoints show, read once per request.
+type v2State struct {
+	now        time.Time
+	components []component.Component
+	shown      map[string]component.Status // with the maintenance overlay
+	windows    []maintenance.Window
+	unresolved []incidents.Incident
+}
+
+func (s *Server) loadV2(c echo.Context) (*v2State, error) {
+	ctx := c.Request().Context()
+	st := &v2State{now: s.clock.Now(), shown: map[string]component.Status{}}
+	var err error
+	if st.components, err = s.store.ListComponents(ctx); err != nil {
+		return nil, err
+	}
+	if st.windows, err = s.store.ListWindows(ctx); err != nil {
+		return nil, err
+	}
+	if st.unresolved, err = s.store.ListIncidents(ctx, store.IncidentQuery{OpenOnly: true}); err != nil {
+		return nil, err
+	}
+	inMaint := activeMaintenance(st.windows, st.now)
+	for _, comp := range st.components {
+		shown := comp.Status
+		if inMaint[comp.ID] {
+			shown = component.UnderMaintenance
+		}
+		st.shown[comp.ID] = shown
+	}
+	// A group shows the worst of its children.
+	for _, g := range st.components {
+		if !g.IsGroup {
+			continue
+		}
+		var kids []component.Status
+		for _, comp := range st.components {
+			if comp.GroupID == g.ID {
+				kids = append(kids, st.shown[comp.ID])
+			}
+		}
+		st.shown[g.ID] = worstOrMaintenance(kids)
+	}
+	return st, nil
+}
+
+func (s *Server) v2Components(st *v2State) []v2Component {
+	out := []v2Component{}
+	for _, comp := range st.components {
+		out = append(out, s.v2Component(comp, st.components, st.shown[comp.ID]))
+	}
+	return out
+}
+
+// v2PageStatus is the page's indicator in Statuspage's words: the worse of the components'
+// statuses and the unresolved incidents' impacts.
+func v2PageStatus(st *v2State) v2PageIndicator {
+	rank := map[string]int{"none": 0, "maintenance": 1, "minor": 2, "major": 3, "critical": 4}
+	words := map[string]string{"none": "All Systems Operational", "maintenance": "Service Under Maintenance", "minor": "Minor Service Outage",
+		"major": "Partial System Outage", "critical": "Major System Outage"}
+	indicator, description := "none", words["none"]
+	raise := func(ind, desc string) {
+		if rank[ind] > rank[indicator] {
+			indicator, description = ind, desc
+		}
+	}
+	for _, comp := range st.components {
+		switch st.shown[comp.ID] {
+		case component.DegradedPerformance:
+			raise("minor", "Partially Degraded Service")
+		case component.PartialOutage:
+			raise("major", words["major"])
+		case component.MajorOutage:
+			raise("critical", words["critical"])
+		case component.UnderMaintenance:
+			raise("maintenance", words["maintenance"])
+		}
+	}
+	for _, inc := range st.unresolved {
+		if imp := inc.Severity.Impact(); imp != "none" {
+			raise(imp, words[imp])
+		}
+	}
+	return v2PageIndicator{Indicator: indicator, Description: description}
+}
+
+func (s *Server) v2IncidentOf(inc incidents.Incident, st *v2State) v2Incident {
+	byID := map[string]component.Component{}
+	for _, comp := range st.components {
+		byID[comp.ID] = comp
+	}
+	v := v2Incident{ID: inc.ID, Name: inc.Title, Status: string(inc.Status), CreatedAt: s.v2Time(inc.OpenedAt), UpdatedAt: s.v2Time(inc.UpdatedAt),
+		Impact: inc.Severity.Impact(), Shortlink: s.page.PublicURL + "/incidents/" + inc.ID, StartedAt: s.v2Time(inc.StartedAt),
+		PageID: s.pageID(), IncidentUpdates: []v2Update{}, Components: []v2Component{}}
+	if !inc.ResolvedAt.IsZero() {
+		r := s.v2Time(inc.ResolvedAt)
+		v.ResolvedAt = &r
+	}
+	for _, a := range inc.Components {
+		if comp, ok := byID[a.ComponentID]; ok {
+			v.Components = append(v.Components, s.v2Component(comp, st.components, st.shown[comp.ID]))
+		}
+	}
+	prev := map[string]component.Status{}
+	for _, u := range inc.Updates {
+		if u.Status == incidents.Monitoring && v.MonitoringAt == nil {
+			m := s.v2Time(u.At)
+			v.MonitoringAt = &m
+		}
+		up := v2Update{ID: u.ID, Status: string(u.Status), Body: u.Body, IncidentID: inc.ID, CreatedAt: s.v2Time(u.At),
+			UpdatedAt: s.v2Time(u.At), DisplayAt: s.v2Time(u.At), DeliverNotifications: true}
+		if u.Components != nil {
+			changes := []v2AffectedComponent{}
+			for _, a := range u.Components {
+				old := prev[a.ComponentID]
+				if old == "" {
+					old = component.Operational
+				}
+				changes = append(changes, v2AffectedComponent{Code: a.ComponentID, Name: byID[a.ComponentID].Name, OldStatus: string(old), NewStatus: string(a.Impact)})
+				prev[a.ComponentID] = a.Impact
+			}
+			up.AffectedComponents = &changes
+		}
+		if up.Body == "" {
+			up.Body = statusWord(string(u.Status)) + "."
+		}
+		v.IncidentUpdates = append([]v2Update{up}, v.IncidentUpdates...) // newest first
+	}
+	return v
+}
+
+func (s *Server) routesV2More() {
+	e := s.echo
+	e.GET("/api/v2/summary.json", s.v2Handler(func(c echo.Context, st *v2State) (any, error) {
+		unresolved := []v2Incident{}
+		for _, inc := range st.unresolved {
+			unresolved = append(unresolved, s.v2IncidentOf(inc, st))
+		}
+		maint := []v2ScheduledMaintenance{}
+		comps := map[string]component.Component{}
+		for _, comp := range st.components {
+			comps[comp.ID] = comp
+		}
+		for i := range st.windows {
+			w := &st.windows[i]
+			for _, o := range w.Occurrences(st.now, st.now.Add(s.maint.Horizon)) {
+				if state := o.State(st.now); !o.Cancelled && (state == maintenance.StateScheduled || state == maintenance.StateInProgress) {
+					maint = append(maint, s.v2Maintenance(w, o, comps, st.components, st.now))
+				}
+			}
+		}
+		return map[string]any{"page": s.v2Page(st.now), "components": s.v2Components(st), "incidents": unresolved,
+			"scheduled_maintenances": maint, "status": v2PageStatus(st)}, nil
+	}))
+	e.GET("/api/v2/status.json", s.v2Handler(func(c echo.Context, st *v2State) (any, error) {
+		return map[string]any{"page": s.v2Page(st.now), "status": v2PageStatus(st)}, nil
+	}))
+	e.GET("/api/v2/components.json", s.v2Handler(func(c echo.Context, st *v2State) (any, error) {
+		return map[string]any{"page": s.v2Page(st.now), "components": s.v2Components(st)}, nil
+	}))
+	e.GET("/api/v2/incidents/unresolved.json", s.v2Handler(func(c echo.Context, st *v2State) (any, error) {
+		out := []v2Incident{}
+		for _, inc := range st.unresolved {
+			out = append(out, s.v2IncidentOf(inc, st))
+		}
+		return map[string]any{"page": s.v2Page(st.now), "incidents": out}, nil
+	}))
+	e.GET("/api/v2/incidents.json", s.v2Handler(func(c echo.Context, st *v2State) (any, error) {
+		recent, err := s.store.ListIncidents(c.Request().Context(), store.IncidentQuery{Limit: 50})
+		if err != nil {
+			return nil, err
+		}
+		out := []v2Incident{}
+		for _, inc := range recent {
+			out = append(out, s.v2IncidentOf(inc, st))
+		}
+		return map[string]any{"page": s.v2Page(st.now), "incidents": out}, nil
+	}))
+}
+
+func (s *Server) v2Handler(fn func(echo.Context, *v2State) (any, error)) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		st, err := s.loadV2(c)
+		if err != nil {
+			return err
+		}
+		body, err := fn(c, st)
+		if err != nil {
+			return err
+		}
+		c.Response().Header().Set("Access-Control-Allow-Origin", "*")
+		c.Response().Header().Set(echo.HeaderCacheControl, "public, max-age=30")
+		return c.JSON(http.StatusOK, body)
+	}
+}
