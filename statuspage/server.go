@@ -193,6 +193,7 @@ func New(o Options) (*Server, error) {
 	s.routesMaintenance()
 	s.routesV2()
 	s.routesV2More()
+	s.routesFeeds()
 	s.routesIncidents()
 	s.routesReports()
 	return s, nil

@@ -1,0 +1,121 @@
+package statuspage
+
+import (
+	"html"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gorilla/feeds"
+	"github.com/labstack/echo/v4"
+
+	"github.com/upstate-dev/upstate/component"
+	"github.com/upstate-dev/upstate/store"
+)
+
+const feedPast = 90 * 24 * time.Hour // maintenance in the feeds reaches back this far
+
+func (s *Server) routesFeeds() {
+	for _, f := range []struct {
+		paths []string
+		ctype string
+		write func(*feeds.Feed) (string, error)
+	}{
+		{[]string{"/history.rss", "/feed.rss"}, "application/rss+xml; charset=utf-8", func(f *feeds.Feed) (string, error) { return f.ToRss() }},
+		{[]string{"/history.atom", "/feed.atom"}, "application/atom+xml; charset=utf-8", func(f *feeds.Feed) (string, error) { return f.ToAtom() }},
+		{[]string{"/feed.json"}, "application/feed+json; charset=utf-8", func(f *feeds.Feed) (string, error) { return f.ToJSON() }},
+	} {
+		for _, p := range f.paths {
+			s.echo.GET(p, func(c echo.Context) error {
+				feed, err := s.buildFeed(c)
+				if err != nil {
+					return err
+				}
+				body, err := f.write(feed)
+				if err != nil {
+					return err
+				}
+				c.Response().Header().Set(echo.HeaderCacheControl, "public, max-age=60")
+				c.Response().Header().Set("Access-Control-Allow-Origin", "*")
+				return c.Blob(http.StatusOK, f.ctype, []byte(body))
+			})
+		}
+	}
+}
+
+// buildFeed makes the feed of incidents and maintenance: one item per incident or maintenance
+// occurrence, with its updates inside, newest first. ?component=ID keeps one component's.
+func (s *Server) buildFeed(c echo.Context) (*feeds.Feed, error) {
+	ctx := c.Request().Context()
+	comp := c.QueryParam("component")
+	if comp != "" && !component.ValidID(comp) {
+		return nil, fieldError(http.StatusBadRequest, "invalid_query", "component", "not a component id")
+	}
+	now := s.clock.Now().UTC()
+	title := s.page.Title
+	link := s.page.PublicURL + "/"
+	if comp != "" {
+		cc, err := s.store.GetComponent(ctx, comp)
+		if err != nil {
+			return nil, err
+		}
+		title += " – " + cc.Name
+		link += "?component=" + comp
+	}
+	feed := &feeds.Feed{Title: title + " status", Link: &feeds.Link{Href: link}, Id: link,
+		Description: "Incidents and maintenance of " + title, Created: now}
+	incs, err := s.store.ListIncidents(ctx, store.IncidentQuery{ComponentID: comp, Limit: 50})
+	if err != nil {
+		return nil, err
+	}
+	for _, inc := range incs {
+		url := s.page.PublicURL + "/incidents/" + inc.ID
+		var b strings.Builder
+		for i := len(inc.Updates) - 1; i >= 0; i-- {
+			u := inc.Updates[i]
+			body := string(s.md.render(u.Body))
+			if u.Body == "" {
+				body = ""
+			}
+			b.WriteString("<p><strong>" + html.EscapeString(statusWord(string(u.Status))) + "</strong> – " +
+				html.EscapeString(u.At.In(s.page.Location).Format("2 Jan 2006 15:04 MST")) + "</p>" + body)
+		}
+		feed.Items = append(feed.Items, &feeds.Item{Title: inc.Title + " (" + statusWord(string(inc.Status)) + ")", Link: &feeds.Link{Href: url},
+			Id: url, Created: inc.OpenedAt, Updated: inc.UpdatedAt, Description: b.String(), Content: b.String()})
+	}
+	windows, err := s.store.ListWindows(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for i := range windows {
+		w := &windows[i]
+		if comp != "" && !slices.Contains(w.Components, comp) {
+			continue
+		}
+		for _, o := range w.Occurrences(now.Add(-feedPast), now.Add(s.maint.Horizon)) {
+			id := s.page.PublicURL + "/maintenance/" + occurrenceID(w, o)
+			state := o.State(now)
+			updated := w.UpdatedAt
+			for _, t := range []time.Time{o.ChangedAt, o.Start, o.End} {
+				if !t.After(now) && t.After(updated) {
+					updated = t // the latest thing that happened to it
+				}
+			}
+			mv := s.viewMaintenance(w, o, nil)
+			desc := "<p><strong>" + html.EscapeString(statusWord(string(state))) + "</strong> – " + html.EscapeString(mv.When) + " (" +
+				html.EscapeString(mv.WhenUTC) + ")</p><p>Affects: " + html.EscapeString(strings.Join(w.Components, ", ")) + "</p>"
+			if w.Description != "" {
+				desc += "<p>" + html.EscapeString(w.Description) + "</p>"
+			}
+			feed.Items = append(feed.Items, &feeds.Item{Title: "Maintenance: " + w.Title + " (" + statusWord(string(state)) + ")",
+				Link: &feeds.Link{Href: link}, Id: id, Created: w.AnnouncedAt, Updated: updated, Description: desc, Content: desc})
+		}
+	}
+	feed.Sort(func(a, b *feeds.Item) bool { return a.Updated.After(b.Updated) })
+	feed.Updated = now
+	if len(feed.Items) > 0 {
+		feed.Updated = feed.Items[0].Updated
+	}
+	return feed, nil
+}
