@@ -194,6 +194,7 @@ func New(o Options) (*Server, error) {
 	s.routesV2()
 	s.routesV2More()
 	s.routesFeeds()
+	s.routesBadges()
 	s.routesIncidents()
 	s.routesReports()
 	return s, nil
