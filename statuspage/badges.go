@@ -27,7 +27,7 @@ const (
 var badgeWindows = map[string]time.Duration{"24h": 24 * time.Hour, "7d": 7 * 24 * time.Hour, "30d": 30 * 24 * time.Hour, "90d": 90 * 24 * time.Hour}
 
 func (s *Server) routesBadges() {
-	s.echo.GET("/badge/:id/:kind", s.badge)
+	s.echo.GET("/badge/:id/:kind", s.badge, s.cache.middleware)
 }
 
 type badgeData struct{ label, message, color string }

@@ -39,7 +39,7 @@ func (s *Server) routesFeeds() {
 				c.Response().Header().Set(echo.HeaderCacheControl, "public, max-age=60")
 				c.Response().Header().Set("Access-Control-Allow-Origin", "*")
 				return c.Blob(http.StatusOK, f.ctype, []byte(body))
-			})
+			}, s.cache.middleware)
 		}
 	}
 }

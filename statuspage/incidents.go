@@ -35,8 +35,8 @@ func (s *Server) routesIncidents() {
 	admin.POST("/:id/acknowledge", s.changeIncident("acknowledge"), write)
 	admin.POST("/:id/resolve", s.changeIncident("resolve"), write)
 	admin.POST("/:id/reopen", s.changeIncident("reopen"), write)
-	e.GET("/api/v1/incidents", s.listIncidents(true))
-	e.GET("/api/v1/incidents/:id", s.getIncident(true))
+	e.GET("/api/v1/incidents", s.listIncidents(true), s.cache.middleware)
+	e.GET("/api/v1/incidents/:id", s.getIncident(true), s.cache.middleware)
 }
 
 // NewIncidentID makes a time-ordered, unguessable incident id.

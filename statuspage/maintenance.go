@@ -35,8 +35,8 @@ func (s *Server) routesMaintenance() {
 	admin.POST("/:id/occurrences/:start/cancel", s.editOccurrence("cancel"), write)
 	admin.POST("/:id/occurrences/:start/end", s.editOccurrence("end"), write)
 	admin.POST("/:id/occurrences/:start/extend", s.editOccurrence("extend"), write)
-	e.GET("/api/v1/maintenance/occurrences", s.publicOccurrences)
-	e.GET("/maintenance.ics", s.maintenanceICS)
+	e.GET("/api/v1/maintenance/occurrences", s.publicOccurrences, s.cache.middleware)
+	e.GET("/maintenance.ics", s.maintenanceICS, s.cache.middleware)
 }
 
 // windowInput is a window as an API client writes it (the same form as the config file).

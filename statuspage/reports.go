@@ -121,8 +121,8 @@ func ParseMonth(s string) (int, time.Month, error) {
 }
 
 func (s *Server) routesReports() {
-	s.echo.GET("/api/v1/components/:id/availability", s.componentAvailability)
-	s.echo.GET("/api/v1/reports/monthly", s.monthlyReports)
+	s.echo.GET("/api/v1/components/:id/availability", s.componentAvailability, s.cache.middleware)
+	s.echo.GET("/api/v1/reports/monthly", s.monthlyReports, s.cache.middleware)
 }
 
 func (s *Server) reporter() (Reporter, error) {

@@ -67,6 +67,9 @@ type Options struct {
 	// Reports computes availability reports (nil: the report endpoints answer 404).
 	Reports Reporter
 
+	// CacheTTL is how long rendered public responses are reused (default 1s; a change shows
+	// within it). Negative: nothing is kept (ETags, 304 and gzip still apply).
+	CacheTTL       time.Duration
 	RequestTimeout time.Duration // default 10s
 	MaxBodyBytes   int64         // default 1 MiB
 	TrustedProxies []*net.IPNet  // whose X-Forwarded-For is believed
@@ -86,6 +89,7 @@ type Server struct {
 	sla       SLA
 	md        *markdown
 	reports   Reporter
+	cache     *responseCache
 }
 
 // New builds the server: routes, middleware and templates. A template that does not parse is an
@@ -119,6 +123,9 @@ func New(o Options) (*Server, error) {
 	if o.MaxBodyBytes <= 0 {
 		o.MaxBodyBytes = 1 << 20
 	}
+	if o.CacheTTL == 0 {
+		o.CacheTTL = time.Second
+	}
 	tmpl, err := parseTemplates(o.Assets)
 	if err != nil {
 		return nil, err
@@ -126,7 +133,7 @@ func New(o Options) (*Server, error) {
 	s := &Server{
 		echo: echo.New(), store: o.Store, clock: o.Clock, log: o.Logger.With("component", "http"),
 		page: o.Page, version: o.Version, templates: tmpl,
-		auth: newAuthenticator(o.Store, o.Clock.Now), maint: o.Maintenance, sla: o.SLA, md: newMarkdown(), reports: o.Reports,
+		auth: newAuthenticator(o.Store, o.Clock.Now), maint: o.Maintenance, sla: o.SLA, md: newMarkdown(), reports: o.Reports, cache: newResponseCache(o.CacheTTL),
 	}
 	if s.maint.NoticePeriod == 0 {
 		s.maint.NoticePeriod = 24 * time.Hour
@@ -171,13 +178,13 @@ func New(o Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("statuspage: assets: %w", err)
 	}
-	e.GET("/", s.statusPage)
+	e.GET("/", s.statusPage, s.cache.middleware)
 	e.GET("/static/*", echo.WrapHandler(http.StripPrefix("/static/", staticHandler(static))))
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
 	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(o.Registry, promhttp.HandlerOpts{EnableOpenMetrics: true, ErrorHandling: promhttp.ContinueOnError})))
 
-	e.GET("/api/v1/components", s.publicComponents)
+	e.GET("/api/v1/components", s.publicComponents, s.cache.middleware)
 
 	admin := e.Group("/api/admin/v1")
 	read, write := s.require(apikey.ScopeRead), s.require(apikey.ScopeAdmin)

@@ -49,7 +49,7 @@ func newFixture(t testing.TB) *fixture {
 		t.Fatal(err)
 	}
 	srv, err := New(Options{Store: st, Clock: clock, Registry: prometheus.NewPedanticRegistry(), Assets: assets.FS(), Version: "test",
-		MaxBodyBytes: 4096, Page: Page{Title: "Acme Status", Location: mustZone(t, "Asia/Shanghai"), PublicURL: "https://status.example.com"},
+		MaxBodyBytes: 4096, CacheTTL: -1, Page: Page{Title: "Acme Status", Location: mustZone(t, "Asia/Shanghai"), PublicURL: "https://status.example.com"},
 		SLA: SLA{Policies: cfg.SLAPolicies(), DefaultPolicy: cfg.DefaultPolicy},
 		Reports: &engine.Reports{Store: st, Now: clock.Now, Objective: func(id string) engine.Objective {
 			o := cfg.ObjectiveFor(id)

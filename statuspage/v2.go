@@ -247,11 +247,11 @@ func (s *Server) v2Maintenances(c echo.Context, keep func(maintenance.State) boo
 
 func (s *Server) routesV2() {
 	any := func(maintenance.State) bool { return true }
-	s.echo.GET("/api/v2/scheduled-maintenances.json", func(c echo.Context) error { return s.v2Maintenances(c, any, 50) })
+	s.echo.GET("/api/v2/scheduled-maintenances.json", func(c echo.Context) error { return s.v2Maintenances(c, any, 50) }, s.cache.middleware)
 	s.echo.GET("/api/v2/scheduled-maintenances/upcoming.json", func(c echo.Context) error {
 		return s.v2Maintenances(c, func(st maintenance.State) bool { return st == maintenance.StateScheduled }, 1000)
-	})
+	}, s.cache.middleware)
 	s.echo.GET("/api/v2/scheduled-maintenances/active.json", func(c echo.Context) error {
 		return s.v2Maintenances(c, func(st maintenance.State) bool { return st == maintenance.StateInProgress }, 1000)
-	})
+	}, s.cache.middleware)
 }

@@ -164,8 +164,15 @@ func (s *Server) v2IncidentOf(inc incidents.Incident, st *v2State) v2Incident {
 	return v
 }
 
+// cachedRoutes registers GET routes served through the response cache.
+type cachedRoutes struct{ s *Server }
+
+func (r cachedRoutes) GET(path string, h echo.HandlerFunc) {
+	r.s.echo.GET(path, h, r.s.cache.middleware)
+}
+
 func (s *Server) routesV2More() {
-	e := s.echo
+	e := cachedRoutes{s}
 	e.GET("/api/v2/summary.json", s.v2Handler(func(c echo.Context, st *v2State) (any, error) {
 		unresolved := []v2Incident{}
 		for _, inc := range st.unresolved {
