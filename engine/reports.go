@@ -186,3 +186,90 @@ func MaintenanceFor(windows []maintenance.Window, componentID string, w calendar
 	}
 	return out
 }
+
+// Day is one of the page's daily bars.
+type Day struct {
+	Date      calendar.Date
+	Report    availability.Report
+	Incidents []string // titles of the incidents behind the day's downtime
+}
+
+// Bars are a component's daily availability over the last days days (today included, so far)
+// in loc, plus the whole span and the month so far against its objective.
+type Bars struct {
+	Days   []Day
+	Span   availability.Report // the days together
+	Month  availability.Report // this month so far, in the objective's zone
+	Target availability.Ratio
+	// MonthBudgetLeft is the whole month's error budget less the downtime so far: the budget
+	// of the full month (less the time so far without data, and the announced maintenance so
+	// far on the eligible basis) minus D so far.
+	MonthBudgetLeft time.Duration
+}
+
+// Bars computes a component's daily bars with one read of its timeline, windows and incidents.
+func (r *Reports) Bars(ctx context.Context, componentID string, loc *time.Location, now time.Time, days int) (Bars, error) {
+	obj := r.Objective(componentID)
+	today := calendar.DateOf(now, loc)
+	first := today.AddDays(-(days - 1))
+	start := calendar.Local(first, 0, loc)
+	local := now.In(obj.Location)
+	month := calendar.Interval{Start: availability.Month(local.Year(), local.Month(), obj.Location).Start, End: now}
+	from := min64(start, month.Start)
+	timeline, err := r.Store.StatusTimeline(ctx, componentID, from, now)
+	if err != nil {
+		return Bars{}, err
+	}
+	windows, err := r.Store.ListWindows(ctx)
+	if err != nil {
+		return Bars{}, err
+	}
+	maint := MaintenanceFor(windows, componentID, calendar.Interval{Start: from, End: now}, obj.Notice)
+	incs, err := r.Store.ListIncidents(ctx, store.IncidentQuery{ComponentID: componentID, Until: now})
+	if err != nil {
+		return Bars{}, err
+	}
+	titles := map[string]string{}
+	var spans []availability.Incident
+	for _, inc := range incs {
+		if !inc.ResolvedAt.IsZero() && inc.ResolvedAt.Before(from) {
+			continue
+		}
+		titles[inc.ID] = inc.Title
+		spans = append(spans, availability.Incident{ID: inc.ID, Title: inc.Title, Span: calendar.Interval{Start: inc.StartedAt, End: inc.ResolvedAt}})
+	}
+	out := Bars{Target: obj.Objective.Target}
+	for d := range days {
+		date := first.AddDays(d)
+		w := calendar.Interval{Start: calendar.Local(date, 0, loc), End: calendar.Local(date.AddDays(1), 0, loc)}
+		if w.End.After(now) {
+			w.End = now
+		}
+		if w.Empty() {
+			continue
+		}
+		rep, err := availability.Compute(w, timeline, maint, spans, obj.Objective)
+		if err != nil {
+			return Bars{}, err
+		}
+		day := Day{Date: date, Report: rep}
+		for _, id := range rep.Incidents {
+			day.Incidents = append(day.Incidents, titles[id])
+		}
+		out.Days = append(out.Days, day)
+	}
+	if out.Span, err = availability.Compute(calendar.Interval{Start: start, End: now}, timeline, maint, nil, obj.Objective); err != nil {
+		return Bars{}, err
+	}
+	if !month.Empty() {
+		if out.Month, err = availability.Compute(month, timeline, maint, nil, obj.Objective); err != nil {
+			return Bars{}, err
+		}
+		full := availability.Month(local.Year(), local.Month(), obj.Location).Duration() - out.Month.Unknown
+		if obj.Objective.Basis == availability.BasisEligible {
+			full -= out.Month.Maintenance
+		}
+		out.MonthBudgetLeft = time.Duration(float64(1-obj.Objective.Target)*float64(full)) - out.Month.Down
+	}
+	return out, nil
+}

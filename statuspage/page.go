@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"html/template"
 	"io/fs"
+	"math"
 	"net/http"
 	"slices"
 	"strings"
@@ -75,7 +76,16 @@ type componentView struct {
 	Status            statusView
 	Since             string
 	status            component.Status
+	Bars              []barView
+	Uptime            string // over the bars' span
+	Month             string // this month so far against the target, with the budget left
 }
+
+// barView is one day's bar: its class (by weighted downtime) and its caption.
+type barView struct{ Class, Title string }
+
+// barDays is how many daily bars each component shows.
+const barDays = 90
 
 type sectionView struct {
 	Name, Description string // empty for components outside any group
@@ -180,6 +190,9 @@ func (s *Server) statusPage(c echo.Context) error {
 		}
 		statuses = append(statuses, shown)
 		cv := componentView{Name: comp.Name, Description: comp.Description, Status: viewStatus(shown), status: shown}
+		if err := s.addBars(c, &cv, comp.ID, now); err != nil {
+			return err
+		}
 		if !comp.StatusSince.IsZero() {
 			cv.Since = comp.StatusSince.In(s.page.Location).Format("2006-01-02 15:04 MST")
 		}
@@ -246,6 +259,56 @@ func (s *Server) viewIncidentPage(inc incidents.Incident, names map[string]strin
 			When: u.At.In(s.page.Location).Format("2 Jan 15:04 MST"), ISO: u.At.Format(time.RFC3339), Body: s.md.render(u.Body)})
 	}
 	return v
+}
+
+// addBars fills a component's daily bars and uptime figures.
+func (s *Server) addBars(c echo.Context, cv *componentView, id string, now time.Time) error {
+	if s.reports == nil {
+		return nil
+	}
+	bars, err := s.reports.Bars(c.Request().Context(), id, s.page.Location, now, barDays)
+	if err != nil {
+		return err
+	}
+	for _, d := range bars.Days {
+		r := d.Report
+		label := time.Date(d.Date.Year, d.Date.Month, d.Date.Day, 0, 0, 0, 0, time.UTC).Format("2 Jan")
+		b := barView{}
+		switch {
+		case r.Basis == 0:
+			b.Class, b.Title = "nodata", label+": no data"
+		case r.Down == 0:
+			b.Class, b.Title = "ok", label+": no downtime"
+		default:
+			b.Class = "minor"
+			if r.Down > 30*time.Minute {
+				b.Class = "partial"
+			}
+			if r.Down > 2*time.Hour {
+				b.Class = "major"
+			}
+			b.Title = fmt.Sprintf("%s: %s up, %s down", label, percent(float64(r.Availability)), humanDuration(r.Down.Round(time.Minute)))
+		}
+		if r.Maintenance > 0 {
+			b.Title += ", " + humanDuration(r.Maintenance.Round(time.Minute)) + " maintenance"
+		}
+		if len(d.Incidents) > 0 {
+			b.Title += " · " + strings.Join(d.Incidents, "; ")
+		}
+		cv.Bars = append(cv.Bars, b)
+	}
+	if a := float64(bars.Span.Availability); !math.IsNaN(a) {
+		cv.Uptime = percent(a) + " uptime"
+	}
+	if a := float64(bars.Month.Availability); !math.IsNaN(a) {
+		left := bars.MonthBudgetLeft
+		budget := "budget spent"
+		if left > 0 {
+			budget = humanDuration(left.Round(time.Minute)) + " of budget left"
+		}
+		cv.Month = fmt.Sprintf("This month %s (target %s), %s", percent(a), percent(float64(bars.Target)), budget)
+	}
+	return nil
 }
 
 // humanDuration writes 2h as "2 h" and 90m as "1 h 30 min".

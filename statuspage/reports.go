@@ -23,6 +23,7 @@ type Reporter interface {
 	Month(ctx context.Context, componentID string, year int, month time.Month) (engine.ComponentReport, error)
 	Window(ctx context.Context, componentID string, w calendar.Interval) (engine.ComponentReport, error)
 	AllMonth(ctx context.Context, year int, month time.Month) ([]engine.ComponentReport, error)
+	Bars(ctx context.Context, componentID string, loc *time.Location, now time.Time, days int) (engine.Bars, error)
 }
 
 // ReportView is an availability report as the API and the CLI write it: durations in seconds,

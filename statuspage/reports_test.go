@@ -71,3 +71,33 @@ func TestAvailabilityReports(t *testing.T) {
 		t.Errorf("monthly without a month: %d", r.code)
 	}
 }
+
+func TestPageBars(t *testing.T) {
+	f := newFixture(t)
+	f.addComponents("api")
+	ctx := t.Context()
+	// Data from 40 days ago; down one hour ten days ago (Oct 22, 17:30-18:30 Shanghai).
+	for _, ch := range []component.Change{
+		{ComponentID: "api", At: t0.Add(-40 * 24 * time.Hour), Status: component.Operational},
+		{ComponentID: "api", At: t0.Add(-10 * 24 * time.Hour), Status: component.MajorOutage},
+		{ComponentID: "api", At: t0.Add(-10*24*time.Hour + time.Hour), Status: component.Operational},
+	} {
+		if err := f.store.AppendStatus(ctx, ch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	page := string(f.do("GET", "/", "", "").body)
+	if n := strings.Count(page, `class="bar bar-`); n != 90 {
+		t.Errorf("%d bars, want 90", n)
+	}
+	for _, want := range []string{
+		`class="bar bar-partial" title="22 Oct: 95.83% up, 1 h down"`, // 23 of 24 hours
+		`class="bar bar-nodata" title="4 Aug: no data"`,               // the first of the 90 days ending today
+		`class="bar bar-ok" title="1 Nov: no downtime"`,
+		"This month 100% (target 99.5%), 3 h 36 min of budget left", // the whole month's budget
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("page lacks %s", want)
+		}
+	}
+}
