@@ -166,3 +166,34 @@ func TestPageShowsOpenIncidents(t *testing.T) {
 		t.Error("an incident title reached the page as HTML")
 	}
 }
+
+func TestIncidentAndHistoryPages(t *testing.T) {
+	f := newFixture(t)
+	f.addComponents("api")
+	ops := f.tokens[apikey.ScopeIncidents]
+	r := f.do("POST", "/api/admin/v1/incidents", ops, `{"title":"Past <b>outage</b>","severity":"P1","started_at":"2026-10-05T01:00:00Z","resolved_at":"2026-10-05T02:00:00Z","components":[{"id":"api","impact":"major_outage"}]}`)
+	if r.code != 201 {
+		t.Fatal(r.body)
+	}
+	id := r.incident(t).ID
+	page := f.do("GET", "/incidents/"+id, "", "")
+	if page.code != 200 || !strings.Contains(string(page.body), "Past &lt;b&gt;outage&lt;/b&gt;") || !strings.Contains(string(page.body), "Affects: API") {
+		t.Errorf("incident page: %d", page.code)
+	}
+	if r := f.do("GET", "/incidents/inc-nope", "", "", "Accept", "text/html"); r.code != 404 || !strings.Contains(string(r.body), "Back to the status page") {
+		t.Errorf("missing incident page: %d", r.code)
+	}
+	hist := string(f.do("GET", "/history?month=2026-10", "", "").body)
+	for _, want := range []string{"History: October 2026", `href="/incidents/` + id + `"`, "5 Oct 09:00 – 5 Oct 10:00 CST", `href="/history?month=2026-09"`, `href="/history?month=2026-11"`} {
+		if !strings.Contains(hist, want) {
+			t.Errorf("history lacks %q", want)
+		}
+	}
+	now := string(f.do("GET", "/history", "", "").body)
+	if !strings.Contains(now, "History: November 2026") || strings.Contains(now, "month=2026-12") || !strings.Contains(now, "No incidents this month.") {
+		t.Error("this month's history is wrong")
+	}
+	if r := f.do("GET", "/history?month=soon", "", ""); r.code != 400 {
+		t.Errorf("bad month: %d", r.code)
+	}
+}

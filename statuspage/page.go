@@ -24,7 +24,7 @@ func parseTemplates(assets fs.FS) (*template.Template, error) {
 	if err != nil {
 		return nil, fmt.Errorf("statuspage: templates: %w", err)
 	}
-	for _, name := range []string{"index.html", "error.html"} {
+	for _, name := range []string{"index.html", "error.html", "incident.html", "history.html"} {
 		if t.Lookup(name) == nil {
 			return nil, fmt.Errorf("statuspage: templates: %s is missing", name)
 		}

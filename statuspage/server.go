@@ -202,6 +202,7 @@ func New(o Options) (*Server, error) {
 	s.routesV2More()
 	s.routesFeeds()
 	s.routesBadges()
+	s.routesHistory()
 	s.routesIncidents()
 	s.routesReports()
 	return s, nil

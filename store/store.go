@@ -133,7 +133,10 @@ type IncidentQuery struct {
 	Severity     incidents.Severity
 	ComponentID  string
 	Since, Until time.Time // OpenedAt in [Since, Until)
-	Limit        int       // 0 or more than MaxIncidentLimit means MaxIncidentLimit
+	// StartedFrom and StartedBefore keep incidents whose problem began in [StartedFrom,
+	// StartedBefore): a backfill belongs to when it happened, not when it was recorded.
+	StartedFrom, StartedBefore time.Time
+	Limit                      int // 0 or more than MaxIncidentLimit means MaxIncidentLimit
 }
 
 // MaxIncidentLimit bounds one list of incidents.
@@ -145,6 +148,9 @@ func (q IncidentQuery) Matches(inc incidents.Incident) bool {
 		return false
 	}
 	if !q.Since.IsZero() && inc.OpenedAt.Before(q.Since) || !q.Until.IsZero() && !inc.OpenedAt.Before(q.Until) {
+		return false
+	}
+	if !q.StartedFrom.IsZero() && inc.StartedAt.Before(q.StartedFrom) || !q.StartedBefore.IsZero() && !inc.StartedAt.Before(q.StartedBefore) {
 		return false
 	}
 	if q.ComponentID != "" {

@@ -613,6 +613,7 @@ func testIncidents(t *testing.T, s store.Store) {
 		{store.IncidentQuery{ComponentID: "db"}, "inc-b"},
 		{store.IncidentQuery{Since: t0.Add(time.Hour), Until: t0.Add(2 * time.Hour)}, "inc-b"},
 		{store.IncidentQuery{Limit: 2}, "inc-c,inc-b"},
+		{store.IncidentQuery{StartedFrom: t0.Add(30 * time.Minute), StartedBefore: t0.Add(3 * time.Hour)}, "inc-c,inc-b"},
 	} {
 		if got := ids(tt.q); got != tt.want {
 			t.Errorf("ListIncidents(%+v) = %s, want %s", tt.q, got, tt.want)
