@@ -71,6 +71,21 @@ func banner(statuses []component.Status) statusView {
 	return statusView{"unknown", "Waiting for the first checks"}
 }
 
+var bannerRank = map[string]int{"unknown": 0, "ok": 1, "maint": 2, "degraded": 3, "minor": 4, "partial": 5, "major": 6}
+
+// incidentBanner is the banner an open incident of this impact calls for.
+func incidentBanner(impact string) statusView {
+	switch impact {
+	case "critical":
+		return statusView{"major", "Major System Outage"}
+	case "major":
+		return statusView{"partial", "Partial System Outage"}
+	case "minor":
+		return statusView{"minor", "Minor Service Outage"}
+	}
+	return statusView{}
+}
+
 type componentView struct {
 	Name, Description string
 	Status            statusView
@@ -220,6 +235,12 @@ func (s *Server) statusPage(c echo.Context) error {
 	}
 	v.Sections = sections
 	v.Banner = banner(statuses)
+	// Open incidents raise the banner too, as Statuspage's indicator does.
+	for _, inc := range open {
+		if b := incidentBanner(inc.Severity.Impact()); b.Class != "" && bannerRank[b.Class] > bannerRank[v.Banner.Class] {
+			v.Banner = b
+		}
+	}
 	c.Response().Header().Set(echo.HeaderCacheControl, "public, max-age=10")
 	return s.render(c, http.StatusOK, "index.html", v)
 }
