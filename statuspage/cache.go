@@ -3,6 +3,7 @@ package statuspage
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"net/http"
@@ -18,19 +19,26 @@ import (
 // once per TTL per URL, whatever the load (so an outage's traffic spike renders nothing more),
 // kept with its ETag and a gzipped copy, and served from memory. A change shows within the TTL.
 type responseCache struct {
-	ttl   time.Duration
-	mu    sync.Mutex
-	items map[string]*cachedResponse
-	group singleflight.Group
+	ttl     time.Duration
+	mu      sync.Mutex
+	items   map[string]*cachedResponse
+	group   singleflight.Group
+	handler http.Handler // the whole server, for background re-renders
+	wg      sync.WaitGroup
 }
 
+// refreshKey marks an internal re-render request. It lives in the request's context, which no
+// client can set, so no one can force renders from outside.
+type refreshKey struct{}
+
 type cachedResponse struct {
-	status  int
-	header  http.Header
-	body    []byte
-	gz      []byte // nil when not worth compressing
-	etag    string
-	expires time.Time
+	status     int
+	header     http.Header
+	body       []byte
+	gz         []byte // nil when not worth compressing
+	etag       string
+	expires    time.Time
+	refreshing bool // a background re-render is under way
 }
 
 const maxCachedURLs = 2000
@@ -59,11 +67,26 @@ func (rc *responseCache) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 			return next(c)
 		}
 		key := req.URL.RequestURI()
+		if req.Context().Value(refreshKey{}) != nil {
+			_, err := rc.render(c, next, key) // the background re-render itself
+			return err
+		}
 		now := time.Now()
 		rc.mu.Lock()
 		item := rc.items[key]
+		stale := item != nil && !now.Before(item.expires)
+		if stale && !item.refreshing && rc.handler != nil {
+			// Serve the stale copy at once and re-render in the background, so no request
+			// waits for a render (stale-while-revalidate, for at most one render's time).
+			item.refreshing = true
+			rc.wg.Add(1)
+			go rc.refresh(req, key)
+		}
 		rc.mu.Unlock()
-		if item == nil || !now.Before(item.expires) {
+		if stale && rc.handler != nil {
+			return rc.serve(c, item)
+		}
+		if item == nil || stale {
 			v, err, _ := rc.group.Do(key, func() (any, error) { return rc.render(c, next, key) })
 			if err != nil {
 				return err
@@ -73,6 +96,26 @@ func (rc *responseCache) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 		return rc.serve(c, item)
 	}
 }
+
+// refresh re-renders one URL through the whole server, outside any client's request.
+func (rc *responseCache) refresh(orig *http.Request, key string) {
+	defer rc.wg.Done()
+	ctx, cancel := context.WithTimeout(context.WithValue(context.Background(), refreshKey{}, true), 30*time.Second)
+	defer cancel()
+	req := orig.Clone(ctx)
+	req.Header = http.Header{"Accept": orig.Header["Accept"]}
+	rec := &capture{header: http.Header{}, status: http.StatusOK}
+	rc.handler.ServeHTTP(rec, req)
+	rc.mu.Lock()
+	if item := rc.items[key]; item != nil && item.refreshing && rec.status != http.StatusOK {
+		item.refreshing = false // keep serving the old copy; the next request tries again
+		item.expires = time.Now().Add(rc.ttl)
+	}
+	rc.mu.Unlock()
+}
+
+// wait blocks until background re-renders have finished (for shutdown and tests).
+func (rc *responseCache) wait() { rc.wg.Wait() }
 
 func (rc *responseCache) render(c echo.Context, next echo.HandlerFunc, key string) (*cachedResponse, error) {
 	res := c.Response()

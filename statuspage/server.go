@@ -174,6 +174,7 @@ func New(o Options) (*Server, error) {
 		securityHeaders,
 	)
 
+	s.cache.handler = s
 	static, err := fs.Sub(o.Assets, "static")
 	if err != nil {
 		return nil, fmt.Errorf("statuspage: assets: %w", err)
@@ -335,6 +336,7 @@ func (s *Server) Run(ctx context.Context, ln net.Listener, shutdownTimeout time.
 	defer cancel()
 	err := srv.Shutdown(shutdownCtx)
 	<-errc // Serve returns ErrServerClosed once Shutdown starts
+	s.cache.wait()
 	if err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
