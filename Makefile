@@ -4,7 +4,7 @@ CONFIG  ?= configs/upstate.example.yaml
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 
-.PHONY: run test build fmt-check vet race fuzz bench clean
+.PHONY: run test build fmt-check vet race fuzz bench bench-page clean
 
 ## run: start the whole product on the embedded store with the example config
 run:
@@ -36,6 +36,11 @@ fuzz:
 ## bench: the Go benchmarks (see BENCHMARKS.md for the load commands)
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+## bench-page: load / and /api/v2/summary.json with 200 and 1,000 components (BENCHMARKS.md)
+bench-page:
+	$(GO) run ./internal/bench/pageload -components 200 -duration 10s
+	$(GO) run ./internal/bench/pageload -components 1000 -duration 10s
 
 clean:
 	rm -rf bin

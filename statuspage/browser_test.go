@@ -98,7 +98,7 @@ func TestPageInRealBrowser(t *testing.T) {
 	run("banner", err)
 	text, err := chromedp.Run(bctx, chromedp.Text(chromedp.CSS("main")))
 	run("text", err)
-	bars, err := chromedp.Run(bctx, chromedp.Evaluate[int](`document.querySelectorAll(".bar").length`))
+	bars, err := chromedp.Run(bctx, chromedp.Evaluate[int](`document.querySelectorAll(".bars i").length`))
 	run("bars", err)
 	// The stylesheet loaded and applied: the banner has the outage colour, not the default.
 	styled, err := chromedp.Run(bctx, chromedp.Evaluate[bool](`getComputedStyle(document.querySelector(".banner")).backgroundColor !== "rgba(0, 0, 0, 0)"`))

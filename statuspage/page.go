@@ -297,16 +297,16 @@ func (s *Server) addBars(c echo.Context, cv *componentView, id string, now time.
 		b := barView{}
 		switch {
 		case r.Basis == 0:
-			b.Class, b.Title = "nodata", label+": no data"
+			b.Class, b.Title = "n", label+": no data"
 		case r.Down == 0:
-			b.Class, b.Title = "ok", label+": no downtime"
+			b.Class, b.Title = "ok", label+": 100%"
 		default:
-			b.Class = "minor"
+			b.Class = "mi" // minor: up to 30 min down
 			if r.Down > 30*time.Minute {
-				b.Class = "partial"
+				b.Class = "pa" // partial: up to 2 h
 			}
 			if r.Down > 2*time.Hour {
-				b.Class = "major"
+				b.Class = "ma" // major
 			}
 			b.Title = fmt.Sprintf("%s: %s up, %s down", label, percent(float64(r.Availability)), humanDuration(r.Down.Round(time.Minute)))
 		}

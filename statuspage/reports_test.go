@@ -2,6 +2,7 @@ package statuspage
 
 import (
 	"encoding/json"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -87,13 +88,13 @@ func TestPageBars(t *testing.T) {
 		}
 	}
 	page := string(f.do("GET", "/", "", "").body)
-	if n := strings.Count(page, `class="bar bar-`); n != 90 {
+	if n := len(regexp.MustCompile(`<i class=(ok|n|mi|pa|ma) title="`).FindAllString(page, -1)); n != 90 {
 		t.Errorf("%d bars, want 90", n)
 	}
 	for _, want := range []string{
-		`class="bar bar-partial" title="22 Oct: 95.83% up, 1 h down"`, // 23 of 24 hours
-		`class="bar bar-nodata" title="4 Aug: no data"`,               // the first of the 90 days ending today
-		`class="bar bar-ok" title="1 Nov: no downtime"`,
+		`<i class=pa title="22 Oct: 95.83% up, 1 h down">`, // 23 of 24 hours
+		`<i class=n title="4 Aug: no data">`,               // the first of the 90 days ending today
+		`<i class=ok title="1 Nov: 100%">`,
 		"This month 100% (target 99.5%), 3 h 36 min of budget left", // the whole month's budget
 	} {
 		if !strings.Contains(page, want) {
