@@ -88,6 +88,10 @@ func (s *Server) buildFeed(c echo.Context) (*feeds.Feed, error) {
 	if err != nil {
 		return nil, err
 	}
+	names, err := s.componentNames(c)
+	if err != nil {
+		return nil, err
+	}
 	for i := range windows {
 		w := &windows[i]
 		if comp != "" && !slices.Contains(w.Components, comp) {
@@ -102,9 +106,9 @@ func (s *Server) buildFeed(c echo.Context) (*feeds.Feed, error) {
 					updated = t // the latest thing that happened to it
 				}
 			}
-			mv := s.viewMaintenance(w, o, nil)
+			mv := s.viewMaintenance(w, o, names)
 			desc := "<p><strong>" + html.EscapeString(statusWord(string(state))) + "</strong> – " + html.EscapeString(mv.When) + " (" +
-				html.EscapeString(mv.WhenUTC) + ")</p><p>Affects: " + html.EscapeString(strings.Join(w.Components, ", ")) + "</p>"
+				html.EscapeString(mv.WhenUTC) + ")</p><p>Affects: " + html.EscapeString(mv.Components) + "</p>"
 			if w.Description != "" {
 				desc += "<p>" + html.EscapeString(w.Description) + "</p>"
 			}

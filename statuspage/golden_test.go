@@ -1,0 +1,122 @@
+package statuspage
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/upstate-dev/upstate/apikey"
+	"github.com/upstate-dev/upstate/component"
+	"github.com/upstate-dev/upstate/incidents"
+	"github.com/upstate-dev/upstate/store"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
+
+// goldenFixture holds fixed data at a fixed time: groups and components with history, an open
+// and a resolved incident with fixed ids, and the Tuesday maintenance window.
+func goldenFixture(t *testing.T) *fixture {
+	f := newFixture(t)
+	ctx := t.Context()
+	for _, c := range []component.Component{
+		{ID: "core", Name: "Core", IsGroup: true},
+		{ID: "api", Name: "API", Description: "Public REST API.", GroupID: "core", Position: 1},
+		{ID: "db", Name: "Database", GroupID: "core", Position: 2},
+		{ID: "cdn", Name: "CDN", Position: 3},
+	} {
+		c.Source, c.CreatedAt, c.UpdatedAt = component.SourceConfig, t0.Add(-100*24*time.Hour), t0.Add(-100*24*time.Hour)
+		if err := f.store.CreateComponent(ctx, c, store.AuditEntry{At: t0}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, ch := range []component.Change{
+		{ComponentID: "api", At: t0.Add(-40 * 24 * time.Hour), Status: component.Operational},
+		{ComponentID: "db", At: t0.Add(-40 * 24 * time.Hour), Status: component.Operational},
+		{ComponentID: "db", At: t0.Add(-5 * 24 * time.Hour), Status: component.MajorOutage, Reason: "connect: refused"},
+		{ComponentID: "db", At: t0.Add(-5*24*time.Hour + 45*time.Minute), Status: component.Operational},
+		{ComponentID: "api", At: t0.Add(-2 * time.Hour), Status: component.PartialOutage},
+	} {
+		if err := f.store.AppendStatus(ctx, ch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := f.srv.sla.Policies["jenny"]
+	open, _ := incidents.Declare(incidents.Declaration{ID: "inc-open", Title: "Elevated API errors", Body: "We are **investigating** <3.",
+		Severity: incidents.P1, Components: []incidents.Affected{{ComponentID: "api", Impact: component.PartialOutage}}, Policy: "jenny", Author: "ops",
+		StartedAt: t0.Add(-2 * time.Hour)}, p, t0.Add(-90*time.Minute))
+	_ = open.Apply(incidents.Change{Author: "ops", Body: "A bad deploy; rolling back.", Status: incidents.Identified}, p, t0.Add(-time.Hour))
+	past, _ := incidents.Declare(incidents.Declaration{ID: "inc-past", Title: "Database unreachable", Body: "Investigating.", Severity: incidents.P0,
+		Components: []incidents.Affected{{ComponentID: "db", Impact: component.MajorOutage}}, Policy: "jenny", Author: "ops",
+		StartedAt: t0.Add(-5 * 24 * time.Hour)}, p, t0.Add(-5*24*time.Hour+5*time.Minute))
+	_ = past.Resolve("ops", "The database is back.", t0.Add(-5*24*time.Hour+45*time.Minute))
+	for _, inc := range []incidents.Incident{open, past} {
+		if err := f.store.CreateIncident(ctx, inc, store.AuditEntry{At: t0}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if r := f.do("POST", "/api/admin/v1/maintenance", f.tokens[apikey.ScopeMaintenance], strings.Replace(tuesdayBody, `"db"`, `"db","cdn"`, 1)); r.code != 201 {
+		t.Fatal(r.body)
+	}
+	return f
+}
+
+func TestGolden(t *testing.T) {
+	f := goldenFixture(t)
+	for _, tt := range []struct{ name, path string }{
+		{"page.html", "/"},
+		{"incident.html", "/incidents/inc-open"},
+		{"history.html", "/history?month=2026-10"},
+		{"history.atom", "/history.atom"},
+		{"history.rss", "/history.rss"},
+		{"feed.json", "/feed.json"},
+		{"maintenance.ics", "/maintenance.ics"},
+		{"v2-summary.json", "/api/v2/summary.json"},
+		{"v2-status.json", "/api/v2/status.json"},
+		{"v2-components.json", "/api/v2/components.json"},
+		{"v2-incidents.json", "/api/v2/incidents.json"},
+		{"v2-incidents-unresolved.json", "/api/v2/incidents/unresolved.json"},
+		{"v2-scheduled-maintenances.json", "/api/v2/scheduled-maintenances.json"},
+		{"v2-scheduled-maintenances-upcoming.json", "/api/v2/scheduled-maintenances/upcoming.json"},
+		{"v2-scheduled-maintenances-active.json", "/api/v2/scheduled-maintenances/active.json"},
+		{"badge-status.svg", "/badge/api/status.svg"},
+		{"badge-uptime.svg", "/badge/db/uptime.svg?window=30d"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := f.do("GET", tt.path, "", "")
+			if r.code != 200 {
+				t.Fatalf("%s: %d %s", tt.path, r.code, r.body)
+			}
+			path := filepath.Join("testdata", "golden", tt.name+".golden")
+			if *update {
+				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(path, r.body, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (run go test ./statuspage -run TestGolden -update)", err)
+			}
+			if string(r.body) != string(want) {
+				t.Errorf("%s differs from %s (if the change is intended: go test ./statuspage -run TestGolden -update)\n%s", tt.path, path, firstDiff(string(r.body), string(want)))
+			}
+		})
+	}
+}
+
+// firstDiff shows where two texts part.
+func firstDiff(got, want string) string {
+	for i := 0; i < len(got) && i < len(want); i++ {
+		if got[i] != want[i] {
+			lo := max(0, i-80)
+			return "got:  …" + got[lo:min(len(got), i+80)] + "…\nwant: …" + want[lo:min(len(want), i+80)] + "…"
+		}
+	}
+	return "one is a prefix of the other"
+}
