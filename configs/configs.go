@@ -175,6 +175,33 @@ type Monitor struct {
 	// Severity of the incident this monitor's outage opens (default P1).
 	Severity string `yaml:"severity"`
 	HTTP     *HTTP  `yaml:"http"`
+	TCP      *TCP   `yaml:"tcp"`
+	TLS      *TLS   `yaml:"tls"`
+	DNS      *DNS   `yaml:"dns"`
+}
+
+// TCP is a TCP check: connect (optionally over TLS), optionally send and expect.
+type TCP struct {
+	Address string `yaml:"address"` // host:port
+	TLS     bool   `yaml:"tls"`
+	Send    string `yaml:"send"`
+	Expect  string `yaml:"expect"`
+}
+
+// TLS is a certificate check.
+type TLS struct {
+	Address    string `yaml:"address"`     // host:port
+	ServerName string `yaml:"server_name"` // default: the address's host
+	MinDays    int    `yaml:"min_days"`    // fail when fewer days are left (default 14)
+}
+
+// DNS is a DNS check.
+type DNS struct {
+	Name      string   `yaml:"name"`
+	Type      string   `yaml:"type"`      // A (default), AAAA, CNAME, MX, NS, TXT
+	Server    string   `yaml:"server"`    // host:port of the resolver
+	Transport string   `yaml:"transport"` // udp (default) or tcp
+	Expect    []string `yaml:"expect"`
 }
 
 // Incidents configures automatic incidents.
@@ -335,6 +362,17 @@ func (c *Config) applyDefaults() {
 		}
 		if m.Severity == "" {
 			m.Severity = string(incidents.P1)
+		}
+		if m.TLS != nil && m.TLS.MinDays == 0 {
+			m.TLS.MinDays = 14
+		}
+		if m.DNS != nil {
+			if m.DNS.Type == "" {
+				m.DNS.Type = "A"
+			}
+			if m.DNS.Transport == "" {
+				m.DNS.Transport = "udp"
+			}
 		}
 		if h := m.HTTP; h != nil {
 			if h.Method == "" {
@@ -557,19 +595,67 @@ func (c *Config) validateMonitors(d *decoder) {
 		kind := probe.Kind(m.Kind)
 		switch {
 		case m.Kind == "":
-			d.at(path+".kind", "is required (http)")
+			d.at(path+".kind", "is required (%s)", supportedKinds)
 			continue
 		case kind.Valid():
-		case kind == probe.KindTCP || kind == probe.KindDNS || kind == probe.KindTLS || kind == probe.KindICMP || kind == probe.KindHeartbeat:
-			d.at(path+".kind", "kind %q is not supported by this version yet (supported: http)", m.Kind)
+		case kind == probe.KindICMP || kind == probe.KindHeartbeat:
+			d.at(path+".kind", "kind %q is not supported by this version yet (supported: %s)", m.Kind, supportedKinds)
 			continue
 		default:
-			d.at(path+".kind", "unknown kind %q (supported: http)", m.Kind)
+			d.at(path+".kind", "unknown kind %q (supported: %s)", m.Kind, supportedKinds)
 			continue
 		}
-		if kind == probe.KindHTTP {
-			validateHTTP(d, path, m.HTTP)
+		specs := map[probe.Kind]bool{probe.KindHTTP: m.HTTP != nil, probe.KindTCP: m.TCP != nil, probe.KindTLS: m.TLS != nil, probe.KindDNS: m.DNS != nil}
+		for k, set := range specs {
+			if set && k != kind {
+				d.at(path+"."+string(k), "belongs to kind %s, but the monitor is kind %s", k, kind)
+			}
 		}
+		switch kind {
+		case probe.KindHTTP:
+			validateHTTP(d, path, m.HTTP)
+		case probe.KindTCP:
+			if m.TCP == nil {
+				d.at(path+".tcp", "is required for kind tcp")
+			} else if _, _, err := net.SplitHostPort(m.TCP.Address); err != nil {
+				d.at(path+".tcp.address", "invalid address %q: want host:port", m.TCP.Address)
+			}
+		case probe.KindTLS:
+			if m.TLS == nil {
+				d.at(path+".tls", "is required for kind tls")
+			} else {
+				if _, _, err := net.SplitHostPort(m.TLS.Address); err != nil {
+					d.at(path+".tls.address", "invalid address %q: want host:port", m.TLS.Address)
+				}
+				if m.TLS.MinDays < 0 {
+					d.at(path+".tls.min_days", "must not be negative")
+				}
+			}
+		case probe.KindDNS:
+			validateDNS(d, path, m.DNS)
+		}
+	}
+}
+
+const supportedKinds = "http, tcp, tls, dns"
+
+func validateDNS(d *decoder, path string, s *DNS) {
+	if s == nil {
+		d.at(path+".dns", "is required for kind dns")
+		return
+	}
+	path += ".dns"
+	if s.Name == "" {
+		d.at(path+".name", "is required")
+	}
+	if _, ok := probe.DNSTypes[strings.ToUpper(s.Type)]; !ok {
+		d.at(path+".type", "unknown record type %q (want A, AAAA, CNAME, MX, NS or TXT)", s.Type)
+	}
+	if _, _, err := net.SplitHostPort(s.Server); err != nil {
+		d.at(path+".server", "invalid resolver address %q: want host:port, such as 127.0.0.1:53", s.Server)
+	}
+	if s.Transport != "udp" && s.Transport != "tcp" {
+		d.at(path+".transport", "unknown transport %q (want udp or tcp)", s.Transport)
 	}
 }
 
@@ -634,6 +720,15 @@ func (c *Config) ProbeMonitors() []probe.Monitor {
 		pm := probe.Monitor{ID: m.ID, Name: m.Name, ComponentID: m.Component, Kind: probe.Kind(m.Kind),
 			Interval: m.Interval, Timeout: m.Timeout,
 			Thresholds: probe.Thresholds{Failures: m.Failures, Successes: m.Successes, LatencyThreshold: m.LatencyThreshold}}
+		if t := m.TCP; t != nil {
+			pm.TCP = &probe.TCPSpec{Address: t.Address, TLS: t.TLS, Send: t.Send, Expect: t.Expect}
+		}
+		if t := m.TLS; t != nil {
+			pm.TLS = &probe.TLSSpec{Address: t.Address, ServerName: t.ServerName, MinDays: t.MinDays}
+		}
+		if s := m.DNS; s != nil {
+			pm.DNS = &probe.DNSSpec{Name: s.Name, Type: strings.ToUpper(s.Type), Server: s.Server, Transport: s.Transport, Expect: s.Expect}
+		}
 		if h := m.HTTP; h != nil {
 			spec := &probe.HTTPSpec{URL: h.URL, Method: h.Method, Headers: h.Headers, Body: h.Body,
 				BodyContains: h.BodyContains, MaxBodyBytes: h.MaxBodyBytes, MaxRedirects: *h.MaxRedirects,

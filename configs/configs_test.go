@@ -33,8 +33,17 @@ func TestLoadBadConfigs(t *testing.T) {
 		}},
 		{"bad-interval.yaml", []string{`8:15: monitors[0].interval: must be at least 1s`}},
 		{"bad-kind.yaml", []string{
-			`7:11: monitors[0].kind: unknown kind "gopher" (supported: http)`,
-			`10:11: monitors[1].kind: kind "icmp" is not supported by this version yet (supported: http)`,
+			`7:11: monitors[0].kind: unknown kind "gopher" (supported: http, tcp, tls, dns)`,
+			`10:11: monitors[1].kind: kind "icmp" is not supported by this version yet (supported: http, tcp, tls, dns)`,
+		}},
+		{"bad-kinds-specs.yaml", []string{
+			`9:16: monitors[0].tcp.address: invalid address "localhost": want host:port`,
+			`10:5: monitors[1].tls: is required for kind tls`,
+			`14:7: monitors[1].http: belongs to kind http, but the monitor is kind tls`,
+			`19:7: monitors[2].dns.name: is required`,
+			`19:13: monitors[2].dns.type: unknown record type "SRV" (want A, AAAA, CNAME, MX, NS or TXT)`,
+			`20:15: monitors[2].dns.server: invalid resolver address "8.8.8.8": want host:port, such as 127.0.0.1:53`,
+			`21:18: monitors[2].dns.transport: unknown transport "quic" (want udp or tcp)`,
 		}},
 		{"bad-listen.yaml", []string{`2:11: server.listen: invalid address "localhost": want host:port, such as 127.0.0.1:8080`}},
 		{"bad-log.yaml", []string{
@@ -156,8 +165,11 @@ func TestLoadExample(t *testing.T) {
 		t.Errorf("ObjectiveFor(api) = %+v", o)
 	}
 	mons := cfg.ProbeMonitors()
-	if len(mons) != 4 {
-		t.Fatalf("ProbeMonitors = %d monitors, want 4", len(mons))
+	if len(mons) != 5 {
+		t.Fatalf("ProbeMonitors = %d monitors, want 5", len(mons))
+	}
+	if tcp := mons[4]; tcp.Kind != probe.KindTCP || tcp.TCP == nil || tcp.TCP.Address != "127.0.0.1:8080" {
+		t.Errorf("tcp monitor = %+v", tcp)
 	}
 	api := mons[0]
 	if api.Kind != probe.KindHTTP || api.Interval != 10*time.Second || api.Timeout != 3*time.Second ||

@@ -207,6 +207,17 @@ func (e *Engine) newRunner(m probe.Monitor) (*runner, error) {
 			tr = e.insecureTransport
 		}
 		p = probe.NewHTTP(*m.HTTP, tr)
+	case probe.KindTCP, probe.KindTLS, probe.KindDNS:
+		switch {
+		case m.Kind == probe.KindTCP && m.TCP != nil:
+			p = probe.NewTCP(*m.TCP)
+		case m.Kind == probe.KindTLS && m.TLS != nil:
+			p = probe.NewTLS(*m.TLS)
+		case m.Kind == probe.KindDNS && m.DNS != nil:
+			p = probe.NewDNS(*m.DNS)
+		default:
+			return nil, fmt.Errorf("engine: monitor %s: kind %s without its spec", m.ID, m.Kind)
+		}
 	default:
 		return nil, fmt.Errorf("engine: monitor %s: unsupported kind %q", m.ID, m.Kind)
 	}

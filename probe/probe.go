@@ -12,8 +12,8 @@ import (
 // Kind is the kind of check a monitor runs.
 type Kind string
 
-// The monitor kinds. Only KindHTTP has a prober so far; the others are reserved names so the
-// config can reject them with a clear message until their probers exist.
+// The monitor kinds. ICMP and heartbeat monitors are reserved names so the config can reject
+// them with a clear message until their probers exist.
 const (
 	KindHTTP      Kind = "http"
 	KindTCP       Kind = "tcp"
@@ -24,7 +24,7 @@ const (
 )
 
 // Valid reports whether k names a kind this build can run.
-func (k Kind) Valid() bool { return k == KindHTTP }
+func (k Kind) Valid() bool { return k == KindHTTP || k == KindTCP || k == KindTLS || k == KindDNS }
 
 // State is a monitor's state.
 type State string
@@ -115,6 +115,9 @@ type Monitor struct {
 	Timeout     time.Duration
 	Thresholds  Thresholds
 	HTTP        *HTTPSpec // set when Kind is KindHTTP
+	TCP         *TCPSpec
+	TLS         *TLSSpec
+	DNS         *DNSSpec
 }
 
 // Transition is a change of a monitor's state, stored with its time. Confirmed downtime is

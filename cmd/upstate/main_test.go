@@ -44,7 +44,7 @@ func TestCheckConfigReportsEveryMistake(t *testing.T) {
 
 func TestCheckConfigExample(t *testing.T) {
 	code, stdout, stderr := runCLI("check-config", filepath.Join("..", "..", "configs", "upstate.example.yaml"))
-	if code != 0 || !strings.Contains(stdout, "ok (2 groups, 4 components, 4 monitors, sqlite store)") {
+	if code != 0 || !strings.Contains(stdout, "ok (2 groups, 4 components, 5 monitors, sqlite store)") {
 		t.Fatalf("exit %d\nstdout %s\nstderr %s", code, stdout, stderr)
 	}
 }
