@@ -170,6 +170,10 @@ type Monitor struct {
 	// is up again (default 1).
 	Failures  int `yaml:"failures"`
 	Successes int `yaml:"successes"`
+	// Retries re-probe a failure at once, retry_spacing apart (defaults 1 and 1s), so an
+	// outage is confirmed in seconds rather than after whole intervals.
+	Retries      *int          `yaml:"retries"`
+	RetrySpacing time.Duration `yaml:"retry_spacing"`
 	// LatencyThreshold: good results slower than this make the monitor degraded. 0 disables.
 	LatencyThreshold time.Duration `yaml:"latency_threshold"`
 	// Severity of the incident this monitor's outage opens (default P1).
@@ -356,6 +360,16 @@ func (c *Config) applyDefaults() {
 		}
 		if m.Successes == 0 {
 			m.Successes = DefaultSuccesses
+		}
+		if m.RetrySpacing == 0 {
+			m.RetrySpacing = time.Second
+		}
+		if m.Retries == nil {
+			n := 1 // by default one quick re-probe, when it fits before the next run
+			if m.RetrySpacing+m.Timeout >= m.Interval {
+				n = 0
+			}
+			m.Retries = &n
 		}
 		if m.Name == "" {
 			m.Name = m.ID
@@ -587,6 +601,14 @@ func (c *Config) validateMonitors(d *decoder) {
 		if m.Successes < 1 || m.Successes > 100 {
 			d.at(path+".successes", "must be between 1 and 100")
 		}
+		switch {
+		case *m.Retries < 0 || *m.Retries > 10:
+			d.at(path+".retries", "must be between 0 and 10")
+		case m.RetrySpacing < 100*time.Millisecond:
+			d.at(path+".retry_spacing", "must be at least 100ms")
+		case m.Interval >= MinInterval && m.Timeout < m.Interval && time.Duration(*m.Retries)*(m.RetrySpacing+m.Timeout) >= m.Interval:
+			d.at(path+".retries", "%d retries %s apart (each up to the %s timeout) do not fit in the %s interval", *m.Retries, m.RetrySpacing, m.Timeout, m.Interval)
+		}
 		if m.LatencyThreshold < 0 {
 			d.at(path+".latency_threshold", "must not be negative")
 		} else if m.LatencyThreshold > 0 && m.LatencyThreshold >= m.Timeout {
@@ -719,7 +741,8 @@ func (c *Config) ProbeMonitors() []probe.Monitor {
 	for _, m := range c.Monitors {
 		pm := probe.Monitor{ID: m.ID, Name: m.Name, ComponentID: m.Component, Kind: probe.Kind(m.Kind),
 			Interval: m.Interval, Timeout: m.Timeout,
-			Thresholds: probe.Thresholds{Failures: m.Failures, Successes: m.Successes, LatencyThreshold: m.LatencyThreshold}}
+			Thresholds: probe.Thresholds{Failures: m.Failures, Successes: m.Successes, LatencyThreshold: m.LatencyThreshold,
+				Retries: *m.Retries, RetrySpacing: m.RetrySpacing}}
 		if t := m.TCP; t != nil {
 			pm.TCP = &probe.TCPSpec{Address: t.Address, TLS: t.TLS, Send: t.Send, Expect: t.Expect}
 		}

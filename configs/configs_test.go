@@ -83,6 +83,7 @@ func TestLoadBadConfigs(t *testing.T) {
 		{"bad-thresholds.yaml", []string{
 			`9:15: monitors[0].failures: must be between 1 and 100`,
 			`10:24: monitors[0].latency_threshold: must be shorter than timeout (2s), or the monitor could never be degraded`,
+			`18:14: monitors[1].retries: 3 retries 1s apart (each up to the 4s timeout) do not fit in the 10s interval`,
 		}},
 		{"bad-time-zone.yaml", []string{`2:14: server.time_zone: unknown time zone "Mars/Olympus_Mons" (use an IANA name such as Asia/Shanghai)`}},
 		{"bad-timeout.yaml", []string{`9:14: monitors[0].timeout: must be shorter than interval (10s)`}},
@@ -173,7 +174,7 @@ func TestLoadExample(t *testing.T) {
 	}
 	api := mons[0]
 	if api.Kind != probe.KindHTTP || api.Interval != 10*time.Second || api.Timeout != 3*time.Second ||
-		api.Thresholds != (probe.Thresholds{Failures: 2, Successes: 1, LatencyThreshold: 500 * time.Millisecond}) {
+		api.Thresholds != (probe.Thresholds{Failures: 2, Successes: 1, LatencyThreshold: 500 * time.Millisecond, Retries: 1, RetrySpacing: time.Second}) {
 		t.Errorf("api monitor = %+v", api)
 	}
 	if h := api.HTTP; h.Method != "GET" || h.MaxRedirects != 5 || len(h.ExpectStatus) != 1 || h.ExpectStatus[0] != (probe.StatusRange{Min: 200, Max: 200}) {

@@ -155,6 +155,7 @@ type runner struct {
 	prober   probe.Prober
 	detector *probe.Detector
 	recent   []probe.Result // newest last, at most recentResults
+	nextRun  time.Time      // when the scheduler should start the next run, for the lag metric
 }
 
 const recentResults = 60
@@ -347,6 +348,9 @@ func (e *Engine) schedule(r *runner, now time.Time) error {
 	if offset > 0 {
 		start = gocron.WithStartDateTime(now.Add(offset))
 	}
+	e.mu.Lock()
+	r.nextRun = now.Add(offset)
+	e.mu.Unlock()
 	_, err := e.sched.NewJob(
 		gocron.DurationJob(r.m.Interval),
 		gocron.NewTask(e.runProbe, r),
@@ -360,8 +364,40 @@ func (e *Engine) schedule(r *runner, now time.Time) error {
 	return nil
 }
 
-// runProbe is one scheduled run of one monitor.
+// runProbe is one scheduled run of one monitor. A failure that does not yet make the monitor
+// down is re-probed at once, up to Retries times, so an outage is confirmed in seconds.
 func (e *Engine) runProbe(ctx context.Context, r *runner) {
+	e.observeLag(r)
+	for attempt := 0; ; attempt++ {
+		res := e.probeOnce(ctx, r)
+		e.mu.Lock()
+		down := r.detector.State() == probe.StateDown
+		e.mu.Unlock()
+		if res.OK || down || attempt >= r.m.Thresholds.Retries {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-e.opts.Clock.After(r.m.Thresholds.RetrySpacing):
+		}
+	}
+}
+
+// observeLag records how late this run started against its schedule.
+func (e *Engine) observeLag(r *runner) {
+	now := e.opts.Clock.Now()
+	e.mu.Lock()
+	expected := r.nextRun
+	r.nextRun = now.Add(r.m.Interval)
+	e.mu.Unlock()
+	if !expected.IsZero() {
+		e.metrics.lag.Observe(max(0, now.Sub(expected)).Seconds())
+	}
+}
+
+// probeOnce runs the prober once and feeds the result on.
+func (e *Engine) probeOnce(ctx context.Context, r *runner) probe.Result {
 	at := e.opts.Clock.Now()
 	pctx, cancel := context.WithTimeout(ctx, r.m.Timeout)
 	res := r.prober.Probe(pctx, at)
@@ -385,6 +421,7 @@ func (e *Engine) runProbe(ctx context.Context, r *runner) {
 		defer cancel()
 		e.transition(wctx, tr)
 	}
+	return res
 }
 
 // persistContext detaches store writes from the cancellation of the job that caused them, and

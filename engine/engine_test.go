@@ -235,3 +235,39 @@ func TestSyncComponents(t *testing.T) {
 		t.Errorf("config audit = %v, want %v", actions, want)
 	}
 }
+
+// TestQuickRetriesConfirmAnOutageInSeconds: with a 60 s interval, a failure is re-probed a
+// second later and the outage confirmed then, back-dated to the first failure, without waiting
+// for the next interval.
+func TestQuickRetriesConfirmAnOutageInSeconds(t *testing.T) {
+	s := openStore(t)
+	srv, healthy := target(t)
+	healthy.Store(false)
+	ctx := t.Context()
+	if err := engine.SyncComponents(ctx, s, []component.Component{{ID: "api", Name: "API", Source: component.SourceConfig}}, t0); err != nil {
+		t.Fatal(err)
+	}
+	clock := clockwork.NewFakeClockAt(t0)
+	mon := probe.Monitor{ID: "m", ComponentID: "api", Kind: probe.KindHTTP, Interval: time.Minute, Timeout: 2 * time.Second,
+		Thresholds: probe.Thresholds{Failures: 2, Successes: 1, Retries: 1, RetrySpacing: time.Second}, HTTP: &probe.HTTPSpec{URL: srv.URL}}
+	e, err := engine.New(engine.Options{Store: s, Clock: clock, Monitors: []probe.Monitor{mon}, SLAEvery: time.Hour, MaintenanceEvery: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- e.Run(runCtx) }()
+	defer func() { stop(); <-done }()
+	step(t, clock, 20, func() bool { return e.Monitors()[0].State == probe.StateDown })
+	rs := e.Monitors()[0].Recent
+	if len(rs) != 2 || rs[1].At.Sub(rs[0].At) != time.Second {
+		t.Fatalf("results = %+v; want the first failure and one re-probe a second later", rs)
+	}
+	trs, _ := s.MonitorTransitions(ctx, "m", t0.Add(-time.Hour), t0.Add(time.Hour))
+	if len(trs) != 1 || trs[0].To != probe.StateDown || !trs[0].At.Equal(rs[0].At) {
+		t.Errorf("transitions = %+v; want down, back-dated to the first failure", trs)
+	}
+	if clock.Now().Sub(rs[0].At) > 5*time.Second {
+		t.Errorf("confirmed %s after the first failure; want about a second", clock.Now().Sub(rs[0].At))
+	}
+}

@@ -11,6 +11,8 @@ type metrics struct {
 	duration *prometheus.HistogramVec
 	runs     *prometheus.CounterVec
 	state    *prometheus.GaugeVec
+	lag      prometheus.Histogram
+	certExp  *prometheus.GaugeVec
 }
 
 var allStates = []probe.State{probe.StateUp, probe.StateDegraded, probe.StateDown, probe.StateUnknown}
@@ -30,8 +32,15 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		state: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "upstate_monitor_state", Help: "1 for the monitor's current state, 0 for the others.",
 		}, []string{"monitor", "state"}),
+		lag: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "upstate_scheduler_lag_seconds", Help: "How late probe runs start against their schedule.",
+			Buckets: []float64{.001, .005, .01, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}),
+		certExp: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "upstate_certificate_expiry_seconds", Help: "Seconds until the earliest certificate of the monitor's chain expires.",
+		}, []string{"monitor"}),
 	}
-	reg.MustRegister(m.success, m.duration, m.runs, m.state)
+	reg.MustRegister(m.success, m.duration, m.runs, m.state, m.lag, m.certExp)
 	return m
 }
 
@@ -41,6 +50,9 @@ func (m *metrics) observe(r probe.Result) {
 		result, ok = "success", 1
 	}
 	m.success.WithLabelValues(r.MonitorID).Set(ok)
+	if !r.CertNotAfter.IsZero() {
+		m.certExp.WithLabelValues(r.MonitorID).Set(r.CertNotAfter.Sub(r.At).Seconds())
+	}
 	m.duration.WithLabelValues(r.MonitorID).Observe(r.Duration.Seconds())
 	m.runs.WithLabelValues(r.MonitorID, result).Inc()
 }

@@ -84,6 +84,11 @@ type Thresholds struct {
 	Failures         int           // consecutive failed results before the monitor is down
 	Successes        int           // consecutive good results before a down monitor is up again
 	LatencyThreshold time.Duration // slower good results make the monitor degraded; 0 disables
+	// Retries re-probe a failing monitor at once, RetrySpacing apart, instead of waiting whole
+	// intervals to confirm an outage: with Failures 2 and one retry 1 s later, an outage is
+	// confirmed (and back-dated to the first failure) about a second after it is first seen.
+	Retries      int
+	RetrySpacing time.Duration
 }
 
 // HTTPSpec is the check an HTTP monitor runs.
