@@ -69,6 +69,9 @@ type Server struct {
 	RequestTimeout  time.Duration `yaml:"request_timeout"`  // default 10s
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"` // default 15s
 	MaxBodyBytes    int64         `yaml:"max_body_bytes"`   // default 1 MiB
+	// PublicMonitors opens /api/v1/monitors without a key (default: a read key is needed,
+	// because monitors' targets can be internal addresses).
+	PublicMonitors bool `yaml:"public_monitors"`
 	// TrustedProxies are CIDRs whose X-Forwarded-For is believed; empty trusts none.
 	TrustedProxies []string `yaml:"trusted_proxies"`
 }

@@ -110,3 +110,25 @@ func TestDetectorRestoredState(t *testing.T) {
 		t.Fatalf("got %+v", got)
 	}
 }
+
+func TestRollupQuantile(t *testing.T) {
+	r := probe.Rollup{}
+	if _, ok := r.Quantile(0.5); ok {
+		t.Error("an empty rollup has no quantile")
+	}
+	for range 90 {
+		r.Add(probe.Result{OK: true, Duration: 3 * time.Millisecond}) // bucket <= 5ms
+	}
+	for range 9 {
+		r.Add(probe.Result{OK: true, Duration: 80 * time.Millisecond}) // <= 100ms
+	}
+	r.Add(probe.Result{OK: false, Duration: 30 * time.Second}) // overflow
+	for q, want := range map[float64]time.Duration{0.5: 5 * time.Millisecond, 0.9: 5 * time.Millisecond, 0.95: 100 * time.Millisecond, 0.99: 100 * time.Millisecond} {
+		if got, ok := r.Quantile(q); !ok || got != want {
+			t.Errorf("Quantile(%v) = %v, %v; want %v", q, got, ok, want)
+		}
+	}
+	if _, ok := r.Quantile(1); ok {
+		t.Error("the maximum is in the overflow bucket: no bound")
+	}
+}

@@ -101,3 +101,24 @@ func latencyBucket(d time.Duration) int {
 	}
 	return len(LatencyBounds)
 }
+
+// Quantile returns an upper bound for the q-quantile (0 < q <= 1) of the latencies the rollup
+// counts: the bound of the histogram bucket that holds it. ok is false when there are no runs or
+// the quantile falls in the overflow bucket (slower than the largest bound).
+func (r Rollup) Quantile(q float64) (time.Duration, bool) {
+	if r.Runs <= 0 {
+		return 0, false
+	}
+	need := uint64(q*float64(r.Runs) + 0.999999) // the rank of the quantile, rounded up
+	var seen uint64
+	for i, n := range r.Histogram {
+		seen += n
+		if seen >= need {
+			if i == len(LatencyBounds) {
+				return 0, false
+			}
+			return LatencyBounds[i], true
+		}
+	}
+	return 0, false
+}

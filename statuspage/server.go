@@ -66,6 +66,10 @@ type Options struct {
 	SLA SLA
 	// Reports computes availability reports (nil: the report endpoints answer 404).
 	Reports Reporter
+	// Monitors are the running monitors (nil: the monitors API answers 404). Their API needs a
+	// read key unless PublicMonitors is set.
+	Monitors       MonitorSource
+	PublicMonitors bool
 
 	// CacheTTL is how long rendered public responses are reused (default 1s; a change shows
 	// within it). Negative: nothing is kept (ETags, 304 and gzip still apply).
@@ -90,6 +94,8 @@ type Server struct {
 	md        *markdown
 	reports   Reporter
 	cache     *responseCache
+	monitors  MonitorSource
+	rollups   RollupReader
 }
 
 // New builds the server: routes, middleware and templates. A template that does not parse is an
@@ -133,7 +139,7 @@ func New(o Options) (*Server, error) {
 	s := &Server{
 		echo: echo.New(), store: o.Store, clock: o.Clock, log: o.Logger.With("component", "http"),
 		page: o.Page, version: o.Version, templates: tmpl,
-		auth: newAuthenticator(o.Store, o.Clock.Now), maint: o.Maintenance, sla: o.SLA, md: newMarkdown(), reports: o.Reports, cache: newResponseCache(o.CacheTTL),
+		auth: newAuthenticator(o.Store, o.Clock.Now), maint: o.Maintenance, sla: o.SLA, md: newMarkdown(), reports: o.Reports, cache: newResponseCache(o.CacheTTL), monitors: o.Monitors,
 	}
 	if s.maint.NoticePeriod == 0 {
 		s.maint.NoticePeriod = 24 * time.Hour
@@ -204,6 +210,10 @@ func New(o Options) (*Server, error) {
 	s.routesFeeds()
 	s.routesBadges()
 	s.routesHistory()
+	if rr, ok := o.Store.(RollupReader); ok {
+		s.rollups = rr
+		s.routesMonitors(o.PublicMonitors)
+	}
 	s.routesIncidents()
 	s.routesReports()
 	return s, nil

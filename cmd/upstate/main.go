@@ -254,6 +254,8 @@ func serveConfig(ctx context.Context, cfg *configs.Config, devAssets string, log
 		Maintenance:    statuspage.Maintenance{NoticePeriod: cfg.Maintenance.NoticePeriod, Horizon: cfg.Maintenance.Horizon},
 		SLA:            statuspage.SLA{Policies: cfg.SLAPolicies(), DefaultPolicy: cfg.DefaultPolicy},
 		Reports:        newReports(st, cfg),
+		Monitors:       eng,
+		PublicMonitors: cfg.Server.PublicMonitors,
 		RequestTimeout: cfg.Server.RequestTimeout, MaxBodyBytes: cfg.Server.MaxBodyBytes, TrustedProxies: proxies,
 	})
 	if err != nil {
