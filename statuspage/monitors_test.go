@@ -12,7 +12,9 @@ import (
 
 type fixedMonitors []engine.MonitorSnapshot
 
-func (f fixedMonitors) Monitors() []engine.MonitorSnapshot { return append([]engine.MonitorSnapshot(nil), f...) }
+func (f fixedMonitors) Monitors() []engine.MonitorSnapshot {
+	return append([]engine.MonitorSnapshot(nil), f...)
+}
 
 func TestMonitorsAPI(t *testing.T) {
 	f := newFixture(t)
