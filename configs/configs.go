@@ -50,6 +50,8 @@ type Config struct {
 	Location *time.Location `yaml:"-"`
 	// Dir is the directory of the config file; relative paths in it are relative to Dir.
 	Dir string `yaml:"-"`
+	// File is the path the config was loaded from, for reloads.
+	File string `yaml:"-"`
 	// DefaultPolicy is the policy incidents follow unless they name one (derived).
 	DefaultPolicy string `yaml:"-"`
 
@@ -181,10 +183,24 @@ type Monitor struct {
 	LatencyThreshold time.Duration `yaml:"latency_threshold"`
 	// Severity of the incident this monitor's outage opens (default P1).
 	Severity string `yaml:"severity"`
-	HTTP     *HTTP  `yaml:"http"`
-	TCP      *TCP   `yaml:"tcp"`
-	TLS      *TLS   `yaml:"tls"`
-	DNS      *DNS   `yaml:"dns"`
+	// Paused monitors are not run (until resumed through the admin API).
+	Paused bool  `yaml:"paused"`
+	HTTP   *HTTP `yaml:"http"`
+	TCP    *TCP  `yaml:"tcp"`
+	TLS    *TLS  `yaml:"tls"`
+	DNS    *DNS  `yaml:"dns"`
+	// Heartbeat monitors are checked in by the job itself, at /ping/{token}; the interval is
+	// how often Upstate judges the check-ins (default 10s).
+	Heartbeat *Heartbeat `yaml:"heartbeat"`
+}
+
+// Heartbeat is a job that checks in: every period, or after each time of a cron schedule.
+type Heartbeat struct {
+	Token    string        `yaml:"token" secret:"true"` // at least 22 URL-safe characters; ${ENV} allowed
+	Period   time.Duration `yaml:"period"`
+	Schedule string        `yaml:"schedule"`  // cron, 5 fields, e.g. "30 2 * * *"
+	TimeZone string        `yaml:"time_zone"` // the schedule's zone (default UTC)
+	Grace    time.Duration `yaml:"grace"`     // default 5m
 }
 
 // TCP is a TCP check: connect (optionally over TLS), optionally send and expect.
@@ -240,6 +256,8 @@ const (
 	DefaultMaxBodyBytes    = 1 << 20
 	DefaultSQLitePath      = "upstate.db"
 	DefaultInterval        = 30 * time.Second
+	DefaultHeartbeatEvery  = 10 * time.Second
+	DefaultHeartbeatGrace  = 5 * time.Minute
 	DefaultTimeout         = 10 * time.Second
 	DefaultFailures        = 2
 	DefaultSuccesses       = 1
@@ -271,7 +289,7 @@ func Parse(name string, data []byte, lookupEnv func(string) (string, bool)) (*Co
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		return nil, syntaxError(name, err)
 	}
-	cfg := &Config{Dir: filepath.Dir(name)}
+	cfg := &Config{Dir: filepath.Dir(name), File: name}
 	if len(root.Content) == 0 {
 		return nil, &ValidationError{File: name, Message: "the file is empty"}
 	}
@@ -352,6 +370,26 @@ func (c *Config) applyDefaults() {
 	}
 	for i := range c.Monitors {
 		m := &c.Monitors[i]
+		if m.Kind == string(probe.KindHeartbeat) {
+			// Judging check-ins costs nothing: judge often, and a miss is a miss (no re-probes).
+			if m.Interval == 0 {
+				m.Interval = DefaultHeartbeatEvery
+			}
+			if m.Failures == 0 {
+				m.Failures = 1
+			}
+			if m.Retries == nil {
+				m.Retries = new(int)
+			}
+			if h := m.Heartbeat; h != nil {
+				if h.Grace == 0 {
+					h.Grace = DefaultHeartbeatGrace
+				}
+				if h.TimeZone == "" {
+					h.TimeZone = "UTC"
+				}
+			}
+		}
 		if m.Interval == 0 {
 			m.Interval = DefaultInterval
 		}
@@ -569,6 +607,7 @@ func (c *Config) validateMonitors(d *decoder) {
 		components[cm.ID] = true
 	}
 	ids := map[string]int{}
+	tokens := map[string]string{}
 	for i, m := range c.Monitors {
 		path := fmt.Sprintf("monitors[%d]", i)
 		switch {
@@ -623,14 +662,15 @@ func (c *Config) validateMonitors(d *decoder) {
 			d.at(path+".kind", "is required (%s)", supportedKinds)
 			continue
 		case kind.Valid():
-		case kind == probe.KindICMP || kind == probe.KindHeartbeat:
+		case kind == probe.KindICMP:
 			d.at(path+".kind", "kind %q is not supported by this version yet (supported: %s)", m.Kind, supportedKinds)
 			continue
 		default:
 			d.at(path+".kind", "unknown kind %q (supported: %s)", m.Kind, supportedKinds)
 			continue
 		}
-		specs := map[probe.Kind]bool{probe.KindHTTP: m.HTTP != nil, probe.KindTCP: m.TCP != nil, probe.KindTLS: m.TLS != nil, probe.KindDNS: m.DNS != nil}
+		specs := map[probe.Kind]bool{probe.KindHTTP: m.HTTP != nil, probe.KindTCP: m.TCP != nil, probe.KindTLS: m.TLS != nil, probe.KindDNS: m.DNS != nil,
+			probe.KindHeartbeat: m.Heartbeat != nil}
 		for k, set := range specs {
 			if set && k != kind {
 				d.at(path+"."+string(k), "belongs to kind %s, but the monitor is kind %s", k, kind)
@@ -658,11 +698,48 @@ func (c *Config) validateMonitors(d *decoder) {
 			}
 		case probe.KindDNS:
 			validateDNS(d, path, m.DNS)
+		case probe.KindHeartbeat:
+			validateHeartbeat(d, path, m.Heartbeat, tokens)
 		}
 	}
 }
 
-const supportedKinds = "http, tcp, tls, dns"
+func validateHeartbeat(d *decoder, path string, h *Heartbeat, tokens map[string]string) {
+	if h == nil {
+		d.at(path+".heartbeat", "is required for kind heartbeat")
+		return
+	}
+	path += ".heartbeat"
+	if !probe.TokenPattern.MatchString(h.Token) {
+		d.at(path+".token", "must be 22 to 128 characters of A-Z, a-z, 0-9, '-' and '_' (make one with: openssl rand -base64 24 | tr '+/' '-_')")
+	} else if prev, dup := tokens[h.Token]; dup {
+		d.at(path+".token", "is also the token of %s: each heartbeat needs its own", prev)
+	} else {
+		tokens[h.Token] = path
+	}
+	switch {
+	case h.Period == 0 && h.Schedule == "":
+		d.at(path+".period", "give a period (such as 24h) or a cron schedule")
+	case h.Period != 0 && h.Schedule != "":
+		d.at(path+".schedule", "give a period or a schedule, not both")
+	case h.Period != 0 && h.Period < time.Minute:
+		d.at(path+".period", "must be at least 1m")
+	case h.Schedule != "":
+		if _, err := probe.ParseCron(h.Schedule); err != nil {
+			d.at(path+".schedule", "invalid cron schedule %q: %v", h.Schedule, err)
+		} else if strings.Contains(h.Schedule, "TZ=") {
+			d.at(path+".schedule", "give the zone in time_zone, not in the schedule")
+		}
+	}
+	if _, err := time.LoadLocation(h.TimeZone); err != nil || h.TimeZone == "Local" {
+		d.at(path+".time_zone", "unknown time zone %q: want an IANA name such as Europe/Berlin", h.TimeZone)
+	}
+	if h.Grace < 0 {
+		d.at(path+".grace", "must not be negative")
+	}
+}
+
+const supportedKinds = "http, tcp, tls, dns, heartbeat"
 
 func validateDNS(d *decoder, path string, s *DNS) {
 	if s == nil {
@@ -743,7 +820,7 @@ func (c *Config) ProbeMonitors() []probe.Monitor {
 	out := make([]probe.Monitor, 0, len(c.Monitors))
 	for _, m := range c.Monitors {
 		pm := probe.Monitor{ID: m.ID, Name: m.Name, ComponentID: m.Component, Kind: probe.Kind(m.Kind),
-			Interval: m.Interval, Timeout: m.Timeout,
+			Interval: m.Interval, Timeout: m.Timeout, Paused: m.Paused,
 			Thresholds: probe.Thresholds{Failures: m.Failures, Successes: m.Successes, LatencyThreshold: m.LatencyThreshold,
 				Retries: *m.Retries, RetrySpacing: m.RetrySpacing}}
 		if t := m.TCP; t != nil {
@@ -751,6 +828,10 @@ func (c *Config) ProbeMonitors() []probe.Monitor {
 		}
 		if t := m.TLS; t != nil {
 			pm.TLS = &probe.TLSSpec{Address: t.Address, ServerName: t.ServerName, MinDays: t.MinDays}
+		}
+		if h := m.Heartbeat; h != nil {
+			loc, _ := time.LoadLocation(h.TimeZone)
+			pm.Heartbeat = &probe.HeartbeatSpec{Token: h.Token, Period: h.Period, Schedule: h.Schedule, Location: loc, Grace: h.Grace}
 		}
 		if s := m.DNS; s != nil {
 			pm.DNS = &probe.DNSSpec{Name: s.Name, Type: strings.ToUpper(s.Type), Server: s.Server, Transport: s.Transport, Expect: s.Expect}

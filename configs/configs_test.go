@@ -33,8 +33,8 @@ func TestLoadBadConfigs(t *testing.T) {
 		}},
 		{"bad-interval.yaml", []string{`8:15: monitors[0].interval: must be at least 1s`}},
 		{"bad-kind.yaml", []string{
-			`7:11: monitors[0].kind: unknown kind "gopher" (supported: http, tcp, tls, dns)`,
-			`10:11: monitors[1].kind: kind "icmp" is not supported by this version yet (supported: http, tcp, tls, dns)`,
+			`7:11: monitors[0].kind: unknown kind "gopher" (supported: http, tcp, tls, dns, heartbeat)`,
+			`10:11: monitors[1].kind: kind "icmp" is not supported by this version yet (supported: http, tcp, tls, dns, heartbeat)`,
 		}},
 		{"bad-kinds-specs.yaml", []string{
 			`9:16: monitors[0].tcp.address: invalid address "localhost": want host:port`,
@@ -44,6 +44,16 @@ func TestLoadBadConfigs(t *testing.T) {
 			`19:13: monitors[2].dns.type: unknown record type "SRV" (want A, AAAA, CNAME, MX, NS or TXT)`,
 			`20:15: monitors[2].dns.server: invalid resolver address "8.8.8.8": want host:port, such as 127.0.0.1:53`,
 			`21:18: monitors[2].dns.transport: unknown transport "quic" (want udp or tcp)`,
+		}},
+		{"bad-heartbeat.yaml", []string{
+			`9:14: monitors[0].heartbeat.token: must be 22 to 128 characters of A-Z, a-z, 0-9, '-' and '_' (make one with: openssl rand -base64 24 | tr '+/' '-_')`,
+			`10:15: monitors[0].heartbeat.period: must be at least 1m`,
+			`16:17: monitors[1].heartbeat.schedule: invalid cron schedule "61 2 * * *": end of range (61) above maximum (59): 61`,
+			`17:18: monitors[1].heartbeat.time_zone: unknown time zone "Mars/Olympus": want an IANA name such as Europe/Berlin`,
+			`22:14: monitors[2].heartbeat.token: is also the token of monitors[1].heartbeat: each heartbeat needs its own`,
+			`24:17: monitors[2].heartbeat.schedule: give a period or a schedule, not both`,
+			`25:14: monitors[2].heartbeat.grace: must not be negative`,
+			`26:5: monitors[3].heartbeat: is required for kind heartbeat`,
 		}},
 		{"bad-listen.yaml", []string{`2:11: server.listen: invalid address "localhost": want host:port, such as 127.0.0.1:8080`}},
 		{"bad-log.yaml", []string{

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-co-op/gocron/v2"
@@ -131,6 +132,7 @@ type Engine struct {
 	firing  map[string]bool // burn-rate alert windows firing, by component/severity/window
 
 	secureTransport, insecureTransport http.RoundTripper
+	heartbeats                         *probe.Heartbeats
 
 	mu       sync.Mutex
 	monitors map[string]*runner          // by monitor id
@@ -140,6 +142,11 @@ type Engine struct {
 	impacts  map[string]component.Status // worst impact of open incidents per component
 	// seenWindows is each window's UpdatedAt as last published; nil until the first tick.
 	seenWindows map[string]time.Time
+	running     bool                          // the scheduler has started: jobs may be added and run
+	runCtx      context.Context               // Run's context, for on-demand runs
+	wg          sync.WaitGroup                // on-demand runs, awaited at shutdown
+	severity    map[string]incidents.Severity // by monitor id; replaced on reload
+	reloadMu    sync.Mutex                    // one reload at a time
 }
 
 type rollupKey struct {
@@ -156,6 +163,10 @@ type runner struct {
 	detector *probe.Detector
 	recent   []probe.Result // newest last, at most recentResults
 	nextRun  time.Time      // when the scheduler should start the next run, for the lag metric
+	job      gocron.Job     // nil until scheduled, and while paused
+	paused   bool
+	busy     sync.Mutex  // held for a run: scheduled and on-demand runs never overlap
+	pending  atomic.Bool // an on-demand run is waiting for busy
 }
 
 const recentResults = 60
@@ -179,13 +190,14 @@ func New(o Options) (*Engine, error) {
 		opts: o, log: o.Logger.With("component", "engine"), sched: sched,
 		metrics: newMetrics(o.Registerer), sla: newSLAMetrics(o.Registerer), avail: newAvailabilityMetrics(o.Registerer),
 		monitors: map[string]*runner{}, status: map[string]component.Status{}, rollups: map[rollupKey]*probe.Rollup{},
-		impacts: map[string]component.Status{},
+		impacts: map[string]component.Status{}, severity: o.MonitorSeverity,
 	}
 	e.secureTransport = o.Transport
 	if e.secureTransport == nil {
 		e.secureTransport = probe.NewTransport(false)
 	}
 	e.insecureTransport = probe.NewTransport(true)
+	e.heartbeats = probe.NewHeartbeats()
 	for _, m := range o.Monitors {
 		r, err := e.newRunner(m)
 		if err != nil {
@@ -219,10 +231,19 @@ func (e *Engine) newRunner(m probe.Monitor) (*runner, error) {
 		default:
 			return nil, fmt.Errorf("engine: monitor %s: kind %s without its spec", m.ID, m.Kind)
 		}
+	case probe.KindHeartbeat:
+		if m.Heartbeat == nil {
+			return nil, fmt.Errorf("engine: monitor %s: kind heartbeat without a heartbeat spec", m.ID)
+		}
+		hb, err := e.heartbeats.Watch(m.ID, *m.Heartbeat, e.opts.Clock.Now())
+		if err != nil {
+			return nil, fmt.Errorf("engine: %w", err)
+		}
+		p = hb
 	default:
 		return nil, fmt.Errorf("engine: monitor %s: unsupported kind %q", m.ID, m.Kind)
 	}
-	return &runner{m: m, prober: p, detector: probe.NewDetector(m, probe.StateUnknown)}, nil
+	return &runner{m: m, prober: p, detector: probe.NewDetector(m, probe.StateUnknown), paused: m.Paused}, nil
 }
 
 // Bus returns the engine's event bus.
@@ -238,6 +259,9 @@ func (e *Engine) Run(ctx context.Context) error {
 	now := e.opts.Clock.Now()
 	e.startPeopleManaged(ctx, now)
 	for _, r := range e.monitors {
+		if r.paused {
+			continue
+		}
 		if err := e.schedule(r, now); err != nil {
 			return err
 		}
@@ -262,13 +286,20 @@ func (e *Engine) Run(ctx context.Context) error {
 		}
 	}
 	e.sched.Start()
+	e.mu.Lock()
+	e.running, e.runCtx = true, ctx
+	e.mu.Unlock()
 	e.log.Info("engine started", "monitors", len(e.monitors))
 	<-ctx.Done()
 
+	e.mu.Lock()
+	e.running = false
+	e.mu.Unlock()
 	// Shut down with a fresh context: the run's context is already cancelled.
 	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
 	defer cancel()
 	err := e.sched.Shutdown()
+	e.wg.Wait()
 	if ferr := e.FlushRollups(stopCtx); ferr != nil {
 		err = errors.Join(err, ferr)
 	}
@@ -330,6 +361,9 @@ func (e *Engine) restore(ctx context.Context) error {
 		r := e.monitors[id]
 		r.detector = probe.NewDetector(r.m, st)
 		e.metrics.setState(id, st)
+		if r.m.Kind == probe.KindHeartbeat && st == probe.StateDown {
+			e.heartbeats.MarkMissing(id)
+		}
 	}
 	for _, c := range components {
 		e.status[c.ID] = c.Status
@@ -348,10 +382,7 @@ func (e *Engine) schedule(r *runner, now time.Time) error {
 	if offset > 0 {
 		start = gocron.WithStartDateTime(now.Add(offset))
 	}
-	e.mu.Lock()
-	r.nextRun = now.Add(offset)
-	e.mu.Unlock()
-	_, err := e.sched.NewJob(
+	job, err := e.sched.NewJob(
 		gocron.DurationJob(r.m.Interval),
 		gocron.NewTask(e.runProbe, r),
 		gocron.WithName("monitor:"+r.m.ID),
@@ -361,6 +392,9 @@ func (e *Engine) schedule(r *runner, now time.Time) error {
 	if err != nil {
 		return fmt.Errorf("engine: schedule monitor %s: %w", r.m.ID, err)
 	}
+	e.mu.Lock()
+	r.nextRun, r.job = now.Add(offset), job
+	e.mu.Unlock()
 	return nil
 }
 
@@ -368,6 +402,10 @@ func (e *Engine) schedule(r *runner, now time.Time) error {
 // down is re-probed at once, up to Retries times, so an outage is confirmed in seconds.
 func (e *Engine) runProbe(ctx context.Context, r *runner) {
 	e.observeLag(r)
+	if !r.busy.TryLock() {
+		return // an on-demand run is in progress; this one would only repeat it
+	}
+	defer r.busy.Unlock()
 	for attempt := 0; ; attempt++ {
 		res := e.probeOnce(ctx, r)
 		e.mu.Lock()
@@ -412,14 +450,19 @@ func (e *Engine) probeOnce(ctx context.Context, r *runner) probe.Result {
 	if len(r.recent) > recentResults {
 		r.recent = append(r.recent[:0:0], r.recent[len(r.recent)-recentResults:]...)
 	}
-	tr, changed := r.detector.Observe(res)
+	// A run that outlived its monitor's pause or reload judges nothing.
+	var tr probe.Transition
+	changed := false
+	if e.monitors[r.m.ID] == r && !r.paused {
+		tr, changed = r.detector.Observe(res)
+	}
 	e.mu.Unlock()
 
 	if changed {
 		// Once observed, a transition must be stored even if shutdown cancels the job now.
 		wctx, cancel := persistContext(ctx)
 		defer cancel()
-		e.transition(wctx, tr)
+		e.transition(wctx, r.m.ComponentID, tr)
 	}
 	return res
 }
@@ -444,7 +487,7 @@ func (e *Engine) addRollup(res probe.Result) {
 }
 
 // transition stores a monitor transition, publishes it, and updates the component's status.
-func (e *Engine) transition(ctx context.Context, tr probe.Transition) {
+func (e *Engine) transition(ctx context.Context, componentID string, tr probe.Transition) {
 	logFn := e.log.Info
 	if tr.To == probe.StateDown {
 		logFn = e.log.Warn
@@ -454,9 +497,6 @@ func (e *Engine) transition(ctx context.Context, tr probe.Transition) {
 		e.log.Error("store transition", "monitor", tr.MonitorID, "err", err)
 	}
 	e.metrics.setState(tr.MonitorID, tr.To)
-	e.mu.Lock()
-	componentID := e.monitors[tr.MonitorID].m.ComponentID
-	e.mu.Unlock()
 	maint := e.underMaintenance(componentID, tr.At)
 	e.opts.Bus.Publish(Event{Kind: EventMonitorState, At: tr.At, MonitorID: tr.MonitorID, ComponentID: componentID,
 		From: string(tr.From), To: string(tr.To), Reason: tr.Reason, UnderMaintenance: maint})
@@ -536,17 +576,19 @@ func (e *Engine) updateComponent(ctx context.Context, componentID string, at tim
 func (e *Engine) expire(ctx context.Context) {
 	now := e.opts.Clock.Now()
 	var trs []probe.Transition
+	var components []string
 	e.mu.Lock()
 	for _, r := range e.monitors {
 		if tr, ok := r.detector.Expire(now); ok {
 			trs = append(trs, tr)
+			components = append(components, r.m.ComponentID)
 		}
 	}
 	e.mu.Unlock()
 	wctx, cancel := persistContext(ctx)
 	defer cancel()
-	for _, tr := range trs {
-		e.transition(wctx, tr)
+	for i, tr := range trs {
+		e.transition(wctx, components[i], tr)
 	}
 }
 
@@ -557,16 +599,18 @@ const stopReason = "upstate stopped"
 // the time Upstate was not running is never counted as up or down.
 func (e *Engine) markAllUnknown(ctx context.Context, at time.Time, reason string) {
 	var trs []probe.Transition
+	var components []string
 	e.mu.Lock()
 	for id, r := range e.monitors {
 		if st := r.detector.State(); st != probe.StateUnknown {
 			trs = append(trs, probe.Transition{MonitorID: id, At: at.UTC(), From: st, To: probe.StateUnknown, Reason: reason})
+			components = append(components, r.m.ComponentID)
 			r.detector = probe.NewDetector(r.m, probe.StateUnknown)
 		}
 	}
 	e.mu.Unlock()
-	for _, tr := range trs {
-		e.transition(ctx, tr)
+	for i, tr := range trs {
+		e.transition(ctx, components[i], tr)
 	}
 }
 
@@ -613,6 +657,7 @@ func (e *Engine) prune(ctx context.Context) {
 type MonitorSnapshot struct {
 	Monitor probe.Monitor
 	State   probe.State
+	Paused  bool
 	Recent  []probe.Result // oldest first
 }
 
@@ -622,7 +667,7 @@ func (e *Engine) Monitors() []MonitorSnapshot {
 	defer e.mu.Unlock()
 	out := make([]MonitorSnapshot, 0, len(e.monitors))
 	for _, r := range e.monitors {
-		out = append(out, MonitorSnapshot{Monitor: r.m, State: r.detector.State(), Recent: append([]probe.Result(nil), r.recent...)})
+		out = append(out, MonitorSnapshot{Monitor: r.m, State: r.detector.State(), Paused: r.paused, Recent: append([]probe.Result(nil), r.recent...)})
 	}
 	return out
 }

@@ -93,7 +93,9 @@ func (e *Engine) openAutomatic(ctx context.Context, componentID string, tr probe
 	if c, err := e.opts.Store.GetComponent(ctx, componentID); err == nil {
 		name = c.Name
 	}
-	sev := e.opts.MonitorSeverity[tr.MonitorID]
+	e.mu.Lock()
+	sev := e.severity[tr.MonitorID]
+	e.mu.Unlock()
 	if !sev.Valid() {
 		sev = incidents.P1
 	}

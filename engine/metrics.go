@@ -66,3 +66,13 @@ func (m *metrics) setState(monitorID string, s probe.State) {
 		m.state.WithLabelValues(monitorID, string(st)).Set(v)
 	}
 }
+
+// forget drops a removed monitor's series, so dashboards do not show it frozen at its last value.
+func (m *metrics) forget(monitorID string) {
+	l := prometheus.Labels{"monitor": monitorID}
+	m.success.DeletePartialMatch(l)
+	m.duration.DeletePartialMatch(l)
+	m.runs.DeletePartialMatch(l)
+	m.state.DeletePartialMatch(l)
+	m.certExp.DeletePartialMatch(l)
+}

@@ -12,8 +12,8 @@ import (
 // Kind is the kind of check a monitor runs.
 type Kind string
 
-// The monitor kinds. ICMP and heartbeat monitors are reserved names so the config can reject
-// them with a clear message until their probers exist.
+// The monitor kinds. ICMP is a reserved name so the config can reject it with a clear message
+// until its prober exists.
 const (
 	KindHTTP      Kind = "http"
 	KindTCP       Kind = "tcp"
@@ -24,7 +24,9 @@ const (
 )
 
 // Valid reports whether k names a kind this build can run.
-func (k Kind) Valid() bool { return k == KindHTTP || k == KindTCP || k == KindTLS || k == KindDNS }
+func (k Kind) Valid() bool {
+	return k == KindHTTP || k == KindTCP || k == KindTLS || k == KindDNS || k == KindHeartbeat
+}
 
 // State is a monitor's state.
 type State string
@@ -58,6 +60,7 @@ const (
 	PhaseHTTP      Phase = "http"
 	PhaseAssertion Phase = "assertion"
 	PhaseTimeout   Phase = "timeout"
+	PhaseHeartbeat Phase = "heartbeat" // a check-in was missed or reported failure
 )
 
 // Result is one probe run.
@@ -123,6 +126,8 @@ type Monitor struct {
 	TCP         *TCPSpec
 	TLS         *TLSSpec
 	DNS         *DNSSpec
+	Heartbeat   *HeartbeatSpec
+	Paused      bool // start paused: no runs until resumed
 }
 
 // Transition is a change of a monitor's state, stored with its time. Confirmed downtime is

@@ -70,6 +70,7 @@ type monitorView struct {
 	Target          string               `json:"target"`
 	IntervalSeconds float64              `json:"interval_seconds"`
 	State           probe.State          `json:"state"`
+	Paused          bool                 `json:"paused"`
 	Since           *time.Time           `json:"since"`
 	Last            *resultView          `json:"last_result"`
 	Recent          []resultView         `json:"recent_results,omitempty"`
@@ -86,13 +87,22 @@ func target(m probe.Monitor) string {
 		return m.TLS.Address
 	case m.DNS != nil:
 		return m.DNS.Type + " " + m.DNS.Name + " @" + m.DNS.Server
+	case m.Heartbeat != nil: // never the token: it is the job's secret
+		if m.Heartbeat.Schedule != "" {
+			zone := "UTC"
+			if m.Heartbeat.Location != nil {
+				zone = m.Heartbeat.Location.String()
+			}
+			return "check-in after " + m.Heartbeat.Schedule + " (" + zone + ") + " + m.Heartbeat.Grace.String()
+		}
+		return "check-in every " + m.Heartbeat.Period.String() + " + " + m.Heartbeat.Grace.String()
 	}
 	return ""
 }
 
 func (s *Server) viewMonitor(ctx context.Context, m engine.MonitorSnapshot, detail bool) (monitorView, error) {
 	v := monitorView{ID: m.Monitor.ID, Name: m.Monitor.Name, Component: m.Monitor.ComponentID, Kind: m.Monitor.Kind, Target: target(m.Monitor),
-		IntervalSeconds: m.Monitor.Interval.Seconds(), State: m.State}
+		IntervalSeconds: m.Monitor.Interval.Seconds(), State: m.State, Paused: m.Paused}
 	if tr, err := s.rollups.LastTransition(ctx, m.Monitor.ID); err == nil {
 		v.Since = optTime(tr.At)
 	}

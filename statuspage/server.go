@@ -68,7 +68,9 @@ type Options struct {
 	Reports Reporter
 	// Monitors are the running monitors (nil: the monitors API answers 404). Their API needs a
 	// read key unless PublicMonitors is set.
-	Monitors       MonitorSource
+	Monitors MonitorSource // when it is also a MonitorControl, the controls and /ping are served
+	// Reload, when set, serves POST /api/admin/v1/reload.
+	Reload         Reloader
 	PublicMonitors bool
 
 	// CacheTTL is how long rendered public responses are reused (default 1s; a change shows
@@ -95,6 +97,8 @@ type Server struct {
 	reports   Reporter
 	cache     *responseCache
 	monitors  MonitorSource
+	control   MonitorControl
+	reload    Reloader
 	rollups   RollupReader
 }
 
@@ -216,6 +220,12 @@ func New(o Options) (*Server, error) {
 	}
 	s.routesIncidents()
 	s.routesReports()
+	if ctl, ok := o.Monitors.(MonitorControl); ok {
+		s.routesControl(ctl)
+	}
+	if o.Reload != nil {
+		s.routesReload(o.Reload)
+	}
 	return s, nil
 }
 

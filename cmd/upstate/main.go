@@ -24,6 +24,7 @@ import (
 	"runtime"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -247,6 +248,31 @@ func serveConfig(ctx context.Context, cfg *configs.Config, devAssets string, log
 		_, n, _ := net.ParseCIDR(cidr) // validated at load
 		proxies = append(proxies, n)
 	}
+	// A reload re-reads the file and applies what can change without a restart: components,
+	// maintenance windows and monitors. A file that does not load changes nothing.
+	var reloadMu sync.Mutex
+	reload := func(ctx context.Context) (any, error) {
+		reloadMu.Lock()
+		defer reloadMu.Unlock()
+		next, err := configs.Load(cfg.File)
+		if err != nil {
+			return nil, err
+		}
+		now := clock.Now().UTC()
+		if err := engine.SyncComponents(ctx, st, next.ComponentList(now), now); err != nil {
+			return nil, err
+		}
+		if err := engine.SyncWindows(ctx, st, next.MaintenanceWindows, now); err != nil {
+			return nil, err
+		}
+		sum, err := eng.Reload(ctx, next.ProbeMonitors(), next.MonitorSeverities())
+		if err != nil {
+			return nil, err
+		}
+		log.Info("configuration reloaded", "file", cfg.File, "monitors_added", len(sum.Added), "monitors_changed", len(sum.Changed), "monitors_removed", len(sum.Removed))
+		return map[string]any{"monitors": sum, "components": len(next.Components), "maintenance_windows": len(next.Maintenance.Windows),
+			"restart_needed_for": "server, storage, log, slas, objectives and incident settings"}, nil
+	}
 	srv, err := statuspage.New(statuspage.Options{
 		Store: st, Clock: clock, Logger: log, Registry: reg, Assets: files, Version: version,
 		Page: statuspage.Page{Title: cfg.Server.Title, Description: cfg.Server.Description, PublicURL: cfg.Server.PublicURL,
@@ -255,6 +281,7 @@ func serveConfig(ctx context.Context, cfg *configs.Config, devAssets string, log
 		SLA:            statuspage.SLA{Policies: cfg.SLAPolicies(), DefaultPolicy: cfg.DefaultPolicy},
 		Reports:        newReports(st, cfg),
 		Monitors:       eng,
+		Reload:         reload,
 		PublicMonitors: cfg.Server.PublicMonitors,
 		RequestTimeout: cfg.Server.RequestTimeout, MaxBodyBytes: cfg.Server.MaxBodyBytes, TrustedProxies: proxies,
 	})
@@ -268,7 +295,22 @@ func serveConfig(ctx context.Context, cfg *configs.Config, devAssets string, log
 	log.Info("upstate starting", "version", version, "listen", ln.Addr().String(), "store", cfg.Storage.Backend,
 		"components", len(cfg.Components), "monitors", len(cfg.Monitors), "page", cfg.Server.PublicURL)
 
+	hup := make(chan os.Signal, 1) // registered before anything runs, so a SIGHUP never kills
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		reloadOnHangup(gctx, hup, func(ctx context.Context) error {
+			sum, err := reload(ctx)
+			if err != nil {
+				return err
+			}
+			now := clock.Now().UTC()
+			return st.AppendAudit(ctx, store.AuditEntry{At: now, Actor: "signal", Action: "config.reload", Target: "config",
+				Before: store.Null, After: store.MustJSON(sum)})
+		}, log)
+		return nil
+	})
 	g.Go(func() error { return srv.Run(gctx, ln, cfg.Server.ShutdownTimeout) })
 	g.Go(func() error { return eng.Run(gctx) })
 	done := make(chan error, 1)
@@ -520,4 +562,19 @@ func report(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// reloadOnHangup reloads the configuration on each SIGHUP until ctx ends; a bad file is
+// logged and the running configuration kept.
+func reloadOnHangup(ctx context.Context, hup <-chan os.Signal, reload func(context.Context) error, log *slog.Logger) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			if err := reload(ctx); err != nil {
+				log.Error("configuration not reloaded; the running one is kept", "err", err)
+			}
+		}
+	}
 }
