@@ -192,6 +192,17 @@ type Monitor struct {
 	// Heartbeat monitors are checked in by the job itself, at /ping/{token}; the interval is
 	// how often Upstate judges the check-ins (default 10s).
 	Heartbeat *Heartbeat `yaml:"heartbeat"`
+	ICMP      *ICMP      `yaml:"icmp"`
+}
+
+// ICMP is a ping check: count echo requests, healthy when min_replies come back in time.
+type ICMP struct {
+	Host       string        `yaml:"host"`
+	Count      int           `yaml:"count"`       // default 3
+	Spacing    time.Duration `yaml:"spacing"`     // default 200ms
+	MinReplies int           `yaml:"min_replies"` // default 1
+	Network    string        `yaml:"network"`     // ip (default), ip4, ip6
+	Privileged string        `yaml:"privileged"`  // auto (default), on, off
 }
 
 // Heartbeat is a job that checks in: every period, or after each time of a cron schedule.
@@ -420,6 +431,23 @@ func (c *Config) applyDefaults() {
 		}
 		if m.TLS != nil && m.TLS.MinDays == 0 {
 			m.TLS.MinDays = 14
+		}
+		if c := m.ICMP; c != nil {
+			if c.Count == 0 {
+				c.Count = 3
+			}
+			if c.Spacing == 0 {
+				c.Spacing = 200 * time.Millisecond
+			}
+			if c.MinReplies == 0 {
+				c.MinReplies = 1
+			}
+			if c.Network == "" {
+				c.Network = "ip"
+			}
+			if c.Privileged == "" {
+				c.Privileged = "auto"
+			}
 		}
 		if m.DNS != nil {
 			if m.DNS.Type == "" {
@@ -662,15 +690,12 @@ func (c *Config) validateMonitors(d *decoder) {
 			d.at(path+".kind", "is required (%s)", supportedKinds)
 			continue
 		case kind.Valid():
-		case kind == probe.KindICMP:
-			d.at(path+".kind", "kind %q is not supported by this version yet (supported: %s)", m.Kind, supportedKinds)
-			continue
 		default:
 			d.at(path+".kind", "unknown kind %q (supported: %s)", m.Kind, supportedKinds)
 			continue
 		}
 		specs := map[probe.Kind]bool{probe.KindHTTP: m.HTTP != nil, probe.KindTCP: m.TCP != nil, probe.KindTLS: m.TLS != nil, probe.KindDNS: m.DNS != nil,
-			probe.KindHeartbeat: m.Heartbeat != nil}
+			probe.KindHeartbeat: m.Heartbeat != nil, probe.KindICMP: m.ICMP != nil}
 		for k, set := range specs {
 			if set && k != kind {
 				d.at(path+"."+string(k), "belongs to kind %s, but the monitor is kind %s", k, kind)
@@ -700,7 +725,36 @@ func (c *Config) validateMonitors(d *decoder) {
 			validateDNS(d, path, m.DNS)
 		case probe.KindHeartbeat:
 			validateHeartbeat(d, path, m.Heartbeat, tokens)
+		case probe.KindICMP:
+			validateICMP(d, path, m.ICMP, m.Timeout)
 		}
+	}
+}
+
+func validateICMP(d *decoder, path string, s *ICMP, timeout time.Duration) {
+	if s == nil {
+		d.at(path+".icmp", "is required for kind icmp")
+		return
+	}
+	path += ".icmp"
+	if s.Host == "" || strings.ContainsAny(s.Host, "/: ") && net.ParseIP(s.Host) == nil {
+		d.at(path+".host", "invalid host %q: want a name or an IP address", s.Host)
+	}
+	switch {
+	case s.Count < 1 || s.Count > 20:
+		d.at(path+".count", "must be between 1 and 20")
+	case s.MinReplies < 1 || s.MinReplies > s.Count:
+		d.at(path+".min_replies", "must be between 1 and count (%d)", s.Count)
+	case s.Spacing < 10*time.Millisecond:
+		d.at(path+".spacing", "must be at least 10ms")
+	case time.Duration(s.Count-1)*s.Spacing >= timeout:
+		d.at(path+".spacing", "%d requests %s apart do not fit in the %s timeout", s.Count, s.Spacing, timeout)
+	}
+	if s.Network != "ip" && s.Network != "ip4" && s.Network != "ip6" {
+		d.at(path+".network", "unknown network %q (want ip, ip4 or ip6)", s.Network)
+	}
+	if s.Privileged != "auto" && s.Privileged != "on" && s.Privileged != "off" {
+		d.at(path+".privileged", "unknown value %q (want auto, on or off)", s.Privileged)
 	}
 }
 
@@ -739,7 +793,7 @@ func validateHeartbeat(d *decoder, path string, h *Heartbeat, tokens map[string]
 	}
 }
 
-const supportedKinds = "http, tcp, tls, dns, heartbeat"
+const supportedKinds = "http, tcp, tls, dns, icmp, heartbeat"
 
 func validateDNS(d *decoder, path string, s *DNS) {
 	if s == nil {
@@ -828,6 +882,9 @@ func (c *Config) ProbeMonitors() []probe.Monitor {
 		}
 		if t := m.TLS; t != nil {
 			pm.TLS = &probe.TLSSpec{Address: t.Address, ServerName: t.ServerName, MinDays: t.MinDays}
+		}
+		if c := m.ICMP; c != nil {
+			pm.ICMP = &probe.ICMPSpec{Host: c.Host, Count: c.Count, Spacing: c.Spacing, MinReplies: c.MinReplies, Network: c.Network, Privileged: c.Privileged}
 		}
 		if h := m.Heartbeat; h != nil {
 			loc, _ := time.LoadLocation(h.TimeZone)

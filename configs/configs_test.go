@@ -33,8 +33,13 @@ func TestLoadBadConfigs(t *testing.T) {
 		}},
 		{"bad-interval.yaml", []string{`8:15: monitors[0].interval: must be at least 1s`}},
 		{"bad-kind.yaml", []string{
-			`7:11: monitors[0].kind: unknown kind "gopher" (supported: http, tcp, tls, dns, heartbeat)`,
-			`10:11: monitors[1].kind: kind "icmp" is not supported by this version yet (supported: http, tcp, tls, dns, heartbeat)`,
+			`7:11: monitors[0].kind: unknown kind "gopher" (supported: http, tcp, tls, dns, icmp, heartbeat)`,
+			`8:5: monitors[1].icmp: is required for kind icmp`,
+			`17:13: monitors[2].icmp.host: invalid host "10.0.0.1/8": want a name or an IP address`,
+			`19:16: monitors[2].icmp.spacing: 5 requests 300ms apart do not fit in the 1s timeout`,
+			`20:16: monitors[2].icmp.network: unknown network "ipx" (want ip, ip4 or ip6)`,
+			`21:19: monitors[2].icmp.privileged: unknown value "maybe" (want auto, on or off)`,
+			`28:20: monitors[3].icmp.min_replies: must be between 1 and count (2)`,
 		}},
 		{"bad-kinds-specs.yaml", []string{
 			`9:16: monitors[0].tcp.address: invalid address "localhost": want host:port`,

@@ -231,6 +231,11 @@ func (e *Engine) newRunner(m probe.Monitor) (*runner, error) {
 		default:
 			return nil, fmt.Errorf("engine: monitor %s: kind %s without its spec", m.ID, m.Kind)
 		}
+	case probe.KindICMP:
+		if m.ICMP == nil {
+			return nil, fmt.Errorf("engine: monitor %s: kind icmp without an icmp spec", m.ID)
+		}
+		p = probe.NewICMP(*m.ICMP)
 	case probe.KindHeartbeat:
 		if m.Heartbeat == nil {
 			return nil, fmt.Errorf("engine: monitor %s: kind heartbeat without a heartbeat spec", m.ID)

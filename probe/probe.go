@@ -12,8 +12,7 @@ import (
 // Kind is the kind of check a monitor runs.
 type Kind string
 
-// The monitor kinds. ICMP is a reserved name so the config can reject it with a clear message
-// until its prober exists.
+// The monitor kinds.
 const (
 	KindHTTP      Kind = "http"
 	KindTCP       Kind = "tcp"
@@ -25,7 +24,7 @@ const (
 
 // Valid reports whether k names a kind this build can run.
 func (k Kind) Valid() bool {
-	return k == KindHTTP || k == KindTCP || k == KindTLS || k == KindDNS || k == KindHeartbeat
+	return k == KindHTTP || k == KindTCP || k == KindTLS || k == KindDNS || k == KindICMP || k == KindHeartbeat
 }
 
 // State is a monitor's state.
@@ -127,6 +126,7 @@ type Monitor struct {
 	TLS         *TLSSpec
 	DNS         *DNSSpec
 	Heartbeat   *HeartbeatSpec
+	ICMP        *ICMPSpec
 	Paused      bool // start paused: no runs until resumed
 }
 

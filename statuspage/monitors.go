@@ -87,6 +87,8 @@ func target(m probe.Monitor) string {
 		return m.TLS.Address
 	case m.DNS != nil:
 		return m.DNS.Type + " " + m.DNS.Name + " @" + m.DNS.Server
+	case m.ICMP != nil:
+		return m.ICMP.Host
 	case m.Heartbeat != nil: // never the token: it is the job's secret
 		if m.Heartbeat.Schedule != "" {
 			zone := "UTC"
