@@ -50,8 +50,8 @@ func listPackages(t *testing.T) map[string]pkg {
 var domain = []string{"calendar", "component", "probe", "incidents", "maintenance", "availability", "apikey"}
 
 var domainAllowed = map[string][]string{
-	"apikey":      {"golang.org/x/crypto/"},                                             // bcrypt
-	"maintenance": {"github.com/teambition/rrule-go"},                                   // RRULE parsing and expansion (floating mode)
+	"apikey":      {"golang.org/x/crypto/"},                                                                                                                   // bcrypt
+	"maintenance": {"github.com/teambition/rrule-go"},                                                                                                         // RRULE parsing and expansion (floating mode)
 	"probe":       {"github.com/miekg/dns", "golang.org/x/", "github.com/robfig/cron/", "github.com/prometheus-community/pro-bing", "github.com/google/uuid"}, // probers do network I/O: DNS messages (and x/net, x/sys under it); heartbeats expect cron schedules; ICMP via pro-bing (and its uuid)
 }
 
