@@ -4,7 +4,7 @@ CONFIG  ?= configs/upstate.example.yaml
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 
-.PHONY: run test build fmt-check vet race fuzz bench bench-page clean
+.PHONY: run test build fmt-check vet race fuzz bench bench-page bench-probes clean
 
 ## run: start the whole product on the embedded store with the example config
 run:
@@ -41,6 +41,15 @@ bench:
 bench-page:
 	$(GO) run ./internal/bench/pageload -components 200 -duration 10s
 	$(GO) run ./internal/bench/pageload -components 1000 -duration 10s
+
+## bench-probes: 1,000 and 10,000 HTTP monitors every 10s, targets answering at once and after 50ms (BENCHMARKS.md)
+PROBE_DURATION ?= 60s
+bench-probes:
+	$(GO) build -o bin/probeload ./internal/bench/probeload
+	bin/probeload -monitors 1000 -delay 0 -duration $(PROBE_DURATION)
+	bin/probeload -monitors 1000 -delay 50ms -duration $(PROBE_DURATION)
+	bin/probeload -monitors 10000 -delay 0 -duration $(PROBE_DURATION)
+	bin/probeload -monitors 10000 -delay 50ms -duration $(PROBE_DURATION)
 
 clean:
 	rm -rf bin

@@ -69,8 +69,8 @@ func (e *Engine) RunNow(id string) error {
 }
 
 // Pause stops a monitor's runs and records it unknown from now: time it is not watched is
-// counted neither up nor down. A pause lasts until Resume, a reload that changes the monitor, or
-// a restart (set paused: true in the config to keep a monitor paused).
+// counted neither up nor down. A pause lasts until Resume or a restart; a reload keeps it unless
+// the monitor's configured Paused changes (set paused: true in the config to keep one paused).
 func (e *Engine) Pause(ctx context.Context, id, by string) error {
 	now := e.opts.Clock.Now().UTC()
 	e.mu.Lock()

@@ -383,9 +383,13 @@ func (e *Engine) schedule(r *runner, now time.Time) error {
 	h := fnv.New64a()
 	h.Write([]byte(r.m.ID))
 	offset := time.Duration(h.Sum64() % uint64(spread))
+	at := now.Add(offset)
 	start := gocron.WithStartImmediately()
-	if offset > 0 {
-		start = gocron.WithStartDateTime(now.Add(offset))
+	// Scheduling ten thousand monitors takes a while: a start already due runs at once.
+	if current := e.opts.Clock.Now(); at.After(current.Add(time.Millisecond)) {
+		start = gocron.WithStartDateTime(at)
+	} else {
+		at = current
 	}
 	job, err := e.sched.NewJob(
 		gocron.DurationJob(r.m.Interval),
@@ -398,7 +402,7 @@ func (e *Engine) schedule(r *runner, now time.Time) error {
 		return fmt.Errorf("engine: schedule monitor %s: %w", r.m.ID, err)
 	}
 	e.mu.Lock()
-	r.nextRun, r.job = now.Add(offset), job
+	r.nextRun, r.job = at, job
 	e.mu.Unlock()
 	return nil
 }

@@ -338,9 +338,23 @@ func (s *Store) AddRollups(ctx context.Context, rs []probe.Rollup) error {
 		return nil
 	}
 	return s.tx(ctx, func(tx *sql.Tx) error {
+		// Prepared once per batch: a flush writes thousands of rows, and parsing the SQL for
+		// each was most of its cost.
+		get, err := tx.PrepareContext(ctx, `SELECT start, runs, failures, latency_sum_ns, histogram FROM rollups
+			WHERE monitor_id = ? AND resolution = ? AND start = ?`)
+		if err != nil {
+			return err
+		}
+		defer get.Close()
+		put, err := tx.PrepareContext(ctx, `INSERT INTO rollups (monitor_id, resolution, start, runs, failures, latency_sum_ns, histogram)
+			VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (monitor_id, resolution, start) DO UPDATE SET
+			runs = excluded.runs, failures = excluded.failures, latency_sum_ns = excluded.latency_sum_ns, histogram = excluded.histogram`)
+		if err != nil {
+			return err
+		}
+		defer put.Close()
 		for _, r := range rs {
-			cur, err := scanRollups(tx.QueryContext(ctx, `SELECT start, runs, failures, latency_sum_ns, histogram FROM rollups
-				WHERE monitor_id = ? AND resolution = ? AND start = ?`, r.MonitorID, string(r.Resolution), store.Millis(r.Start)))
+			cur, err := scanRollups(get.QueryContext(ctx, r.MonitorID, string(r.Resolution), store.Millis(r.Start)))
 			if err != nil {
 				return fmt.Errorf("add rollup %s: %w", r.MonitorID, err)
 			}
@@ -351,10 +365,8 @@ func (s *Store) AddRollups(ctx context.Context, rs []probe.Rollup) error {
 				merged.Merge(r)
 			}
 			hist, _ := json.Marshal(merged.Histogram)
-			if _, err := tx.ExecContext(ctx, `INSERT INTO rollups (monitor_id, resolution, start, runs, failures, latency_sum_ns, histogram)
-				VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (monitor_id, resolution, start) DO UPDATE SET
-				runs = excluded.runs, failures = excluded.failures, latency_sum_ns = excluded.latency_sum_ns, histogram = excluded.histogram`,
-				r.MonitorID, string(r.Resolution), store.Millis(r.Start), merged.Runs, merged.Failures, int64(merged.LatencySum), string(hist)); err != nil {
+			if _, err := put.ExecContext(ctx, r.MonitorID, string(r.Resolution), store.Millis(r.Start), merged.Runs, merged.Failures,
+				int64(merged.LatencySum), string(hist)); err != nil {
 				return fmt.Errorf("add rollup %s: %w", r.MonitorID, err)
 			}
 		}

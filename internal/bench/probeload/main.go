@@ -1,0 +1,328 @@
+// Command probeload measures the probe engine at scale: N HTTP monitors at one interval against
+// a local target that answers after a settable delay, on the SQLite store, with the real clock.
+//
+// The target runs in a child process (this binary with -target), so the CPU and memory figures
+// are the engine's alone. It listens on 64 loopback addresses (127.0.0.2 to 127.0.0.65) so that,
+// as in real use, monitors spread over many hosts and keep-alive connections are reused.
+//
+// It prints: when every monitor had been checked once, checks done against checks expected,
+// the scheduling lag (p50, p99 and the share under 1 s, from upstate_scheduler_lag_seconds),
+// CPU milliseconds per check, peak RSS, and what reached the store per check.
+//
+//	go run ./internal/bench/probeload -monitors 1000 -delay 0 -duration 60s
+package main
+
+import (
+	"bufio"
+	"context"
+	"flag"
+	"fmt"
+	"math"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"sort"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/jonboulle/clockwork"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/upstate-dev/upstate/component"
+	"github.com/upstate-dev/upstate/engine"
+	"github.com/upstate-dev/upstate/probe"
+	"github.com/upstate-dev/upstate/store/sqlite"
+)
+
+const targetHosts = 64
+
+var profilePath string
+
+func main() {
+	n := flag.Int("monitors", 1000, "HTTP monitors")
+	interval := flag.Duration("interval", 10*time.Second, "monitor interval")
+	delay := flag.Duration("delay", 0, "target response delay")
+	duration := flag.Duration("duration", 60*time.Second, "how long to run after start")
+	targetMode := flag.Bool("target", false, "internal: serve the target (child process)")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the steady state to this `file`")
+	flag.Parse()
+	profilePath = *cpuProfile
+	if *targetMode {
+		serveTarget(*delay)
+		return
+	}
+	if err := run(*n, *interval, *delay, *duration); err != nil {
+		fmt.Fprintln(os.Stderr, "probeload:", err)
+		os.Exit(1)
+	}
+}
+
+// serveTarget answers 200 "ok" after delay on every target address, prints the port, and
+// serves until stdin closes.
+func serveTarget(delay time.Duration) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if delay > 0 {
+			time.Sleep(delay)
+		}
+		w.Write([]byte("ok"))
+	})
+	first, err := net.Listen("tcp", "127.0.0.2:0")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	port := first.Addr().(*net.TCPAddr).Port
+	go http.Serve(first, h)
+	for i := 1; i < targetHosts; i++ {
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.%d:%d", i+2, port))
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		go http.Serve(ln, h)
+	}
+	fmt.Println(port)
+	bufio.NewReader(os.Stdin).ReadString('\n') // the parent closes stdin when done
+}
+
+// countingStore counts what the engine writes.
+type countingStore struct {
+	*sqlite.Store
+	batches, rows atomic.Int64
+}
+
+func (c *countingStore) AddRollups(ctx context.Context, rs []probe.Rollup) error {
+	c.batches.Add(1)
+	c.rows.Add(int64(len(rs)))
+	return c.Store.AddRollups(ctx, rs)
+}
+
+func run(n int, interval, delay, duration time.Duration) error {
+	// The target.
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	child := exec.Command(self, "-target", "-delay", delay.String())
+	stdin, _ := child.StdinPipe()
+	stdout, _ := child.StdoutPipe()
+	child.Stderr = os.Stderr
+	if err := child.Start(); err != nil {
+		return err
+	}
+	defer func() { stdin.Close(); child.Wait() }()
+	var port int
+	if _, err := fmt.Fscan(stdout, &port); err != nil {
+		return fmt.Errorf("target did not start: %w", err)
+	}
+
+	ctx := context.Background()
+	dir, err := os.MkdirTemp("", "probeload")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	db, err := sqlite.Open(ctx, filepath.Join(dir, "upstate.db"))
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	st := &countingStore{Store: db}
+	clock := clockwork.NewRealClock()
+	now := clock.Now()
+	var components []component.Component
+	monitors := make([]probe.Monitor, n)
+	for i := range n {
+		cid := fmt.Sprintf("c%05d", i/10) // ten monitors per component
+		if i%10 == 0 {
+			components = append(components, component.Component{ID: cid, Name: cid, Source: component.SourceConfig})
+		}
+		url := fmt.Sprintf("http://127.0.0.%d:%d/m%d", 2+i%targetHosts, port, i)
+		monitors[i] = probe.Monitor{ID: fmt.Sprintf("m%05d", i), ComponentID: cid, Kind: probe.KindHTTP, Interval: interval,
+			Timeout: interval / 2, Thresholds: probe.Thresholds{Failures: 2, Successes: 1, Retries: 1, RetrySpacing: time.Second},
+			HTTP: &probe.HTTPSpec{URL: url, Method: "GET", MaxBodyBytes: probe.DefaultMaxBodyBytes, MaxRedirects: 5}}
+	}
+	if err := engine.SyncComponents(ctx, st, components, now); err != nil {
+		return err
+	}
+	reg := prometheus.NewRegistry()
+	bus := engine.NewBus(nil)
+	events, unsubscribe := bus.Subscribe(n + 1024)
+	defer unsubscribe()
+	e, err := engine.New(engine.Options{Store: st, Clock: clock, Registerer: reg, Bus: bus, Monitors: monitors})
+	if err != nil {
+		return err
+	}
+	dbBytes := func() int64 {
+		var total int64
+		for _, suffix := range []string{"", "-wal", "-shm"} {
+			if fi, err := os.Stat(filepath.Join(dir, "upstate.db"+suffix)); err == nil {
+				total += fi.Size()
+			}
+		}
+		return total
+	}
+	bytesBefore := dbBytes()
+	runtime.GC()
+	cpuBefore := cpuTime()
+
+	// Every monitor's first check is its first transition, from unknown.
+	seen := map[string]bool{}
+	var allChecked time.Duration
+	start := time.Now()
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- e.Run(runCtx) }()
+	timeout := time.After(duration)
+	// The steady state starts two intervals in, when every monitor has run and the start-up
+	// writes (each monitor's first transition) are done.
+	steady := time.After(2 * interval)
+	var steadyCPU time.Duration
+	var steadyRuns float64
+	var steadyAt time.Time
+loop:
+	for {
+		select {
+		case <-steady:
+			steadyCPU, steadyRuns, steadyAt = cpuTime(), counterSum(reg, "upstate_probe_runs_total", ""), time.Now()
+			if profilePath != "" {
+				f, err := os.Create(profilePath)
+				if err == nil {
+					pprof.StartCPUProfile(f)
+					defer f.Close()
+				}
+			}
+		case ev := <-events:
+			if ev.Kind == engine.EventMonitorState && ev.From == string(probe.StateUnknown) && !seen[ev.MonitorID] {
+				seen[ev.MonitorID] = true
+				if len(seen) == n {
+					allChecked = time.Since(start)
+				}
+			}
+		case <-timeout:
+			break loop
+		}
+	}
+	elapsed := time.Since(start)
+	cpu := cpuTime() - cpuBefore
+	if profilePath != "" {
+		pprof.StopCPUProfile()
+	}
+	runs := counterSum(reg, "upstate_probe_runs_total", "")
+	failures := counterSum(reg, "upstate_probe_runs_total", "failure")
+	steadyChecks := runs - steadyRuns
+	steadyCPU = cpuTime() - steadyCPU
+	steadyFor := time.Since(steadyAt)
+	reasons := map[string]int{}
+	for _, m := range e.Monitors() {
+		for _, r := range m.Recent {
+			if !r.OK {
+				reasons[string(r.Phase)+": "+r.Reason]++
+			}
+		}
+	}
+	stop()
+	if err := <-done; err != nil {
+		return err
+	}
+
+	// Scheduled runs only (re-probes of failures are extra): each monitor's first run falls in
+	// the first min(interval, 10s), so over D it runs about D/interval times.
+	expected := float64(n) * elapsed.Seconds() / interval.Seconds()
+	lag := histogram(reg, "upstate_scheduler_lag_seconds")
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+
+	fmt.Printf("monitors %d, interval %s, target delay %s, ran %s on %d CPUs (%s)\n", n, interval, delay, elapsed.Round(time.Millisecond), runtime.NumCPU(), runtime.Version())
+	if allChecked > 0 {
+		fmt.Printf("  every monitor checked once after  %s\n", allChecked.Round(time.Millisecond))
+	} else {
+		fmt.Printf("  monitors checked at least once     %d of %d\n", len(seen), n)
+	}
+	fmt.Printf("  checks done / expected             %.0f / %.0f (%.1f%%), %.0f failed\n", runs, expected, 100*runs/expected, failures)
+	if lag != nil && lag.GetSampleCount() > 0 {
+		fmt.Printf("  scheduling lag p50 <= %s, p99 <= %s, within 1s %.2f%% (of %d runs)\n",
+			bucketQuantile(lag, 0.50), bucketQuantile(lag, 0.99), 100*within(lag, 1), lag.GetSampleCount())
+	}
+	for reason, count := range reasons {
+		fmt.Printf("    failure x%d: %s\n", count, reason)
+	}
+	fmt.Printf("  CPU per check, whole run           %.3f ms (%.1f s CPU in all, start-up writes included)\n", float64(cpu.Microseconds())/1000/runs, cpu.Seconds())
+	if steadyChecks > 0 {
+		fmt.Printf("  CPU per check, steady state        %.3f ms (%.0f checks in the last %s)\n", float64(steadyCPU.Microseconds())/1000/steadyChecks, steadyChecks, steadyFor.Round(time.Second))
+	}
+	fmt.Printf("  peak RSS                           %.1f MiB\n", float64(ru.Maxrss)/1024)
+	fmt.Printf("  store: %d batches, %d rollup rows (%.3f rows per check); database files grew %d bytes (%.1f bytes per check)\n",
+		st.batches.Load(), st.rows.Load(), float64(st.rows.Load())/runs, dbBytes()-bytesBefore, float64(dbBytes()-bytesBefore)/runs)
+	return nil
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func counterSum(reg *prometheus.Registry, name, result string) float64 {
+	mfs, _ := reg.Gather()
+	var sum float64
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			if result != "" && !hasLabel(m, "result", result) {
+				continue
+			}
+			sum += m.GetCounter().GetValue()
+		}
+	}
+	return sum
+}
+
+func hasLabel(m *dto.Metric, name, value string) bool {
+	for _, l := range m.GetLabel() {
+		if l.GetName() == name && l.GetValue() == value {
+			return true
+		}
+	}
+	return false
+}
+
+func histogram(reg *prometheus.Registry, name string) *dto.Histogram {
+	mfs, _ := reg.Gather()
+	for _, mf := range mfs {
+		if mf.GetName() == name && len(mf.GetMetric()) > 0 {
+			return mf.GetMetric()[0].GetHistogram()
+		}
+	}
+	return nil
+}
+
+// bucketQuantile is the upper bound of the bucket holding quantile q.
+func bucketQuantile(h *dto.Histogram, q float64) string {
+	target := uint64(math.Ceil(q * float64(h.GetSampleCount())))
+	bs := h.GetBucket()
+	sort.Slice(bs, func(i, j int) bool { return bs[i].GetUpperBound() < bs[j].GetUpperBound() })
+	for _, b := range bs {
+		if b.GetCumulativeCount() >= target {
+			return fmt.Sprint(time.Duration(b.GetUpperBound() * float64(time.Second)))
+		}
+	}
+	return "> " + fmt.Sprint(time.Duration(bs[len(bs)-1].GetUpperBound()*float64(time.Second)))
+}
+
+func within(h *dto.Histogram, seconds float64) float64 {
+	for _, b := range h.GetBucket() {
+		if b.GetUpperBound() == seconds {
+			return float64(b.GetCumulativeCount()) / float64(h.GetSampleCount())
+		}
+	}
+	return math.NaN()
+}
