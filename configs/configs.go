@@ -256,6 +256,11 @@ type HTTP struct {
 	MaxBodyBytes       int64             `yaml:"max_body_bytes"` // default 1 MiB
 	MaxRedirects       *int              `yaml:"max_redirects"`  // default 5; 0 does not follow
 	InsecureSkipVerify bool              `yaml:"insecure_skip_verify"`
+	BodyRegex          string            `yaml:"body_regex"`    // RE2 syntax
+	JSONPath           string            `yaml:"json_path"`     // gjson syntax: "status", "checks.0.ok"
+	JSONEquals         *string           `yaml:"json_equals"`   // the value at json_path, as text
+	CertMinDays        int               `yaml:"cert_min_days"` // HTTPS: fail when fewer days are left; 0 disables
+	IPVersion          int               `yaml:"ip_version"`    // 4 or 6 to use only that family; 0 either
 }
 
 // Defaults.
@@ -847,6 +852,22 @@ func validateHTTP(d *decoder, path string, h *HTTP) {
 	if h.MaxRedirects != nil && (*h.MaxRedirects < 0 || *h.MaxRedirects > 20) {
 		d.at(path+".max_redirects", "must be between 0 and 20")
 	}
+	if h.BodyRegex != "" {
+		if _, err := regexp.Compile(h.BodyRegex); err != nil {
+			d.at(path+".body_regex", "invalid regular expression: %v", err)
+		}
+	}
+	if h.JSONPath == "" && h.JSONEquals != nil {
+		d.at(path+".json_equals", "needs json_path")
+	}
+	if h.CertMinDays < 0 || h.CertMinDays > 3650 {
+		d.at(path+".cert_min_days", "must be between 0 and 3650")
+	} else if h.CertMinDays > 0 && !strings.HasPrefix(h.URL, "https://") {
+		d.at(path+".cert_min_days", "applies to https URLs only")
+	}
+	if h.IPVersion != 0 && h.IPVersion != 4 && h.IPVersion != 6 {
+		d.at(path+".ip_version", "must be 4 or 6 (or left out for either)")
+	}
 	for k := range h.Headers {
 		if k == "" || strings.ContainsAny(k, " :\r\n") {
 			d.at(path+".headers."+k, "invalid header name %q", k)
@@ -896,7 +917,13 @@ func (c *Config) ProbeMonitors() []probe.Monitor {
 		if h := m.HTTP; h != nil {
 			spec := &probe.HTTPSpec{URL: h.URL, Method: h.Method, Headers: h.Headers, Body: h.Body,
 				BodyContains: h.BodyContains, MaxBodyBytes: h.MaxBodyBytes, MaxRedirects: *h.MaxRedirects,
-				InsecureSkipVerify: h.InsecureSkipVerify}
+				InsecureSkipVerify: h.InsecureSkipVerify, JSONPath: h.JSONPath, JSONEquals: h.JSONEquals, CertMinDays: h.CertMinDays}
+			if h.BodyRegex != "" {
+				spec.BodyRegex = regexp.MustCompile(h.BodyRegex) // validated at load
+			}
+			if h.IPVersion != 0 {
+				spec.IPFamily = strconv.Itoa(h.IPVersion)
+			}
 			for _, s := range h.ExpectStatus {
 				lo, hi, _ := strings.Cut(strings.TrimSpace(s), "-")
 				r := probe.StatusRange{}

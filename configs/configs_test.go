@@ -60,6 +60,12 @@ func TestLoadBadConfigs(t *testing.T) {
 			`25:14: monitors[2].heartbeat.grace: must not be negative`,
 			`26:5: monitors[3].heartbeat: is required for kind heartbeat`,
 		}},
+		{"bad-http-assertions.yaml", []string{
+			"10:19: monitors[0].http.body_regex: invalid regular expression: error parsing regexp: missing closing ): `(unclosed`",
+			`11:20: monitors[0].http.json_equals: needs json_path`,
+			`12:22: monitors[0].http.cert_min_days: applies to https URLs only`,
+			`13:19: monitors[0].http.ip_version: must be 4 or 6 (or left out for either)`,
+		}},
 		{"bad-listen.yaml", []string{`2:11: server.listen: invalid address "localhost": want host:port, such as 127.0.0.1:8080`}},
 		{"bad-log.yaml", []string{
 			`2:10: log.level: unknown level "loud" (want debug, info, warn or error)`,

@@ -131,8 +131,8 @@ type Engine struct {
 	avail   *availabilityMetrics
 	firing  map[string]bool // burn-rate alert windows firing, by component/severity/window
 
-	secureTransport, insecureTransport http.RoundTripper
-	heartbeats                         *probe.Heartbeats
+	transports map[transportKey]http.RoundTripper
+	heartbeats *probe.Heartbeats
 
 	mu       sync.Mutex
 	monitors map[string]*runner          // by monitor id
@@ -147,6 +147,13 @@ type Engine struct {
 	wg          sync.WaitGroup                // on-demand runs, awaited at shutdown
 	severity    map[string]incidents.Severity // by monitor id; replaced on reload
 	reloadMu    sync.Mutex                    // one reload at a time
+}
+
+// transportKey picks the shared HTTP transport a monitor uses: connections are pooled per
+// transport, and TLS verification and IP family are properties of the transport.
+type transportKey struct {
+	insecure bool
+	family   string
 }
 
 type rollupKey struct {
@@ -192,11 +199,15 @@ func New(o Options) (*Engine, error) {
 		monitors: map[string]*runner{}, status: map[string]component.Status{}, rollups: map[rollupKey]*probe.Rollup{},
 		impacts: map[string]component.Status{}, severity: o.MonitorSeverity,
 	}
-	e.secureTransport = o.Transport
-	if e.secureTransport == nil {
-		e.secureTransport = probe.NewTransport(false)
+	e.transports = map[transportKey]http.RoundTripper{}
+	for _, insecure := range []bool{false, true} {
+		for _, family := range []string{"", "4", "6"} {
+			e.transports[transportKey{insecure, family}] = probe.NewTransport(insecure, family)
+		}
 	}
-	e.insecureTransport = probe.NewTransport(true)
+	if o.Transport != nil {
+		e.transports[transportKey{}] = o.Transport
+	}
 	e.heartbeats = probe.NewHeartbeats()
 	for _, m := range o.Monitors {
 		r, err := e.newRunner(m)
@@ -215,11 +226,7 @@ func (e *Engine) newRunner(m probe.Monitor) (*runner, error) {
 		if m.HTTP == nil {
 			return nil, fmt.Errorf("engine: monitor %s: kind http without an http spec", m.ID)
 		}
-		tr := e.secureTransport
-		if m.HTTP.InsecureSkipVerify {
-			tr = e.insecureTransport
-		}
-		p = probe.NewHTTP(*m.HTTP, tr)
+		p = probe.NewHTTP(*m.HTTP, e.transports[transportKey{m.HTTP.InsecureSkipVerify, m.HTTP.IPFamily}])
 	case probe.KindTCP, probe.KindTLS, probe.KindDNS:
 		switch {
 		case m.Kind == probe.KindTCP && m.TCP != nil:
@@ -263,10 +270,15 @@ func (e *Engine) Run(ctx context.Context) error {
 	}
 	now := e.opts.Clock.Now()
 	e.startPeopleManaged(ctx, now)
+	e.mu.Lock()
+	runners := make([]*runner, 0, len(e.monitors))
 	for _, r := range e.monitors {
-		if r.paused {
-			continue
+		if !r.paused {
+			runners = append(runners, r)
 		}
+	}
+	e.mu.Unlock()
+	for _, r := range runners {
 		if err := e.schedule(r, now); err != nil {
 			return err
 		}
@@ -293,8 +305,9 @@ func (e *Engine) Run(ctx context.Context) error {
 	e.sched.Start()
 	e.mu.Lock()
 	e.running, e.runCtx = true, ctx
+	count := len(e.monitors)
 	e.mu.Unlock()
-	e.log.Info("engine started", "monitors", len(e.monitors))
+	e.log.Info("engine started", "monitors", count)
 	<-ctx.Done()
 
 	e.mu.Lock()
@@ -338,7 +351,13 @@ func (e *Engine) startPeopleManaged(ctx context.Context, now time.Time) {
 // record a spurious transition, and computes the components' derived status.
 func (e *Engine) restore(ctx context.Context) error {
 	states := map[string]probe.State{}
+	e.mu.Lock()
+	ids := make([]string, 0, len(e.monitors))
 	for id := range e.monitors {
+		ids = append(ids, id)
+	}
+	e.mu.Unlock()
+	for _, id := range ids {
 		last, err := e.opts.Store.LastTransition(ctx, id)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
@@ -363,7 +382,10 @@ func (e *Engine) restore(ctx context.Context) error {
 	defer e.mu.Unlock()
 	e.windows = windows
 	for id, st := range states {
-		r := e.monitors[id]
+		r, ok := e.monitors[id]
+		if !ok {
+			continue // removed by a reload meanwhile
+		}
 		r.detector = probe.NewDetector(r.m, st)
 		e.metrics.setState(id, st)
 		if r.m.Kind == probe.KindHeartbeat && st == probe.StateDown {
@@ -377,9 +399,11 @@ func (e *Engine) restore(ctx context.Context) error {
 }
 
 func (e *Engine) schedule(r *runner, now time.Time) error {
-	// Spread first runs over the first interval (at most 10 s) by a hash of the id, so ten
+	// Spread first runs over the first interval by a hash of the id, so ten
 	// thousand monitors never fire together and a restart keeps each monitor's phase.
-	spread := min(r.m.Interval, 10*time.Second)
+	// The spread covers 90 % of the interval, so every first run is done within one interval
+	// even counting the time it takes to schedule ten thousand jobs.
+	spread := min(r.m.Interval, 10*time.Second) * 9 / 10
 	h := fnv.New64a()
 	h.Write([]byte(r.m.ID))
 	offset := time.Duration(h.Sum64() % uint64(spread))

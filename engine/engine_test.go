@@ -183,7 +183,7 @@ func TestEngineRestoresStateAfterRestart(t *testing.T) {
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- e.Run(runCtx) }()
-	step(t, clock, 10, func() bool { return len(e.Monitors()[0].Recent) >= 2 })
+	step(t, clock, 20, func() bool { return len(e.Monitors()[0].Recent) >= 2 })
 	stop()
 	<-done
 	trs, _ := s.MonitorTransitions(ctx, "m", t0.Add(-2*time.Hour), t0.Add(time.Hour))

@@ -1,6 +1,8 @@
 package probe
 
 import (
+	"github.com/tidwall/gjson"
+
 	"bytes"
 	"context"
 	"crypto/tls"
@@ -32,7 +34,7 @@ type HTTP struct {
 // Monitors that skip TLS verification must be given a transport configured for it.
 func NewHTTP(spec HTTPSpec, transport http.RoundTripper) *HTTP {
 	if transport == nil {
-		transport = NewTransport(spec.InsecureSkipVerify)
+		transport = NewTransport(spec.InsecureSkipVerify, spec.IPFamily)
 	}
 	if spec.Method == "" {
 		spec.Method = http.MethodGet
@@ -55,10 +57,20 @@ func NewHTTP(spec HTTPSpec, transport http.RoundTripper) *HTTP {
 
 // NewTransport returns an HTTP transport suited to probing: no proxy from the environment,
 // bounded idle connections, and certificate verification unless insecure is set.
-func NewTransport(insecure bool) *http.Transport {
+//
+// family "4" or "6" connects over that IP family only; "" uses either. Monitors that differ in
+// it need their own transport: connections are pooled by host, not by family.
+func NewTransport(insecure bool, family string) *http.Transport {
+	dialer := &net.Dialer{KeepAlive: 30 * time.Second}
+	dial := dialer.DialContext
+	if family == "4" || family == "6" {
+		dial = func(ctx context.Context, _, addr string) (net.Conn, error) {
+			return dialer.DialContext(ctx, "tcp"+family, addr)
+		}
+	}
 	return &http.Transport{
 		Proxy:                 nil,
-		DialContext:           (&net.Dialer{KeepAlive: 30 * time.Second}).DialContext,
+		DialContext:           dial,
 		TLSClientConfig:       &tls.Config{InsecureSkipVerify: insecure}, //nolint:gosec // chosen per monitor by its owner
 		MaxIdleConns:          1024,
 		MaxIdleConnsPerHost:   8,
@@ -141,7 +153,7 @@ func (h *HTTP) Probe(ctx context.Context, at time.Time) Result {
 	// Read the body (bounded), so timing covers the transfer and assertions can look at it.
 	limited := io.LimitReader(resp.Body, h.spec.MaxBodyBytes+1)
 	var buf bytes.Buffer
-	if h.spec.BodyContains != "" {
+	if h.spec.BodyContains != "" || h.spec.BodyRegex != nil || h.spec.JSONPath != "" {
 		_, err = buf.ReadFrom(limited)
 	} else {
 		_, err = io.Copy(io.Discard, limited)
@@ -153,13 +165,32 @@ func (h *HTTP) Probe(ctx context.Context, at time.Time) Result {
 	if !h.statusOK(resp.StatusCode) {
 		return fail(PhaseAssertion, "status code %d, want %s", resp.StatusCode, h.expectation())
 	}
-	if h.spec.BodyContains != "" {
-		b := buf.Bytes()
-		if int64(len(b)) > h.spec.MaxBodyBytes {
-			b = b[:h.spec.MaxBodyBytes]
+	b := buf.Bytes()
+	if int64(len(b)) > h.spec.MaxBodyBytes {
+		b = b[:h.spec.MaxBodyBytes]
+	}
+	if h.spec.BodyContains != "" && !bytes.Contains(b, []byte(h.spec.BodyContains)) {
+		return fail(PhaseAssertion, "body does not contain %q (first %d bytes read)", h.spec.BodyContains, len(b))
+	}
+	if h.spec.BodyRegex != nil && !h.spec.BodyRegex.Match(b) {
+		return fail(PhaseAssertion, "body does not match /%s/ (first %d bytes read)", h.spec.BodyRegex, len(b))
+	}
+	if h.spec.JSONPath != "" {
+		if !gjson.ValidBytes(b) {
+			return fail(PhaseAssertion, "body is not valid JSON (first %d bytes read)", len(b))
 		}
-		if !bytes.Contains(b, []byte(h.spec.BodyContains)) {
-			return fail(PhaseAssertion, "body does not contain %q (first %d bytes read)", h.spec.BodyContains, len(b))
+		v := gjson.GetBytes(b, h.spec.JSONPath)
+		switch {
+		case !v.Exists():
+			return fail(PhaseAssertion, "JSON path %q not found in the body", h.spec.JSONPath)
+		case h.spec.JSONEquals != nil && v.String() != *h.spec.JSONEquals:
+			return fail(PhaseAssertion, "JSON path %q is %q, want %q", h.spec.JSONPath, truncateReason(v.String()), *h.spec.JSONEquals)
+		}
+	}
+	if h.spec.CertMinDays > 0 && !res.CertNotAfter.IsZero() {
+		if left := res.CertNotAfter.Sub(at); left < time.Duration(h.spec.CertMinDays)*24*time.Hour {
+			return fail(PhaseAssertion, "certificate expires %s (in %.1f days), want at least %d days",
+				res.CertNotAfter.Format(time.RFC3339), left.Hours()/24, h.spec.CertMinDays)
 		}
 	}
 	res.OK = true
@@ -222,4 +253,12 @@ func errorReason(ctx context.Context, reached Phase, err error) string {
 		err = uerr.Err
 	}
 	return err.Error()
+}
+
+// truncateReason shortens a value quoted in a failure reason.
+func truncateReason(s string) string {
+	if len(s) > 80 {
+		return s[:80] + "…"
+	}
+	return s
 }

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -18,7 +19,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func runHTTP(t *testing.T, spec probe.HTTPSpec, timeout time.Duration) probe.Result {
 	t.Helper()
-	tr := probe.NewTransport(spec.InsecureSkipVerify)
+	tr := probe.NewTransport(spec.InsecureSkipVerify, spec.IPFamily)
 	t.Cleanup(tr.CloseIdleConnections)
 	ctx, cancel := context.WithTimeout(t.Context(), timeout)
 	defer cancel()
@@ -56,8 +57,12 @@ func TestHTTP(t *testing.T) {
 	mux.HandleFunc("/echo-method", func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte(r.Method + " " + r.Header.Get("X-Probe")))
 	})
+	mux.HandleFunc("/json", func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(`{"status":"ok","checks":[{"name":"db","ok":true},{"name":"queue","ok":false}],"version":42}`))
+	})
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
+	str := func(s string) *string { return &s }
 
 	tests := []struct {
 		name      string
@@ -77,6 +82,17 @@ func TestHTTP(t *testing.T) {
 		{name: "endless body is capped", spec: probe.HTTPSpec{URL: srv.URL + "/huge", MaxBodyBytes: 1 << 10, BodyContains: "y"}, wantPhase: probe.PhaseAssertion, wantIn: "first 1024 bytes read", wantCode: 200},
 		{name: "no answer", spec: probe.HTTPSpec{URL: srv.URL + "/hang"}, wantPhase: probe.PhaseTimeout, wantIn: "timed out during http"},
 		{name: "drip feed", spec: probe.HTTPSpec{URL: srv.URL + "/drip"}, wantPhase: probe.PhaseTimeout, wantIn: "reading body: timed out", wantCode: 200},
+		{name: "regex", spec: probe.HTTPSpec{URL: srv.URL + "/ok", BodyRegex: regexp.MustCompile(`^all\s+go+d$`)}, wantOK: true, wantCode: 200},
+		{name: "regex mismatch", spec: probe.HTTPSpec{URL: srv.URL + "/ok", BodyRegex: regexp.MustCompile(`^bad`)}, wantPhase: probe.PhaseAssertion, wantIn: "body does not match /^bad/", wantCode: 200},
+		{name: "json path equals", spec: probe.HTTPSpec{URL: srv.URL + "/json", JSONPath: "status", JSONEquals: str("ok")}, wantOK: true, wantCode: 200},
+		{name: "json path in array", spec: probe.HTTPSpec{URL: srv.URL + "/json", JSONPath: `checks.#(name=="db").ok`, JSONEquals: str("true")}, wantOK: true, wantCode: 200},
+		{name: "json number", spec: probe.HTTPSpec{URL: srv.URL + "/json", JSONPath: "version", JSONEquals: str("42")}, wantOK: true, wantCode: 200},
+		{name: "json path exists", spec: probe.HTTPSpec{URL: srv.URL + "/json", JSONPath: "checks.1"}, wantOK: true, wantCode: 200},
+		{name: "json value differs", spec: probe.HTTPSpec{URL: srv.URL + "/json", JSONPath: `checks.#(name=="queue").ok`, JSONEquals: str("true")}, wantPhase: probe.PhaseAssertion, wantIn: `is "false", want "true"`, wantCode: 200},
+		{name: "json path missing", spec: probe.HTTPSpec{URL: srv.URL + "/json", JSONPath: "nope"}, wantPhase: probe.PhaseAssertion, wantIn: `JSON path "nope" not found`, wantCode: 200},
+		{name: "json body invalid", spec: probe.HTTPSpec{URL: srv.URL + "/ok", JSONPath: "status"}, wantPhase: probe.PhaseAssertion, wantIn: "not valid JSON", wantCode: 200},
+		{name: "ipv4 only", spec: probe.HTTPSpec{URL: srv.URL + "/ok", IPFamily: "4"}, wantOK: true, wantCode: 200},
+		{name: "ipv6 only to an ipv4 address", spec: probe.HTTPSpec{URL: srv.URL + "/ok", IPFamily: "6"}, wantPhase: probe.PhaseConnect},
 		{name: "method and headers", spec: probe.HTTPSpec{URL: srv.URL + "/echo-method", Method: "POST", Body: "{}", Headers: map[string]string{"X-Probe": "yes"}, BodyContains: "POST yes"}, wantOK: true, wantCode: 200},
 	}
 	for _, tt := range tests {
@@ -136,7 +152,12 @@ func TestHTTPTLS(t *testing.T) {
 	if got.OK || got.Phase != probe.PhaseTLS || !strings.Contains(got.Reason, "certificate") {
 		t.Errorf("untrusted certificate: got %+v, want a tls failure", got)
 	}
-	got = runHTTP(t, probe.HTTPSpec{URL: srv.URL, InsecureSkipVerify: true}, time.Second)
+	// httptest's certificate is valid until 2084: a threshold beyond that fails the run.
+	got = runHTTP(t, probe.HTTPSpec{URL: srv.URL, InsecureSkipVerify: true, CertMinDays: 40000}, time.Second)
+	if got.OK || got.Phase != probe.PhaseAssertion || !strings.Contains(got.Reason, "want at least 40000 days") {
+		t.Errorf("certificate threshold: got %+v, want an assertion failure", got)
+	}
+	got = runHTTP(t, probe.HTTPSpec{URL: srv.URL, InsecureSkipVerify: true, CertMinDays: 30}, time.Second)
 	if !got.OK || got.CertNotAfter.IsZero() {
 		t.Errorf("insecure_skip_verify: got %+v, want ok with the certificate's expiry", got)
 	}

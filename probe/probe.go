@@ -6,6 +6,7 @@ package probe
 
 import (
 	"context"
+	"regexp"
 	"time"
 )
 
@@ -104,6 +105,17 @@ type HTTPSpec struct {
 	MaxBodyBytes       int64 // bytes of the body read at most
 	MaxRedirects       int   // 0 means redirects are not followed
 	InsecureSkipVerify bool
+	// BodyRegex, when set, must match the body (within MaxBodyBytes).
+	BodyRegex *regexp.Regexp
+	// JSONPath (gjson syntax, such as "status" or "checks.0.ok"), when set, must exist in the
+	// JSON body and, if JSONEquals is set, its value must be exactly that text.
+	JSONPath   string
+	JSONEquals *string
+	// CertMinDays: an HTTPS run fails when the earliest certificate of the chain expires in fewer
+	// days (0 disables).
+	CertMinDays int
+	// IPFamily: "4" or "6" connects over that family only; "" uses either.
+	IPFamily string
 }
 
 // StatusRange is an inclusive range of HTTP status codes; a single code has Min == Max.

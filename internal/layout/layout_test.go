@@ -50,9 +50,9 @@ func listPackages(t *testing.T) map[string]pkg {
 var domain = []string{"calendar", "component", "probe", "incidents", "maintenance", "availability", "apikey"}
 
 var domainAllowed = map[string][]string{
-	"apikey":      {"golang.org/x/crypto/"},                                                                                                                   // bcrypt
-	"maintenance": {"github.com/teambition/rrule-go"},                                                                                                         // RRULE parsing and expansion (floating mode)
-	"probe":       {"github.com/miekg/dns", "golang.org/x/", "github.com/robfig/cron/", "github.com/prometheus-community/pro-bing", "github.com/google/uuid"}, // probers do network I/O: DNS messages (and x/net, x/sys under it); heartbeats expect cron schedules; ICMP via pro-bing (and its uuid)
+	"apikey":      {"golang.org/x/crypto/"},                                                                                                                                          // bcrypt
+	"maintenance": {"github.com/teambition/rrule-go"},                                                                                                                                // RRULE parsing and expansion (floating mode)
+	"probe":       {"github.com/miekg/dns", "golang.org/x/", "github.com/robfig/cron/", "github.com/prometheus-community/pro-bing", "github.com/google/uuid", "github.com/tidwall/"}, // probers do network I/O: DNS messages (and x/net, x/sys under it); heartbeats expect cron schedules; ICMP via pro-bing (and its uuid); JSON assertions via gjson
 }
 
 func allowed(pkg, dep string) bool {

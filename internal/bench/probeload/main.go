@@ -220,7 +220,13 @@ loop:
 	steadyCPU = cpuTime() - steadyCPU
 	steadyFor := time.Since(steadyAt)
 	reasons := map[string]int{}
+	var lastFirstCheck time.Duration // when the last monitor to be checked had its first run
+	checked := 0
 	for _, m := range e.Monitors() {
+		if len(m.Recent) > 0 {
+			checked++
+			lastFirstCheck = max(lastFirstCheck, m.Recent[0].At.Sub(start))
+		}
 		for _, r := range m.Recent {
 			if !r.OK {
 				reasons[string(r.Phase)+": "+r.Reason]++
@@ -240,10 +246,11 @@ loop:
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 
 	fmt.Printf("monitors %d, interval %s, target delay %s, ran %s on %d CPUs (%s)\n", n, interval, delay, elapsed.Round(time.Millisecond), runtime.NumCPU(), runtime.Version())
+	fmt.Printf("  monitors checked at least once     %d of %d, the last first run %s after start\n", checked, n, lastFirstCheck.Round(time.Millisecond))
 	if allChecked > 0 {
-		fmt.Printf("  every monitor checked once after  %s\n", allChecked.Round(time.Millisecond))
+		fmt.Printf("  every first state stored after     %s\n", allChecked.Round(time.Millisecond))
 	} else {
-		fmt.Printf("  monitors checked at least once     %d of %d\n", len(seen), n)
+		fmt.Printf("  first states stored                %d of %d\n", len(seen), n)
 	}
 	fmt.Printf("  checks done / expected             %.0f / %.0f (%.1f%%), %.0f failed\n", runs, expected, 100*runs/expected, failures)
 	if lag != nil && lag.GetSampleCount() > 0 {
