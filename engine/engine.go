@@ -278,11 +278,6 @@ func (e *Engine) Run(ctx context.Context) error {
 		}
 	}
 	e.mu.Unlock()
-	for _, r := range runners {
-		if err := e.schedule(r, now); err != nil {
-			return err
-		}
-	}
 	housekeeping := []struct {
 		name  string
 		every time.Duration
@@ -302,7 +297,14 @@ func (e *Engine) Run(ctx context.Context) error {
 			return fmt.Errorf("engine: schedule %s: %w", h.name, err)
 		}
 	}
+	// Start before adding the monitors: gocron moves a start time that passed before Start to
+	// the next interval, and adding ten thousand jobs takes longer than the smallest offsets.
 	e.sched.Start()
+	for _, r := range runners {
+		if err := e.schedule(r, now); err != nil {
+			return errors.Join(err, e.sched.Shutdown())
+		}
+	}
 	e.mu.Lock()
 	e.running, e.runCtx = true, ctx
 	count := len(e.monitors)

@@ -17,6 +17,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"log/slog"
 	"math"
 	"net"
 	"net/http"
@@ -42,7 +43,10 @@ import (
 
 const targetHosts = 64
 
-var profilePath string
+var (
+	profilePath string
+	verbose     bool
+)
 
 func main() {
 	n := flag.Int("monitors", 1000, "HTTP monitors")
@@ -50,9 +54,11 @@ func main() {
 	delay := flag.Duration("delay", 0, "target response delay")
 	duration := flag.Duration("duration", 60*time.Second, "how long to run after start")
 	targetMode := flag.Bool("target", false, "internal: serve the target (child process)")
+	verboseFlag := flag.Bool("v", false, "log the engine's info messages to stderr")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the steady state to this `file`")
 	flag.Parse()
 	profilePath = *cpuProfile
+	verbose = *verboseFlag
 	if *targetMode {
 		serveTarget(*delay)
 		return
@@ -155,7 +161,11 @@ func run(n int, interval, delay, duration time.Duration) error {
 	bus := engine.NewBus(nil)
 	events, unsubscribe := bus.Subscribe(n + 1024)
 	defer unsubscribe()
-	e, err := engine.New(engine.Options{Store: st, Clock: clock, Registerer: reg, Bus: bus, Monitors: monitors})
+	var logger *slog.Logger
+	if verbose {
+		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}
+	e, err := engine.New(engine.Options{Store: st, Clock: clock, Registerer: reg, Bus: bus, Monitors: monitors, Logger: logger})
 	if err != nil {
 		return err
 	}
@@ -226,6 +236,9 @@ loop:
 		if len(m.Recent) > 0 {
 			checked++
 			lastFirstCheck = max(lastFirstCheck, m.Recent[0].At.Sub(start))
+			if verbose && m.Recent[0].At.Sub(start) > 9500*time.Millisecond {
+				fmt.Fprintln(os.Stderr, "late first run", m.Monitor.ID, m.Recent[0].At.Sub(start), len(m.Recent))
+			}
 		}
 		for _, r := range m.Recent {
 			if !r.OK {
