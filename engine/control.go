@@ -204,7 +204,6 @@ func (e *Engine) Reload(ctx context.Context, monitors []probe.Monitor, severity 
 		e.mu.Lock()
 		delete(e.monitors, id)
 		e.mu.Unlock()
-		e.metrics.forget(id)
 		touched[r.m.ComponentID] = true
 	}
 	for _, id := range sum.Changed {
@@ -212,7 +211,7 @@ func (e *Engine) Reload(ctx context.Context, monitors []probe.Monitor, severity 
 		e.stopJob(prev)
 		e.mu.Lock()
 		r.detector = probe.NewDetector(r.m, prev.detector.State())
-		r.recent = prev.recent
+		r.recent, r.stats = prev.recent, prev.stats
 		r.paused = r.m.Paused || prev.paused && prev.m.Paused == r.m.Paused
 		e.monitors[id] = r
 		e.mu.Unlock()
@@ -230,7 +229,6 @@ func (e *Engine) Reload(ctx context.Context, monitors []probe.Monitor, severity 
 		r.detector = probe.NewDetector(r.m, st)
 		e.monitors[id] = r
 		e.mu.Unlock()
-		e.metrics.setState(id, st)
 		touched[r.m.ComponentID] = true
 	}
 	if running {

@@ -42,12 +42,8 @@ func waitFor(t *testing.T, cond func() bool) {
 }
 
 func snapshot(e *engine.Engine, id string) engine.MonitorSnapshot {
-	for _, m := range e.Monitors() {
-		if m.Monitor.ID == id {
-			return m
-		}
-	}
-	return engine.MonitorSnapshot{}
+	m, _ := e.Monitor(id)
+	return m
 }
 
 // A heartbeat monitor goes down when its check-in is overdue past grace, comes back up the

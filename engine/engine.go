@@ -131,6 +131,9 @@ type Engine struct {
 	avail   *availabilityMetrics
 	firing  map[string]bool // burn-rate alert windows firing, by component/severity/window
 
+	// slots bound the probes running at once. It is not gocron's concurrency limit: that keeps
+	// one goroutine per slot alive, and each grows the stack of a probe (8 MB at 512 slots).
+	slots      chan struct{}
 	transports map[transportKey]http.RoundTripper
 	heartbeats *probe.Heartbeats
 
@@ -168,15 +171,15 @@ type runner struct {
 	m        probe.Monitor
 	prober   probe.Prober
 	detector *probe.Detector
-	recent   []probe.Result // newest last, at most recentResults
-	nextRun  time.Time      // when the scheduler should start the next run, for the lag metric
-	job      gocron.Job     // nil until scheduled, and while paused
+	recent   *recentRing // allocated with the runner
+	nextRun  time.Time   // when the scheduler should start the next run, for the lag metric
+	job      gocron.Job  // nil until scheduled, and while paused
 	paused   bool
-	busy     sync.Mutex  // held for a run: scheduled and on-demand runs never overlap
-	pending  atomic.Bool // an on-demand run is waiting for busy
+	stats    probeStats    // for the metrics
+	labels   *seriesLabels // for the metrics
+	busy     sync.Mutex    // held for a run: scheduled and on-demand runs never overlap
+	pending  atomic.Bool   // an on-demand run is waiting for busy
 }
-
-const recentResults = 60
 
 // New builds an engine. It starts nothing: Run does.
 func New(o Options) (*Engine, error) {
@@ -186,7 +189,6 @@ func New(o Options) (*Engine, error) {
 	sched, err := gocron.NewScheduler(
 		gocron.WithClock(o.Clock),
 		gocron.WithLocation(time.UTC),
-		gocron.WithLimitConcurrentJobs(uint(o.MaxConcurrentProbes), gocron.LimitModeWait),
 		gocron.WithStopTimeout(10*time.Second),
 		gocron.WithLogger(gocronLogger{o.Logger}),
 	)
@@ -195,10 +197,12 @@ func New(o Options) (*Engine, error) {
 	}
 	e := &Engine{
 		opts: o, log: o.Logger.With("component", "engine"), sched: sched,
-		metrics: newMetrics(o.Registerer), sla: newSLAMetrics(o.Registerer), avail: newAvailabilityMetrics(o.Registerer),
+		sla: newSLAMetrics(o.Registerer), avail: newAvailabilityMetrics(o.Registerer),
 		monitors: map[string]*runner{}, status: map[string]component.Status{}, rollups: map[rollupKey]*probe.Rollup{},
 		impacts: map[string]component.Status{}, severity: o.MonitorSeverity,
 	}
+	e.metrics = newMetrics(o.Registerer, e)
+	e.slots = make(chan struct{}, o.MaxConcurrentProbes)
 	e.transports = map[transportKey]http.RoundTripper{}
 	for _, insecure := range []bool{false, true} {
 		for _, family := range []string{"", "4", "6"} {
@@ -255,7 +259,8 @@ func (e *Engine) newRunner(m probe.Monitor) (*runner, error) {
 	default:
 		return nil, fmt.Errorf("engine: monitor %s: unsupported kind %q", m.ID, m.Kind)
 	}
-	return &runner{m: m, prober: p, detector: probe.NewDetector(m, probe.StateUnknown), paused: m.Paused}, nil
+	return &runner{m: m, prober: p, detector: probe.NewDetector(m, probe.StateUnknown), recent: &recentRing{},
+		labels: newSeriesLabels(m.ID), paused: m.Paused}, nil
 }
 
 // Bus returns the engine's event bus.
@@ -389,7 +394,6 @@ func (e *Engine) restore(ctx context.Context) error {
 			continue // removed by a reload meanwhile
 		}
 		r.detector = probe.NewDetector(r.m, st)
-		e.metrics.setState(id, st)
 		if r.m.Kind == probe.KindHeartbeat && st == probe.StateDown {
 			e.heartbeats.MarkMissing(id)
 		}
@@ -422,7 +426,8 @@ func (e *Engine) schedule(r *runner, now time.Time) error {
 		gocron.NewTask(e.runProbe, r),
 		gocron.WithName("monitor:"+r.m.ID),
 		gocron.WithStartAt(start),
-		gocron.WithSingletonMode(gocron.LimitModeReschedule),
+		// Not gocron's singleton mode, which keeps a goroutine and a 1,000-run queue per job:
+		// runProbe's busy lock already keeps a monitor's runs from overlapping.
 	)
 	if err != nil {
 		return fmt.Errorf("engine: schedule monitor %s: %w", r.m.ID, err)
@@ -436,11 +441,21 @@ func (e *Engine) schedule(r *runner, now time.Time) error {
 // runProbe is one scheduled run of one monitor. A failure that does not yet make the monitor
 // down is re-probed at once, up to Retries times, so an outage is confirmed in seconds.
 func (e *Engine) runProbe(ctx context.Context, r *runner) {
-	e.observeLag(r)
+	expected := e.advanceSchedule(r)
 	if !r.busy.TryLock() {
 		return // an on-demand run is in progress; this one would only repeat it
 	}
 	defer r.busy.Unlock()
+	select {
+	case e.slots <- struct{}{}:
+		defer func() { <-e.slots }()
+	case <-ctx.Done():
+		return
+	}
+	// Lag includes the wait for a slot: a run that waits is late.
+	if !expected.IsZero() {
+		e.metrics.lag.Observe(max(0, e.opts.Clock.Since(expected)).Seconds())
+	}
 	for attempt := 0; ; attempt++ {
 		res := e.probeOnce(ctx, r)
 		e.mu.Lock()
@@ -457,16 +472,14 @@ func (e *Engine) runProbe(ctx context.Context, r *runner) {
 	}
 }
 
-// observeLag records how late this run started against its schedule.
-func (e *Engine) observeLag(r *runner) {
+// advanceSchedule returns when this run was due and records when the next one is.
+func (e *Engine) advanceSchedule(r *runner) (expected time.Time) {
 	now := e.opts.Clock.Now()
 	e.mu.Lock()
-	expected := r.nextRun
+	defer e.mu.Unlock()
+	expected = r.nextRun
 	r.nextRun = now.Add(r.m.Interval)
-	e.mu.Unlock()
-	if !expected.IsZero() {
-		e.metrics.lag.Observe(max(0, now.Sub(expected)).Seconds())
-	}
+	return expected
 }
 
 // probeOnce runs the prober once and feeds the result on.
@@ -476,15 +489,14 @@ func (e *Engine) probeOnce(ctx context.Context, r *runner) probe.Result {
 	res := r.prober.Probe(pctx, at)
 	cancel()
 	res.MonitorID = r.m.ID
-	e.metrics.observe(res)
-	e.log.Debug("probe", "monitor", r.m.ID, "ok", res.OK, "duration", res.Duration, "phase", res.Phase, "reason", res.Reason)
+	if e.log.Enabled(ctx, slog.LevelDebug) { // the arguments alone would cost an allocation per run
+		e.log.Debug("probe", "monitor", r.m.ID, "ok", res.OK, "duration", res.Duration, "phase", res.Phase, "reason", res.Reason)
+	}
 
 	e.mu.Lock()
+	r.stats.observe(res)
 	e.addRollup(res)
-	r.recent = append(r.recent, res)
-	if len(r.recent) > recentResults {
-		r.recent = append(r.recent[:0:0], r.recent[len(r.recent)-recentResults:]...)
-	}
+	r.recent.add(res)
 	// A run that outlived its monitor's pause or reload judges nothing.
 	var tr probe.Transition
 	changed := false
@@ -531,7 +543,6 @@ func (e *Engine) transition(ctx context.Context, componentID string, tr probe.Tr
 	if err := e.opts.Store.AppendTransition(ctx, tr); err != nil {
 		e.log.Error("store transition", "monitor", tr.MonitorID, "err", err)
 	}
-	e.metrics.setState(tr.MonitorID, tr.To)
 	maint := e.underMaintenance(componentID, tr.At)
 	e.opts.Bus.Publish(Event{Kind: EventMonitorState, At: tr.At, MonitorID: tr.MonitorID, ComponentID: componentID,
 		From: string(tr.From), To: string(tr.To), Reason: tr.Reason, UnderMaintenance: maint})
@@ -688,23 +699,43 @@ func (e *Engine) prune(ctx context.Context) {
 	}
 }
 
-// MonitorSnapshot is a monitor's current state and recent results, for the page and the API.
+// MonitorSnapshot is a monitor's current state and results, for the page and the API.
 type MonitorSnapshot struct {
 	Monitor probe.Monitor
 	State   probe.State
 	Paused  bool
-	Recent  []probe.Result // oldest first
+	Last    probe.Result   // the newest result; At is zero before the first run
+	Recent  []probe.Result // oldest first, up to 60; filled by Monitor only
 }
 
-// Monitors returns a snapshot of every monitor. The slices are the caller's own.
+// Monitors returns every monitor with its last result (not the others: ten thousand monitors'
+// recent results would be 72 MB to copy).
 func (e *Engine) Monitors() []MonitorSnapshot {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	out := make([]MonitorSnapshot, 0, len(e.monitors))
 	for _, r := range e.monitors {
-		out = append(out, MonitorSnapshot{Monitor: r.m, State: r.detector.State(), Paused: r.paused, Recent: append([]probe.Result(nil), r.recent...)})
+		out = append(out, e.snapshotLocked(r))
 	}
 	return out
+}
+
+// Monitor returns one monitor with its recent results, which are the caller's own.
+func (e *Engine) Monitor(id string) (MonitorSnapshot, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	r, ok := e.monitors[id]
+	if !ok {
+		return MonitorSnapshot{}, false
+	}
+	s := e.snapshotLocked(r)
+	s.Recent = r.recent.all(id)
+	return s, true
+}
+
+func (e *Engine) snapshotLocked(r *runner) MonitorSnapshot {
+	last, _ := r.recent.last(r.m.ID)
+	return MonitorSnapshot{Monitor: r.m, State: r.detector.State(), Paused: r.paused, Last: last}
 }
 
 // gocronLogger adapts slog to gocron's logger.

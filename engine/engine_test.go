@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -86,8 +87,8 @@ func TestEngineDetectsOutageAndRecovery(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- e.Run(runCtx) }()
 
-	results := func() []probe.Result { return e.Monitors()[0].Recent }
-	state := func() probe.State { return e.Monitors()[0].State }
+	results := func() []probe.Result { return snapshot(e, "api-health").Recent }
+	state := func() probe.State { return snapshot(e, "api-health").State }
 
 	step(t, clock, 15, func() bool { return state() == probe.StateUp })
 	firstUp := results()[0].At
@@ -183,7 +184,7 @@ func TestEngineRestoresStateAfterRestart(t *testing.T) {
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- e.Run(runCtx) }()
-	step(t, clock, 20, func() bool { return len(e.Monitors()[0].Recent) >= 2 })
+	step(t, clock, 20, func() bool { return len(snapshot(e, "m").Recent) >= 2 })
 	stop()
 	<-done
 	trs, _ := s.MonitorTransitions(ctx, "m", t0.Add(-2*time.Hour), t0.Add(time.Hour))
@@ -258,8 +259,8 @@ func TestQuickRetriesConfirmAnOutageInSeconds(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- e.Run(runCtx) }()
 	defer func() { stop(); <-done }()
-	step(t, clock, 20, func() bool { return e.Monitors()[0].State == probe.StateDown })
-	rs := e.Monitors()[0].Recent
+	step(t, clock, 20, func() bool { return snapshot(e, "m").State == probe.StateDown })
+	rs := snapshot(e, "m").Recent
 	if len(rs) != 2 || rs[1].At.Sub(rs[0].At) != time.Second {
 		t.Fatalf("results = %+v; want the first failure and one re-probe a second later", rs)
 	}
@@ -269,5 +270,54 @@ func TestQuickRetriesConfirmAnOutageInSeconds(t *testing.T) {
 	}
 	if clock.Now().Sub(rs[0].At) > 5*time.Second {
 		t.Errorf("confirmed %s after the first failure; want about a second", clock.Now().Sub(rs[0].At))
+	}
+}
+
+// At most MaxConcurrentProbes probes run at once; the others wait their turn and still run.
+func TestConcurrencyLimit(t *testing.T) {
+	s := openStore(t)
+	ctx := t.Context()
+	if err := engine.SyncComponents(ctx, s, []component.Component{{ID: "api", Name: "API", Source: component.SourceConfig}}, t0); err != nil {
+		t.Fatal(err)
+	}
+	var inflight, most, served atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := inflight.Add(1)
+		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+		}
+		// Hold each request until a second one is in flight (or a while has passed), so the
+		// limit is reached however slowly the runs are started on a loaded machine.
+		for deadline := time.Now().Add(2 * time.Second); inflight.Load() < 2 && time.Now().Before(deadline); {
+			time.Sleep(time.Millisecond)
+		}
+		time.Sleep(50 * time.Millisecond)
+		inflight.Add(-1)
+		served.Add(1)
+	}))
+	defer srv.Close()
+	var monitors []probe.Monitor
+	for i := range 6 {
+		monitors = append(monitors, probe.Monitor{ID: fmt.Sprintf("m%d", i), ComponentID: "api", Kind: probe.KindHTTP,
+			Interval: 10 * time.Second, Timeout: 5 * time.Second, Thresholds: probe.Thresholds{Failures: 1, Successes: 1},
+			HTTP: &probe.HTTPSpec{URL: srv.URL}})
+	}
+	clock := clockwork.NewFakeClockAt(t0)
+	e, err := engine.New(engine.Options{Store: s, Clock: clock, Monitors: monitors, MaxConcurrentProbes: 2,
+		SLAEvery: time.Hour, MaintenanceEvery: time.Hour, FlushInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runEngine(t, e)
+	// Once the six housekeeping jobs and the six monitors wait on the clock, make every first
+	// run due at once: they are spread over the first 9 s.
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := clock.BlockUntilContext(wctx, 12); err != nil {
+		t.Fatalf("the jobs were not scheduled: %v", err)
+	}
+	clock.Advance(9 * time.Second)
+	waitFor(t, func() bool { return served.Load() >= 6 })
+	if got := most.Load(); got != 2 {
+		t.Errorf("at most %d probes ran at once, want exactly the limit, 2", got)
 	}
 }

@@ -60,7 +60,7 @@ func TestAutomaticIncidentClocksBreachOnTime(t *testing.T) {
 		}
 		return len(list) == 1
 	})
-	firstFail := e.Monitors()[0].Recent[0].At
+	firstFail := snapshot(e, "api-health").Recent[0].At
 	if !inc.Automatic || inc.Severity != incidents.P0 || inc.MonitorID != "api-health" || !inc.StartedAt.Equal(firstFail) || inc.Policy != "p" {
 		t.Fatalf("automatic incident = %+v", inc)
 	}
@@ -182,7 +182,7 @@ func TestNoIncidentDuringMaintenance(t *testing.T) {
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- e.Run(runCtx) }()
-	step(t, clock, 20, func() bool { return e.Monitors()[0].State == probe.StateDown })
+	step(t, clock, 20, func() bool { return snapshot(e, "api-health").State == probe.StateDown })
 	for range 5 {
 		clock.Advance(time.Second)
 		time.Sleep(5 * time.Millisecond)

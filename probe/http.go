@@ -27,6 +27,7 @@ const DefaultMaxBodyBytes = 1 << 20
 type HTTP struct {
 	spec   HTTPSpec
 	client *http.Client
+	header http.Header // built once and shared by every request: clients and transports only read it
 }
 
 // NewHTTP returns a prober for spec. transport is shared between monitors so that connections
@@ -52,7 +53,11 @@ func NewHTTP(spec HTTPSpec, transport http.RoundTripper) *HTTP {
 			return nil
 		},
 	}
-	return &HTTP{spec: spec, client: client}
+	header := http.Header{"User-Agent": {"Upstate/1 (+status monitor)"}}
+	for k, v := range spec.Headers {
+		header.Set(k, v)
+	}
+	return &HTTP{spec: spec, client: client, header: header}
 }
 
 // NewTransport returns an HTTP transport suited to probing: no proxy from the environment,
@@ -130,10 +135,7 @@ func (h *HTTP) Probe(ctx context.Context, at time.Time) Result {
 	if err != nil {
 		return fail(PhaseHTTP, "bad request: %v", err)
 	}
-	req.Header.Set("User-Agent", "Upstate/1 (+status monitor)")
-	for k, v := range h.spec.Headers {
-		req.Header.Set(k, v)
-	}
+	req.Header = h.header
 	resp, err := h.client.Do(req)
 	if err != nil {
 		return fail(h.failPhase(ctx, tracker.get(), err), "%s", errorReason(ctx, tracker.get(), err))

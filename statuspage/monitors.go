@@ -17,7 +17,8 @@ import (
 
 // MonitorSource gives the running monitors' current state and recent results.
 type MonitorSource interface {
-	Monitors() []engine.MonitorSnapshot
+	Monitors() []engine.MonitorSnapshot               // each with its last result
+	Monitor(id string) (engine.MonitorSnapshot, bool) // with its recent results
 }
 
 // RollupReader reads result rollups.
@@ -108,8 +109,8 @@ func (s *Server) viewMonitor(ctx context.Context, m engine.MonitorSnapshot, deta
 	if tr, err := s.rollups.LastTransition(ctx, m.Monitor.ID); err == nil {
 		v.Since = optTime(tr.At)
 	}
-	if n := len(m.Recent); n > 0 {
-		last := viewResult(m.Recent[n-1])
+	if !m.Last.At.IsZero() {
+		last := viewResult(m.Last)
 		v.Last = &last
 	}
 	if !detail {
@@ -187,18 +188,16 @@ func (s *Server) getMonitor(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	ms, err := s.snapshots()
+	if s.monitors == nil {
+		return newError(http.StatusNotFound, "not_found", "no monitors run in this process")
+	}
+	m, ok := s.monitors.Monitor(id)
+	if !ok {
+		return newError(http.StatusNotFound, "not_found", "monitor %s not found", id)
+	}
+	v, err := s.viewMonitor(c.Request().Context(), m, true)
 	if err != nil {
 		return err
 	}
-	for _, m := range ms {
-		if m.Monitor.ID == id {
-			v, err := s.viewMonitor(c.Request().Context(), m, true)
-			if err != nil {
-				return err
-			}
-			return c.JSON(http.StatusOK, v)
-		}
-	}
-	return newError(http.StatusNotFound, "not_found", "monitor %s not found", id)
+	return c.JSON(http.StatusOK, v)
 }

@@ -2,6 +2,7 @@ package statuspage
 
 import (
 	"encoding/json"
+	"slices"
 	"testing"
 	"time"
 
@@ -12,8 +13,30 @@ import (
 
 type fixedMonitors []engine.MonitorSnapshot
 
+// Monitors answers as the engine does: the last result only.
 func (f fixedMonitors) Monitors() []engine.MonitorSnapshot {
-	return append([]engine.MonitorSnapshot(nil), f...)
+	out := make([]engine.MonitorSnapshot, 0, len(f))
+	for _, m := range f {
+		if n := len(m.Recent); n > 0 {
+			m.Last = m.Recent[n-1]
+		}
+		m.Recent = nil
+		out = append(out, m)
+	}
+	return out
+}
+
+func (f fixedMonitors) Monitor(id string) (engine.MonitorSnapshot, bool) {
+	for _, m := range f {
+		if m.Monitor.ID == id {
+			if n := len(m.Recent); n > 0 {
+				m.Last = m.Recent[n-1]
+			}
+			m.Recent = slices.Clone(m.Recent)
+			return m, true
+		}
+	}
+	return engine.MonitorSnapshot{}, false
 }
 
 func TestMonitorsAPI(t *testing.T) {

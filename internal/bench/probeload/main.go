@@ -17,6 +17,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
 	"net"
@@ -34,6 +35,7 @@ import (
 	"github.com/jonboulle/clockwork"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
 
 	"github.com/upstate-dev/upstate/component"
 	"github.com/upstate-dev/upstate/engine"
@@ -41,10 +43,14 @@ import (
 	"github.com/upstate-dev/upstate/store/sqlite"
 )
 
-const targetHosts = 64
+const (
+	targetHosts = 64
+	scrapeEvery = 15 * time.Second
+)
 
 var (
 	profilePath string
+	heapPath    string
 	verbose     bool
 )
 
@@ -56,8 +62,9 @@ func main() {
 	targetMode := flag.Bool("target", false, "internal: serve the target (child process)")
 	verboseFlag := flag.Bool("v", false, "log the engine's info messages to stderr")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the steady state to this `file`")
+	heapProfile := flag.String("memprofile", "", "write a heap profile at the end of the run to this `file`")
 	flag.Parse()
-	profilePath = *cpuProfile
+	profilePath, heapPath = *cpuProfile, *heapProfile
 	verbose = *verboseFlag
 	if *targetMode {
 		serveTarget(*delay)
@@ -184,7 +191,7 @@ func run(n int, interval, delay, duration time.Duration) error {
 
 	// Every monitor's first check is its first transition, from unknown.
 	seen := map[string]bool{}
-	var allChecked time.Duration
+	var allChecked, lastFirstCheck time.Duration // lastFirstCheck: when the last monitor had its first result
 	start := time.Now()
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
@@ -193,14 +200,19 @@ func run(n int, interval, delay, duration time.Duration) error {
 	// The steady state starts two intervals in, when every monitor has run and the start-up
 	// writes (each monitor's first transition) are done.
 	steady := time.After(2 * interval)
+	// Prometheus scrapes the metrics as in production: every 15 s, the whole exposition.
+	scrapes := time.NewTicker(scrapeEvery)
+	defer scrapes.Stop()
 	var steadyCPU time.Duration
 	var steadyRuns float64
 	var steadyAt time.Time
 loop:
 	for {
 		select {
+		case <-scrapes.C:
+			scrape(reg)
 		case <-steady:
-			steadyCPU, steadyRuns, steadyAt = cpuTime(), counterSum(reg, "upstate_probe_runs_total", ""), time.Now()
+			steadyCPU, steadyRuns, steadyAt = cpuTime(), counterSum(scrape(reg), "upstate_probe_runs_total", ""), time.Now()
 			if profilePath != "" {
 				f, err := os.Create(profilePath)
 				if err == nil {
@@ -210,7 +222,9 @@ loop:
 			}
 		case ev := <-events:
 			if ev.Kind == engine.EventMonitorState && ev.From == string(probe.StateUnknown) && !seen[ev.MonitorID] {
+				// The first transition is dated by the first result (the run's start).
 				seen[ev.MonitorID] = true
+				lastFirstCheck = max(lastFirstCheck, ev.At.Sub(start))
 				if len(seen) == n {
 					allChecked = time.Since(start)
 				}
@@ -224,22 +238,40 @@ loop:
 	if profilePath != "" {
 		pprof.StopCPUProfile()
 	}
-	runs := counterSum(reg, "upstate_probe_runs_total", "")
-	failures := counterSum(reg, "upstate_probe_runs_total", "failure")
+	if heapPath != "" {
+		if f, err := os.Create(heapPath); err == nil {
+			runtime.GC()
+			pprof.WriteHeapProfile(f)
+			f.Close()
+		}
+	}
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	goroutines := runtime.NumGoroutine()
+	if verbose {
+		fmt.Fprintf(os.Stderr, "memstats MiB: heap sys %.1f idle %.1f released %.1f inuse %.1f; stack sys %.1f; mspan %.1f; gc %.1f; other %.1f; next gc %.1f\n",
+			mib(ms.HeapSys), mib(ms.HeapIdle), mib(ms.HeapReleased), mib(ms.HeapInuse), mib(ms.StackSys), mib(ms.MSpanSys), mib(ms.GCSys), mib(ms.OtherSys), mib(ms.NextGC))
+		if status, err := os.ReadFile("/proc/self/status"); err == nil {
+			os.Stderr.Write(status)
+		}
+	}
+	final := scrape(reg)
+	runs := counterSum(final, "upstate_probe_runs_total", "")
+	failures := counterSum(final, "upstate_probe_runs_total", "failure")
 	steadyChecks := runs - steadyRuns
 	steadyCPU = cpuTime() - steadyCPU
 	steadyFor := time.Since(steadyAt)
+	runningRSS := peakRSS() // before this report and the stop allocate anything
 	reasons := map[string]int{}
-	var lastFirstCheck time.Duration // when the last monitor to be checked had its first run
 	checked := 0
 	for _, m := range e.Monitors() {
-		if len(m.Recent) > 0 {
+		if !m.Last.At.IsZero() {
 			checked++
-			lastFirstCheck = max(lastFirstCheck, m.Recent[0].At.Sub(start))
-			if verbose && m.Recent[0].At.Sub(start) > 9500*time.Millisecond {
-				fmt.Fprintln(os.Stderr, "late first run", m.Monitor.ID, m.Recent[0].At.Sub(start), len(m.Recent))
-			}
 		}
+		if failures == 0 {
+			continue
+		}
+		m, _ := e.Monitor(m.Monitor.ID)
 		for _, r := range m.Recent {
 			if !r.OK {
 				reasons[string(r.Phase)+": "+r.Reason]++
@@ -254,11 +286,8 @@ loop:
 	// Scheduled runs only (re-probes of failures are extra): each monitor's first run falls in
 	// the first min(interval, 10s), so over D it runs about D/interval times.
 	expected := float64(n) * elapsed.Seconds() / interval.Seconds()
-	lag := histogram(reg, "upstate_scheduler_lag_seconds")
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-
-	fmt.Printf("monitors %d, interval %s, target delay %s, ran %s on %d CPUs (%s)\n", n, interval, delay, elapsed.Round(time.Millisecond), runtime.NumCPU(), runtime.Version())
+	lag := histogram(final, "upstate_scheduler_lag_seconds")
+	fmt.Printf("monitors %d, interval %s, target delay %s, scraped every %s, ran %s on %d CPUs (%s)\n", n, interval, delay, scrapeEvery, elapsed.Round(time.Millisecond), runtime.NumCPU(), runtime.Version())
 	fmt.Printf("  monitors checked at least once     %d of %d, the last first run %s after start\n", checked, n, lastFirstCheck.Round(time.Millisecond))
 	if allChecked > 0 {
 		fmt.Printf("  every first state stored after     %s\n", allChecked.Round(time.Millisecond))
@@ -277,10 +306,22 @@ loop:
 	if steadyChecks > 0 {
 		fmt.Printf("  CPU per check, steady state        %.3f ms (%.0f checks in the last %s)\n", float64(steadyCPU.Microseconds())/1000/steadyChecks, steadyChecks, steadyFor.Round(time.Second))
 	}
-	fmt.Printf("  peak RSS                           %.1f MiB\n", float64(ru.Maxrss)/1024)
+	fmt.Printf("  peak RSS                           %.1f MiB while running, %.1f MiB including the stop\n",
+		float64(runningRSS)/(1<<20), float64(peakRSS())/(1<<20))
+	fmt.Printf("  memory at the end                  heap in use %.1f MiB, stacks %.1f MiB, runtime total %.1f MiB, %d goroutines, %d GCs\n",
+		float64(ms.HeapInuse)/(1<<20), float64(ms.StackInuse)/(1<<20), float64(ms.Sys)/(1<<20), goroutines, ms.NumGC)
 	fmt.Printf("  store: %d batches, %d rollup rows (%.3f rows per check); database files grew %d bytes (%.1f bytes per check)\n",
 		st.batches.Load(), st.rows.Load(), float64(st.rows.Load())/runs, dbBytes()-bytesBefore, float64(dbBytes()-bytesBefore)/runs)
 	return nil
+}
+
+func mib(b uint64) float64 { return float64(b) / (1 << 20) }
+
+// peakRSS is the process's peak resident set so far, in bytes.
+func peakRSS() int64 {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return ru.Maxrss * 1024
 }
 
 func cpuTime() time.Duration {
@@ -289,8 +330,20 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-func counterSum(reg *prometheus.Registry, name, result string) float64 {
-	mfs, _ := reg.Gather()
+// scrape gathers every metric and encodes it as Prometheus would fetch it.
+func scrape(reg *prometheus.Registry) []*dto.MetricFamily {
+	mfs, err := reg.Gather()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "gather:", err)
+	}
+	enc := expfmt.NewEncoder(io.Discard, expfmt.NewFormat(expfmt.TypeTextPlain))
+	for _, mf := range mfs {
+		_ = enc.Encode(mf)
+	}
+	return mfs
+}
+
+func counterSum(mfs []*dto.MetricFamily, name, result string) float64 {
 	var sum float64
 	for _, mf := range mfs {
 		if mf.GetName() != name {
@@ -315,8 +368,7 @@ func hasLabel(m *dto.Metric, name, value string) bool {
 	return false
 }
 
-func histogram(reg *prometheus.Registry, name string) *dto.Histogram {
-	mfs, _ := reg.Gather()
+func histogram(mfs []*dto.MetricFamily, name string) *dto.Histogram {
 	for _, mf := range mfs {
 		if mf.GetName() == name && len(mf.GetMetric()) > 0 {
 			return mf.GetMetric()[0].GetHistogram()

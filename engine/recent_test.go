@@ -1,0 +1,60 @@
+package engine
+
+import (
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/upstate-dev/upstate/probe"
+)
+
+// Every field a result has comes back from the ring unchanged, the oldest results make way for
+// the newest, and the order is kept across the wrap.
+func TestRecentRing(t *testing.T) {
+	at := time.Date(2026, 10, 25, 0, 59, 59, 123456789, time.UTC)
+	result := func(i int) probe.Result {
+		r := probe.Result{MonitorID: "m", At: at.Add(time.Duration(i) * 10 * time.Second), OK: i%3 != 0,
+			Duration: time.Duration(i) * time.Millisecond, StatusCode: 200 + i%5}
+		if !r.OK {
+			r.Phase, r.Reason = phases[1+i%(len(phases)-1)], "reason "+string(rune('a'+i%26))
+		}
+		if i%2 == 0 {
+			r.CertNotAfter = time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC) // "no well-defined expiry" (RFC 5280)
+		}
+		return r
+	}
+	var rr recentRing
+	if _, ok := rr.last("m"); ok || len(rr.all("m")) != 0 {
+		t.Fatal("an empty ring has results")
+	}
+	for i := range 3 {
+		rr.add(result(i))
+	}
+	if got := rr.all("m"); !reflect.DeepEqual(got, []probe.Result{result(0), result(1), result(2)}) {
+		t.Errorf("before the wrap: %+v", got)
+	}
+	total := recentResults*2 + 7
+	for i := 3; i < total; i++ {
+		rr.add(result(i))
+	}
+	got := rr.all("m")
+	if len(got) != recentResults {
+		t.Fatalf("kept %d results, want %d", len(got), recentResults)
+	}
+	for i, r := range got {
+		if want := result(total - recentResults + i); !reflect.DeepEqual(r, want) {
+			t.Fatalf("result %d:\n got  %+v\n want %+v", i, r, want)
+		}
+	}
+	if last, ok := rr.last("m"); !ok || !reflect.DeepEqual(last, result(total-1)) {
+		t.Errorf("last = %+v, want %+v", last, result(total-1))
+	}
+	// A phase this file does not list is kept readable in the reason.
+	rr.add(probe.Result{At: at, Phase: "quic", Reason: "handshake"})
+	if last, _ := rr.last(""); last.Phase != probe.PhaseNone || last.Reason != "quic: handshake" {
+		t.Errorf("unknown phase kept as %q / %q", last.Phase, last.Reason)
+	}
+	if size := reflect.TypeFor[keptResult]().Size(); size > 48 {
+		t.Errorf("a kept result takes %d bytes; the memory budget assumes 48", size)
+	}
+}
