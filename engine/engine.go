@@ -141,8 +141,10 @@ type Engine struct {
 	monitors map[string]*runner          // by monitor id
 	status   map[string]component.Status // derived status per component with monitors
 	rollups  map[rollupKey]*probe.Rollup // not yet flushed
-	windows  []maintenance.Window        // as of the last maintenance tick
-	impacts  map[string]component.Status // worst impact of open incidents per component
+	// rollupGen counts flushes: a runner's cached rollups are valid only in its generation.
+	rollupGen uint64
+	windows   []maintenance.Window        // as of the last maintenance tick
+	impacts   map[string]component.Status // worst impact of open incidents per component
 	// seenWindows is each window's UpdatedAt as last published; nil until the first tick.
 	seenWindows map[string]time.Time
 	running     bool                          // the scheduler has started: jobs may be added and run
@@ -177,8 +179,12 @@ type runner struct {
 	paused   bool
 	stats    probeStats    // for the metrics
 	labels   *seriesLabels // for the metrics
-	busy     sync.Mutex    // held for a run: scheduled and on-demand runs never overlap
-	pending  atomic.Bool   // an on-demand run is waiting for busy
+	// rollups are the pending rollups this monitor last added to, per resolution, valid in
+	// generation rollupGen (see addRollup).
+	rollups   [3]*probe.Rollup
+	rollupGen uint64
+	busy      sync.Mutex  // held for a run: scheduled and on-demand runs never overlap
+	pending   atomic.Bool // an on-demand run is waiting for busy
 }
 
 // New builds an engine. It starts nothing: Run does.
@@ -495,7 +501,7 @@ func (e *Engine) probeOnce(ctx context.Context, r *runner) probe.Result {
 
 	e.mu.Lock()
 	r.stats.observe(res)
-	e.addRollup(res)
+	e.addRollup(r, res)
 	r.recent.add(res)
 	// A run that outlived its monitor's pause or reload judges nothing.
 	var tr probe.Transition
@@ -520,17 +526,25 @@ func persistContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 }
 
-func (e *Engine) addRollup(res probe.Result) {
-	for _, rs := range probe.Resolutions {
+// addRollup counts a result in the monitor's pending rollups. The runner caches the rollups it
+// last added to, so most runs skip the three map lookups (a minute's rollup takes six runs at a
+// 10 s interval); a flush starts a new generation and empties the cache.
+func (e *Engine) addRollup(r *runner, res probe.Result) {
+	for i, rs := range probe.Resolutions {
 		start := rs.Truncate(res.At)
-		k := rollupKey{res.MonitorID, rs, start.UnixMilli()}
-		ru, ok := e.rollups[k]
-		if !ok {
-			ru = &probe.Rollup{MonitorID: res.MonitorID, Resolution: rs, Start: start}
-			e.rollups[k] = ru
+		ru := r.rollups[i]
+		if ru == nil || r.rollupGen != e.rollupGen || !ru.Start.Equal(start) {
+			k := rollupKey{res.MonitorID, rs, start.UnixMilli()}
+			var ok bool
+			if ru, ok = e.rollups[k]; !ok {
+				ru = &probe.Rollup{MonitorID: res.MonitorID, Resolution: rs, Start: start}
+				e.rollups[k] = ru
+			}
+			r.rollups[i] = ru
 		}
 		ru.Add(res)
 	}
+	r.rollupGen = e.rollupGen
 }
 
 // transition stores a monitor transition, publishes it, and updates the component's status.
@@ -666,6 +680,7 @@ func (e *Engine) FlushRollups(ctx context.Context) error {
 	e.mu.Lock()
 	pending := e.rollups
 	e.rollups = map[rollupKey]*probe.Rollup{}
+	e.rollupGen++
 	e.mu.Unlock()
 	if len(pending) == 0 {
 		return nil

@@ -1,9 +1,12 @@
 package engine
 
 import (
+	"context"
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/jonboulle/clockwork"
 
 	"github.com/upstate-dev/upstate/probe"
 )
@@ -56,5 +59,62 @@ func TestRecentRing(t *testing.T) {
 	}
 	if size := reflect.TypeFor[keptResult]().Size(); size > 48 {
 		t.Errorf("a kept result takes %d bytes; the memory budget assumes 48", size)
+	}
+}
+
+// rollupSink records the rollups an engine flushes.
+type rollupSink struct {
+	nopStore
+	got []probe.Rollup
+}
+
+func (s *rollupSink) AddRollups(_ context.Context, rs []probe.Rollup) error {
+	s.got = append(s.got, rs...)
+	return nil
+}
+
+// Results counted through the runners' rollup cache land in the right buckets, across minute
+// and hour boundaries and across flushes, exactly once each.
+func TestRollupCache(t *testing.T) {
+	if len(probe.Resolutions) != len(runner{}.rollups) {
+		t.Fatalf("runner caches %d rollups, there are %d resolutions", len(runner{}.rollups), len(probe.Resolutions))
+	}
+	sink := &rollupSink{}
+	mons := []probe.Monitor{{ID: "a", Kind: probe.KindHTTP, HTTP: &probe.HTTPSpec{URL: "http://127.0.0.1/"}},
+		{ID: "b", Kind: probe.KindHTTP, HTTP: &probe.HTTPSpec{URL: "http://127.0.0.1/"}}}
+	e, err := New(Options{Store: sink, Clock: clockwork.NewFakeClock(), Monitors: mons})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Date(2026, 10, 31, 23, 58, 0, 0, time.UTC) // a month's last minutes
+	want := map[rollupKey]int64{}
+	for i := range 40 { // every 10 s for 400 s, flushing every 70 s
+		at := start.Add(time.Duration(i) * 10 * time.Second)
+		for _, id := range []string{"a", "b"} {
+			if id == "b" && i%3 == 0 {
+				continue
+			}
+			e.mu.Lock()
+			e.addRollup(e.monitors[id], probe.Result{MonitorID: id, At: at, OK: true, Duration: time.Millisecond})
+			e.mu.Unlock()
+			for _, rs := range probe.Resolutions {
+				want[rollupKey{id, rs, rs.Truncate(at).UnixMilli()}]++
+			}
+		}
+		if i%7 == 6 {
+			if err := e.FlushRollups(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := e.FlushRollups(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	got := map[rollupKey]int64{}
+	for _, r := range sink.got {
+		got[rollupKey{r.MonitorID, r.Resolution, r.Start.UnixMilli()}] += r.Runs
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("runs per rollup:\n got  %v\n want %v", got, want)
 	}
 }
