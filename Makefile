@@ -43,7 +43,7 @@ bench-page:
 	$(GO) run ./internal/bench/pageload -components 1000 -duration 10s
 
 ## bench-probes: 1,000 and 10,000 HTTP monitors every 10s, targets answering at once and after 50ms (BENCHMARKS.md)
-PROBE_DURATION ?= 60s
+PROBE_DURATION ?= 90s
 bench-probes:
 	$(GO) build -o bin/probeload ./internal/bench/probeload
 	bin/probeload -monitors 1000 -delay 0 -duration $(PROBE_DURATION)

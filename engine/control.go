@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
 	"slices"
 
@@ -148,8 +149,11 @@ func (e *Engine) Reload(ctx context.Context, monitors []probe.Monitor, severity 
 	}
 	e.mu.Unlock()
 
+	// Build every new prober first. Heartbeat monitors are only validated here: watching one
+	// changes which tokens are accepted, so that waits until every monitor has been built.
 	fresh := map[string]*runner{}
 	keep := map[string]bool{}
+	var heartbeats []probe.Monitor
 	for _, m := range monitors {
 		keep[m.ID] = true
 		prev, ok := old[m.ID]
@@ -157,19 +161,35 @@ func (e *Engine) Reload(ctx context.Context, monitors []probe.Monitor, severity 
 			sum.Unchanged++
 			continue
 		}
-		if ok && prev.m.Kind == probe.KindHeartbeat && m.Kind != probe.KindHeartbeat {
-			e.heartbeats.Forget(m.ID)
+		if m.Kind == probe.KindHeartbeat && m.Heartbeat != nil {
+			if err := m.Heartbeat.Validate(m.ID); err != nil {
+				return ReloadSummary{}, fmt.Errorf("engine: %w", err)
+			}
+			heartbeats = append(heartbeats, m)
+		} else {
+			r, err := e.newRunner(m)
+			if err != nil {
+				return ReloadSummary{}, err
+			}
+			fresh[m.ID] = r
 		}
-		r, err := e.newRunner(m)
-		if err != nil {
-			return ReloadSummary{}, err
-		}
-		fresh[m.ID] = r
 		if ok {
 			sum.Changed = append(sum.Changed, m.ID)
 		} else {
 			sum.Added = append(sum.Added, m.ID)
 		}
+	}
+	for _, id := range sum.Changed {
+		if prev := old[id]; prev.m.Kind == probe.KindHeartbeat && fresh[id] != nil {
+			e.heartbeats.Forget(id) // no longer a heartbeat monitor
+		}
+	}
+	for _, m := range heartbeats {
+		r, err := e.newRunner(m) // validated above: this cannot fail
+		if err != nil {
+			return ReloadSummary{}, err
+		}
+		fresh[m.ID] = r
 	}
 	for id := range old {
 		if !keep[id] {

@@ -218,3 +218,51 @@ func TestReloadAddsChangesRemoves(t *testing.T) {
 	n := len(snapshot(e, "change").Recent)
 	step(t, clock, 25, func() bool { return len(snapshot(e, "change").Recent) >= n+2 })
 }
+
+// A reload that fails leaves the heartbeat tokens as they were, even when the failing monitor
+// comes after a heartbeat monitor whose token changed.
+func TestFailedReloadKeepsHeartbeatTokens(t *testing.T) {
+	s := openStore(t)
+	ctx := t.Context()
+	if err := engine.SyncComponents(ctx, s, []component.Component{{ID: "jobs", Name: "Jobs", Source: component.SourceConfig}}, t0); err != nil {
+		t.Fatal(err)
+	}
+	beat := func(token string) probe.Monitor {
+		return probe.Monitor{ID: "backup", ComponentID: "jobs", Kind: probe.KindHeartbeat, Interval: 10 * time.Second, Timeout: time.Second,
+			Thresholds: probe.Thresholds{Failures: 1, Successes: 1}, Heartbeat: &probe.HeartbeatSpec{Token: token, Period: time.Hour, Grace: time.Minute}}
+	}
+	clock := clockwork.NewFakeClockAt(t0)
+	e, err := engine.New(engine.Options{Store: s, Clock: clock, Monitors: []probe.Monitor{beat(hbToken)}, SLAEvery: time.Hour, MaintenanceEvery: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runEngine(t, e)
+	const newToken = "a-new-token-for-the-backup-job"
+	bad := probe.Monitor{ID: "zz-bad", ComponentID: "jobs", Kind: probe.KindTCP, Interval: 10 * time.Second, Timeout: time.Second}
+	if _, err := e.Reload(ctx, []probe.Monitor{beat(newToken), bad}, nil); err == nil {
+		t.Fatal("Reload accepted a tcp monitor without its spec")
+	}
+	if _, err := e.Ping(hbToken, probe.PingSuccess, 0); err != nil {
+		t.Errorf("the running token stopped working after a failed reload: %v", err)
+	}
+	if _, err := e.Ping(newToken, probe.PingSuccess, 0); !errors.Is(err, probe.ErrUnknownToken) {
+		t.Errorf("the token of a failed reload is accepted: %v", err)
+	}
+	// A heartbeat spec that cannot be watched fails the reload the same way.
+	if _, err := e.Reload(ctx, []probe.Monitor{beat("short")}, nil); err == nil {
+		t.Fatal("Reload accepted a token that is too short")
+	}
+	if _, err := e.Ping(hbToken, probe.PingSuccess, 0); err != nil {
+		t.Errorf("the running token stopped working after a failed reload: %v", err)
+	}
+	// And a good reload switches tokens.
+	if _, err := e.Reload(ctx, []probe.Monitor{beat(newToken)}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Ping(newToken, probe.PingSuccess, 0); err != nil {
+		t.Errorf("new token after a reload: %v", err)
+	}
+	if _, err := e.Ping(hbToken, probe.PingSuccess, 0); !errors.Is(err, probe.ErrUnknownToken) {
+		t.Errorf("old token still accepted after a reload: %v", err)
+	}
+}

@@ -70,9 +70,14 @@ func NewHeartbeats() *Heartbeats {
 	return &Heartbeats{byToken: map[[32]byte]*beat{}, byID: map[string]*beat{}}
 }
 
-// Watch registers (or re-registers, keeping its check-ins) a heartbeat monitor and returns its
-// prober. since is when waiting begins: no check-in is due before since plus one period and grace.
-func (h *Heartbeats) Watch(monitorID string, spec HeartbeatSpec, since time.Time) (*Heartbeat, error) {
+// Validate reports what Watch would refuse in spec, without watching anything.
+func (spec HeartbeatSpec) Validate(monitorID string) error {
+	_, err := spec.schedule(monitorID)
+	return err
+}
+
+// schedule checks spec and parses its cron schedule (nil when it has a period instead).
+func (spec HeartbeatSpec) schedule(monitorID string) (cron.Schedule, error) {
 	var sched cron.Schedule
 	if spec.Schedule != "" {
 		s, err := ParseCron(spec.Schedule)
@@ -83,11 +88,21 @@ func (h *Heartbeats) Watch(monitorID string, spec HeartbeatSpec, since time.Time
 	} else if spec.Period <= 0 {
 		return nil, fmt.Errorf("heartbeat %s: a period or a schedule is required", monitorID)
 	}
-	if spec.Location == nil {
-		spec.Location = time.UTC
-	}
 	if !TokenPattern.MatchString(spec.Token) {
 		return nil, fmt.Errorf("heartbeat %s: token must match %s", monitorID, TokenPattern)
+	}
+	return sched, nil
+}
+
+// Watch registers (or re-registers, keeping its check-ins) a heartbeat monitor and returns its
+// prober. since is when waiting begins: no check-in is due before since plus one period and grace.
+func (h *Heartbeats) Watch(monitorID string, spec HeartbeatSpec, since time.Time) (*Heartbeat, error) {
+	sched, err := spec.schedule(monitorID)
+	if err != nil {
+		return nil, err
+	}
+	if spec.Location == nil {
+		spec.Location = time.UTC
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
