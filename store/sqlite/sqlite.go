@@ -38,7 +38,8 @@ const SchemaVersion = 3
 
 // Store is the SQLite backend.
 type Store struct {
-	db *sql.DB
+	db    *sql.DB
+	group *grouper // commits small appends together (group.go)
 }
 
 var _ store.Store = (*Store)(nil)
@@ -63,6 +64,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("migrate sqlite %s: %w", path, err)
 	}
+	s.startGrouper()
 	return s, nil
 }
 
@@ -109,7 +111,10 @@ func (s *Store) migrate(ctx context.Context) error {
 func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	s.stopGrouper()
+	return s.db.Close()
+}
 
 func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 	tx, err := s.db.BeginTx(ctx, nil)
@@ -237,7 +242,7 @@ func (s *Store) DeleteComponent(ctx context.Context, id string, a store.AuditEnt
 
 // AppendStatus adds a change to a component's timeline.
 func (s *Store) AppendStatus(ctx context.Context, ch component.Change) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.groupWrite(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var one int
 		if err := tx.QueryRowContext(ctx, `SELECT 1 FROM components WHERE id = ?`, ch.ComponentID).Scan(&one); errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("component %s: %w", ch.ComponentID, store.ErrNotFound)
@@ -283,12 +288,14 @@ func (s *Store) StatusTimeline(ctx context.Context, componentID string, from, to
 
 // AppendTransition stores a monitor transition.
 func (s *Store) AppendTransition(ctx context.Context, t probe.Transition) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO transitions (monitor_id, at, from_state, to_state, reason) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-		t.MonitorID, store.Millis(t.At), string(t.From), string(t.To), t.Reason)
-	if err != nil {
-		return fmt.Errorf("append transition %s: %w", t.MonitorID, err)
-	}
-	return nil
+	return s.groupWrite(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO transitions (monitor_id, at, from_state, to_state, reason) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+			t.MonitorID, store.Millis(t.At), string(t.From), string(t.To), t.Reason)
+		if err != nil {
+			return fmt.Errorf("append transition %s: %w", t.MonitorID, err)
+		}
+		return nil
+	})
 }
 
 func (s *Store) queryTransitions(ctx context.Context, monitorID, q string, args ...any) ([]probe.Transition, error) {
