@@ -422,8 +422,9 @@ func (e *Engine) schedule(r *runner, now time.Time) error {
 	at := now.Add(offset)
 	start := gocron.WithStartImmediately()
 	// Scheduling ten thousand monitors takes a while: a start already due runs at once.
+	startLater := false
 	if current := e.opts.Clock.Now(); at.After(current.Add(time.Millisecond)) {
-		start = gocron.WithStartDateTime(at)
+		start, startLater = gocron.WithStartDateTime(at), true
 	} else {
 		at = current
 	}
@@ -441,6 +442,16 @@ func (e *Engine) schedule(r *runner, now time.Time) error {
 	e.mu.Lock()
 	r.nextRun, r.job = at, job
 	e.mu.Unlock()
+	// gocron moves a start that passed while the job was being added (its scheduler is busy
+	// when ten thousand monitors start) to the next interval. Run such a monitor at once
+	// instead, keeping its schedule: its first run must fall in the first interval.
+	if startLater && !e.opts.Clock.Now().Before(at) {
+		if next, err := job.NextRun(); err == nil && next.After(at.Add(r.m.Interval/2)) {
+			if err := job.RunNow(); err != nil {
+				e.log.Warn("run a missed first start", "monitor", r.m.ID, "err", err)
+			}
+		}
+	}
 	return nil
 }
 
