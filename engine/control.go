@@ -222,7 +222,7 @@ func (e *Engine) Reload(ctx context.Context, monitors []probe.Monitor, severity 
 			e.heartbeats.Forget(id)
 		}
 		e.mu.Lock()
-		delete(e.monitors, id)
+		e.deleteRunnerLocked(id)
 		e.mu.Unlock()
 		touched[r.m.ComponentID] = true
 	}
@@ -233,7 +233,7 @@ func (e *Engine) Reload(ctx context.Context, monitors []probe.Monitor, severity 
 		r.detector = probe.NewDetector(r.m, prev.detector.State())
 		r.recent, r.stats = prev.recent, prev.stats
 		r.paused = r.m.Paused || prev.paused && prev.m.Paused == r.m.Paused
-		e.monitors[id] = r
+		e.putRunnerLocked(r)
 		e.mu.Unlock()
 		touched[prev.m.ComponentID], touched[r.m.ComponentID] = true, true
 	}
@@ -247,7 +247,7 @@ func (e *Engine) Reload(ctx context.Context, monitors []probe.Monitor, severity 
 		}
 		e.mu.Lock()
 		r.detector = probe.NewDetector(r.m, st)
-		e.monitors[id] = r
+		e.putRunnerLocked(r)
 		e.mu.Unlock()
 		touched[r.m.ComponentID] = true
 	}

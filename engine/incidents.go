@@ -255,9 +255,11 @@ func (e *Engine) applyImpacts(ctx context.Context, open []incidents.Incident, no
 	next := map[string]component.Status{}
 	why := map[string]string{}
 	e.mu.Lock()
-	watched := map[string]string{} // monitor -> component
-	for id, r := range e.monitors {
-		watched[id] = r.m.ComponentID
+	watched := map[string]string{} // monitor -> component, for the automatic incidents' monitors
+	for _, inc := range open {
+		if r, ok := e.monitors[inc.MonitorID]; ok && inc.Automatic {
+			watched[inc.MonitorID] = r.m.ComponentID
+		}
 	}
 	e.mu.Unlock()
 	for _, inc := range open {
