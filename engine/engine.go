@@ -21,6 +21,7 @@ import (
 	"github.com/go-co-op/gocron/v2"
 	"github.com/jonboulle/clockwork"
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/upstate-dev/upstate/component"
 	"github.com/upstate-dev/upstate/incidents"
@@ -702,9 +703,17 @@ func (e *Engine) markAllUnknown(ctx context.Context, at time.Time, reason string
 		}
 	}
 	e.mu.Unlock()
+	// Many at once, so the store's group commit writes them together: one at a time, ten
+	// thousand monitors took a disk sync each to stop.
+	var g errgroup.Group
+	g.SetLimit(64)
 	for i, tr := range trs {
-		e.transition(ctx, components[i], tr)
+		g.Go(func() error {
+			e.transition(ctx, components[i], tr)
+			return nil
+		})
 	}
+	_ = g.Wait()
 }
 
 // FlushRollups writes the rollups gathered since the last flush in one batch. On failure they

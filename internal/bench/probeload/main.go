@@ -278,10 +278,12 @@ loop:
 			}
 		}
 	}
+	stopAt := time.Now()
 	stop()
 	if err := <-done; err != nil {
 		return err
 	}
+	stopTook := time.Since(stopAt)
 
 	// Scheduled runs only (re-probes of failures are extra): each monitor's first run falls in
 	// the first min(interval, 10s), so over D it runs about D/interval times.
@@ -308,6 +310,7 @@ loop:
 	}
 	fmt.Printf("  peak RSS                           %.1f MiB while running, %.1f MiB including the stop\n",
 		float64(runningRSS)/(1<<20), float64(peakRSS())/(1<<20))
+	fmt.Printf("  clean stop took                    %s (last flush, every monitor recorded unknown)\n", stopTook.Round(time.Millisecond))
 	fmt.Printf("  memory at the end                  heap in use %.1f MiB, stacks %.1f MiB, runtime total %.1f MiB, %d goroutines, %d GCs\n",
 		float64(ms.HeapInuse)/(1<<20), float64(ms.StackInuse)/(1<<20), float64(ms.Sys)/(1<<20), goroutines, ms.NumGC)
 	fmt.Printf("  store: %d batches, %d rollup rows (%.3f rows per check); database files grew %d bytes (%.1f bytes per check)\n",
