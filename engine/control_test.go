@@ -70,7 +70,12 @@ func TestHeartbeatMonitor(t *testing.T) {
 	if now := clock.Now(); now.Before(t0.Add(30 * time.Second)) {
 		t.Errorf("down at %s, before the check-in was due plus grace", now)
 	}
-	trs, _ := s.MonitorTransitions(ctx, "backup", t0.Add(-time.Hour), t0.Add(time.Hour))
+	// The state changes in memory a moment before the transition is committed.
+	var trs []probe.Transition
+	waitFor(t, func() bool {
+		trs, _ = s.MonitorTransitions(ctx, "backup", t0.Add(-time.Hour), t0.Add(time.Hour))
+		return len(trs) > 0 && trs[len(trs)-1].To == probe.StateDown
+	})
 	if last := trs[len(trs)-1]; last.To != probe.StateDown || last.At.Before(t0.Add(30*time.Second)) || last.At.After(t0.Add(41*time.Second)) {
 		t.Errorf("down transition %+v; want the first evaluation after t0+90s", last)
 	}

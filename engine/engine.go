@@ -283,6 +283,9 @@ func (e *Engine) Bus() *Bus { return e.opts.Bus }
 // remaining rollups and records every monitor as unknown from that moment.
 func (e *Engine) Run(ctx context.Context) error {
 	if err := e.restore(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped while starting: nothing ran, nothing to record
+		}
 		return err
 	}
 	now := e.opts.Clock.Now()

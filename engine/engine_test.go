@@ -264,7 +264,12 @@ func TestQuickRetriesConfirmAnOutageInSeconds(t *testing.T) {
 	if len(rs) != 2 || rs[1].At.Sub(rs[0].At) != time.Second {
 		t.Fatalf("results = %+v; want the first failure and one re-probe a second later", rs)
 	}
-	trs, _ := s.MonitorTransitions(ctx, "m", t0.Add(-time.Hour), t0.Add(time.Hour))
+	// The state changes in memory a moment before the transition is committed.
+	var trs []probe.Transition
+	waitFor(t, func() bool {
+		trs, _ = s.MonitorTransitions(ctx, "m", t0.Add(-time.Hour), t0.Add(time.Hour))
+		return len(trs) > 0
+	})
 	if len(trs) != 1 || trs[0].To != probe.StateDown || !trs[0].At.Equal(rs[0].At) {
 		t.Errorf("transitions = %+v; want down, back-dated to the first failure", trs)
 	}
