@@ -43,6 +43,7 @@ type Config struct {
 	Calendars []Calendar `yaml:"calendars"`
 	Policies  []Policy   `yaml:"policies"`
 	Incidents Incidents  `yaml:"incidents"`
+	Probes    Probes     `yaml:"probes"`
 	// Objectives are availability targets; the one without components is the default.
 	Objectives []Objective `yaml:"objectives"`
 
@@ -76,6 +77,13 @@ type Server struct {
 	PublicMonitors bool `yaml:"public_monitors"`
 	// TrustedProxies are CIDRs whose X-Forwarded-For is believed; empty trusts none.
 	TrustedProxies []string `yaml:"trusted_proxies"`
+}
+
+// Probes configures how probes run, across monitors. It needs a restart to change.
+type Probes struct {
+	// MaxConcurrent bounds the probes running at once; a run due while all are busy waits, and
+	// the wait shows in upstate_scheduler_lag_seconds. Default 512.
+	MaxConcurrent int `yaml:"max_concurrent"`
 }
 
 // Maintenance configures maintenance windows and how they are announced.
@@ -270,6 +278,8 @@ const (
 	DefaultRequestTimeout  = 10 * time.Second
 	DefaultShutdownTimeout = 15 * time.Second
 	DefaultMaxBodyBytes    = 1 << 20
+	DefaultMaxConcurrent   = 512
+	MaxMaxConcurrent       = 65536
 	DefaultSQLitePath      = "upstate.db"
 	DefaultInterval        = 30 * time.Second
 	DefaultHeartbeatEvery  = 10 * time.Second
@@ -356,6 +366,9 @@ func (c *Config) applyDefaults() {
 	}
 	if s.MaxBodyBytes == 0 {
 		s.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if c.Probes.MaxConcurrent == 0 {
+		c.Probes.MaxConcurrent = DefaultMaxConcurrent
 	}
 	if c.Storage.Backend == "" {
 		c.Storage.Backend = "sqlite"
@@ -518,6 +531,9 @@ func (c *Config) validate(d *decoder) {
 	}
 	if s.MaxBodyBytes < 1024 {
 		d.at("server.max_body_bytes", "must be at least 1024")
+	}
+	if n := c.Probes.MaxConcurrent; n < 1 || n > MaxMaxConcurrent {
+		d.at("probes.max_concurrent", "must be 1 to %d, not %d", MaxMaxConcurrent, n)
 	}
 	for i, cidr := range s.TrustedProxies {
 		if _, _, err := net.ParseCIDR(cidr); err != nil {

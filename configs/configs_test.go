@@ -67,6 +67,7 @@ func TestLoadBadConfigs(t *testing.T) {
 			`13:19: monitors[0].http.ip_version: must be 4 or 6 (or left out for either)`,
 		}},
 		{"bad-listen.yaml", []string{`2:11: server.listen: invalid address "localhost": want host:port, such as 127.0.0.1:8080`}},
+		{"bad-probes.yaml", []string{`2:19: probes.max_concurrent: must be 1 to 65536, not -3`}},
 		{"bad-log.yaml", []string{
 			`2:10: log.level: unknown level "loud" (want debug, info, warn or error)`,
 			`3:11: log.format: unknown format "xml" (want text or json)`,
@@ -221,6 +222,9 @@ func TestDefaults(t *testing.T) {
 	}
 	if m := cfg.Monitors[0]; m.Timeout != 4*time.Second || m.Failures != 2 || m.Successes != 1 || m.Name != "m" {
 		t.Errorf("monitor defaults wrong: %+v", m)
+	}
+	if cfg.Probes.MaxConcurrent != 512 {
+		t.Errorf("probes.max_concurrent defaults to %d, want 512", cfg.Probes.MaxConcurrent)
 	}
 }
 
