@@ -272,7 +272,7 @@ func serveConfig(ctx context.Context, cfg *configs.Config, devAssets string, log
 		}
 		log.Info("configuration reloaded", "file", cfg.File, "monitors_added", len(sum.Added), "monitors_changed", len(sum.Changed), "monitors_removed", len(sum.Removed))
 		return map[string]any{"monitors": sum, "components": len(next.Components), "maintenance_windows": len(next.Maintenance.Windows),
-			"restart_needed_for": "server, storage, log, slas, objectives and incident settings"}, nil
+			"restart_needed_for": "server, storage, log, probes, slas, objectives and incident settings"}, nil
 	}
 	srv, err := statuspage.New(statuspage.Options{
 		Store: st, Clock: clock, Logger: log, Registry: reg, Assets: files, Version: version,
