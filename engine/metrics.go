@@ -27,7 +27,7 @@ func newMetrics(reg prometheus.Registerer, e *Engine) *metrics {
 	m := &metrics{
 		lag: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "upstate_scheduler_lag_seconds", Help: "How late probe runs start against their schedule.",
-			Buckets: []float64{.001, .005, .01, .05, .1, .25, .5, 1, 2.5, 5, 10},
+			Buckets: []float64{.001, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 		}),
 	}
 	reg.MustRegister(m.lag, newMonitorCollector(e))
