@@ -1,9 +1,19 @@
 package engine
 
 import (
+	"context"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/jonboulle/clockwork"
+
+	"github.com/upstate-dev/upstate/component"
+	"github.com/upstate-dev/upstate/probe"
+	"github.com/upstate-dev/upstate/store/sqlite"
 )
 
 // First runs fall on the run grid, within the first interval, at the same point for the same
@@ -102,5 +112,79 @@ func TestNextScheduled(t *testing.T) {
 	now := due.Add(3 * time.Second)
 	if got := nextScheduled(time.Time{}, iv, now); !got.Equal(now.Add(iv)) {
 		t.Errorf("unknown due time: next at %s, want %s", got, now.Add(iv))
+	}
+}
+
+// A monitor started off the grid runs first at its grid point and then exactly an interval
+// apart, through gocron: the clock is advanced to each expected time and no further, and the
+// run must happen then.
+func TestRunsStayOnGrid(t *testing.T) {
+	ctx := t.Context()
+	s, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "upstate.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) }))
+	defer srv.Close()
+	start := time.Date(2026, 10, 25, 0, 59, 58, 137_000_000, time.UTC) // off the grid, before Europe's DST change
+	if err := SyncComponents(ctx, s, []component.Component{{ID: "api", Name: "API", Source: component.SourceConfig}}, start); err != nil {
+		t.Fatal(err)
+	}
+	clock := clockwork.NewFakeClockAt(start)
+	mon := probe.Monitor{ID: "api-health", ComponentID: "api", Kind: probe.KindHTTP, Interval: 10 * time.Second, Timeout: 2 * time.Second,
+		Thresholds: probe.Thresholds{Failures: 1, Successes: 1}, HTTP: &probe.HTTPSpec{URL: srv.URL}}
+	e, err := New(Options{Store: s, Clock: clock, Monitors: []probe.Monitor{mon}, SLAEvery: time.Hour, MaintenanceEvery: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- e.Run(runCtx) }()
+	defer func() { stop(); <-done }()
+
+	wait := func(what string, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+			if cond() {
+				return
+			}
+		}
+		t.Fatalf("%s: not within 10s", what)
+	}
+	wait("scheduled", func() bool {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		return e.monitors[mon.ID].job != nil
+	})
+	at := firstRun(mon.ID, mon.Interval, start)
+	if !at.After(start) || !at.Truncate(maxRunGrid).Equal(at) {
+		t.Fatalf("first run at %s: want a point of the 250ms grid after %s", at, start)
+	}
+	last := func() time.Time { m, _ := e.Monitor(mon.ID); return m.Last.At }
+	clock.Advance(at.Sub(start) - time.Millisecond)
+	time.Sleep(50 * time.Millisecond) // a run now would be early
+	if got := last(); !got.IsZero() {
+		t.Fatalf("ran at %s, before its first run at %s", got, at)
+	}
+	for i := range 3 {
+		// Time runs only when the test advances it, so wait for what takes real time: gocron
+		// setting its timer for the next run (advancing the fake clock before then would leave
+		// that timer in the past, never to fire), and the last run returning (a run due while
+		// one is in progress is skipped).
+		wait(fmt.Sprintf("run %d scheduled at %s", i, at), func() bool {
+			e.mu.Lock()
+			r := e.monitors[mon.ID]
+			e.mu.Unlock()
+			next, err := r.job.NextRun()
+			if err != nil || !next.Equal(at) || !r.busy.TryLock() {
+				return false
+			}
+			r.busy.Unlock()
+			return true
+		})
+		clock.Advance(at.Sub(clock.Now()))
+		wait(fmt.Sprintf("run %d at %s", i, at), func() bool { return last().Equal(at) })
+		at = at.Add(mon.Interval)
 	}
 }
