@@ -57,9 +57,44 @@ func TestRecentRing(t *testing.T) {
 	if last, _ := rr.last(""); last.Phase != probe.PhaseNone || last.Reason != "quic: handshake" {
 		t.Errorf("unknown phase kept as %q / %q", last.Phase, last.Reason)
 	}
-	if size := reflect.TypeFor[keptResult]().Size(); size > 48 {
-		t.Errorf("a kept result takes %d bytes; the memory budget assumes 48", size)
+	if size := reflect.TypeFor[keptResult]().Size(); size > 32 {
+		t.Errorf("a kept result takes %d bytes; the memory budget assumes 32", size)
 	}
+	// The kept results hold no pointer, so the garbage collector does not scan them.
+	if hasPointers(reflect.TypeFor[keptResult]()) {
+		t.Error("a kept result holds a pointer")
+	}
+	// A ring that never saw a reason has no array of them; a reason past the wrap replaces the
+	// one of the result it overwrites, and a result without one clears it.
+	var healthy recentRing
+	for i := range recentResults + 5 {
+		healthy.add(probe.Result{At: at.Add(time.Duration(i) * time.Second), OK: true})
+	}
+	if healthy.reasons != nil {
+		t.Error("a ring of successes allocated reasons")
+	}
+	healthy.add(probe.Result{At: at, Phase: probe.PhaseConnect, Reason: "connection refused"})
+	healthy.add(probe.Result{At: at, OK: true})
+	all := healthy.all("")
+	if n := len(all); all[n-2].Reason != "connection refused" || all[n-1].Reason != "" || all[0].Reason != "" {
+		t.Errorf("reasons after the first failure: %q, %q, %q", all[0].Reason, all[n-2].Reason, all[n-1].Reason)
+	}
+}
+
+func hasPointers(t reflect.Type) bool {
+	switch t.Kind() {
+	case reflect.Pointer, reflect.String, reflect.Slice, reflect.Map, reflect.Chan, reflect.Func, reflect.Interface, reflect.UnsafePointer:
+		return true
+	case reflect.Struct:
+		for i := range t.NumField() {
+			if hasPointers(t.Field(i).Type) {
+				return true
+			}
+		}
+	case reflect.Array:
+		return hasPointers(t.Elem())
+	}
+	return false
 }
 
 // rollupSink records the rollups an engine flushes.
