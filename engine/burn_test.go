@@ -1,7 +1,6 @@
 package engine_test
 
 import (
-	"context"
 	"strings"
 	"testing"
 	"time"
@@ -16,7 +15,7 @@ import (
 )
 
 func TestBurnRateAlertsAndGauges(t *testing.T) {
-	s := openStore(t)
+	s := engine.OpenStoreForTest(t)
 	ctx := t.Context()
 	if err := engine.SyncComponents(ctx, s, []component.Component{{ID: "api", Name: "API", Source: component.SourceConfig}}, t0); err != nil {
 		t.Fatal(err)
@@ -45,9 +44,7 @@ func TestBurnRateAlertsAndGauges(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- e.Run(runCtx) }()
+	stop := engine.StartForTest(t, e)
 	var burns []engine.Event
 	step(t, clock, 10, func() bool {
 		for len(events) > 0 {
@@ -62,7 +59,6 @@ func TestBurnRateAlertsAndGauges(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	stop()
-	<-done
 	for len(events) > 0 {
 		if ev := <-events; ev.Kind == engine.EventBurnRate {
 			burns = append(burns, ev)

@@ -1,7 +1,6 @@
 package engine_test
 
 import (
-	"context"
 	"errors"
 	"slices"
 	"testing"
@@ -16,31 +15,6 @@ import (
 
 const hbToken = "nightly-backup-token-0123456789"
 
-// runEngine starts e and stops it when the test ends.
-func runEngine(t *testing.T, e *engine.Engine) {
-	t.Helper()
-	runCtx, stop := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() { done <- e.Run(runCtx) }()
-	t.Cleanup(func() {
-		stop()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	})
-}
-
-// waitFor polls cond in real time, without moving the clock, for up to 10 s.
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-		if cond() {
-			return
-		}
-	}
-	t.Fatal("condition not met within 10s")
-}
-
 func snapshot(e *engine.Engine, id string) engine.MonitorSnapshot {
 	m, _ := e.Monitor(id)
 	return m
@@ -49,7 +23,7 @@ func snapshot(e *engine.Engine, id string) engine.MonitorSnapshot {
 // A heartbeat monitor goes down when its check-in is overdue past grace, comes back up the
 // moment a check-in arrives, and goes down at once when the job reports failure.
 func TestHeartbeatMonitor(t *testing.T) {
-	s := openStore(t)
+	s := engine.OpenStoreForTest(t)
 	ctx := t.Context()
 	if err := engine.SyncComponents(ctx, s, []component.Component{{ID: "jobs", Name: "Jobs", Source: component.SourceConfig}}, t0); err != nil {
 		t.Fatal(err)
@@ -62,7 +36,7 @@ func TestHeartbeatMonitor(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	runEngine(t, e)
+	engine.StartForTest(t, e)
 	state := func() probe.State { return snapshot(e, "backup").State }
 	step(t, clock, 15, func() bool { return state() == probe.StateUp })
 	// No check-in: due at t0+20s, down after t0+30s.
@@ -72,7 +46,7 @@ func TestHeartbeatMonitor(t *testing.T) {
 	}
 	// The state changes in memory a moment before the transition is committed.
 	var trs []probe.Transition
-	waitFor(t, func() bool {
+	engine.WaitFor(t, func() bool {
 		trs, _ = s.MonitorTransitions(ctx, "backup", t0.Add(-time.Hour), t0.Add(time.Hour))
 		return len(trs) > 0 && trs[len(trs)-1].To == probe.StateDown
 	})
@@ -83,11 +57,11 @@ func TestHeartbeatMonitor(t *testing.T) {
 	if id, err := e.Ping(hbToken, probe.PingSuccess, 0); err != nil || id != "backup" {
 		t.Fatalf("Ping = %q, %v", id, err)
 	}
-	waitFor(t, func() bool { return state() == probe.StateUp })
+	engine.WaitFor(t, func() bool { return state() == probe.StateUp })
 	if _, err := e.Ping(hbToken, probe.PingFail, 2); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, func() bool { return state() == probe.StateDown })
+	engine.WaitFor(t, func() bool { return state() == probe.StateDown })
 	if r := snapshot(e, "backup").Recent; !slices.ContainsFunc(r, func(r probe.Result) bool { return r.Phase == probe.PhaseHeartbeat && r.Reason != "" }) {
 		t.Errorf("results %+v; want a heartbeat failure with its reason", r)
 	}
@@ -97,7 +71,7 @@ func TestHeartbeatMonitor(t *testing.T) {
 }
 
 func TestPauseResumeRunNow(t *testing.T) {
-	s := openStore(t)
+	s := engine.OpenStoreForTest(t)
 	srv, _ := target(t)
 	ctx := t.Context()
 	if err := engine.SyncComponents(ctx, s, []component.Component{{ID: "api", Name: "API", Source: component.SourceConfig}}, t0); err != nil {
@@ -113,7 +87,7 @@ func TestPauseResumeRunNow(t *testing.T) {
 	if err := e.RunNow("m"); !errors.Is(err, engine.ErrNotRunning) {
 		t.Errorf("RunNow before Run: %v, want ErrNotRunning", err)
 	}
-	runEngine(t, e)
+	engine.StartForTest(t, e)
 	runs := func() int { return len(snapshot(e, "m").Recent) }
 	step(t, clock, 15, func() bool { return runs() == 1 })
 
@@ -121,7 +95,7 @@ func TestPauseResumeRunNow(t *testing.T) {
 	if err := e.RunNow("m"); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, func() bool { return runs() == 2 })
+	engine.WaitFor(t, func() bool { return runs() == 2 })
 	if err := e.RunNow("nope"); !errors.Is(err, engine.ErrUnknownMonitor) {
 		t.Errorf("RunNow(unknown): %v", err)
 	}
@@ -163,7 +137,7 @@ func TestPauseResumeRunNow(t *testing.T) {
 }
 
 func TestReloadAddsChangesRemoves(t *testing.T) {
-	s := openStore(t)
+	s := engine.OpenStoreForTest(t)
 	srv, _ := target(t)
 	ctx := t.Context()
 	if err := engine.SyncComponents(ctx, s, []component.Component{{ID: "api", Name: "API", Source: component.SourceConfig}}, t0); err != nil {
@@ -179,7 +153,7 @@ func TestReloadAddsChangesRemoves(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	runEngine(t, e)
+	engine.StartForTest(t, e)
 	allUp := func() bool {
 		for _, m := range e.Monitors() {
 			if m.State != probe.StateUp {
@@ -227,7 +201,7 @@ func TestReloadAddsChangesRemoves(t *testing.T) {
 // A reload that fails leaves the heartbeat tokens as they were, even when the failing monitor
 // comes after a heartbeat monitor whose token changed.
 func TestFailedReloadKeepsHeartbeatTokens(t *testing.T) {
-	s := openStore(t)
+	s := engine.OpenStoreForTest(t)
 	ctx := t.Context()
 	if err := engine.SyncComponents(ctx, s, []component.Component{{ID: "jobs", Name: "Jobs", Source: component.SourceConfig}}, t0); err != nil {
 		t.Fatal(err)
@@ -241,7 +215,7 @@ func TestFailedReloadKeepsHeartbeatTokens(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	runEngine(t, e)
+	engine.StartForTest(t, e)
 	const newToken = "a-new-token-for-the-backup-job"
 	bad := probe.Monitor{ID: "zz-bad", ComponentID: "jobs", Kind: probe.KindTCP, Interval: 10 * time.Second, Timeout: time.Second}
 	if _, err := e.Reload(ctx, []probe.Monitor{beat(newToken), bad}, nil); err == nil {

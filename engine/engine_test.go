@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"slices"
 	"sync/atomic"
 	"testing"
@@ -17,20 +16,9 @@ import (
 	"github.com/upstate-dev/upstate/engine"
 	"github.com/upstate-dev/upstate/probe"
 	"github.com/upstate-dev/upstate/store"
-	"github.com/upstate-dev/upstate/store/sqlite"
 )
 
 var t0 = time.Date(2026, 3, 29, 0, 30, 0, 0, time.UTC) // a DST night in Europe; the engine works in UTC
-
-func openStore(t *testing.T) *sqlite.Store {
-	t.Helper()
-	s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "upstate.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
-}
 
 // target is an HTTP server that can be switched off and on.
 func target(t *testing.T) (*httptest.Server, *atomic.Bool) {
@@ -67,7 +55,7 @@ func step(t *testing.T, clock *clockwork.FakeClock, limit int, cond func() bool)
 }
 
 func TestEngineDetectsOutageAndRecovery(t *testing.T) {
-	s := openStore(t)
+	s := engine.OpenStoreForTest(t)
 	srv, healthy := target(t)
 	clock := clockwork.NewFakeClockAt(t0)
 	ctx := t.Context()
@@ -83,9 +71,7 @@ func TestEngineDetectsOutageAndRecovery(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- e.Run(runCtx) }()
+	stop := engine.StartForTest(t, e)
 
 	results := func() []probe.Result { return snapshot(e, "api-health").Recent }
 	state := func() probe.State { return snapshot(e, "api-health").State }
@@ -103,8 +89,7 @@ func TestEngineDetectsOutageAndRecovery(t *testing.T) {
 	step(t, clock, 15, func() bool { return state() == probe.StateUp })
 	recovered := results()[n].At
 
-	stop()
-	if err := <-done; err != nil {
+	if err := stop(); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
 	stoppedBy := clock.Now()
@@ -163,7 +148,7 @@ func TestEngineDetectsOutageAndRecovery(t *testing.T) {
 }
 
 func TestEngineRestoresStateAfterRestart(t *testing.T) {
-	s := openStore(t)
+	s := engine.OpenStoreForTest(t)
 	srv, healthy := target(t)
 	healthy.Store(false)
 	ctx := t.Context()
@@ -181,12 +166,9 @@ func TestEngineRestoresStateAfterRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- e.Run(runCtx) }()
+	stop := engine.StartForTest(t, e)
 	step(t, clock, 20, func() bool { return len(snapshot(e, "m").Recent) >= 2 })
 	stop()
-	<-done
 	trs, _ := s.MonitorTransitions(ctx, "m", t0.Add(-2*time.Hour), t0.Add(time.Hour))
 	// Only the stored one and the clean stop: a still-failing monitor records no new down.
 	if len(trs) != 2 || trs[1].To != probe.StateUnknown {
@@ -195,7 +177,7 @@ func TestEngineRestoresStateAfterRestart(t *testing.T) {
 }
 
 func TestSyncComponents(t *testing.T) {
-	s := openStore(t)
+	s := engine.OpenStoreForTest(t)
 	ctx := t.Context()
 	api := component.Component{ID: "api", Name: "API", Source: component.SourceAPI, CreatedAt: t0, UpdatedAt: t0}
 	if err := s.CreateComponent(ctx, api, store.AuditEntry{At: t0, Actor: "ops", Action: "component.create"}); err != nil {
@@ -241,7 +223,7 @@ func TestSyncComponents(t *testing.T) {
 // second later and the outage confirmed then, back-dated to the first failure, without waiting
 // for the next interval.
 func TestQuickRetriesConfirmAnOutageInSeconds(t *testing.T) {
-	s := openStore(t)
+	s := engine.OpenStoreForTest(t)
 	srv, healthy := target(t)
 	healthy.Store(false)
 	ctx := t.Context()
@@ -255,10 +237,7 @@ func TestQuickRetriesConfirmAnOutageInSeconds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- e.Run(runCtx) }()
-	defer func() { stop(); <-done }()
+	engine.StartForTest(t, e)
 	step(t, clock, 20, func() bool { return snapshot(e, "m").State == probe.StateDown })
 	rs := snapshot(e, "m").Recent
 	if len(rs) != 2 || rs[1].At.Sub(rs[0].At) != time.Second {
@@ -266,7 +245,7 @@ func TestQuickRetriesConfirmAnOutageInSeconds(t *testing.T) {
 	}
 	// The state changes in memory a moment before the transition is committed.
 	var trs []probe.Transition
-	waitFor(t, func() bool {
+	engine.WaitFor(t, func() bool {
 		trs, _ = s.MonitorTransitions(ctx, "m", t0.Add(-time.Hour), t0.Add(time.Hour))
 		return len(trs) > 0
 	})
@@ -280,7 +259,7 @@ func TestQuickRetriesConfirmAnOutageInSeconds(t *testing.T) {
 
 // At most MaxConcurrentProbes probes run at once; the others wait their turn and still run.
 func TestConcurrencyLimit(t *testing.T) {
-	s := openStore(t)
+	s := engine.OpenStoreForTest(t)
 	ctx := t.Context()
 	if err := engine.SyncComponents(ctx, s, []component.Component{{ID: "api", Name: "API", Source: component.SourceConfig}}, t0); err != nil {
 		t.Fatal(err)
@@ -312,7 +291,7 @@ func TestConcurrencyLimit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	runEngine(t, e)
+	engine.StartForTest(t, e)
 	// Once the six housekeeping jobs and the six monitors wait on the clock, make every first
 	// run due at once: they are spread over the first 9 s.
 	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -321,7 +300,7 @@ func TestConcurrencyLimit(t *testing.T) {
 		t.Fatalf("the jobs were not scheduled: %v", err)
 	}
 	clock.Advance(9 * time.Second)
-	waitFor(t, func() bool { return served.Load() >= 6 })
+	engine.WaitFor(t, func() bool { return served.Load() >= 6 })
 	if got := most.Load(); got != 2 {
 		t.Errorf("at most %d probes ran at once, want exactly the limit, 2", got)
 	}

@@ -1,7 +1,6 @@
 package engine_test
 
 import (
-	"context"
 	"strings"
 	"testing"
 	"time"
@@ -22,7 +21,7 @@ import (
 // response clock runs, warns and breaches at their exact times (each published once), and the
 // recovery resolves it.
 func TestAutomaticIncidentClocksBreachOnTime(t *testing.T) {
-	s := openStore(t)
+	s := engine.OpenStoreForTest(t)
 	srv, healthy := target(t)
 	healthy.Store(false)
 	ctx := t.Context()
@@ -47,10 +46,7 @@ func TestAutomaticIncidentClocksBreachOnTime(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- e.Run(runCtx) }()
-	defer func() { stop(); <-done }()
+	engine.StartForTest(t, e)
 
 	var inc incidents.Incident
 	step(t, clock, 20, func() bool {
@@ -121,7 +117,7 @@ upstate_sla_breaches_total{clock="first_response",severity="P0"} 1
 }
 
 func TestDeclaredImpactSetsComponentStatus(t *testing.T) {
-	s := openStore(t)
+	s := engine.OpenStoreForTest(t)
 	ctx := t.Context()
 	if err := engine.SyncComponents(ctx, s, []component.Component{{ID: "billing", Name: "Billing", Source: component.SourceConfig}}, t0); err != nil {
 		t.Fatal(err)
@@ -131,10 +127,7 @@ func TestDeclaredImpactSetsComponentStatus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- e.Run(runCtx) }()
-	defer func() { stop(); <-done }()
+	engine.StartForTest(t, e)
 	status := func() component.Status { c, _ := s.GetComponent(ctx, "billing"); return c.Status }
 
 	step(t, clock, 5, func() bool { return status() == component.Operational }) // people-managed: operational
@@ -158,7 +151,7 @@ func TestDeclaredImpactSetsComponentStatus(t *testing.T) {
 // TestNoIncidentDuringMaintenance: a monitor failing inside a maintenance occurrence of its
 // component opens no incident, and its events say it was under maintenance.
 func TestNoIncidentDuringMaintenance(t *testing.T) {
-	s := openStore(t)
+	s := engine.OpenStoreForTest(t)
 	srv, healthy := target(t)
 	healthy.Store(false)
 	ctx := t.Context()
@@ -179,16 +172,13 @@ func TestNoIncidentDuringMaintenance(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- e.Run(runCtx) }()
+	stop := engine.StartForTest(t, e)
 	step(t, clock, 20, func() bool { return snapshot(e, "api-health").State == probe.StateDown })
 	for range 5 {
 		clock.Advance(time.Second)
 		time.Sleep(5 * time.Millisecond)
 	}
 	stop()
-	<-done
 	if list, _ := s.ListIncidents(ctx, store.IncidentQuery{}); len(list) != 0 {
 		t.Errorf("%d incidents opened during maintenance, want none", len(list))
 	}

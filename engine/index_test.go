@@ -2,7 +2,6 @@ package engine
 
 import (
 	"maps"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -11,18 +10,13 @@ import (
 
 	"github.com/upstate-dev/upstate/component"
 	"github.com/upstate-dev/upstate/probe"
-	"github.com/upstate-dev/upstate/store/sqlite"
 )
 
 // The index of monitors by component follows every reload: monitors added, removed, and moved
 // from one component to another.
 func TestComponentIndexFollowsReloads(t *testing.T) {
 	ctx := t.Context()
-	s, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "upstate.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := OpenStoreForTest(t)
 	now := time.Date(2026, 10, 25, 1, 30, 0, 0, time.UTC)
 	if err := SyncComponents(ctx, s, []component.Component{{ID: "a", Name: "A", Source: component.SourceConfig},
 		{ID: "b", Name: "B", Source: component.SourceConfig}}, now); err != nil {

@@ -1,7 +1,6 @@
 package engine_test
 
 import (
-	"context"
 	"slices"
 	"strings"
 	"testing"
@@ -43,7 +42,7 @@ func collect(ch <-chan engine.Event, into *[]seen) {
 // TestMaintenanceEventsOnTimeAndAfterRestart: reminders, starts and ends are published once
 // each, with their exact times, and a restart publishes what happened while it was down.
 func TestMaintenanceEventsOnTimeAndAfterRestart(t *testing.T) {
-	s := openStore(t)
+	s := engine.OpenStoreForTest(t)
 	ctx := t.Context()
 	w1 := oneOff(t, "first", t0.Add(60*time.Second), t0.Add(120*time.Second), t0.Add(-24*time.Hour))
 	if err := s.CreateWindow(ctx, w1, store.AuditEntry{At: t0}); err != nil {
@@ -59,9 +58,7 @@ func TestMaintenanceEventsOnTimeAndAfterRestart(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		runCtx, stop := context.WithCancel(ctx)
-		done := make(chan error, 1)
-		go func() { done <- e.Run(runCtx) }()
+		stop := engine.StartForTest(t, e)
 		// Events carry their own times and the job works from a stored cursor, so the fake clock
 		// may run ahead of the ticks; only the end waits for the job to catch up.
 		advanceTo := func(at time.Time) {
@@ -85,7 +82,6 @@ func TestMaintenanceEventsOnTimeAndAfterRestart(t *testing.T) {
 			advanceTo(t0.Add(until + 2*time.Second))
 		}
 		stop()
-		<-done
 		collect(ch, &got)
 	}
 	run(130*time.Second, func() {
@@ -135,7 +131,7 @@ func TestUnderMaintenance(t *testing.T) {
 }
 
 func TestSyncWindowsNeverRewritesHistory(t *testing.T) {
-	s := openStore(t)
+	s := engine.OpenStoreForTest(t)
 	ctx := t.Context()
 	nightly := func(start calendar.Clock) func(func(string) time.Time) []maintenance.Window {
 		return func(firstSeen func(string) time.Time) []maintenance.Window {

@@ -54,7 +54,7 @@ func series(t *testing.T, reg *prometheus.Registry, prefix string) map[string]fl
 // The per-monitor series follow the runs, report the certificate's expiry against the clock,
 // and disappear with a monitor removed by a reload.
 func TestProbeMetrics(t *testing.T) {
-	s := openStore(t)
+	s := engine.OpenStoreForTest(t)
 	ctx := t.Context()
 	if err := engine.SyncComponents(ctx, s, []component.Component{{ID: "web", Name: "Web", Source: component.SourceConfig}}, t0); err != nil {
 		t.Fatal(err)
@@ -90,7 +90,7 @@ func TestProbeMetrics(t *testing.T) {
 		}
 	}
 
-	runEngine(t, e)
+	engine.StartForTest(t, e)
 	runs := func(id string) int { return len(snapshot(e, id).Recent) }
 	step(t, clock, 40, func() bool {
 		return runs("tls") >= 2 && runs("broken") >= 2 && snapshot(e, "broken").State == probe.StateDown

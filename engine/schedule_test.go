@@ -1,11 +1,9 @@
 package engine
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -13,7 +11,6 @@ import (
 
 	"github.com/upstate-dev/upstate/component"
 	"github.com/upstate-dev/upstate/probe"
-	"github.com/upstate-dev/upstate/store/sqlite"
 )
 
 // First runs fall on the run grid, within the first interval, at the same point for the same
@@ -120,13 +117,9 @@ func TestNextScheduled(t *testing.T) {
 // run must happen then.
 func TestRunsStayOnGrid(t *testing.T) {
 	ctx := t.Context()
-	s, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "upstate.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := OpenStoreForTest(t)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) }))
-	defer srv.Close()
+	t.Cleanup(srv.Close)
 	start := time.Date(2026, 10, 25, 0, 59, 58, 137_000_000, time.UTC) // off the grid, before Europe's DST change
 	if err := SyncComponents(ctx, s, []component.Component{{ID: "api", Name: "API", Source: component.SourceConfig}}, start); err != nil {
 		t.Fatal(err)
@@ -138,21 +131,9 @@ func TestRunsStayOnGrid(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- e.Run(runCtx) }()
-	defer func() { stop(); <-done }()
+	StartForTest(t, e)
 
-	wait := func(what string, cond func() bool) {
-		t.Helper()
-		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-			if cond() {
-				return
-			}
-		}
-		t.Fatalf("%s: not within 10s", what)
-	}
-	wait("scheduled", func() bool {
+	WaitFor(t, func() bool {
 		e.mu.Lock()
 		defer e.mu.Unlock()
 		return e.monitors[mon.ID].job != nil
@@ -167,12 +148,12 @@ func TestRunsStayOnGrid(t *testing.T) {
 	if got := last(); !got.IsZero() {
 		t.Fatalf("ran at %s, before its first run at %s", got, at)
 	}
-	for i := range 3 {
+	for range 3 {
 		// Time runs only when the test advances it, so wait for what takes real time: gocron
 		// setting its timer for the next run (advancing the fake clock before then would leave
 		// that timer in the past, never to fire), and the last run returning (a run due while
 		// one is in progress is skipped).
-		wait(fmt.Sprintf("run %d scheduled at %s", i, at), func() bool {
+		WaitFor(t, func() bool {
 			e.mu.Lock()
 			r := e.monitors[mon.ID]
 			e.mu.Unlock()
@@ -184,7 +165,7 @@ func TestRunsStayOnGrid(t *testing.T) {
 			return true
 		})
 		clock.Advance(at.Sub(clock.Now()))
-		wait(fmt.Sprintf("run %d at %s", i, at), func() bool { return last().Equal(at) })
+		WaitFor(t, func() bool { return last().Equal(at) })
 		at = at.Add(mon.Interval)
 	}
 }
