@@ -446,11 +446,11 @@ func firstRun(id string, interval time.Duration, now time.Time) time.Time {
 
 // gridCeil is the first point of the grid at or after t.
 func gridCeil(t time.Time, grid time.Duration) time.Time {
-	if c := t.Truncate(grid); c.Equal(t) {
-		return c
-	} else {
-		return c.Add(grid)
+	c := t.Truncate(grid)
+	if c.Before(t) {
+		c = c.Add(grid)
 	}
+	return c
 }
 
 func (e *Engine) schedule(r *runner, now time.Time) error {
