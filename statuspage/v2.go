@@ -74,22 +74,11 @@ type v2Update struct {
 	TweetID              *string                `json:"tweet_id"`
 }
 
+// v2ScheduledMaintenance is an incident with its schedule: Statuspage gives both the same fields.
 type v2ScheduledMaintenance struct {
-	ID              string        `json:"id"`
-	Name            string        `json:"name"`
-	Status          string        `json:"status"`
-	CreatedAt       v2Time        `json:"created_at"`
-	UpdatedAt       v2Time        `json:"updated_at"`
-	MonitoringAt    *v2Time       `json:"monitoring_at"`
-	ResolvedAt      *v2Time       `json:"resolved_at"`
-	Impact          string        `json:"impact"`
-	Shortlink       string        `json:"shortlink"`
-	StartedAt       v2Time        `json:"started_at"`
-	PageID          string        `json:"page_id"`
-	IncidentUpdates []v2Update    `json:"incident_updates"`
-	Components      []v2Component `json:"components"`
-	ScheduledFor    v2Time        `json:"scheduled_for"`
-	ScheduledUntil  v2Time        `json:"scheduled_until"`
+	v2Incident
+	ScheduledFor   v2Time `json:"scheduled_for"`
+	ScheduledUntil v2Time `json:"scheduled_until"`
 }
 
 // pageID is a stable, Statuspage-like id derived from the public URL.
@@ -178,9 +167,9 @@ func (s *Server) v2Maintenance(w *maintenance.Window, o maintenance.Occurrence, 
 	}
 	updates := []v2Update{update("scheduled", announced, body, codes)}
 	updatedAt := announced
-	v := v2ScheduledMaintenance{ID: id, Name: w.Title, Status: string(maintenance.StateScheduled), CreatedAt: s.v2Time(announced),
-		Impact: "maintenance", Shortlink: s.page.PublicURL + "/", StartedAt: s.v2Time(o.Start), PageID: s.pageID(),
-		Components: affected, ScheduledFor: s.v2Time(o.Start), ScheduledUntil: s.v2Time(o.End)}
+	v := v2ScheduledMaintenance{v2Incident: v2Incident{ID: id, Name: w.Title, Status: string(maintenance.StateScheduled),
+		CreatedAt: s.v2Time(announced), Impact: "maintenance", Shortlink: s.page.PublicURL + "/", StartedAt: s.v2Time(o.Start),
+		PageID: s.pageID(), Components: affected}, ScheduledFor: s.v2Time(o.Start), ScheduledUntil: s.v2Time(o.End)}
 	if state == maintenance.StateInProgress || state == maintenance.StateCompleted {
 		updates = append(updates, update("in_progress", o.Start, "Maintenance is in progress.", nil))
 		v.Status, updatedAt = string(maintenance.StateInProgress), o.Start
