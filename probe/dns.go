@@ -2,7 +2,6 @@ package probe
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -59,10 +58,6 @@ func answerValue(rr dns.RR) string {
 func (p *DNS) Probe(ctx context.Context, at time.Time) Result {
 	start := time.Now()
 	res := Result{At: at}
-	fail := func(ph Phase, format string, args ...any) Result {
-		res.Phase, res.Reason, res.Duration = ph, fmt.Sprintf(format, args...), time.Since(start)
-		return res
-	}
 	qtype := DNSTypes[strings.ToUpper(p.spec.Type)]
 	msg := new(dns.Msg)
 	msg.SetQuestion(dns.Fqdn(p.spec.Name), qtype)
@@ -70,12 +65,12 @@ func (p *DNS) Probe(ctx context.Context, at time.Time) Result {
 	reply, _, err := p.client.ExchangeContext(ctx, msg, p.spec.Server)
 	if err != nil {
 		if ioPhase(ctx, PhaseDNS, err) == PhaseTimeout {
-			return fail(PhaseTimeout, "no answer from %s", p.spec.Server)
+			return failed(res, start, PhaseTimeout, "no answer from %s", p.spec.Server)
 		}
-		return fail(PhaseDNS, "%v", err)
+		return failed(res, start, PhaseDNS, "%v", err)
 	}
 	if reply.Rcode != dns.RcodeSuccess {
-		return fail(PhaseDNS, "%s answered %s for %s %s", p.spec.Server, dns.RcodeToString[reply.Rcode], p.spec.Type, p.spec.Name)
+		return failed(res, start, PhaseDNS, "%s answered %s for %s %s", p.spec.Server, dns.RcodeToString[reply.Rcode], p.spec.Type, p.spec.Name)
 	}
 	var got []string
 	for _, rr := range reply.Answer {
@@ -84,11 +79,11 @@ func (p *DNS) Probe(ctx context.Context, at time.Time) Result {
 		}
 	}
 	if len(got) == 0 {
-		return fail(PhaseAssertion, "no %s records for %s", p.spec.Type, p.spec.Name)
+		return failed(res, start, PhaseAssertion, "no %s records for %s", p.spec.Type, p.spec.Name)
 	}
 	for _, want := range p.spec.Expect {
 		if !slices.Contains(got, strings.TrimSuffix(want, ".")) {
-			return fail(PhaseAssertion, "%s %s is %s, which lacks %s", p.spec.Name, p.spec.Type, strings.Join(got, ", "), want)
+			return failed(res, start, PhaseAssertion, "%s %s is %s, which lacks %s", p.spec.Name, p.spec.Type, strings.Join(got, ", "), want)
 		}
 	}
 	res.OK, res.Duration = true, time.Since(start)

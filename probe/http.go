@@ -108,11 +108,6 @@ func (p *phaseTracker) get() Phase {
 func (h *HTTP) Probe(ctx context.Context, at time.Time) Result {
 	start := time.Now()
 	res := Result{At: at}
-	fail := func(ph Phase, format string, args ...any) Result {
-		res.OK, res.Phase, res.Reason = false, ph, fmt.Sprintf(format, args...)
-		res.Duration = time.Since(start)
-		return res
-	}
 
 	tracker := &phaseTracker{phase: PhaseConnect}
 	trace := &httptrace.ClientTrace{
@@ -133,12 +128,12 @@ func (h *HTTP) Probe(ctx context.Context, at time.Time) Result {
 	}
 	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), h.spec.Method, h.spec.URL, body)
 	if err != nil {
-		return fail(PhaseHTTP, "bad request: %v", err)
+		return failed(res, start, PhaseHTTP, "bad request: %v", err)
 	}
 	req.Header = h.header
 	resp, err := h.client.Do(req)
 	if err != nil {
-		return fail(h.failPhase(ctx, tracker.get(), err), "%s", errorReason(ctx, tracker.get(), err))
+		return failed(res, start, h.failPhase(ctx, tracker.get(), err), "%s", errorReason(ctx, tracker.get(), err))
 	}
 	defer resp.Body.Close()
 	res.StatusCode = resp.StatusCode
@@ -161,37 +156,37 @@ func (h *HTTP) Probe(ctx context.Context, at time.Time) Result {
 		_, err = io.Copy(io.Discard, limited)
 	}
 	if err != nil {
-		return fail(h.failPhase(ctx, PhaseHTTP, err), "reading body: %s", errorReason(ctx, PhaseHTTP, err))
+		return failed(res, start, h.failPhase(ctx, PhaseHTTP, err), "reading body: %s", errorReason(ctx, PhaseHTTP, err))
 	}
 
 	if !h.statusOK(resp.StatusCode) {
-		return fail(PhaseAssertion, "status code %d, want %s", resp.StatusCode, h.expectation())
+		return failed(res, start, PhaseAssertion, "status code %d, want %s", resp.StatusCode, h.expectation())
 	}
 	b := buf.Bytes()
 	if int64(len(b)) > h.spec.MaxBodyBytes {
 		b = b[:h.spec.MaxBodyBytes]
 	}
 	if h.spec.BodyContains != "" && !bytes.Contains(b, []byte(h.spec.BodyContains)) {
-		return fail(PhaseAssertion, "body does not contain %q (first %d bytes read)", h.spec.BodyContains, len(b))
+		return failed(res, start, PhaseAssertion, "body does not contain %q (first %d bytes read)", h.spec.BodyContains, len(b))
 	}
 	if h.spec.BodyRegex != nil && !h.spec.BodyRegex.Match(b) {
-		return fail(PhaseAssertion, "body does not match /%s/ (first %d bytes read)", h.spec.BodyRegex, len(b))
+		return failed(res, start, PhaseAssertion, "body does not match /%s/ (first %d bytes read)", h.spec.BodyRegex, len(b))
 	}
 	if h.spec.JSONPath != "" {
 		if !gjson.ValidBytes(b) {
-			return fail(PhaseAssertion, "body is not valid JSON (first %d bytes read)", len(b))
+			return failed(res, start, PhaseAssertion, "body is not valid JSON (first %d bytes read)", len(b))
 		}
 		v := gjson.GetBytes(b, h.spec.JSONPath)
 		switch {
 		case !v.Exists():
-			return fail(PhaseAssertion, "JSON path %q not found in the body", h.spec.JSONPath)
+			return failed(res, start, PhaseAssertion, "JSON path %q not found in the body", h.spec.JSONPath)
 		case h.spec.JSONEquals != nil && v.String() != *h.spec.JSONEquals:
-			return fail(PhaseAssertion, "JSON path %q is %q, want %q", h.spec.JSONPath, truncateReason(v.String()), *h.spec.JSONEquals)
+			return failed(res, start, PhaseAssertion, "JSON path %q is %q, want %q", h.spec.JSONPath, truncateReason(v.String()), *h.spec.JSONEquals)
 		}
 	}
 	if h.spec.CertMinDays > 0 && !res.CertNotAfter.IsZero() {
 		if left := res.CertNotAfter.Sub(at); left < time.Duration(h.spec.CertMinDays)*24*time.Hour {
-			return fail(PhaseAssertion, "certificate expires %s (in %.1f days), want at least %d days",
+			return failed(res, start, PhaseAssertion, "certificate expires %s (in %.1f days), want at least %d days",
 				res.CertNotAfter.Format(time.RFC3339), left.Hours()/24, h.spec.CertMinDays)
 		}
 	}

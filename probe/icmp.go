@@ -56,20 +56,16 @@ const ICMPPermissionHelp = "ICMP sockets are not allowed for this process: eithe
 func (p *ICMP) Probe(ctx context.Context, at time.Time) Result {
 	start := time.Now()
 	res := Result{At: at}
-	fail := func(ph Phase, format string, args ...any) Result {
-		res.Phase, res.Reason, res.Duration = ph, fmt.Sprintf(format, args...), time.Since(start)
-		return res
-	}
 	addrs, err := net.DefaultResolver.LookupIPAddr(ctx, p.spec.Host)
 	if err != nil {
 		if ctx.Err() != nil {
-			return fail(PhaseTimeout, "timed out resolving %s", p.spec.Host)
+			return failed(res, start, PhaseTimeout, "timed out resolving %s", p.spec.Host)
 		}
-		return fail(PhaseDNS, "%v", err)
+		return failed(res, start, PhaseDNS, "%v", err)
 	}
 	addr, ok := pickAddr(addrs, p.spec.Network)
 	if !ok {
-		return fail(PhaseDNS, "%s has no %s address", p.spec.Host, p.spec.Network)
+		return failed(res, start, PhaseDNS, "%s has no %s address", p.spec.Host, p.spec.Network)
 	}
 	modes := map[string][]bool{"auto": {false, true}, "off": {false}, "on": {true}}[p.spec.Privileged]
 	var stats *probing.Statistics
@@ -88,10 +84,10 @@ func (p *ICMP) Probe(ctx context.Context, at time.Time) Result {
 			break
 		}
 		if !isPermission(err) {
-			return fail(PhaseConnect, "ping %s: %v", addr.IP, err)
+			return failed(res, start, PhaseConnect, "ping %s: %v", addr.IP, err)
 		}
 		if i == len(modes)-1 {
-			return fail(PhaseConnect, "%s (%v)", ICMPPermissionHelp, err)
+			return failed(res, start, PhaseConnect, "%s (%v)", ICMPPermissionHelp, err)
 		}
 	}
 	res.Duration = time.Since(start)

@@ -6,6 +6,7 @@ package probe
 
 import (
 	"context"
+	"fmt"
 	"regexp"
 	"time"
 )
@@ -150,4 +151,11 @@ type Transition struct {
 	From      State     `json:"from"`
 	To        State     `json:"to"`
 	Reason    string    `json:"reason"`
+}
+
+// failed is res completed as a failure in phase ph, timed from start: what a prober returns when
+// its check fails.
+func failed(res Result, start time.Time, ph Phase, format string, args ...any) Result {
+	res.OK, res.Phase, res.Reason, res.Duration = false, ph, fmt.Sprintf(format, args...), time.Since(start)
+	return res
 }

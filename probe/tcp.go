@@ -60,13 +60,9 @@ func ioPhase(ctx context.Context, during Phase, err error) Phase {
 func (p *TCP) Probe(ctx context.Context, at time.Time) Result {
 	start := time.Now()
 	res := Result{At: at}
-	fail := func(ph Phase, format string, args ...any) Result {
-		res.Phase, res.Reason, res.Duration = ph, fmt.Sprintf(format, args...), time.Since(start)
-		return res
-	}
 	conn, ph, err := dial(ctx, p.spec.Address)
 	if err != nil {
-		return fail(ph, "%v", err)
+		return failed(res, start, ph, "%v", err)
 	}
 	defer conn.Close()
 	if dl, ok := ctx.Deadline(); ok {
@@ -76,14 +72,14 @@ func (p *TCP) Probe(ctx context.Context, at time.Time) Result {
 		host, _, _ := net.SplitHostPort(p.spec.Address)
 		tc := tls.Client(conn, &tls.Config{ServerName: host})
 		if err := tc.HandshakeContext(ctx); err != nil {
-			return fail(ioPhase(ctx, PhaseTLS, err), "TLS handshake: %v", err)
+			return failed(res, start, ioPhase(ctx, PhaseTLS, err), "TLS handshake: %v", err)
 		}
 		res.CertNotAfter = earliestExpiry(tc.ConnectionState())
 		conn = tc
 	}
 	if p.spec.Send != "" {
 		if _, err := conn.Write([]byte(p.spec.Send)); err != nil {
-			return fail(ioPhase(ctx, PhaseConnect, err), "send: %v", err)
+			return failed(res, start, ioPhase(ctx, PhaseConnect, err), "send: %v", err)
 		}
 	}
 	if p.spec.Expect != "" {
@@ -91,15 +87,15 @@ func (p *TCP) Probe(ctx context.Context, at time.Time) Result {
 		chunk := make([]byte, 4096)
 		for !bytes.Contains(buf, []byte(p.spec.Expect)) {
 			if len(buf) >= p.spec.MaxBytes {
-				return fail(PhaseAssertion, "%q not found in the first %d bytes", p.spec.Expect, len(buf))
+				return failed(res, start, PhaseAssertion, "%q not found in the first %d bytes", p.spec.Expect, len(buf))
 			}
 			n, err := conn.Read(chunk)
 			buf = append(buf, chunk[:n]...)
 			if err != nil && !bytes.Contains(buf, []byte(p.spec.Expect)) {
 				if ioPhase(ctx, PhaseAssertion, err) == PhaseTimeout {
-					return fail(PhaseTimeout, "timed out waiting for %q (read %d bytes)", p.spec.Expect, len(buf))
+					return failed(res, start, PhaseTimeout, "timed out waiting for %q (read %d bytes)", p.spec.Expect, len(buf))
 				}
-				return fail(PhaseAssertion, "%q not received before the connection ended (read %d bytes)", p.spec.Expect, len(buf))
+				return failed(res, start, PhaseAssertion, "%q not received before the connection ended (read %d bytes)", p.spec.Expect, len(buf))
 			}
 		}
 	}

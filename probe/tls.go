@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"fmt"
 	"math"
 	"net"
 	"time"
@@ -34,23 +33,19 @@ func NewTLS(spec TLSSpec) *TLS {
 func (p *TLS) Probe(ctx context.Context, at time.Time) Result {
 	start := time.Now()
 	res := Result{At: at}
-	fail := func(ph Phase, format string, args ...any) Result {
-		res.Phase, res.Reason, res.Duration = ph, fmt.Sprintf(format, args...), time.Since(start)
-		return res
-	}
 	conn, ph, err := dial(ctx, p.spec.Address)
 	if err != nil {
-		return fail(ph, "%v", err)
+		return failed(res, start, ph, "%v", err)
 	}
 	defer conn.Close()
 	tc := tls.Client(conn, &tls.Config{ServerName: p.spec.ServerName, RootCAs: p.spec.RootCAs})
 	if err := tc.HandshakeContext(ctx); err != nil {
-		return fail(ioPhase(ctx, PhaseTLS, err), "%v", err)
+		return failed(res, start, ioPhase(ctx, PhaseTLS, err), "%v", err)
 	}
 	res.CertNotAfter = earliestExpiry(tc.ConnectionState())
 	days := int(math.Floor(res.CertNotAfter.Sub(at).Hours() / 24))
 	if days < p.spec.MinDays {
-		return fail(PhaseAssertion, "the certificate expires in %d days (at %s), fewer than %d", days, res.CertNotAfter.Format(time.RFC3339), p.spec.MinDays)
+		return failed(res, start, PhaseAssertion, "the certificate expires in %d days (at %s), fewer than %d", days, res.CertNotAfter.Format(time.RFC3339), p.spec.MinDays)
 	}
 	res.OK, res.Duration = true, time.Since(start)
 	return res
