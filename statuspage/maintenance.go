@@ -1,6 +1,7 @@
 package statuspage
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -223,6 +224,19 @@ func (p windowPatch) retimes() bool {
 		in.Duration != "" || in.FirstDate != "" || !in.Start.IsZero() || !in.End.IsZero()
 }
 
+// editableWindow is the stored window id, unless the config file declares it: such a window
+// changes only there, and the error says so ("change it there", "remove it there").
+func (s *Server) editableWindow(ctx context.Context, id, verb string) (maintenance.Window, error) {
+	w, err := s.store.GetWindow(ctx, id)
+	if err != nil {
+		return w, mapMaintenance(err)
+	}
+	if w.Source == string(component.SourceConfig) {
+		return w, newError(http.StatusConflict, "managed_by_config", "maintenance window %s is declared in the config file; %s it there", id, verb)
+	}
+	return w, nil
+}
+
 func (s *Server) updateWindow(c echo.Context) error {
 	id, err := pathID(c)
 	if err != nil {
@@ -233,12 +247,9 @@ func (s *Server) updateWindow(c echo.Context) error {
 		return err
 	}
 	ctx := c.Request().Context()
-	w, err := s.store.GetWindow(ctx, id)
+	w, err := s.editableWindow(ctx, id, "change")
 	if err != nil {
-		return mapMaintenance(err)
-	}
-	if w.Source == string(component.SourceConfig) {
-		return newError(http.StatusConflict, "managed_by_config", "maintenance window %s is declared in the config file; change it there", id)
+		return err
 	}
 	now := s.clock.Now().UTC()
 	if p.ID != "" && p.ID != id {
@@ -292,12 +303,9 @@ func (s *Server) cancelSeries(c echo.Context) error {
 		return err
 	}
 	ctx := c.Request().Context()
-	w, err := s.store.GetWindow(ctx, id)
+	w, err := s.editableWindow(ctx, id, "remove")
 	if err != nil {
-		return mapMaintenance(err)
-	}
-	if w.Source == string(component.SourceConfig) {
-		return newError(http.StatusConflict, "managed_by_config", "maintenance window %s is declared in the config file; remove it there", id)
+		return err
 	}
 	now := s.clock.Now().UTC()
 	if err := w.CancelSeries(now); err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/upstate-dev/upstate/apikey"
 	"github.com/upstate-dev/upstate/component"
+	"github.com/upstate-dev/upstate/maintenance"
 	"github.com/upstate-dev/upstate/store"
 )
 
@@ -99,6 +100,36 @@ func TestMaintenanceAdmin(t *testing.T) {
 	}
 	if got := strings.Join(actions, ","); got != "maintenance.update,maintenance.occurrence.extend,maintenance.occurrence.cancel,maintenance.create,maintenance.create" {
 		t.Errorf("audit = %s", got)
+	}
+}
+
+// A window the config file declares changes only there: the API refuses to edit or cancel it,
+// says where to change it, and leaves it as it was.
+func TestConfigManagedWindowsAreReadOnly(t *testing.T) {
+	f := newFixture(t)
+	f.addComponents("api")
+	w, errs := maintenance.Spec{ID: "nightly", Title: "Nightly", Components: []string{"api"}, TimeZone: "Asia/Shanghai",
+		Daily: true, StartTime: "20:00", EndTime: "08:00", FirstDate: "2026-11-01"}.Window(t0)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	w.Source, w.CreatedAt, w.UpdatedAt = string(component.SourceConfig), t0, t0
+	if err := f.store.CreateWindow(t.Context(), w, store.AuditEntry{At: t0}); err != nil {
+		t.Fatal(err)
+	}
+	ops := f.tokens[apikey.ScopeMaintenance]
+	for _, tc := range []struct{ method, path, body, where string }{
+		{"PATCH", "/api/admin/v1/maintenance/nightly", `{"title":"Changed"}`, "change it there"},
+		{"POST", "/api/admin/v1/maintenance/nightly/cancel", "", "remove it there"},
+	} {
+		r := f.do(tc.method, tc.path, ops, tc.body)
+		if e := r.apiErr(t); r.code != 409 || e.Code != "managed_by_config" || !strings.Contains(e.Message, tc.where) {
+			t.Errorf("%s %s: %d %s, want 409 managed_by_config saying %q", tc.method, tc.path, r.code, r.body, tc.where)
+		}
+	}
+	got, err := f.store.GetWindow(t.Context(), "nightly")
+	if err != nil || got.Title != "Nightly" || !got.CancelledAt.IsZero() {
+		t.Errorf("window after refused edits: %+v, %v", got, err)
 	}
 }
 
