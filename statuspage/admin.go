@@ -1,6 +1,7 @@
 package statuspage
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -118,8 +119,17 @@ func (s *Server) createComponent(c echo.Context) error {
 	return c.JSON(http.StatusCreated, comp)
 }
 
-var errConfigManaged = func(id string) error {
-	return newError(http.StatusConflict, "managed_by_config", "component %s is declared in the config file; change it there", id)
+// editableComponent is the stored component id, unless the config file declares it: such a
+// component changes only there, and the error says so.
+func (s *Server) editableComponent(ctx context.Context, id string) (component.Component, error) {
+	comp, err := s.store.GetComponent(ctx, id)
+	if err != nil {
+		return comp, err
+	}
+	if comp.Source == component.SourceConfig {
+		return comp, newError(http.StatusConflict, "managed_by_config", "component %s is declared in the config file; change it there", id)
+	}
+	return comp, nil
 }
 
 func (s *Server) updateComponent(c echo.Context) error {
@@ -132,12 +142,9 @@ func (s *Server) updateComponent(c echo.Context) error {
 		return err
 	}
 	ctx := c.Request().Context()
-	comp, err := s.store.GetComponent(ctx, id)
+	comp, err := s.editableComponent(ctx, id)
 	if err != nil {
 		return err
-	}
-	if comp.Source == component.SourceConfig {
-		return errConfigManaged(id)
 	}
 	if p.Name != nil {
 		comp.Name = *p.Name
@@ -171,12 +178,9 @@ func (s *Server) deleteComponent(c echo.Context) error {
 		return err
 	}
 	ctx := c.Request().Context()
-	comp, err := s.store.GetComponent(ctx, id)
+	comp, err := s.editableComponent(ctx, id)
 	if err != nil {
 		return err
-	}
-	if comp.Source == component.SourceConfig {
-		return errConfigManaged(id)
 	}
 	if comp.IsGroup {
 		all, err := s.store.ListComponents(ctx)
