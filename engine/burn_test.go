@@ -17,9 +17,7 @@ import (
 func TestBurnRateAlertsAndGauges(t *testing.T) {
 	s := engine.OpenStoreForTest(t)
 	ctx := t.Context()
-	if err := engine.SyncComponents(ctx, s, []component.Component{{ID: "api", Name: "API", Source: component.SourceConfig}}, t0); err != nil {
-		t.Fatal(err)
-	}
+	syncAPI(t, s)
 	// Up for forty days, then a full outage for the last three hours: it burns at 200 over the
 	// last hour, 100 over 6 h and 8.3 over 3 days, so every window of the table fires.
 	for _, ch := range []component.Change{

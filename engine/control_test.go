@@ -74,9 +74,7 @@ func TestPauseResumeRunNow(t *testing.T) {
 	s := engine.OpenStoreForTest(t)
 	srv, _ := target(t)
 	ctx := t.Context()
-	if err := engine.SyncComponents(ctx, s, []component.Component{{ID: "api", Name: "API", Source: component.SourceConfig}}, t0); err != nil {
-		t.Fatal(err)
-	}
+	syncAPI(t, s)
 	clock := clockwork.NewFakeClockAt(t0)
 	mon := probe.Monitor{ID: "m", ComponentID: "api", Kind: probe.KindHTTP, Interval: time.Hour, Timeout: 2 * time.Second,
 		Thresholds: probe.Thresholds{Failures: 1, Successes: 1}, HTTP: &probe.HTTPSpec{URL: srv.URL}}
@@ -140,9 +138,7 @@ func TestReloadAddsChangesRemoves(t *testing.T) {
 	s := engine.OpenStoreForTest(t)
 	srv, _ := target(t)
 	ctx := t.Context()
-	if err := engine.SyncComponents(ctx, s, []component.Component{{ID: "api", Name: "API", Source: component.SourceConfig}}, t0); err != nil {
-		t.Fatal(err)
-	}
+	syncAPI(t, s)
 	clock := clockwork.NewFakeClockAt(t0)
 	mk := func(id string, interval time.Duration) probe.Monitor {
 		return probe.Monitor{ID: id, ComponentID: "api", Kind: probe.KindHTTP, Interval: interval, Timeout: 2 * time.Second,

@@ -20,6 +20,14 @@ import (
 
 var t0 = time.Date(2026, 3, 29, 0, 30, 0, 0, time.UTC) // a DST night in Europe; the engine works in UTC
 
+// syncAPI declares the one component most tests watch, "api", as the config file would at t0.
+func syncAPI(t *testing.T, s store.Store) {
+	t.Helper()
+	if err := engine.SyncComponents(t.Context(), s, []component.Component{{ID: "api", Name: "API", Source: component.SourceConfig}}, t0); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // target is an HTTP server that can be switched off and on.
 func target(t *testing.T) (*httptest.Server, *atomic.Bool) {
 	var healthy atomic.Bool
@@ -59,9 +67,7 @@ func TestEngineDetectsOutageAndRecovery(t *testing.T) {
 	srv, healthy := target(t)
 	clock := clockwork.NewFakeClockAt(t0)
 	ctx := t.Context()
-	if err := engine.SyncComponents(ctx, s, []component.Component{{ID: "api", Name: "API", Source: component.SourceConfig}}, t0); err != nil {
-		t.Fatal(err)
-	}
+	syncAPI(t, s)
 	mon := probe.Monitor{ID: "api-health", ComponentID: "api", Kind: probe.KindHTTP, Interval: 10 * time.Second, Timeout: 2 * time.Second,
 		Thresholds: probe.Thresholds{Failures: 2, Successes: 1}, HTTP: &probe.HTTPSpec{URL: srv.URL}}
 	bus := engine.NewBus(nil)
@@ -152,9 +158,7 @@ func TestEngineRestoresStateAfterRestart(t *testing.T) {
 	srv, healthy := target(t)
 	healthy.Store(false)
 	ctx := t.Context()
-	if err := engine.SyncComponents(ctx, s, []component.Component{{ID: "api", Name: "API", Source: component.SourceConfig}}, t0); err != nil {
-		t.Fatal(err)
-	}
+	syncAPI(t, s)
 	// The store remembers the monitor was down when a previous process crashed.
 	if err := s.AppendTransition(ctx, probe.Transition{MonitorID: "m", At: t0.Add(-time.Hour), From: probe.StateUp, To: probe.StateDown}); err != nil {
 		t.Fatal(err)
@@ -227,9 +231,7 @@ func TestQuickRetriesConfirmAnOutageInSeconds(t *testing.T) {
 	srv, healthy := target(t)
 	healthy.Store(false)
 	ctx := t.Context()
-	if err := engine.SyncComponents(ctx, s, []component.Component{{ID: "api", Name: "API", Source: component.SourceConfig}}, t0); err != nil {
-		t.Fatal(err)
-	}
+	syncAPI(t, s)
 	clock := clockwork.NewFakeClockAt(t0)
 	mon := probe.Monitor{ID: "m", ComponentID: "api", Kind: probe.KindHTTP, Interval: time.Minute, Timeout: 2 * time.Second,
 		Thresholds: probe.Thresholds{Failures: 2, Successes: 1, Retries: 1, RetrySpacing: time.Second}, HTTP: &probe.HTTPSpec{URL: srv.URL}}
@@ -261,9 +263,7 @@ func TestQuickRetriesConfirmAnOutageInSeconds(t *testing.T) {
 func TestConcurrencyLimit(t *testing.T) {
 	s := engine.OpenStoreForTest(t)
 	ctx := t.Context()
-	if err := engine.SyncComponents(ctx, s, []component.Component{{ID: "api", Name: "API", Source: component.SourceConfig}}, t0); err != nil {
-		t.Fatal(err)
-	}
+	syncAPI(t, s)
 	var inflight, most, served atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n := inflight.Add(1)

@@ -25,9 +25,7 @@ func TestAutomaticIncidentClocksBreachOnTime(t *testing.T) {
 	srv, healthy := target(t)
 	healthy.Store(false)
 	ctx := t.Context()
-	if err := engine.SyncComponents(ctx, s, []component.Component{{ID: "api", Name: "API", Source: component.SourceConfig}}, t0); err != nil {
-		t.Fatal(err)
-	}
+	syncAPI(t, s)
 	always := calendar.AroundTheClock()
 	policy := &incidents.Policy{Name: "p", Severities: map[incidents.Severity]incidents.Targets{
 		incidents.P0: {FirstResponse: &incidents.Target{Goal: 30 * time.Minute, Warn: 20 * time.Minute, Calendar: always},
@@ -155,9 +153,7 @@ func TestNoIncidentDuringMaintenance(t *testing.T) {
 	srv, healthy := target(t)
 	healthy.Store(false)
 	ctx := t.Context()
-	if err := engine.SyncComponents(ctx, s, []component.Component{{ID: "api", Name: "API", Source: component.SourceConfig}}, t0); err != nil {
-		t.Fatal(err)
-	}
+	syncAPI(t, s)
 	w := oneOff(t, "deploy", t0.Add(-time.Minute), t0.Add(time.Hour), t0.Add(-48*time.Hour))
 	if err := s.CreateWindow(ctx, w, store.AuditEntry{At: t0}); err != nil {
 		t.Fatal(err)
