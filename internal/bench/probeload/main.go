@@ -298,8 +298,10 @@ loop:
 	}
 	fmt.Printf("  checks done / expected             %.0f / %.0f (%.1f%%), %.0f failed\n", runs, expected, 100*runs/expected, failures)
 	if lag != nil && lag.GetSampleCount() > 0 {
-		fmt.Printf("  scheduling lag p50 <= %s, p99 <= %s, within 1s %.2f%% (of %d runs)\n",
-			bucketQuantile(lag, 0.50), bucketQuantile(lag, 0.99), 100*within(lag, 1), lag.GetSampleCount())
+		share := within(lag, 1)
+		fmt.Printf("  scheduling lag p50 <= %s, p99 <= %s, within 1s %.2f%% (of %d runs; %.0f later)\n",
+			bucketQuantile(lag, 0.50), bucketQuantile(lag, 0.99), 100*share, lag.GetSampleCount(),
+			math.Round((1-share)*float64(lag.GetSampleCount())))
 	}
 	for reason, count := range reasons {
 		fmt.Printf("    failure x%d: %s\n", count, reason)
