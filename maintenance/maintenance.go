@@ -226,6 +226,15 @@ func ParseRule(s string) (*rrule.ROption, error) {
 		if d.N() != 0 && opt.Freq != rrule.MONTHLY {
 			return nil, errors.New("a numbered BYDAY (such as 2TU) needs FREQ=MONTHLY")
 		}
+		// rrule-go indexes past its tables (a panic) for a number no month has.
+		if n := d.N(); n < -5 || n > 5 {
+			return nil, fmt.Errorf("BYDAY %s: a month has at most five of each weekday (numbers from -5 to 5)", d)
+		}
+	}
+	for _, d := range opt.Bymonthday {
+		if d == 0 || d < -31 || d > 31 {
+			return nil, fmt.Errorf("BYMONTHDAY %d: days run from 1 to 31, or from -1 (the last) to -31", d)
+		}
 	}
 	return opt, nil
 }

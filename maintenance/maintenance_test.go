@@ -178,6 +178,10 @@ func TestPrepareRejects(t *testing.T) {
 		{"byhour", func(w *maintenance.Window) { w.Rule = "FREQ=DAILY;BYHOUR=3" }, "rule", "BYHOUR is not supported"},
 		{"bysetpos", func(w *maintenance.Window) { w.Rule = "FREQ=MONTHLY;BYDAY=TU;BYSETPOS=2" }, "rule", "BYSETPOS is not supported"},
 		{"numbered weekly", func(w *maintenance.Window) { w.Rule = "FREQ=WEEKLY;BYDAY=2TU" }, "rule", "needs FREQ=MONTHLY"},
+		{"tenth saturday", func(w *maintenance.Window) { w.Rule = "FREQ=MONTHLY;BYDAY=10SA" }, "rule", "at most five of each weekday"},
+		{"sixth monday from the end", func(w *maintenance.Window) { w.Rule = "FREQ=MONTHLY;BYDAY=-6MO" }, "rule", "at most five of each weekday"},
+		{"day 32", func(w *maintenance.Window) { w.Rule = "FREQ=MONTHLY;BYMONTHDAY=32" }, "rule", "days run from 1 to 31"},
+		{"day -32", func(w *maintenance.Window) { w.Rule = "FREQ=MONTHLY;BYMONTHDAY=-32" }, "rule", "days run from 1 to 31"},
 		{"garbage", func(w *maintenance.Window) { w.Rule = "FREQ=DAILY;INTERVAL=x" }, "rule", "invalid RRULE"},
 		{"count and until", func(w *maintenance.Window) { w.Rule = "FREQ=DAILY;COUNT=2;UNTIL=20260301T000000Z" }, "rule", "not both"},
 		{"longer than the period", func(w *maintenance.Window) { w.Duration = 25 * time.Hour }, "duration", "longer than the time between two occurrences"},
@@ -305,4 +309,38 @@ func TestDescribe(t *testing.T) {
 			t.Errorf("Describe(%s) = %q, want %q", rule, got, want)
 		}
 	}
+}
+
+// FuzzRule: any rule, start and length either is rejected with errors or expands, in any zone,
+// into occurrences that are in order, each a positive span overlapping the asked range, none
+// overlapping the next. rrule-go panics on some rules (a tenth Saturday); none may get through.
+func FuzzRule(f *testing.F) {
+	for _, s := range []string{"FREQ=DAILY", "FREQ=WEEKLY;BYDAY=TU", "FREQ=MONTHLY;BYDAY=-1SU", "FREQ=MONTHLY;BYMONTHDAY=31",
+		"FREQ=MONTHLY;BYDAY=10SA", "FREQ=MONTHLY;BYMONTHDAY=-32", "FREQ=WEEKLY;INTERVAL=3;COUNT=4;WKST=SU",
+		"FREQ=DAILY;UNTIL=20270101T000000Z", "RRULE:FREQ=MONTHLY;BYDAY=5FR,1MO", "FREQ=YEARLY", ";;=", "BYDAY=MO"} {
+		f.Add(s, uint16(20*60), uint32(12*60), "Asia/Shanghai")
+		f.Add(s, uint16(2*60+30), uint32(90), "Australia/Lord_Howe")
+	}
+	from, to := utc("2026-01-01T00:00:00Z"), utc("2028-01-01T00:00:00Z")
+	f.Fuzz(func(t *testing.T, rule string, startMinute uint16, minutes uint32, zone string) {
+		if zone == "Local" || zone == "" {
+			zone = "UTC" // the machine's zone is not a choice a config can make
+		}
+		w := maintenance.Window{ID: "w", Title: "T", Components: []string{"api"}, AnnouncedAt: from, TimeZone: zone,
+			Rule: rule, FirstDate: calendar.Date{Year: 2026, Month: 3, Day: 1}, StartClock: calendar.Clock(startMinute % (24 * 60)),
+			Duration: time.Duration(minutes%(40*24*60)+1) * time.Minute}
+		if errs := w.Prepare(); len(errs) > 0 {
+			return
+		}
+		var prev maintenance.Occurrence
+		for i, o := range w.Occurrences(from, to) {
+			if !o.Start.Before(o.End) || !o.End.After(from) || !o.Start.Before(to) {
+				t.Fatalf("rule %q: occurrence %+v is empty or outside [%s, %s)", rule, o, from, to)
+			}
+			if i > 0 && o.Start.Before(prev.End) {
+				t.Fatalf("rule %q: %+v overlaps %+v", rule, o, prev)
+			}
+			prev = o
+		}
+	})
 }

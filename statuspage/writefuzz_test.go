@@ -1,0 +1,80 @@
+package statuspage
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/upstate-dev/upstate/apikey"
+)
+
+// writeEndpoints are the admin writes whose bodies are parsed into schedules, severities,
+// impacts, times and Markdown: the parsers a client reaches.
+var writeEndpoints = []struct {
+	method, path string
+	scope        apikey.Scope
+	readBack     string // where a created resource is read again; "" for none
+}{
+	{"POST", "/api/admin/v1/maintenance", apikey.ScopeMaintenance, "/api/admin/v1/maintenance/"},
+	{"PATCH", "/api/admin/v1/maintenance/tuesday-db", apikey.ScopeMaintenance, ""},
+	{"POST", "/api/admin/v1/incidents", apikey.ScopeIncidents, "/api/v1/incidents/"},
+}
+
+// publicReads must keep answering whatever was stored: a write the API accepted must never
+// leave data the page, the feeds or the Statuspage API cannot show.
+var publicReads = []string{"/", "/history", "/api/v2/summary.json", "/api/v2/incidents.json",
+	"/api/v2/scheduled-maintenances.json", "/api/v1/incidents", "/maintenance.ics",
+	"/api/v1/maintenance/occurrences?from=2026-10-01T00:00:00Z&to=2027-01-01T00:00:00Z"}
+
+// FuzzWriteAPIs sends arbitrary bodies to the maintenance and incident writes: nothing may
+// cause a 5xx; a created resource reads back with the title it was answered with; and after any
+// accepted write every public read still answers 200.
+func FuzzWriteAPIs(f *testing.F) {
+	seeds := []string{nightlyBody, tuesdayBody, declareP1,
+		`{"id":"once","title":"Once","components":["api"],"time_zone":"Europe/London","start":"2026-11-02T01:00:00Z","end":"2026-11-02T02:00:00Z"}`,
+		`{"id":"rr","title":"RR","components":["db"],"time_zone":"Australia/Lord_Howe","rrule":"FREQ=MONTHLY;BYDAY=-1SU","start_time":"02:00","duration":"90m"}`,
+		`{"title":"Slow","severity":"P3","started_at":"2026-10-31T23:59:59Z","components":[{"id":"db","impact":"degraded_performance"}]}`,
+		`{"title":"<script>alert(1)</script>","message":"[x](javascript:alert(1))","severity":"P0","components":[]}`,
+		`{"start_time":"24:00","end_time":"-1:00","duration":"-5m"}`, `{"rrule":"FREQ=SECONDLY"}`, `{"time_zone":"Local"}`,
+		`{"title":"\u0000","severity":"P9"}`, `{"components":[{"id":"api","impact":"meltdown"}]}`, `[`, `null`, `{}`}
+	for i := range writeEndpoints {
+		for _, s := range seeds {
+			f.Add(uint8(i), s)
+		}
+	}
+	fx := newFixture(f)
+	fx.addComponents("api", "db")
+	if r := fx.do("POST", "/api/admin/v1/maintenance", fx.tokens[apikey.ScopeMaintenance], tuesdayBody); r.code != 201 {
+		f.Fatalf("seed window: %d %s", r.code, r.body)
+	}
+	f.Fuzz(func(t *testing.T, which uint8, body string) {
+		ep := writeEndpoints[int(which)%len(writeEndpoints)]
+		r := fx.do(ep.method, ep.path, fx.tokens[ep.scope], body)
+		if r.code >= 500 {
+			t.Fatalf("%s %s %q: status %d %s", ep.method, ep.path, body, r.code, r.body)
+		}
+		if r.code >= 300 {
+			return
+		}
+		var answered struct {
+			ID    string `json:"id"`
+			Title string `json:"title"`
+		}
+		if err := json.Unmarshal(r.body, &answered); err != nil {
+			t.Fatalf("%s %s answered %d with %s", ep.method, ep.path, r.code, r.body)
+		}
+		if ep.readBack != "" {
+			back := fx.do("GET", ep.readBack+answered.ID, fx.tokens[apikey.ScopeRead], "")
+			var stored struct {
+				Title string `json:"title"`
+			}
+			if back.code != 200 || json.Unmarshal(back.body, &stored) != nil || stored.Title != answered.Title {
+				t.Fatalf("%s %q answered %s; reading it back gave %d %s", ep.path, body, r.body, back.code, back.body)
+			}
+		}
+		for _, path := range publicReads {
+			if got := fx.do("GET", path, "", ""); got.code != 200 {
+				t.Fatalf("after %s %s %q: GET %s answered %d %s", ep.method, ep.path, body, path, got.code, got.body)
+			}
+		}
+	})
+}
