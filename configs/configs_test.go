@@ -80,6 +80,7 @@ func TestLoadBadConfigs(t *testing.T) {
 			`18:16: maintenance.windows[1].ends_at: invalid time "tomorrow" (use RFC 3339 with an offset, such as 2026-12-05T02:00:00+08:00)`,
 		}},
 		{"bad-maintenance-period.yaml", []string{`12:17: maintenance.windows[0].duration: an occurrence (26h0m0s) would last longer than the time between two occurrences (23h0m0s)`}},
+		{"bad-maintenance-byday.yaml", []string{`10:14: maintenance.windows[0].rrule: BYDAY +10SA: a month has at most five of each weekday (numbers from -5 to 5)`}},
 		{"bad-maintenance-rrule.yaml", []string{`10:14: maintenance.windows[0].rrule: BYHOUR is not supported (supported: FREQ, INTERVAL, COUNT, UNTIL, BYDAY, BYMONTHDAY)`}},
 		{"bad-maintenance-zone.yaml", []string{`9:18: maintenance.windows[0].time_zone: unknown time zone "Asia/Atlantis" (use an IANA name such as America/Los_Angeles)`}},
 		{"bad-monitor-component.yaml", []string{`6:16: monitors[0].component: unknown component "website"`}},
