@@ -33,6 +33,7 @@ fuzz:
 	$(GO) test ./configs -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./statuspage -run '^$$' -fuzz '^FuzzAdminJSON$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./statuspage -run '^$$' -fuzz '^FuzzWriteAPIs$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./statuspage -run '^$$' -fuzz '^FuzzReadAPIs$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./maintenance -run '^$$' -fuzz '^FuzzRule$$' -fuzztime $(FUZZTIME)
 
 ## bench: the Go benchmarks (see BENCHMARKS.md for the load commands)
