@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/upstate-dev/upstate/apikey"
@@ -20,6 +21,10 @@ var writeEndpoints = []struct {
 	{"POST", "/api/admin/v1/maintenance", apikey.ScopeMaintenance, "/api/admin/v1/maintenance/"},
 	{"PATCH", "/api/admin/v1/maintenance/tuesday-db", apikey.ScopeMaintenance, ""},
 	{"POST", "/api/admin/v1/incidents", apikey.ScopeIncidents, "/api/v1/incidents/"},
+	{"POST", "/api/admin/v1/incidents/{incident}/updates", apikey.ScopeIncidents, ""},
+	{"POST", "/api/admin/v1/incidents/{incident}/resolve", apikey.ScopeIncidents, ""},
+	{"POST", "/api/admin/v1/incidents/{incident}/reopen", apikey.ScopeIncidents, ""},
+	{"POST", "/api/admin/v1/maintenance/tuesday-db/occurrences/2026-11-11T05:00:00Z/extend", apikey.ScopeMaintenance, ""},
 }
 
 // publicReads must keep answering whatever was stored: a write the API accepted must never
@@ -38,6 +43,8 @@ func FuzzWriteAPIs(f *testing.F) {
 		`{"title":"Slow","severity":"P3","started_at":"2026-10-31T23:59:59Z","components":[{"id":"db","impact":"degraded_performance"}]}`,
 		`{"title":"<script>alert(1)</script>","message":"[x](javascript:alert(1))","severity":"P0","components":[]}`,
 		`{"start_time":"24:00","end_time":"-1:00","duration":"-5m"}`, `{"rrule":"FREQ=SECONDLY"}`, `{"time_zone":"Local"}`,
+		`{"message":"Found it.","status":"identified","severity":"P0","components":[{"id":"db","impact":"partial_outage"}]}`,
+		`{"message":"Fixed.","at":"2026-11-01T09:00:00Z"}`, `{"end":"2026-11-11T08:00:00Z"}`, `{"end":"1999-01-01T00:00:00Z"}`,
 		`{"title":"\u0000","severity":"P9"}`, `{"components":[{"id":"api","impact":"meltdown"}]}`, `[`, `null`, `{}`}
 	for i := range writeEndpoints {
 		for _, s := range seeds {
@@ -49,11 +56,20 @@ func FuzzWriteAPIs(f *testing.F) {
 	if r := fx.do("POST", "/api/admin/v1/maintenance", fx.tokens[apikey.ScopeMaintenance], tuesdayBody); r.code != 201 {
 		f.Fatalf("seed window: %d %s", r.code, r.body)
 	}
+	declared := fx.do("POST", "/api/admin/v1/incidents", fx.tokens[apikey.ScopeIncidents], declareP1)
+	if declared.code != 201 {
+		f.Fatalf("seed incident: %d %s", declared.code, declared.body)
+	}
+	var seeded struct{ ID string }
+	if err := json.Unmarshal(declared.body, &seeded); err != nil {
+		f.Fatal(err)
+	}
 	f.Fuzz(func(t *testing.T, which uint8, body string) {
 		ep := writeEndpoints[int(which)%len(writeEndpoints)]
-		r := fx.do(ep.method, ep.path, fx.tokens[ep.scope], body)
+		path := strings.ReplaceAll(ep.path, "{incident}", seeded.ID)
+		r := fx.do(ep.method, path, fx.tokens[ep.scope], body)
 		if r.code >= 500 {
-			t.Fatalf("%s %s %q: status %d %s", ep.method, ep.path, body, r.code, r.body)
+			t.Fatalf("%s %s %q: status %d %s", ep.method, path, body, r.code, r.body)
 		}
 		if r.code >= 300 {
 			return
