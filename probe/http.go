@@ -181,7 +181,7 @@ func (h *HTTP) Probe(ctx context.Context, at time.Time) Result {
 		case !v.Exists():
 			return failed(res, start, PhaseAssertion, "JSON path %q not found in the body", h.spec.JSONPath)
 		case h.spec.JSONEquals != nil && v.String() != *h.spec.JSONEquals:
-			return failed(res, start, PhaseAssertion, "JSON path %q is %q, want %q", h.spec.JSONPath, truncateReason(v.String()), *h.spec.JSONEquals)
+			return failed(res, start, PhaseAssertion, "JSON path %q is %q, want %q", h.spec.JSONPath, clip(v.String(), 80), *h.spec.JSONEquals)
 		}
 	}
 	if h.spec.CertMinDays > 0 && !res.CertNotAfter.IsZero() {
@@ -250,12 +250,4 @@ func errorReason(ctx context.Context, reached Phase, err error) string {
 		err = uerr.Err
 	}
 	return err.Error()
-}
-
-// truncateReason shortens a value quoted in a failure reason.
-func truncateReason(s string) string {
-	if len(s) > 80 {
-		return s[:80] + "…"
-	}
-	return s
 }

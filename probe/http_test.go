@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"go.uber.org/goleak"
 
@@ -160,5 +161,26 @@ func TestHTTPTLS(t *testing.T) {
 	got = runHTTP(t, probe.HTTPSpec{URL: srv.URL, InsecureSkipVerify: true, CertMinDays: 30}, time.Second)
 	if !got.OK || got.CertNotAfter.IsZero() {
 		t.Errorf("insecure_skip_verify: got %+v, want ok with the certificate's expiry", got)
+	}
+}
+
+// A target that answers with a long, invalid status line (bytes that are not UTF-8 included):
+// net/http quotes the line in its error, but the reason stays short valid UTF-8.
+func TestHTTPHostileStatusLineIsClipped(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	serve(t, l, func(c net.Conn) {
+		c.Read(make([]byte, 4096)) // the request
+		c.Write([]byte("HTTP/1.1 " + strings.Repeat("é\xff\xfe", 1200) + "\r\n\r\n"))
+	})
+	got := runHTTP(t, probe.HTTPSpec{URL: "http://" + l.Addr().String() + "/"}, time.Second)
+	if got.OK || got.Phase != probe.PhaseHTTP {
+		t.Fatalf("got %+v, want an http-phase failure", got)
+	}
+	if len(got.Reason) > probe.MaxReason+len("…") || !utf8.ValidString(got.Reason) || !strings.HasSuffix(got.Reason, "…") {
+		t.Errorf("reason of %d bytes (valid UTF-8: %v): %q", len(got.Reason), utf8.ValidString(got.Reason), got.Reason)
 	}
 }

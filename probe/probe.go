@@ -8,7 +8,9 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Kind is the kind of check a monitor runs.
@@ -154,8 +156,27 @@ type Transition struct {
 }
 
 // failed is res completed as a failure in phase ph, timed from start: what a prober returns when
-// its check fails.
+// its check fails. The reason is clipped to MaxReason bytes of valid UTF-8: errors can quote
+// what a hostile target sent (net/http quotes a malformed status line whole), and a reason is
+// stored with every transition and shown on the page.
 func failed(res Result, start time.Time, ph Phase, format string, args ...any) Result {
-	res.OK, res.Phase, res.Reason, res.Duration = false, ph, fmt.Sprintf(format, args...), time.Since(start)
+	res.OK, res.Phase, res.Reason, res.Duration = false, ph, clip(fmt.Sprintf(format, args...), MaxReason), time.Since(start)
 	return res
+}
+
+// MaxReason bounds the length of a failure reason, in bytes.
+const MaxReason = 300
+
+// clip returns s as valid UTF-8 of at most n bytes, cut on a rune boundary and marked with an
+// ellipsis (3 bytes more) where it was cut.
+func clip(s string, n int) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }
