@@ -7,6 +7,8 @@ import (
 	"net/http/httptest"
 	"regexp"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -182,5 +184,55 @@ func TestHTTPHostileStatusLineIsClipped(t *testing.T) {
 	}
 	if len(got.Reason) > probe.MaxReason+len("…") || !utf8.ValidString(got.Reason) || !strings.HasSuffix(got.Reason, "…") {
 		t.Errorf("reason of %d bytes (valid UTF-8: %v): %q", len(got.Reason), utf8.ValidString(got.Reason), got.Reason)
+	}
+}
+
+// Monitors due in the same quarter second probe together, so a host with many monitors sees
+// bursts: the connections one burst opened serve the next, however many there were (with the
+// standard library's default of two idle connections a host, or the eight kept before, most
+// were closed and dialled again every burst).
+func TestHTTPReusesConnectionsAcrossBursts(t *testing.T) {
+	const burst = 40
+	var opened atomic.Int64
+	var arrived atomic.Pointer[sync.WaitGroup]
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		wg := arrived.Load()
+		wg.Done()
+		wg.Wait() // every request of the burst is in flight at once
+		w.Write([]byte("ok"))
+	}))
+	srv.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			opened.Add(1)
+		}
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	tr := probe.NewTransport(false, "")
+	t.Cleanup(tr.CloseIdleConnections)
+	p := probe.NewHTTP(probe.HTTPSpec{URL: srv.URL + "/"}, tr)
+	for round := range 3 {
+		var wg sync.WaitGroup
+		wg.Add(burst)
+		arrived.Store(&wg)
+		before := opened.Load()
+		var probes sync.WaitGroup
+		failures := atomic.Int64{}
+		for range burst {
+			probes.Go(func() {
+				ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+				defer cancel()
+				if !p.Probe(ctx, t0).OK {
+					failures.Add(1)
+				}
+			})
+		}
+		probes.Wait()
+		if failures.Load() > 0 {
+			t.Fatalf("round %d: %d probes failed", round, failures.Load())
+		}
+		if n := opened.Load() - before; round > 0 && n != 0 {
+			t.Errorf("round %d opened %d new connections; want the %d of the first round reused", round, n, burst)
+		}
 	}
 }

@@ -49,6 +49,7 @@ const (
 )
 
 var (
+	hosts       int // target addresses in use
 	profilePath string
 	heapPath    string
 	verbose     bool
@@ -63,7 +64,9 @@ func main() {
 	verboseFlag := flag.Bool("v", false, "log the engine's info messages to stderr")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the steady state to this `file`")
 	heapProfile := flag.String("memprofile", "", "write a heap profile at the end of the run to this `file`")
+	hostsFlag := flag.Int("hosts", targetHosts, "how many of the target's addresses the monitors spread over (1 to 64)")
 	flag.Parse()
+	hosts = min(max(*hostsFlag, 1), targetHosts)
 	profilePath, heapPath = *cpuProfile, *heapProfile
 	verbose = *verboseFlag
 	if *targetMode {
@@ -77,31 +80,40 @@ func main() {
 }
 
 // serveTarget answers 200 "ok" after delay on every target address, prints the port, and
-// serves until stdin closes.
+// serves until stdin closes; then it prints how many connections it accepted.
 func serveTarget(delay time.Duration) {
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if delay > 0 {
-			time.Sleep(delay)
-		}
-		w.Write([]byte("ok"))
-	})
+	var accepted atomic.Int64
+	srv := &http.Server{
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if delay > 0 {
+				time.Sleep(delay)
+			}
+			w.Write([]byte("ok"))
+		}),
+		ConnState: func(_ net.Conn, st http.ConnState) {
+			if st == http.StateNew {
+				accepted.Add(1)
+			}
+		},
+	}
 	first, err := net.Listen("tcp", "127.0.0.2:0")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	port := first.Addr().(*net.TCPAddr).Port
-	go http.Serve(first, h)
+	go srv.Serve(first)
 	for i := 1; i < targetHosts; i++ {
 		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.%d:%d", i+2, port))
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
-		go http.Serve(ln, h)
+		go srv.Serve(ln)
 	}
 	fmt.Println(port)
 	bufio.NewReader(os.Stdin).ReadString('\n') // the parent closes stdin when done
+	fmt.Println(accepted.Load())
 }
 
 // countingStore counts what the engine writes.
@@ -129,7 +141,15 @@ func run(n int, interval, delay, duration time.Duration) error {
 	if err := child.Start(); err != nil {
 		return err
 	}
-	defer func() { stdin.Close(); child.Wait() }()
+	// At the end the target says how many connections the engine opened.
+	targetConnections := func() int64 {
+		stdin.Close()
+		var accepted int64
+		fmt.Fscan(stdout, &accepted)
+		child.Wait()
+		return accepted
+	}
+	defer stdin.Close()
 	var port int
 	if _, err := fmt.Fscan(stdout, &port); err != nil {
 		return fmt.Errorf("target did not start: %w", err)
@@ -156,7 +176,7 @@ func run(n int, interval, delay, duration time.Duration) error {
 		if i%10 == 0 {
 			components = append(components, component.Component{ID: cid, Name: cid, Source: component.SourceConfig})
 		}
-		url := fmt.Sprintf("http://127.0.0.%d:%d/m%d", 2+i%targetHosts, port, i)
+		url := fmt.Sprintf("http://127.0.0.%d:%d/m%d", 2+i%hosts, port, i)
 		monitors[i] = probe.Monitor{ID: fmt.Sprintf("m%05d", i), ComponentID: cid, Kind: probe.KindHTTP, Interval: interval,
 			Timeout: interval / 2, Thresholds: probe.Thresholds{Failures: 2, Successes: 1, Retries: 1, RetrySpacing: time.Second},
 			HTTP: &probe.HTTPSpec{URL: url, Method: "GET", MaxBodyBytes: probe.DefaultMaxBodyBytes, MaxRedirects: 5}}
@@ -289,7 +309,7 @@ loop:
 	// the first min(interval, 10s), so over D it runs about D/interval times.
 	expected := float64(n) * elapsed.Seconds() / interval.Seconds()
 	lag := histogram(final, "upstate_scheduler_lag_seconds")
-	fmt.Printf("monitors %d, interval %s, target delay %s, scraped every %s, ran %s on %d CPUs (%s)\n", n, interval, delay, scrapeEvery, elapsed.Round(time.Millisecond), runtime.NumCPU(), runtime.Version())
+	fmt.Printf("monitors %d on %d target addresses, interval %s, target delay %s, scraped every %s, ran %s on %d CPUs (%s)\n", n, hosts, interval, delay, scrapeEvery, elapsed.Round(time.Millisecond), runtime.NumCPU(), runtime.Version())
 	fmt.Printf("  monitors checked at least once     %d of %d, the last first run %s after start\n", checked, n, lastFirstCheck.Round(time.Millisecond))
 	if allChecked > 0 {
 		fmt.Printf("  every first state stored after     %s\n", allChecked.Round(time.Millisecond))
@@ -317,6 +337,8 @@ loop:
 		float64(ms.HeapInuse)/(1<<20), float64(ms.StackInuse)/(1<<20), float64(ms.Sys)/(1<<20), goroutines, ms.NumGC)
 	fmt.Printf("  store: %d batches, %d rollup rows (%.3f rows per check); database files grew %d bytes (%.1f bytes per check)\n",
 		st.batches.Load(), st.rows.Load(), float64(st.rows.Load())/runs, dbBytes()-bytesBefore, float64(dbBytes()-bytesBefore)/runs)
+	conns := targetConnections()
+	fmt.Printf("  connections the target accepted   %d on %d addresses (%.3f per check)\n", conns, hosts, float64(conns)/runs)
 	return nil
 }
 
