@@ -35,6 +35,7 @@ fuzz:
 	$(GO) test ./statuspage -run '^$$' -fuzz '^FuzzWriteAPIs$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./statuspage -run '^$$' -fuzz '^FuzzReadAPIs$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./maintenance -run '^$$' -fuzz '^FuzzRule$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./probe -run '^$$' -fuzz '^FuzzHTTPBody$$' -fuzztime $(FUZZTIME)
 
 ## bench: the Go benchmarks (see BENCHMARKS.md for the load commands)
 bench:

@@ -1,6 +1,7 @@
 package probe_test
 
 import (
+	"bytes"
 	"context"
 	"net"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/tidwall/gjson"
 	"go.uber.org/goleak"
 
 	"github.com/upstate-dev/upstate/probe"
@@ -235,4 +237,40 @@ func TestHTTPReusesConnectionsAcrossBursts(t *testing.T) {
 			t.Errorf("round %d opened %d new connections; want the %d of the first round reused", round, n, burst)
 		}
 	}
+}
+
+// FuzzHTTPBody: whatever body a target sends, checked against whatever body_contains and
+// json_path a monitor has, the probe ends with a result that agrees with a direct check of the
+// body, and a short reason of valid UTF-8.
+func FuzzHTTPBody(f *testing.F) {
+	for _, s := range []struct{ body, contains, path string }{
+		{`{"status":"ok","checks":[{"name":"db","ok":true}]}`, "ok", "checks.0.ok"},
+		{`{"a":`, "", "a"}, {"all good", "good", ""}, {"\xff\xfe\x00", "\xff", ""},
+		{`[1,2,3]`, "", "#"}, {`{"a":{"b":"` + strings.Repeat("é", 200) + `"}}`, "", "a.b"},
+		{`{"x":1}`, "", "@reverse"}, {strings.Repeat("[", 5000), "", "0"},
+	} {
+		f.Add([]byte(s.body), s.contains, s.path)
+	}
+	var body atomic.Pointer[[]byte]
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(*body.Load()) }))
+	f.Cleanup(srv.Close)
+	tr := probe.NewTransport(false, "")
+	f.Cleanup(tr.CloseIdleConnections)
+	f.Fuzz(func(t *testing.T, b []byte, contains, path string) {
+		body.Store(&b)
+		p := probe.NewHTTP(probe.HTTPSpec{URL: srv.URL + "/", BodyContains: contains, JSONPath: path}, tr)
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		defer cancel()
+		got := p.Probe(ctx, t0)
+		if len(got.Reason) > probe.MaxReason+len("…") || !utf8.ValidString(got.Reason) {
+			t.Fatalf("reason of %d bytes (valid UTF-8: %v)", len(got.Reason), utf8.ValidString(got.Reason))
+		}
+		want := bytes.Contains(b, []byte(contains)) && (path == "" || gjson.ValidBytes(b) && gjson.GetBytes(b, path).Exists())
+		if got.OK != want {
+			t.Fatalf("body %q, contains %q, path %q: ok = %v (%s), want %v", b, contains, path, got.OK, got.Reason, want)
+		}
+		if !got.OK && got.Phase != probe.PhaseAssertion {
+			t.Fatalf("body %q: failed in phase %q (%s), want an assertion failure", b, got.Phase, got.Reason)
+		}
+	})
 }
