@@ -39,6 +39,9 @@ func TestHeartbeatMonitor(t *testing.T) {
 	engine.StartForTest(t, e)
 	state := func() probe.State { return snapshot(e, "backup").State }
 	step(t, clock, 15, func() bool { return state() == probe.StateUp })
+	if next := snapshot(e, "backup").NextRun; !next.IsZero() {
+		t.Errorf("a heartbeat shows a next run (%s): what it waits for is the job's check-in", next)
+	}
 	// No check-in: due at t0+20s, down after t0+30s.
 	step(t, clock, 60, func() bool { return state() == probe.StateDown })
 	if now := clock.Now(); now.Before(t0.Add(30 * time.Second)) {
@@ -102,8 +105,8 @@ func TestPauseResumeRunNow(t *testing.T) {
 	if err := e.Pause(ctx, "m", "key ops"); err != nil {
 		t.Fatal(err)
 	}
-	if snap := snapshot(e, "m"); !snap.Paused || snap.State != probe.StateUnknown {
-		t.Errorf("after pause: paused %v state %s", snap.Paused, snap.State)
+	if snap := snapshot(e, "m"); !snap.Paused || snap.State != probe.StateUnknown || !snap.NextRun.IsZero() {
+		t.Errorf("after pause: paused %v state %s next run %s", snap.Paused, snap.State, snap.NextRun)
 	}
 	if err := e.Pause(ctx, "m", "key ops"); !errors.Is(err, engine.ErrPaused) {
 		t.Errorf("second pause: %v", err)
@@ -130,6 +133,9 @@ func TestPauseResumeRunNow(t *testing.T) {
 	}
 	if err := e.Resume("m"); !errors.Is(err, engine.ErrNotPaused) {
 		t.Errorf("second resume: %v", err)
+	}
+	if next := snapshot(e, "m").NextRun; !next.After(clock.Now()) {
+		t.Errorf("after resume: next run %s, want one after %s", next, clock.Now())
 	}
 	step(t, clock, 15, func() bool { return snapshot(e, "m").State == probe.StateUp })
 }

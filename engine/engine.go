@@ -803,6 +803,7 @@ type MonitorSnapshot struct {
 	State   probe.State
 	Paused  bool
 	Last    probe.Result   // the newest result; At is zero before the first run
+	NextRun time.Time      // when the scheduler starts the next run; zero if paused, stopped or a heartbeat
 	Recent  []probe.Result // oldest first, up to 60; filled by Monitor only
 }
 
@@ -833,7 +834,12 @@ func (e *Engine) Monitor(id string) (MonitorSnapshot, bool) {
 
 func (e *Engine) snapshotLocked(r *runner) MonitorSnapshot {
 	last, _ := r.recent.last(r.m.ID)
-	return MonitorSnapshot{Monitor: r.m, State: r.detector.State(), Paused: r.paused, Last: last}
+	s := MonitorSnapshot{Monitor: r.m, State: r.detector.State(), Paused: r.paused, Last: last}
+	// A heartbeat's runs only look for missed check-ins: what its owner waits for is the job.
+	if e.running && !r.paused && r.job != nil && r.m.Kind != probe.KindHeartbeat {
+		s.NextRun = r.nextRun
+	}
+	return s
 }
 
 // gocronLogger adapts slog to gocron's logger.

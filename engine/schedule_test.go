@@ -164,6 +164,9 @@ func TestRunsStayOnGrid(t *testing.T) {
 			r.busy.Unlock()
 			return true
 		})
+		if m, _ := e.Monitor(mon.ID); !m.NextRun.Equal(at) {
+			t.Fatalf("the snapshot's next run is %s, want %s", m.NextRun, at)
+		}
 		clock.Advance(at.Sub(clock.Now()))
 		WaitFor(t, func() bool { return last().Equal(at) })
 		at = at.Add(mon.Interval)

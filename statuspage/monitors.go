@@ -74,6 +74,7 @@ type monitorView struct {
 	Paused          bool                 `json:"paused"`
 	Since           *time.Time           `json:"since"`
 	Last            *resultView          `json:"last_result"`
+	NextRun         *time.Time           `json:"next_run"`
 	Recent          []resultView         `json:"recent_results,omitempty"`
 	Stats           map[string]statsView `json:"stats,omitempty"`
 }
@@ -113,6 +114,7 @@ func (s *Server) viewMonitor(ctx context.Context, m engine.MonitorSnapshot, deta
 		last := viewResult(m.Last)
 		v.Last = &last
 	}
+	v.NextRun = optTime(m.NextRun.UTC())
 	if !detail {
 		return v, nil
 	}

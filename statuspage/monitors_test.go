@@ -45,7 +45,8 @@ func TestMonitorsAPI(t *testing.T) {
 	mon := probe.Monitor{ID: "api-health", Name: "API health", ComponentID: "api", Kind: probe.KindHTTP, Interval: 10 * time.Second,
 		HTTP: &probe.HTTPSpec{URL: "http://10.0.0.5/healthz"}}
 	last := probe.Result{MonitorID: "api-health", At: t0.Add(-5 * time.Second), OK: true, Duration: 12 * time.Millisecond, StatusCode: 200}
-	f.srv.monitors = fixedMonitors{{Monitor: mon, State: probe.StateUp, Recent: []probe.Result{last}}}
+	next := t0.Add(5 * time.Second).In(time.FixedZone("UTC+8", 8*3600)) // shown in UTC
+	f.srv.monitors = fixedMonitors{{Monitor: mon, State: probe.StateUp, Recent: []probe.Result{last}, NextRun: next}}
 	if err := f.store.AppendTransition(ctx, probe.Transition{MonitorID: "api-health", At: t0.Add(-time.Hour), From: probe.StateDown, To: probe.StateUp}); err != nil {
 		t.Fatal(err)
 	}
@@ -70,6 +71,9 @@ func TestMonitorsAPI(t *testing.T) {
 		t.Fatalf("list: %v %+v", err, list)
 	}
 	m := list.Monitors[0]
+	if m.NextRun == nil || !m.NextRun.Equal(next) || m.NextRun.Location() != time.UTC {
+		t.Errorf("next_run = %v, want %v in UTC", m.NextRun, next)
+	}
 	if m.State != probe.StateUp || m.Target != "http://10.0.0.5/healthz" || m.Since == nil || !m.Since.Equal(t0.Add(-time.Hour)) || m.Last == nil || m.Last.StatusCode != 200 {
 		t.Errorf("monitor = %+v", m)
 	}
