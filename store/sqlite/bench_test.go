@@ -57,3 +57,29 @@ func BenchmarkAddRollups1000(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkSmallReads is what the engine asks for each component change and each monitor at
+// start-up: the open incidents of a component (there are none), the component, and a monitor's
+// last transition.
+func BenchmarkSmallReads(b *testing.B) {
+	s := benchStore(b)
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	if err := s.CreateComponent(b.Context(), component.Component{ID: "api", Name: "API", CreatedAt: at, UpdatedAt: at}, store.AuditEntry{At: at}); err != nil {
+		b.Fatal(err)
+	}
+	if err := s.AppendTransition(b.Context(), probe.Transition{MonitorID: "m", At: at, From: probe.StateUnknown, To: probe.StateUp}); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := s.ListIncidents(b.Context(), store.IncidentQuery{OpenOnly: true, ComponentID: "api"}); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := s.GetComponent(b.Context(), "api"); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := s.LastTransition(b.Context(), "m"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -40,7 +40,8 @@ const SchemaVersion = 3
 // Store is the SQLite backend.
 type Store struct {
 	db    *sql.DB
-	group *grouper // commits small appends together (group.go)
+	reads *stmtCache // prepared once per text (stmts.go)
+	group *grouper   // commits small appends together (group.go)
 }
 
 var _ store.Store = (*Store)(nil)
@@ -60,7 +61,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
 	db.SetMaxOpenConns(8)
-	s := &Store{db: db}
+	s := &Store{db: db, reads: newStmtCache(db)}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("migrate sqlite %s: %w", path, err)
@@ -114,7 +115,7 @@ func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
 // Close closes the database.
 func (s *Store) Close() error {
 	s.stopGrouper()
-	return s.db.Close()
+	return errors.Join(s.reads.close(), s.db.Close())
 }
 
 func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
@@ -155,7 +156,7 @@ func scanComponent(r scanner) (component.Component, error) {
 
 // ListComponents returns all components by position, then id.
 func (s *Store) ListComponents(ctx context.Context) ([]component.Component, error) {
-	rows, err := s.db.QueryContext(ctx, "SELECT "+componentColumns+" FROM components c ORDER BY c.position, c.id")
+	rows, err := s.reads.QueryContext(ctx, "SELECT "+componentColumns+" FROM components c ORDER BY c.position, c.id")
 	if err != nil {
 		return nil, fmt.Errorf("list components: %w", err)
 	}
@@ -173,7 +174,7 @@ func (s *Store) ListComponents(ctx context.Context) ([]component.Component, erro
 
 // GetComponent returns one component.
 func (s *Store) GetComponent(ctx context.Context, id string) (component.Component, error) {
-	return getComponent(ctx, s.db, id)
+	return getComponent(ctx, s.reads, id)
 }
 
 type querier interface {
@@ -261,7 +262,7 @@ func (s *Store) AppendStatus(ctx context.Context, ch component.Change) error {
 
 // StatusTimeline returns the changes in [from, to) preceded by the last one before from.
 func (s *Store) StatusTimeline(ctx context.Context, componentID string, from, to time.Time) ([]component.Change, error) {
-	rows, err := s.db.QueryContext(ctx, `
+	rows, err := s.reads.QueryContext(ctx, `
 		SELECT at, status, reason FROM (
 			SELECT at, status, reason FROM status_changes WHERE component_id = ?1 AND at < ?2 ORDER BY at DESC, status DESC, reason DESC LIMIT 1)
 		UNION ALL
@@ -300,7 +301,7 @@ func (s *Store) AppendTransition(ctx context.Context, t probe.Transition) error 
 }
 
 func (s *Store) queryTransitions(ctx context.Context, monitorID, q string, args ...any) ([]probe.Transition, error) {
-	rows, err := s.db.QueryContext(ctx, q, args...)
+	rows, err := s.reads.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("transitions %s: %w", monitorID, err)
 	}
@@ -428,7 +429,7 @@ func scanRollups(rows *sql.Rows, err error) ([]probe.Rollup, error) {
 
 // MonitorRollups returns buckets with Start in [from, to).
 func (s *Store) MonitorRollups(ctx context.Context, monitorID string, res probe.Resolution, from, to time.Time) ([]probe.Rollup, error) {
-	out, err := scanRollups(s.db.QueryContext(ctx, `SELECT start, runs, failures, latency_sum_ns, histogram FROM rollups
+	out, err := scanRollups(s.reads.QueryContext(ctx, `SELECT start, runs, failures, latency_sum_ns, histogram FROM rollups
 		WHERE monitor_id = ? AND resolution = ? AND start >= ? AND start < ? ORDER BY start`, monitorID, string(res), store.Millis(from), store.Millis(to)))
 	if err != nil {
 		return nil, fmt.Errorf("rollups %s: %w", monitorID, err)
@@ -485,7 +486,7 @@ func (s *Store) CreateKey(ctx context.Context, k apikey.Key, a store.AuditEntry)
 
 // GetKey returns a key by id.
 func (s *Store) GetKey(ctx context.Context, id string) (apikey.Key, error) {
-	return getKey(ctx, s.db, id)
+	return getKey(ctx, s.reads, id)
 }
 
 func getKey(ctx context.Context, q querier, id string) (apikey.Key, error) {
@@ -501,7 +502,7 @@ func getKey(ctx context.Context, q querier, id string) (apikey.Key, error) {
 
 // ListKeys returns every key, oldest first.
 func (s *Store) ListKeys(ctx context.Context) ([]apikey.Key, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, name, scopes, hash, created_at, revoked_at FROM api_keys ORDER BY created_at, id`)
+	rows, err := s.reads.QueryContext(ctx, `SELECT id, name, scopes, hash, created_at, revoked_at FROM api_keys ORDER BY created_at, id`)
 	if err != nil {
 		return nil, fmt.Errorf("list keys: %w", err)
 	}
@@ -585,7 +586,7 @@ func (s *Store) ListAudit(ctx context.Context, q store.AuditQuery) ([]store.Audi
 		add("id < ?", q.BeforeID)
 	}
 	args = append(args, q.EffectiveLimit())
-	rows, err := s.db.QueryContext(ctx, `SELECT id, at, actor, action, target, before_json, after_json, remote_addr, request_id FROM audit
+	rows, err := s.reads.QueryContext(ctx, `SELECT id, at, actor, action, target, before_json, after_json, remote_addr, request_id FROM audit
 		WHERE `+strings.Join(where, " AND ")+` ORDER BY id DESC LIMIT ?`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list audit: %w", err)
@@ -609,7 +610,7 @@ func (s *Store) ListAudit(ctx context.Context, q store.AuditQuery) ([]store.Audi
 
 // ListWindows returns every window by id.
 func (s *Store) ListWindows(ctx context.Context) ([]maintenance.Window, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT doc FROM maintenance_windows ORDER BY id`)
+	rows, err := s.reads.QueryContext(ctx, `SELECT doc FROM maintenance_windows ORDER BY id`)
 	if err != nil {
 		return nil, fmt.Errorf("list windows: %w", err)
 	}
@@ -643,7 +644,7 @@ func getWindowDoc(ctx context.Context, q querier, id string) (string, error) {
 
 // GetWindow returns one window.
 func (s *Store) GetWindow(ctx context.Context, id string) (maintenance.Window, error) {
-	doc, err := getWindowDoc(ctx, s.db, id)
+	doc, err := getWindowDoc(ctx, s.reads, id)
 	if err != nil {
 		return maintenance.Window{}, err
 	}
@@ -685,7 +686,7 @@ func (s *Store) UpdateWindow(ctx context.Context, w maintenance.Window, a store.
 // Cursor returns the time stored under name (zero if none).
 func (s *Store) Cursor(ctx context.Context, name string) (time.Time, error) {
 	var ms int64
-	err := s.db.QueryRowContext(ctx, `SELECT at FROM cursors WHERE name = ?`, name).Scan(&ms)
+	err := s.reads.QueryRowContext(ctx, `SELECT at FROM cursors WHERE name = ?`, name).Scan(&ms)
 	if errors.Is(err, sql.ErrNoRows) {
 		return time.Time{}, nil
 	}
@@ -736,7 +737,7 @@ func getIncidentDoc(ctx context.Context, q querier, id string) (string, error) {
 
 // GetIncident returns one incident.
 func (s *Store) GetIncident(ctx context.Context, id string) (incidents.Incident, error) {
-	doc, err := getIncidentDoc(ctx, s.db, id)
+	doc, err := getIncidentDoc(ctx, s.reads, id)
 	if err != nil {
 		return incidents.Incident{}, err
 	}
@@ -778,7 +779,7 @@ func (s *Store) ListIncidents(ctx context.Context, q store.IncidentQuery) ([]inc
 	if !q.Until.IsZero() {
 		where, args = where+" AND opened_at < ?", append(args, store.Millis(q.Until))
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT doc FROM incidents WHERE `+where+` ORDER BY opened_at DESC, id DESC`, args...)
+	rows, err := s.reads.QueryContext(ctx, `SELECT doc FROM incidents WHERE `+where+` ORDER BY opened_at DESC, id DESC`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list incidents: %w", err)
 	}

@@ -327,7 +327,7 @@ loop:
 		fmt.Printf("    failure x%d: %s\n", count, reason)
 	}
 	fmt.Printf("  CPU per check, whole run           %.3f ms (%.1f s CPU in all, start-up writes included)\n", float64(cpu.Microseconds())/1000/runs, cpu.Seconds())
-	if steadyChecks > 0 {
+	if !steadyAt.IsZero() && steadyChecks > 0 { // a run shorter than two intervals has no steady state
 		fmt.Printf("  CPU per check, steady state        %.3f ms (%.0f checks in the last %s)\n", float64(steadyCPU.Microseconds())/1000/steadyChecks, steadyChecks, steadyFor.Round(time.Second))
 	}
 	fmt.Printf("  peak RSS                           %.1f MiB while running, %.1f MiB including the stop\n",
