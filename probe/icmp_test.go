@@ -2,10 +2,11 @@ package probe
 
 import (
 	"context"
-	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/upstate-dev/upstate/internal/testenv"
 )
 
 // TestICMP pings loopback. Where this machine allows no ICMP socket at all, the result must be
@@ -15,7 +16,7 @@ func TestICMP(t *testing.T) {
 	defer cancel()
 	r := NewICMP(ICMPSpec{Host: "127.0.0.1", Count: 2, Spacing: 50 * time.Millisecond}).Probe(ctx, time.Now())
 	if !r.OK && strings.Contains(r.Reason, "ICMP sockets are not allowed") {
-		if os.Getenv("CI") == "true" {
+		if testenv.CI() {
 			t.Fatalf("CI must allow ICMP sockets: %s", r.Reason)
 		}
 		t.Skipf("no ICMP socket on this machine: %s", r.Reason)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/upstate-dev/upstate/apikey"
 	"github.com/upstate-dev/upstate/component"
+	"github.com/upstate-dev/upstate/internal/testenv"
 )
 
 // chromium finds Debian's Chromium. Nothing downloads a browser: without one the test is
@@ -27,7 +28,7 @@ func chromium(t *testing.T) string {
 			return p
 		}
 	}
-	if os.Getenv("CI") == "true" {
+	if testenv.CI() {
 		t.Fatal("chromium is not installed and CI=true: apt-get install -y chromium")
 	}
 	t.Skip("chromium is not installed (apt-get install chromium); under CI=true this fails")
@@ -43,10 +44,10 @@ func TestPageInRealBrowser(t *testing.T) {
 	f.addComponents("api", "db")
 	ctx := t.Context()
 	for _, id := range []string{"api", "db"} {
-		_ = f.store.AppendStatus(ctx, component.Change{ComponentID: id, At: t0.Add(-30 * 24 * time.Hour), Status: component.Operational})
+		mustOK(t, f.store.AppendStatus(ctx, component.Change{ComponentID: id, At: t0.Add(-30 * 24 * time.Hour), Status: component.Operational}))
 	}
-	_ = f.store.AppendStatus(ctx, component.Change{ComponentID: "db", At: t0.Add(-3 * 24 * time.Hour), Status: component.MajorOutage})
-	_ = f.store.AppendStatus(ctx, component.Change{ComponentID: "db", At: t0.Add(-3*24*time.Hour + 90*time.Minute), Status: component.Operational})
+	mustOK(t, f.store.AppendStatus(ctx, component.Change{ComponentID: "db", At: t0.Add(-3 * 24 * time.Hour), Status: component.MajorOutage}))
+	mustOK(t, f.store.AppendStatus(ctx, component.Change{ComponentID: "db", At: t0.Add(-3*24*time.Hour + 90*time.Minute), Status: component.Operational}))
 	if r := f.do("POST", "/api/admin/v1/incidents", f.tokens[apikey.ScopeIncidents],
 		`{"title":"Elevated errors on the API <script>alert(1)</script>","severity":"P1","message":"We are **investigating**.","components":[{"id":"api","impact":"partial_outage"}]}`); r.code != 201 {
 		t.Fatal(r.body)

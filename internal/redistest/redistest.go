@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/upstate-dev/upstate/internal/testenv"
 )
 
 // Server is a redis-server process owned by one test.
@@ -44,7 +46,7 @@ func Binary(t testing.TB) string {
 	if err == nil {
 		return path
 	}
-	if os.Getenv("CI") == "true" {
+	if testenv.CI() {
 		t.Fatalf("redis-server is not on PATH and CI=true: install it (apt-get install -y redis-server)")
 	}
 	t.Skipf("redis-server is not on PATH (install redis-server; under CI=true this fails): %v", err)
@@ -138,7 +140,7 @@ func StartCluster(t testing.TB, n int) []string {
 	t.Helper()
 	cli, err := exec.LookPath("redis-cli")
 	if err != nil {
-		if os.Getenv("CI") == "true" {
+		if testenv.CI() {
 			t.Fatalf("redis-cli is not on PATH and CI=true: install redis-tools")
 		}
 		t.Skipf("redis-cli is not on PATH (under CI=true this fails): %v", err)
