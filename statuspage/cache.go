@@ -20,6 +20,7 @@ import (
 // kept with its ETag and a gzipped copy, and served from memory. A change shows within the TTL.
 type responseCache struct {
 	ttl     time.Duration
+	now     func() time.Time // the server's clock, so tests move the cache with it
 	mu      sync.Mutex
 	items   map[string]*cachedResponse
 	group   singleflight.Group
@@ -43,8 +44,8 @@ type cachedResponse struct {
 
 const maxCachedURLs = 2000
 
-func newResponseCache(ttl time.Duration) *responseCache {
-	return &responseCache{ttl: ttl, items: map[string]*cachedResponse{}}
+func newResponseCache(ttl time.Duration, now func() time.Time) *responseCache {
+	return &responseCache{ttl: ttl, now: now, items: map[string]*cachedResponse{}}
 }
 
 // capture records what a handler writes.
@@ -71,7 +72,7 @@ func (rc *responseCache) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 			_, err := rc.render(c, next, key) // the background re-render itself
 			return err
 		}
-		now := time.Now()
+		now := rc.now()
 		rc.mu.Lock()
 		item := rc.items[key]
 		stale := item != nil && !now.Before(item.expires)
@@ -109,7 +110,7 @@ func (rc *responseCache) refresh(orig *http.Request, key string) {
 	rc.mu.Lock()
 	if item := rc.items[key]; item != nil && item.refreshing && rec.status != http.StatusOK {
 		item.refreshing = false // keep serving the old copy; the next request tries again
-		item.expires = time.Now().Add(rc.ttl)
+		item.expires = rc.now().Add(rc.ttl)
 	}
 	rc.mu.Unlock()
 }
@@ -144,7 +145,7 @@ func (rc *responseCache) render(c echo.Context, next echo.HandlerFunc, key strin
 		item.gz = gz.Bytes()
 	}
 	if rc.ttl > 0 && item.status == http.StatusOK {
-		item.expires = time.Now().Add(rc.ttl)
+		item.expires = rc.now().Add(rc.ttl)
 		rc.mu.Lock()
 		if len(rc.items) >= maxCachedURLs {
 			clear(rc.items) // bounded: arbitrary query strings cannot grow it without limit

@@ -44,7 +44,15 @@ func TestResponseCache(t *testing.T) {
 	if r := f.do("GET", "/api/v2/components.json", "", ""); !bytes.Equal(r.body, first.body) {
 		t.Error("the cached response changed within its TTL")
 	}
-	time.Sleep(250 * time.Millisecond)
+	f.clock.Advance(199 * time.Millisecond)
+	if r := f.do("GET", "/api/v2/components.json", "", ""); !bytes.Equal(r.body, first.body) {
+		t.Error("the cached response changed within its TTL")
+	}
+	srv.cache.wait()
+	if r := f.do("GET", "/api/v2/components.json", "", ""); !bytes.Equal(r.body, first.body) {
+		t.Error("a re-render started within the TTL")
+	}
+	f.clock.Advance(time.Millisecond)
 	// The first request after expiry still gets the stale copy, at once, and starts a
 	// background re-render; once it is done, the change shows.
 	if r := f.do("GET", "/api/v2/components.json", "", "", "If-None-Match", etag); r.code != 304 {
