@@ -2,7 +2,6 @@ package statuspage
 
 import (
 	"encoding/json"
-	"fmt"
 	"net/http/httptest"
 	"net/url"
 	"strings"
@@ -98,16 +97,10 @@ func FuzzWriteAPIs(f *testing.F) {
 	})
 }
 
-// readRoutes are the reads that parse a path segment or a query: %s is the fuzzed segment.
-var readRoutes = []string{
-	"/api/v1/components/%s/availability", "/api/v1/incidents/%s", "/incidents/%s", "/badge/%s/status.svg",
-	"/badge/api/%s", "/api/v1/reports/monthly", "/api/v1/maintenance/occurrences", "/history",
-	"/api/v1/incidents", "/api/admin/v1/audit", "/api/admin/v1/maintenance/%s", "/api/v2/incidents.json",
-	"/api/admin/v1/components/%s", "/maintenance.ics",
-}
-
 // FuzzReadAPIs asks the reads for arbitrary ids and raw queries (bad escapes, huge numbers,
 // repeated keys, zones and months that do not exist): a client mistake is a 4xx, never a 5xx.
+// Before fuzzing, every route must answer 2xx for a valid segment and no query, so a typo in a
+// route cannot turn the target into a fuzzer of 404s.
 func FuzzReadAPIs(f *testing.F) {
 	for i := range readRoutes {
 		for _, q := range []string{"", "month=2026-11", "month=2026-13", "month=0000-01&format=csv", "from=2026-11-01T00:00:00Z&to=2026-10-01T00:00:00Z",
@@ -120,20 +113,62 @@ func FuzzReadAPIs(f *testing.F) {
 	}
 	fx := newFixture(f)
 	fx.addComponents("api", "db")
-	fx.do("POST", "/api/admin/v1/maintenance", fx.tokens[apikey.ScopeMaintenance], tuesdayBody)
-	fx.do("POST", "/api/admin/v1/incidents", fx.tokens[apikey.ScopeIncidents], declareP1)
-	f.Fuzz(func(t *testing.T, route uint8, segment, query string) {
-		pattern := readRoutes[int(route)%len(readRoutes)]
-		path := fmt.Sprintf(pattern, url.PathEscape(segment))
+	if r := fx.do("POST", "/api/admin/v1/maintenance", fx.tokens[apikey.ScopeMaintenance], tuesdayBody); r.code != 201 {
+		f.Fatalf("seed window: %d %s", r.code, r.body)
+	}
+	declared := fx.do("POST", "/api/admin/v1/incidents", fx.tokens[apikey.ScopeIncidents], declareP1)
+	var seeded struct{ ID string }
+	if declared.code != 201 || json.Unmarshal(declared.body, &seeded) != nil {
+		f.Fatalf("seed incident: %d %s", declared.code, declared.body)
+	}
+	get := func(path, rawPath, query string) *httptest.ResponseRecorder {
 		// Built by hand: httptest.NewRequest would refuse a raw query a real client can still send.
 		req := httptest.NewRequest("GET", "/", nil)
-		req.URL.Path, req.URL.RawPath, req.URL.RawQuery = fmt.Sprintf(pattern, segment), path, query
+		req.URL.Path, req.URL.RawPath, req.URL.RawQuery = path, rawPath, query
 		req.RequestURI = req.URL.RequestURI()
 		req.Header.Set("Authorization", "Bearer "+fx.tokens[apikey.ScopeAdmin])
 		rec := httptest.NewRecorder()
 		fx.srv.ServeHTTP(rec, req)
+		return rec
+	}
+	for _, r := range readRoutes {
+		path := r.path(strings.ReplaceAll(r.valid, "{incident}", seeded.ID))
+		if rec := get(path, "", r.validQuery); rec.Code >= 300 {
+			f.Fatalf("GET %s?%s answered %d: the fuzzer would not reach it: %s", path, r.validQuery, rec.Code, rec.Body)
+		}
+	}
+	f.Fuzz(func(t *testing.T, route uint8, segment, query string) {
+		r := readRoutes[int(route)%len(readRoutes)]
+		rec := get(r.path(segment), r.path(url.PathEscape(segment)), query)
 		if rec.Code >= 500 {
-			t.Fatalf("GET %s?%s: %d %s", path, query, rec.Code, rec.Body)
+			t.Fatalf("GET %s?%s: %d %s", r.path(segment), query, rec.Code, rec.Body)
 		}
 	})
+}
+
+// readRoute is a read that parses a path segment or a query. A pattern's {} is where the
+// fuzzed segment goes; a pattern without one fuzzes only the query.
+type readRoute struct {
+	pattern    string
+	valid      string // a segment that exists ({incident} is the seeded incident's id)
+	validQuery string // a query the route needs to answer 2xx
+}
+
+func (r readRoute) path(segment string) string { return strings.Replace(r.pattern, "{}", segment, 1) }
+
+var readRoutes = []readRoute{
+	{"/api/v1/components/{}/availability", "api", ""},
+	{"/api/v1/incidents/{}", "{incident}", ""},
+	{"/incidents/{}", "{incident}", ""},
+	{"/badge/{}/status.svg", "api", ""},
+	{"/badge/api/{}", "uptime.svg", ""},
+	{"/api/admin/v1/maintenance/{}", "tuesday-db", ""},
+	{"/api/admin/v1/components/{}", "api", ""},
+	{"/api/v1/reports/monthly", "", "month=2026-11"},
+	{"/api/v1/maintenance/occurrences", "", "from=2026-11-01T00:00:00Z&to=2026-12-01T00:00:00Z"},
+	{"/history", "", ""},
+	{"/api/v1/incidents", "", ""},
+	{"/api/admin/v1/audit", "", ""},
+	{"/api/v2/incidents.json", "", ""},
+	{"/maintenance.ics", "", ""},
 }
