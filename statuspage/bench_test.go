@@ -11,16 +11,16 @@ import (
 )
 
 // BenchmarkStatusPage renders / for 20 groups of 10 components, read from SQLite each time
-// (the foundation has no page cache yet; the page issue adds one).
+// (the fixture turns the page cache off, so this is the cost of one render).
 func BenchmarkStatusPage(b *testing.B) {
 	f := newFixture(b)
 	for g := range 20 {
 		gid := fmt.Sprintf("g%d", g)
-		_ = f.store.CreateComponent(b.Context(), component.Component{ID: gid, Name: "Group " + gid, IsGroup: true, Position: g * 11, CreatedAt: t0, UpdatedAt: t0}, store.AuditEntry{At: t0})
+		mustOK(b, f.store.CreateComponent(b.Context(), component.Component{ID: gid, Name: "Group " + gid, IsGroup: true, Position: g * 11, CreatedAt: t0, UpdatedAt: t0}, store.AuditEntry{At: t0}))
 		for c := range 10 {
 			id := fmt.Sprintf("%s-c%d", gid, c)
-			_ = f.store.CreateComponent(b.Context(), component.Component{ID: id, Name: "Component " + id, GroupID: gid, Position: g*11 + c + 1, CreatedAt: t0, UpdatedAt: t0}, store.AuditEntry{At: t0})
-			_ = f.store.AppendStatus(b.Context(), component.Change{ComponentID: id, At: t0, Status: component.Operational})
+			mustOK(b, f.store.CreateComponent(b.Context(), component.Component{ID: id, Name: "Component " + id, GroupID: gid, Position: g*11 + c + 1, CreatedAt: t0, UpdatedAt: t0}, store.AuditEntry{At: t0}))
+			mustOK(b, f.store.AppendStatus(b.Context(), component.Change{ComponentID: id, At: t0, Status: component.Operational}))
 		}
 	}
 	b.ReportAllocs()

@@ -44,14 +44,22 @@ func goldenFixture(t *testing.T) *fixture {
 		}
 	}
 	p := f.srv.sla.Policies["jenny"]
-	open, _ := incidents.Declare(incidents.Declaration{ID: "inc-open", Title: "Elevated API errors", Body: "We are **investigating** <3.",
+	open, errs := incidents.Declare(incidents.Declaration{ID: "inc-open", Title: "Elevated API errors", Body: "We are **investigating** <3.",
 		Severity: incidents.P1, Components: []incidents.Affected{{ComponentID: "api", Impact: component.PartialOutage}}, Policy: "jenny", Author: "ops",
 		StartedAt: t0.Add(-2 * time.Hour)}, p, t0.Add(-90*time.Minute))
-	_ = open.Apply(incidents.Change{Author: "ops", Body: "A bad deploy; rolling back.", Status: incidents.Identified}, p, t0.Add(-time.Hour))
-	past, _ := incidents.Declare(incidents.Declaration{ID: "inc-past", Title: "Database unreachable", Body: "Investigating.", Severity: incidents.P0,
+	if len(errs) > 0 {
+		t.Fatalf("declare: %v", errs)
+	}
+	if errs := open.Apply(incidents.Change{Author: "ops", Body: "A bad deploy; rolling back.", Status: incidents.Identified}, p, t0.Add(-time.Hour)); len(errs) > 0 {
+		t.Fatalf("apply: %v", errs)
+	}
+	past, errs2 := incidents.Declare(incidents.Declaration{ID: "inc-past", Title: "Database unreachable", Body: "Investigating.", Severity: incidents.P0,
 		Components: []incidents.Affected{{ComponentID: "db", Impact: component.MajorOutage}}, Policy: "jenny", Author: "ops",
 		StartedAt: t0.Add(-5 * 24 * time.Hour)}, p, t0.Add(-5*24*time.Hour+5*time.Minute))
-	_ = past.Resolve("ops", "The database is back.", t0.Add(-5*24*time.Hour+45*time.Minute))
+	if len(errs2) > 0 {
+		t.Fatalf("declare: %v", errs2)
+	}
+	mustOK(t, past.Resolve("ops", "The database is back.", t0.Add(-5*24*time.Hour+45*time.Minute)))
 	for _, inc := range []incidents.Incident{open, past} {
 		if err := f.store.CreateIncident(ctx, inc, store.AuditEntry{At: t0}); err != nil {
 			t.Fatal(err)
