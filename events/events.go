@@ -1,0 +1,153 @@
+// Package events is Upstate's one stream of what happened: every change, by a person through
+// the admin API or the CLI, by the config file, or by a monitor, is published here once, after it
+// is stored. The engine, the page cache and notifications listen.
+//
+// An event carries enough to render a message without another read: ids, the state before and
+// after, the times, who did it, and (for incidents, windows and components) the whole value after
+// the change.
+package events
+
+import (
+	"crypto/rand"
+	"encoding/base32"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/upstate-dev/upstate/component"
+	"github.com/upstate-dev/upstate/incidents"
+	"github.com/upstate-dev/upstate/maintenance"
+)
+
+// Kind names what happened.
+type Kind string
+
+// The kinds of event. Each change publishes exactly one.
+const (
+	MonitorState     Kind = "monitor.state"     // a monitor's state changed (From, To, Reason)
+	ComponentStatus  Kind = "component.status"  // a component's measured status changed (From, To)
+	ComponentChanged Kind = "component.changed" // created, updated or deleted (From/To: "" when absent)
+
+	IncidentDeclared     Kind = "incident.declared" // by a person, a backfill, or a monitor (Incident.Automatic)
+	IncidentUpdated      Kind = "incident.updated"
+	IncidentAcknowledged Kind = "incident.acknowledged"
+	IncidentResolved     Kind = "incident.resolved"
+	IncidentReopened     Kind = "incident.reopened"
+
+	MaintenanceScheduled   Kind = "maintenance.scheduled"   // a window was created (announced)
+	MaintenanceRescheduled Kind = "maintenance.rescheduled" // its schedule, text or one occurrence's end changed
+	MaintenanceCancelled   Kind = "maintenance.cancelled"   // the series, or one occurrence (Scheduled set)
+	MaintenanceReminder    Kind = "maintenance.reminder"    // an occurrence starts in Before
+	MaintenanceStarted     Kind = "maintenance.started"
+	MaintenanceEnded       Kind = "maintenance.ended" // at its end, or ended early by a person
+
+	SLAWarning  Kind = "sla.warning"  // a clock passed its warning point
+	SLABreached Kind = "sla.breached" // a clock passed its deadline unmet
+	BudgetBurn  Kind = "budget.burn"  // a component burns its error budget fast (Severity page or ticket)
+
+	KeyCreated Kind = "key.created" // Reason: the key's id
+	KeyRevoked Kind = "key.revoked" // Reason: the key's id; key caches forget it at once
+)
+
+// Event is one thing that happened.
+type Event struct {
+	ID    string    `json:"id"` // unique, for idempotent consumers (the notification outbox)
+	Kind  Kind      `json:"kind"`
+	At    time.Time `json:"at"`
+	Actor string    `json:"actor,omitempty"` // who: an API key's name, "config", "cli", "monitor:<id>", "system"
+
+	ComponentID string `json:"component_id,omitempty"`
+	MonitorID   string `json:"monitor_id,omitempty"`
+	From        string `json:"from,omitempty"` // the status or state before
+	To          string `json:"to,omitempty"`   // and after
+	Reason      string `json:"reason,omitempty"`
+	// Maintenance events: the window, the occurrence (by its scheduled start), its components,
+	// and for reminders how long before the start they are sent.
+	WindowID   string        `json:"window_id,omitempty"`
+	Scheduled  time.Time     `json:"scheduled,omitzero"`
+	Components []string      `json:"components,omitempty"`
+	Before     time.Duration `json:"before,omitempty"`
+	// UnderMaintenance marks a monitor or component change inside a maintenance occurrence of
+	// that component: it opens no incident and sends no alert.
+	UnderMaintenance bool `json:"under_maintenance,omitempty"`
+	// Incident, SLA and burn-rate events.
+	IncidentID string `json:"incident_id,omitempty"`
+	Severity   string `json:"severity,omitempty"`
+	Clock      string `json:"clock,omitempty"`
+
+	// The value after the change, where there is one.
+	Incident  *incidents.Incident  `json:"incident,omitempty"`
+	Window    *maintenance.Window  `json:"window,omitempty"`
+	Component *component.Component `json:"component,omitempty"`
+}
+
+// NewID makes an event id: time-ordered, unique across instances.
+func NewID(at time.Time) string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return "ev-" + strconv.FormatInt(at.UnixMilli(), 36) + "-" + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
+}
+
+// Bus is the in-process event stream. Publishing never blocks: a subscriber that falls behind
+// loses events (counted in upstate_events_dropped_total) rather than stalling the probes. Events
+// that must not be lost (notifications) are kept in the store's outbox, not only on the bus.
+type Bus struct {
+	mu      sync.Mutex
+	subs    map[int]chan Event
+	next    int
+	dropped prometheus.Counter
+}
+
+// NewBus returns a bus whose drop counter is registered on reg (nil: not registered).
+func NewBus(reg prometheus.Registerer) *Bus {
+	b := &Bus{subs: map[int]chan Event{}, dropped: prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "upstate_events_dropped_total", Help: "Events a slow subscriber did not receive.",
+	})}
+	if reg != nil {
+		reg.MustRegister(b.dropped)
+	}
+	return b
+}
+
+// Subscribe returns a channel of events with room for buffer of them, and a function that ends
+// the subscription and closes the channel.
+func (b *Bus) Subscribe(buffer int) (<-chan Event, func()) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	id := b.next
+	b.next++
+	ch := make(chan Event, buffer)
+	b.subs[id] = ch
+	var once sync.Once
+	return ch, func() {
+		once.Do(func() {
+			b.mu.Lock()
+			delete(b.subs, id)
+			b.mu.Unlock()
+			close(ch)
+		})
+	}
+}
+
+// Publish sends e to every subscriber that has room, giving it an id if it has none. A nil bus
+// publishes nothing.
+func (b *Bus) Publish(e Event) {
+	if b == nil {
+		return
+	}
+	if e.ID == "" {
+		e.ID = NewID(e.At)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, ch := range b.subs {
+		select {
+		case ch <- e:
+		default:
+			b.dropped.Inc()
+		}
+	}
+}
