@@ -11,23 +11,35 @@ import (
 	ics "github.com/arran4/golang-ical"
 	"github.com/labstack/echo/v4"
 
+	"github.com/upstate-dev/upstate/calendar"
 	"github.com/upstate-dev/upstate/component"
 	"github.com/upstate-dev/upstate/maintenance"
 )
 
-const icsLocal = "20060102T150405"
+const (
+	icsLocal = "20060102T150405"
+	icsUTC   = "20060102T150405Z"
+	// icsHorizon is how far past now the feed writes a recurring window's exceptions (EXDATEs and
+	// overriding VEVENTs); it starts at the series' first occurrence.
+	icsHorizon = 2 * 366 * 24 * time.Hour
+)
 
 // maintenanceICS serves every maintenance window as an RFC 5545 calendar, one VEVENT per window:
 // recurring windows as an RRULE on a DTSTART with its TZID (and a VTIMEZONE), so calendar
-// clients get daylight-saving changes right; cancelled occurrences as EXDATE; occurrences ended
-// early or extended as overriding VEVENTs with a RECURRENCE-ID. UIDs are stable per window and
-// SEQUENCE grows with every change. ?component=ID limits the feed to one component.
+// clients get daylight-saving changes right; cancelled occurrences as EXDATE; and, as overriding
+// VEVENTs with a RECURRENCE-ID, every occurrence the series alone would get wrong (see
+// addWindowEvent). UIDs are stable per window and SEQUENCE grows with every change. Lines end in
+// CRLF and are folded at 75 octets. ?component=ID limits the feed to one component.
 func (s *Server) maintenanceICS(c echo.Context) error {
 	comp := c.QueryParam("component")
 	if comp != "" && !component.ValidID(comp) {
 		return fieldError(http.StatusBadRequest, "invalid_query", "component", "not a component id")
 	}
 	ws, err := s.store.ListWindows(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	names, err := s.componentNames(c)
 	if err != nil {
 		return err
 	}
@@ -39,8 +51,8 @@ func (s *Server) maintenanceICS(c echo.Context) error {
 	cal := ics.NewCalendarFor("Upstate")
 	cal.SetMethod(ics.MethodPublish)
 	cal.SetCalscale("GREGORIAN")
-	cal.SetName(s.page.Title + " maintenance")
-	cal.SetXWRCalName(s.page.Title + " maintenance")
+	cal.SetName(icsText(s.page.Title + " maintenance"))
+	cal.SetXWRCalName(icsText(s.page.Title + " maintenance"))
 	zones := map[string]*time.Location{}
 	for i := range ws {
 		w := &ws[i]
@@ -48,73 +60,104 @@ func (s *Server) maintenanceICS(c echo.Context) error {
 			continue
 		}
 		zones[w.TimeZone] = w.Location()
-		s.addWindowEvent(cal, w, host, now)
+		s.addWindowEvent(cal, w, names, host, now)
 	}
-	names := make([]string, 0, len(zones))
+	zoneNames := make([]string, 0, len(zones))
 	for name := range zones {
-		names = append(names, name)
+		zoneNames = append(zoneNames, name)
 	}
-	slices.Sort(names)
+	slices.Sort(zoneNames)
 	// VTIMEZONEs go first, as clients expect them before the events that use them.
 	var tzs []ics.Component
-	for _, name := range names {
+	for _, name := range zoneNames {
 		tzs = append(tzs, vtimezone(name, zones[name], now))
 	}
 	cal.Components = append(tzs, cal.Components...)
 	c.Response().Header().Set(echo.HeaderCacheControl, "public, max-age=300")
-	return c.Blob(http.StatusOK, "text/calendar; charset=utf-8", []byte(cal.Serialize()))
+	return c.Blob(http.StatusOK, "text/calendar; charset=utf-8", []byte(cal.Serialize(ics.WithNewLineWindows)))
 }
 
-func (s *Server) addWindowEvent(cal *ics.Calendar, w *maintenance.Window, host string, now time.Time) {
+// addWindowEvent writes one window. A recurring window is a master VEVENT (DTSTART at the rule's
+// first nominal start, RRULE, and DTEND or DURATION) plus exceptions up to icsHorizon past now:
+//
+//   - a cancelled occurrence is an EXDATE, and nothing else;
+//   - every other occurrence the master would get wrong is one overriding VEVENT, with the same
+//     UID, RECURRENCE-ID;TZID at its nominal local start, and its own DTSTART and DTEND.
+//
+// RFC 5545 (3.8.5.3) gives every instance of a series the master's exact duration. An occurrence
+// needs an override when its exact length differs from that duration (a wall-clock end on a
+// daylight-saving night: 11 h or 13 h instead of 12), when its start fell in a spring-forward
+// gap and so moved forward (clients that resolve the gap otherwise would show it an hour early),
+// or when it was ended early or extended. The master's duration is the window's usual length: its
+// exact duration, or for a wall-clock end the length on paper, written as DTEND when the first
+// occurrence has it and as DURATION (with an override for the first) when it does not.
+func (s *Server) addWindowEvent(cal *ics.Calendar, w *maintenance.Window, names map[string]string, host string, now time.Time) {
 	uid := w.ID + "@" + host
 	seq := int(w.UpdatedAt.Sub(w.CreatedAt) / time.Second)
+	loc := w.Location()
 	tzid := &ics.KeyValues{Key: string(ics.ParameterTzid), Value: []string{w.TimeZone}}
-	local := func(t time.Time) string { return t.In(w.Location()).Format(icsLocal) }
+	at := func(ev *ics.VEvent, p ics.ComponentProperty, t time.Time) {
+		if firstAt(t, loc) {
+			ev.SetProperty(p, t.In(loc).Format(icsLocal), tzid)
+		} else {
+			// The second pass of a repeated hour: its local time would name the first pass.
+			ev.SetProperty(p, t.UTC().Format(icsUTC))
+		}
+	}
+	affects := make([]string, len(w.Components))
+	for i, id := range w.Components {
+		affects[i] = id
+		if n := names[id]; n != "" {
+			affects[i] = n
+		}
+	}
 	base := func(ev *ics.VEvent) {
 		ev.SetDtStampTime(w.UpdatedAt)
 		ev.SetCreatedTime(w.CreatedAt)
 		ev.SetModifiedAt(w.UpdatedAt)
 		ev.SetSequence(seq)
-		ev.SetSummary(w.Title)
+		ev.SetSummary(icsText(w.Title))
 		desc := w.Description
 		if desc != "" {
 			desc += "\n\n"
 		}
-		ev.SetDescription(desc + "Affects: " + strings.Join(w.Components, ", "))
+		ev.SetDescription(icsText(desc + "Affects: " + strings.Join(affects, ", ")))
 		ev.SetProperty(ics.ComponentPropertyCategories, "MAINTENANCE")
 		ev.SetTimeTransparency(ics.TransparencyTransparent)
-		if s.page.PublicURL != "" {
-			ev.SetURL(s.page.PublicURL + "/")
+		if u := icsURI(s.page.PublicURL); u != "" {
+			ev.SetURL(u + "/")
 		}
 	}
 	ev := cal.AddEvent(uid)
 	base(ev)
 	if !w.Recurring() {
-		ev.SetProperty(ics.ComponentPropertyDtStart, local(w.Start), tzid)
-		ev.SetProperty(ics.ComponentPropertyDtEnd, local(w.End), tzid)
+		at(ev, ics.ComponentPropertyDtStart, w.Start)
+		at(ev, ics.ComponentPropertyDtEnd, w.End)
 		o := w.Occurrences(w.Start, w.End.Add(time.Second))
 		if len(o) == 1 && o[0].Cancelled {
 			ev.SetStatus(ics.ObjectStatusCancelled)
 		} else {
 			ev.SetStatus(ics.ObjectStatusConfirmed)
 			if len(o) == 1 && !o[0].End.Equal(o[0].ScheduledEnd) {
-				ev.SetProperty(ics.ComponentPropertyDtEnd, local(o[0].End), tzid)
+				at(ev, ics.ComponentPropertyDtEnd, o[0].End)
 			}
 		}
 		return
 	}
-	all := w.Occurrences(w.AnnouncedAt.Add(-maintenance.MaxDuration), now.Add(2*366*24*time.Hour))
-	first := firstOccurrence(w)
-	if first.IsZero() {
+	first, ok := firstOccurrence(w)
+	if !ok {
 		ev.SetStatus(ics.ObjectStatusCancelled)
 		return
 	}
-	ev.SetProperty(ics.ComponentPropertyDtStart, local(first), tzid)
-	if w.Duration > 0 {
-		ev.SetProperty(ics.ComponentPropertyDuration, icsDuration(w.Duration))
+	ev.SetProperty(ics.ComponentPropertyDtStart, nominalStart(w, first.Scheduled), tzid)
+	usual := w.Duration
+	if usual == 0 {
+		usual = paperLength(w)
+	}
+	if w.Duration == 0 && !moved(w, first) && first.ScheduledEnd.Sub(first.Start) == usual {
+		at(ev, ics.ComponentPropertyDtEnd, first.ScheduledEnd)
 	} else {
-		o, _ := w.Find(first)
-		ev.SetProperty(ics.ComponentPropertyDtEnd, local(o.ScheduledEnd), tzid)
+		ev.SetProperty(ics.ComponentPropertyDuration, icsDuration(usual))
 	}
 	rule := w.Rule
 	switch {
@@ -129,27 +172,109 @@ func (s *Server) addWindowEvent(cal *ics.Calendar, w *maintenance.Window, host s
 		ev.SetStatus(ics.ObjectStatusConfirmed)
 	}
 	ev.AddRrule(rule)
-	for _, o := range all {
-		switch {
-		case o.Cancelled && (w.CancelledAt.IsZero() || o.Start.Before(w.CancelledAt)):
-			ev.AddExdate(local(o.Scheduled), tzid)
-		case !o.Cancelled && !o.End.Equal(o.ScheduledEnd):
-			ov := cal.AddEvent(uid)
-			base(ov)
-			ov.SetStatus(ics.ObjectStatusConfirmed)
-			ov.SetProperty(ics.ComponentPropertyRecurrenceId, local(o.Scheduled), tzid)
-			ov.SetProperty(ics.ComponentPropertyDtStart, local(o.Start), tzid)
-			ov.SetProperty(ics.ComponentPropertyDtEnd, local(o.End), tzid)
+	for _, o := range w.Occurrences(first.Scheduled, now.Add(icsHorizon)) {
+		if o.Cancelled {
+			// Occurrences after a series cancellation are outside the UNTIL already.
+			if w.CancelledAt.IsZero() || o.Start.Before(w.CancelledAt) {
+				ev.AddExdate(nominalStart(w, o.Scheduled), tzid)
+			}
+			continue
 		}
+		if !moved(w, o) && o.End.Sub(o.Start) == usual && o.End.Equal(o.ScheduledEnd) {
+			continue
+		}
+		ov := cal.AddEvent(uid)
+		base(ov)
+		ov.SetStatus(ics.ObjectStatusConfirmed)
+		ov.SetProperty(ics.ComponentPropertyRecurrenceId, nominalStart(w, o.Scheduled), tzid)
+		at(ov, ics.ComponentPropertyDtStart, o.Start)
+		at(ov, ics.ComponentPropertyDtEnd, o.End)
 	}
 }
 
-func firstOccurrence(w *maintenance.Window) time.Time {
+func firstOccurrence(w *maintenance.Window) (maintenance.Occurrence, bool) {
 	start := time.Date(w.FirstDate.Year, w.FirstDate.Month, w.FirstDate.Day, 0, 0, 0, 0, w.Location()).Add(-time.Hour)
 	for _, o := range w.Occurrences(start, start.Add(400*24*time.Hour)) {
-		return o.Scheduled
+		return o, true
 	}
-	return time.Time{}
+	return maintenance.Occurrence{}, false
+}
+
+// nominalStart is an occurrence's start as its rule writes it, a local date-time without zone: the
+// date the occurrence belongs to at the window's start time. It names the occurrence in
+// DTSTART, RECURRENCE-ID and EXDATE. It differs from the actual local start only when that time
+// fell in a spring-forward gap, which RFC 5545 (3.3.5) moves forward by the gap's length, as
+// calendar.Local does.
+func nominalStart(w *maintenance.Window, scheduled time.Time) string {
+	d := calendar.DateOf(scheduled, w.Location())
+	if !calendar.Local(d, w.StartClock, w.Location()).Equal(scheduled) {
+		d = d.AddDays(-1) // a gap at midnight moved the start to the next date
+	}
+	return time.Date(d.Year, d.Month, d.Day, 0, int(w.StartClock), 0, 0, time.UTC).Format(icsLocal)
+}
+
+// moved reports whether an occurrence's actual local start differs from its nominal one.
+func moved(w *maintenance.Window, o maintenance.Occurrence) bool {
+	return o.Start.In(w.Location()).Format(icsLocal) != nominalStart(w, o.Scheduled)
+}
+
+// paperLength is a wall-clock window's length on a day without a clock change.
+func paperLength(w *maintenance.Window) time.Duration {
+	d := time.Duration(w.EndClock-w.StartClock) * time.Minute
+	if w.EndClock <= w.StartClock {
+		d += 24 * time.Hour
+	}
+	return d
+}
+
+// firstAt reports whether t is the first instant its local time in loc names. RFC 5545 reads a
+// repeated local time (the autumn change) as its first occurrence, so an instant in the second
+// pass cannot be written as a local time.
+func firstAt(t time.Time, loc *time.Location) bool {
+	lt := t.In(loc)
+	_, off := lt.Zone()
+	_, before := t.Add(-24 * time.Hour).In(loc).Zone()
+	if before <= off {
+		return true
+	}
+	earlier := t.Add(-time.Duration(before-off) * time.Second)
+	return earlier.In(loc).Format(icsLocal) != lt.Format(icsLocal)
+}
+
+// icsText makes s safe as a TEXT value (SUMMARY, DESCRIPTION, NAME), whatever was stored: valid
+// UTF-8, every line break a newline (which the serializer escapes as \n, along with backslash,
+// semicolon and comma), a tab a space, and no other control character: RFC 5545 forbids
+// U+0000-U+001F and U+007F in a value, and one would make the whole calendar invalid. The C1
+// controls and the noncharacters U+FFFE and U+FFFF go too, as everywhere Upstate shows text.
+func icsText(s string) string {
+	s = strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\r\n", "\n")
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r == '\n':
+			return r
+		case r == '\r':
+			return '\n'
+		case r == '\t':
+			return ' '
+		case icsControl(r):
+			return -1
+		}
+		return r
+	}, s)
+}
+
+// icsURI drops control characters from a URI value, which is written unescaped.
+func icsURI(s string) string {
+	return strings.Map(func(r rune) rune {
+		if icsControl(r) {
+			return -1
+		}
+		return r
+	}, strings.ToValidUTF8(s, ""))
+}
+
+func icsControl(r rune) bool {
+	return r < 0x20 || r >= 0x7f && r <= 0x9f || r == 0xfffe || r == 0xffff
 }
 
 // withUntil replaces or adds UNTIL (UTC) in a rule.
