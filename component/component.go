@@ -148,9 +148,13 @@ func (c Component) Validate() []*FieldError {
 		errs = append(errs, &FieldError{"name", "is required"})
 	} else if len(c.Name) > MaxNameLength {
 		errs = append(errs, &FieldError{"name", fmt.Sprintf("must be at most %d bytes", MaxNameLength)})
+	} else if fe := CheckText("name", c.Name, SingleLine); fe != nil {
+		errs = append(errs, fe)
 	}
 	if len(c.Description) > MaxDescriptionLength {
 		errs = append(errs, &FieldError{"description", fmt.Sprintf("must be at most %d bytes", MaxDescriptionLength)})
+	} else if fe := CheckText("description", c.Description, MultiLine); fe != nil {
+		errs = append(errs, fe)
 	}
 	if c.GroupID != "" && !ValidID(c.GroupID) {
 		errs = append(errs, &FieldError{"group_id", "is not a valid id"})
