@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/upstate-dev/upstate/component"
 )
 
 // Scope is what a key may do.
@@ -101,10 +103,19 @@ func GenerateCost(r io.Reader, name string, scopes []Scope, now time.Time, cost 
 	return key, prefix + id + "_" + secret, nil
 }
 
+// CheckName returns the problem with a key's name, or nil: a name is 1 to MaxNameLength bytes
+// of single-line text (component.CheckText), as it is shown as the author of what the key does.
+func CheckName(name string) *component.FieldError {
+	if name == "" || len(name) > MaxNameLength {
+		return &component.FieldError{Field: "name", Message: fmt.Sprintf("must be 1-%d bytes", MaxNameLength)}
+	}
+	return component.CheckText("name", name, component.SingleLine)
+}
+
 func validate(name string, scopes []Scope) error {
 	var errs []error
-	if name == "" || len(name) > MaxNameLength {
-		errs = append(errs, fmt.Errorf("name must be 1-%d bytes", MaxNameLength))
+	if fe := CheckName(name); fe != nil {
+		errs = append(errs, fe)
 	}
 	if len(scopes) == 0 {
 		errs = append(errs, errors.New("at least one scope is required"))

@@ -10,6 +10,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/upstate-dev/upstate/apikey"
+	"github.com/upstate-dev/upstate/component"
 )
 
 func TestGenerateParseVerify(t *testing.T) {
@@ -63,8 +64,17 @@ func TestAllows(t *testing.T) {
 
 func TestGenerateValidates(t *testing.T) {
 	if _, _, err := apikey.Generate(nil, "", []apikey.Scope{"root"}, time.Unix(0, 0)); err == nil ||
-		!strings.Contains(err.Error(), "name must be") || !strings.Contains(err.Error(), `unknown scope "root"`) {
+		!strings.Contains(err.Error(), "name: must be") || !strings.Contains(err.Error(), `unknown scope "root"`) {
 		t.Errorf("Generate with a bad name and scope: %v", err)
+	}
+	// The name is shown as the author of what the key does: single-line text.
+	var fe *component.FieldError
+	if _, _, err := apikey.Generate(nil, "ops\x1b[2J", []apikey.Scope{apikey.ScopeRead}, time.Unix(0, 0)); !errors.As(err, &fe) ||
+		fe.Field != "name" || !strings.Contains(fe.Message, "U+001B") {
+		t.Errorf("Generate with an escape in the name: %v", err)
+	}
+	if fe := apikey.CheckName("deploy bot (CI)"); fe != nil {
+		t.Errorf("CheckName: %v", fe)
 	}
 	if sc, err := apikey.ParseScopes("read, admin,read"); err != nil || len(sc) != 2 {
 		t.Errorf("ParseScopes = %v, %v", sc, err)

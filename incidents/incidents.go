@@ -135,11 +135,21 @@ func checkText(title, body string) []*FieldError {
 		errs = append(errs, &FieldError{Field: "title", Message: "is required"})
 	} else if len(title) > MaxTitleLength {
 		errs = append(errs, &FieldError{Field: "title", Message: fmt.Sprintf("must be at most %d bytes", MaxTitleLength)})
+	} else if fe := component.CheckText("title", title, component.SingleLine); fe != nil {
+		errs = append(errs, fe)
 	}
+	return append(errs, checkBody(body)...)
+}
+
+// checkBody checks an update's text (Markdown): at most MaxBodyLength bytes, multi-line text.
+func checkBody(body string) []*FieldError {
 	if len(body) > MaxBodyLength {
-		errs = append(errs, &FieldError{Field: "message", Message: fmt.Sprintf("must be at most %d bytes", MaxBodyLength)})
+		return []*FieldError{{Field: "message", Message: fmt.Sprintf("must be at most %d bytes", MaxBodyLength)}}
 	}
-	return errs
+	if fe := component.CheckText("message", body, component.MultiLine); fe != nil {
+		return []*FieldError{fe}
+	}
+	return nil
 }
 
 func checkAffected(as []Affected) []*FieldError {
@@ -183,7 +193,13 @@ type Declaration struct {
 
 // Declare opens an incident at now. Declaring is a human action, so a declared incident's first
 // response is met at once; an automatic one waits for an acknowledgement or a public update.
+// A person's title and text with control characters are refused (component.CheckText); a
+// monitor's are cleaned instead, so a probe's reason or a component name stored before the
+// rule can never keep an outage from being declared.
 func Declare(d Declaration, p *Policy, now time.Time) (Incident, []*FieldError) {
+	if d.Automatic {
+		d.Title, d.Body = component.CleanText(d.Title, component.SingleLine), component.CleanText(d.Body, component.MultiLine)
+	}
 	errs := checkText(d.Title, d.Body)
 	if !d.Severity.Valid() {
 		errs = append(errs, &FieldError{Field: "severity", Message: "must be P0, P1, P2 or P3"})
@@ -260,7 +276,7 @@ func (inc *Incident) addUpdate(u Update) {
 // resolved incident takes no updates until it is reopened. A public update is a human action and
 // meets the first-response clock; a workaround meets the resolution clock where the policy says so.
 func (inc *Incident) Apply(ch Change, p *Policy, now time.Time) []*FieldError {
-	errs := checkText("-", ch.Body)
+	errs := checkBody(ch.Body)
 	if ch.Body == "" {
 		errs = append(errs, &FieldError{Field: "message", Message: "is required"})
 	}
@@ -326,10 +342,14 @@ func (inc *Incident) Acknowledge(author string, now time.Time) error {
 	return nil
 }
 
-// Resolve resolves an open incident. Resolving a resolved incident is a conflict.
+// Resolve resolves an open incident. Resolving a resolved incident is a conflict; a message
+// that is too long or holds control characters is a *FieldError naming "message".
 func (inc *Incident) Resolve(author, body string, now time.Time) error {
 	if inc.Status == Resolved {
 		return fmt.Errorf("incident %s is already resolved: %w", inc.ID, ErrConflict)
+	}
+	if errs := checkBody(body); len(errs) > 0 {
+		return errs[0]
 	}
 	if body == "" {
 		body = "This incident has been resolved."
@@ -347,13 +367,16 @@ func (inc *Incident) resolve(now time.Time) {
 }
 
 // Reopen reopens a resolved incident. Its resolution clock resumes where it stopped: the time
-// it spent resolved does not count.
+// it spent resolved does not count. Its message is checked as Resolve's is.
 func (inc *Incident) Reopen(author, body string, now time.Time) error {
 	if inc.Status != Resolved {
 		return fmt.Errorf("incident %s is not resolved: %w", inc.ID, ErrInvalidState)
 	}
 	if inc.Backfilled {
 		return fmt.Errorf("incident %s was recorded after the fact and cannot be reopened: %w", inc.ID, ErrInvalidState)
+	}
+	if errs := checkBody(body); len(errs) > 0 {
+		return errs[0]
 	}
 	if body == "" {
 		body = "This incident has been reopened."

@@ -2,6 +2,7 @@ package incidents_test
 
 import (
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -196,4 +197,66 @@ func TestDeclareRejects(t *testing.T) {
 	if err := inc.Reopen("ops", "", t0); !errors.Is(err, incidents.ErrInvalidState) {
 		t.Errorf("reopening a backfill: %v", err)
 	}
+}
+
+// Text a person writes is refused with control characters in it, the field named; a monitor's
+// text is cleaned, so an outage is declared whatever its reason says.
+func TestTextRule(t *testing.T) {
+	now := t0
+	decl := func(title, body string, automatic bool) incidents.Declaration {
+		return incidents.Declaration{ID: "inc-1", Title: title, Body: body, Severity: incidents.P2, Automatic: automatic}
+	}
+	fields := func(errs []*incidents.FieldError) []string {
+		var out []string
+		for _, e := range errs {
+			out = append(out, e.Field)
+		}
+		return out
+	}
+	tests := []struct {
+		name        string
+		title, body string
+		want        []string
+	}{
+		{"fine", "API errors", "Looking.\n\n- one\r\n- two\twith a tab", nil},
+		{"escape in the title", "API \x1b[31merrors", "", []string{"title"}},
+		{"newline in the title", "API\nerrors", "", []string{"title"}},
+		{"U+0001 in the message", "API errors", "a\x01b", []string{"message"}},
+		{"invalid UTF-8 in both", "caf\xe9", "caf\xe9", []string{"title", "message"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, errs := incidents.Declare(decl(tt.title, tt.body, false), nil, now)
+			if got := fields(errs); !slices.Equal(got, tt.want) {
+				t.Errorf("Declare: invalid fields %v, want %v (%v)", got, tt.want, errs)
+			}
+		})
+	}
+	inc, errs := incidents.Declare(decl("API\x00 is down", "monitor failed (banner \x1b[0m\xff)", true), nil, now)
+	if len(errs) > 0 || inc.Title != "API is down" || inc.Updates[0].Body != "monitor failed (banner [0m\uFFFD)" {
+		t.Errorf("automatic: %q / %q, %v", inc.Title, inc.Updates[0].Body, errs)
+	}
+
+	inc, errs = incidents.Declare(decl("API errors", "", false), nil, now)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	if errs := inc.Apply(incidents.Change{Body: "still \x0b broken"}, nil, now); len(errs) != 1 || errs[0].Field != "message" {
+		t.Errorf("Apply: %v", errs)
+	}
+	var fe *incidents.FieldError
+	if err := inc.Resolve("ops", "fixed\x1b", now); !errors.As(err, &fe) || fe.Field != "message" || inc.Status == incidents.Resolved {
+		t.Errorf("Resolve: %v, status %s", err, inc.Status)
+	}
+	mustOK := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	mustOK(inc.Resolve("ops", "fixed\r\n", now))
+	if err := inc.Reopen("ops", "\u0085back", now); !errors.As(err, &fe) || fe.Field != "message" || inc.Status != incidents.Resolved {
+		t.Errorf("Reopen: %v, status %s", err, inc.Status)
+	}
+	mustOK(inc.Reopen("ops", "", now))
 }

@@ -95,12 +95,24 @@ func (w *Window) Recurring() bool { return w.Rule != "" }
 func (w *Window) Location() *time.Location { return w.loc }
 
 // Prepare checks the window and readies it for expansion: it loads the zone and parses the
-// rule. It returns every problem, by field name. A window read from storage or built from config
-// must be prepared before use.
-func (w *Window) Prepare() []*component.FieldError {
+// rule. It returns every problem, by field name. A window built from config or from a request
+// must be prepared before use; one read from storage, with PrepareStored.
+func (w *Window) Prepare() []*component.FieldError { return w.prepare(true) }
+
+// PrepareStored is Prepare for a window read from storage: the title and description are not
+// held to the text rule (component.CheckText), so a window stored before the rule still loads;
+// output cleans its text instead.
+func (w *Window) PrepareStored() []*component.FieldError { return w.prepare(false) }
+
+func (w *Window) prepare(checkText bool) []*component.FieldError {
 	var errs []*component.FieldError
 	add := func(field, format string, args ...any) {
 		errs = append(errs, &component.FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
+	}
+	text := func(field, s string, kind component.TextKind) {
+		if fe := component.CheckText(field, s, kind); checkText && fe != nil {
+			errs = append(errs, fe)
+		}
 	}
 	if !component.ValidID(w.ID) {
 		add("id", "must be 1-63 characters of a-z, 0-9, '-' and '_', starting with a letter or digit")
@@ -109,9 +121,13 @@ func (w *Window) Prepare() []*component.FieldError {
 		add("title", "is required")
 	} else if len(w.Title) > MaxTitleLength {
 		add("title", "must be at most %d bytes", MaxTitleLength)
+	} else {
+		text("title", w.Title, component.SingleLine)
 	}
 	if len(w.Description) > MaxDescLength {
 		add("description", "must be at most %d bytes", MaxDescLength)
+	} else {
+		text("description", w.Description, component.MultiLine)
 	}
 	if len(w.Components) == 0 {
 		add("components", "at least one component is required")

@@ -190,6 +190,10 @@ func TestPrepareRejects(t *testing.T) {
 			w.Rule, w.Start, w.End = "", utc("2026-02-01T02:00:00Z"), utc("2026-02-01T01:00:00Z")
 		}, "end", "must be after start"},
 		{"no components", func(w *maintenance.Window) { w.Components = nil }, "components", "at least one"},
+		{"escape in the title", func(w *maintenance.Window) { w.Title = "DB \x1b[1mmove" }, "title", "control character U+001B at byte 3"},
+		{"newline in the title", func(w *maintenance.Window) { w.Title = "DB\nmove" }, "title", "control character U+000A"},
+		{"U+0001 in the description", func(w *maintenance.Window) { w.Description = "a\nb\x01" }, "description", "control character U+0001 at byte 3"},
+		{"invalid UTF-8 in the description", func(w *maintenance.Window) { w.Description = "caf\xe9" }, "description", "not valid UTF-8"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -203,6 +207,26 @@ func TestPrepareRejects(t *testing.T) {
 			}
 			t.Errorf("Prepare errors = %v, want %s: ...%s...", errs, tt.field, tt.msg)
 		})
+	}
+}
+
+// A window stored before the text rule still loads (PrepareStored); a multi-line description
+// with tabs and CRLF is fine for both.
+func TestPrepareStoredKeepsOldText(t *testing.T) {
+	w := maintenance.Window{ID: "w", Title: "DB\x01 move", Description: "line\r\n\tline\x1b", Components: []string{"api"},
+		AnnouncedAt: utc("2026-01-01T00:00:00Z"), TimeZone: "UTC", Start: utc("2026-02-01T01:00:00Z"), End: utc("2026-02-01T02:00:00Z")}
+	if errs := w.PrepareStored(); len(errs) > 0 {
+		t.Errorf("PrepareStored: %v", errs)
+	}
+	if len(w.Occurrences(utc("2026-01-01T00:00:00Z"), utc("2026-03-01T00:00:00Z"))) != 1 {
+		t.Error("the stored window was not prepared")
+	}
+	if errs := w.Prepare(); len(errs) != 2 || errs[0].Field != "title" || errs[1].Field != "description" {
+		t.Errorf("Prepare: %v", errs)
+	}
+	w.Title, w.Description = "DB move", "line\r\n\tline"
+	if errs := w.Prepare(); len(errs) > 0 {
+		t.Errorf("Prepare: %v", errs)
 	}
 }
 

@@ -199,7 +199,7 @@ func DecodeWindow(b []byte) (maintenance.Window, error) {
 	if err := json.Unmarshal(b, &w); err != nil {
 		return w, fmt.Errorf("decode maintenance window: %w", err)
 	}
-	if errs := w.Prepare(); len(errs) > 0 {
+	if errs := w.PrepareStored(); len(errs) > 0 {
 		return w, fmt.Errorf("stored maintenance window %s is invalid: %v", w.ID, errs[0])
 	}
 	return w, nil
