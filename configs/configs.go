@@ -512,6 +512,8 @@ func (c *Config) validate(d *decoder) {
 	if len(s.Title) > component.MaxNameLength {
 		d.at("server.title", "must be at most %d bytes", component.MaxNameLength)
 	}
+	checkText(d, "server.title", s.Title, component.SingleLine)
+	checkText(d, "server.description", s.Description, component.MultiLine)
 	for i, l := range s.Links {
 		if l.Title == "" {
 			d.at(fmt.Sprintf("server.links[%d].title", i), "is required")
@@ -642,9 +644,20 @@ func checkName(d *decoder, path, name, description string) {
 		d.at(path+".name", "is required")
 	} else if len(name) > component.MaxNameLength {
 		d.at(path+".name", "must be at most %d bytes", component.MaxNameLength)
+	} else {
+		checkText(d, path+".name", name, component.SingleLine)
 	}
 	if len(description) > component.MaxDescriptionLength {
 		d.at(path+".description", "must be at most %d bytes", component.MaxDescriptionLength)
+	} else {
+		checkText(d, path+".description", description, component.MultiLine)
+	}
+}
+
+// checkText holds free text to the API's rule (component.CheckText): no control characters.
+func checkText(d *decoder, path, s string, kind component.TextKind) {
+	if fe := component.CheckText(path, s, kind); fe != nil {
+		d.at(path, "%s", fe.Message)
 	}
 }
 

@@ -98,6 +98,13 @@ func TestLoadBadConfigs(t *testing.T) {
 		{"bad-secret-both.yaml", []string{`6:20: storage.redis.password_file: give password or password_file, not both`}},
 		{"bad-secret-env.yaml", []string{`5:15: storage.redis.password: environment variable UPSTATE_TEST_UNSET_SECRET is not set`}},
 		{"bad-syntax.yaml", []string{`2:1: invalid YAML: found unexpected end of stream`}},
+		{"bad-text.yaml", []string{
+			`2:10: server.title: holds the control character U+001B at byte 4 (no control characters)`,
+			`3:16: server.description: holds the control character U+0007 at byte 26 (no control characters other than tab and newline)`,
+			`6:11: groups[0].name: holds the control character U+0009 at byte 4 (no control characters)`,
+			`10:18: components[0].description: holds the control character U+0000 at byte 10 (no control characters other than tab and newline)`,
+			`14:14: maintenance.windows[0].title: holds the control character U+0085 at byte 2 (no control characters)`,
+		}},
 		{"bad-three-mistakes.yaml", []string{
 			`3:14: server.time_zone: unknown time zone "Europe/Atlantis" (use an IANA name such as Asia/Shanghai)`,
 			`12:14: monitors[0].timeout: must be shorter than interval (10s)`,
