@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
@@ -65,9 +66,12 @@ func toAPIError(err error) (*apiError, bool) {
 	var ae *apiError
 	var he *echo.HTTPError
 	var maxBytes *http.MaxBytesError
+	var fe *component.FieldError
 	switch {
 	case errors.As(err, &ae):
 		return ae, true
+	case errors.As(err, &fe): // a domain rule on one field, such as the text rule on a resolution's message
+		return validationError([]*component.FieldError{fe}), true
 	case errors.As(err, &maxBytes):
 		return newError(http.StatusRequestEntityTooLarge, "body_too_large", "the request body is larger than %d bytes", maxBytes.Limit), true
 	case errors.Is(err, store.ErrNotFound):
@@ -177,6 +181,9 @@ func decodeJSON(c echo.Context, v any) error {
 	if len(strings.TrimSpace(string(body))) == 0 {
 		return newError(http.StatusBadRequest, "invalid_json", "the request body is empty; send a JSON object")
 	}
+	if i := invalidUTF8(body); i >= 0 { // the decoder would quietly store U+FFFD instead
+		return newError(http.StatusBadRequest, "invalid_json", "the body is not valid UTF-8 (at byte %d); JSON is UTF-8", i)
+	}
 	if depth(body) > maxJSONDepth {
 		return newError(http.StatusBadRequest, "invalid_json", "the JSON is nested more than %d levels deep", maxJSONDepth)
 	}
@@ -189,6 +196,18 @@ func decodeJSON(c echo.Context, v any) error {
 		return newError(http.StatusBadRequest, "invalid_json", "the body holds more than one JSON value")
 	}
 	return nil
+}
+
+// invalidUTF8 is the offset of the first byte of b that is not UTF-8, or -1.
+func invalidUTF8(b []byte) int {
+	for i := 0; i < len(b); {
+		r, size := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && size == 1 {
+			return i
+		}
+		i += size
+	}
+	return -1
 }
 
 func depth(b []byte) int {
