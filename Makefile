@@ -34,6 +34,7 @@ fuzz:
 	$(GO) test ./statuspage -run '^$$' -fuzz '^FuzzAdminJSON$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./statuspage -run '^$$' -fuzz '^FuzzWriteAPIs$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./statuspage -run '^$$' -fuzz '^FuzzReadAPIs$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./statuspage -run '^$$' -fuzz '^FuzzStoredText$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./maintenance -run '^$$' -fuzz '^FuzzRule$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./probe -run '^$$' -fuzz '^FuzzHTTPBody$$' -fuzztime $(FUZZTIME)
 

@@ -101,6 +101,7 @@ func (s *Server) badge(c echo.Context) error {
 			b.message, b.color = percent(a), badgeRed
 		}
 	}
+	b.label, b.message = cleanText(b.label), cleanText(b.message) // a name stored before the text rule, or any ?label=
 	c.Response().Header().Set(echo.HeaderCacheControl, "public, max-age=60")
 	c.Response().Header().Set("Access-Control-Allow-Origin", "*")
 	if format == "json" {

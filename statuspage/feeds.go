@@ -121,5 +121,16 @@ func (s *Server) buildFeed(c echo.Context) (*feeds.Feed, error) {
 	if len(feed.Items) > 0 {
 		feed.Updated = feed.Items[0].Updated
 	}
+	cleanFeed(feed)
 	return feed, nil
+}
+
+// cleanFeed cleans every text of the feed (cleanText): content:encoded is CDATA, which
+// encoding/xml writes as it is, so one control character there made the whole RSS feed
+// invalid, and in a title it came out as U+FFFD.
+func cleanFeed(f *feeds.Feed) {
+	f.Title, f.Description = cleanText(f.Title), cleanText(f.Description)
+	for _, it := range f.Items {
+		it.Title, it.Description, it.Content = cleanText(it.Title), cleanText(it.Description), cleanText(it.Content)
+	}
 }

@@ -392,10 +392,12 @@ func (s *Server) renderError(c echo.Context, ae *apiError) error {
 }
 
 // render executes a template into a buffer first, so a template error never sends half a page.
+// The page is cleaned whole (cleanText): html/template escapes markup but passes control
+// characters through, and the templates themselves hold none.
 func (s *Server) render(c echo.Context, status int, name string, data any) error {
 	var buf bytes.Buffer
 	if err := s.templates.ExecuteTemplate(&buf, name, data); err != nil {
 		return fmt.Errorf("render %s: %w", name, err)
 	}
-	return c.HTMLBlob(status, buf.Bytes())
+	return c.HTMLBlob(status, []byte(cleanText(buf.String())))
 }
