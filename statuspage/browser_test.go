@@ -2,6 +2,7 @@ package statuspage
 
 import (
 	"context"
+	"fmt"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -11,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	cdplog "github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
@@ -36,8 +39,11 @@ func chromium(t *testing.T) string {
 }
 
 // TestPageInRealBrowser loads a page with an incident and maintenance in headless Chromium:
-// it must render with no console errors and no uncaught exceptions. A screenshot is saved in
-// the test's artifact directory (go test -artifacts keeps it).
+// it must render with no console errors, no uncaught exceptions and no Content-Security-Policy
+// violation (Chromium logs those as errors too, and a listener registered before each document
+// loads counts securitypolicyviolation events); so must the history, the incident's page and a
+// badge opened on its own. A screenshot is saved in the test's artifact directory (go test
+// -artifacts keeps it).
 func TestPageInRealBrowser(t *testing.T) {
 	bin := chromium(t)
 	f := newFixture(t)
@@ -48,10 +54,12 @@ func TestPageInRealBrowser(t *testing.T) {
 	}
 	mustOK(t, f.store.AppendStatus(ctx, component.Change{ComponentID: "db", At: t0.Add(-3 * 24 * time.Hour), Status: component.MajorOutage}))
 	mustOK(t, f.store.AppendStatus(ctx, component.Change{ComponentID: "db", At: t0.Add(-3*24*time.Hour + 90*time.Minute), Status: component.Operational}))
-	if r := f.do("POST", "/api/admin/v1/incidents", f.tokens[apikey.ScopeIncidents],
-		`{"title":"Elevated errors on the API <script>alert(1)</script>","severity":"P1","message":"We are **investigating**.","components":[{"id":"api","impact":"partial_outage"}]}`); r.code != 201 {
+	r := f.do("POST", "/api/admin/v1/incidents", f.tokens[apikey.ScopeIncidents],
+		`{"title":"Elevated errors on the API <script>alert(1)</script>","severity":"P1","message":"We are **investigating**.","components":[{"id":"api","impact":"partial_outage"}]}`)
+	if r.code != 201 {
 		t.Fatal(r.body)
 	}
+	incidentID := r.incident(t).ID
 	if r := f.do("POST", "/api/admin/v1/maintenance", f.tokens[apikey.ScopeMaintenance], tuesdayBody); r.code != 201 {
 		t.Fatal(r.body)
 	}
@@ -77,12 +85,31 @@ func TestPageInRealBrowser(t *testing.T) {
 			if e.Type == runtime.ConsoleAPICalledTypeError || e.Type == runtime.ConsoleAPICalledTypeAssert {
 				problems = append(problems, "console."+string(e.Type))
 			}
+		case *cdplog.EventEntryAdded: // the browser's own messages: CSP violations, failed loads
+			if e.Entry.Level == cdplog.EntryLevelError {
+				problems = append(problems, fmt.Sprintf("%s: %s (%s)", e.Entry.Source, e.Entry.Text, e.Entry.URL))
+			}
 		}
 	}
 	bctx, cancel := chromedp.NewContext(actx, chromedp.WithListener(listen))
 	defer cancel()
 	bctx, cancelTimeout := context.WithTimeout(bctx, 60*time.Second)
 	defer cancelTimeout()
+	// Runs in every document before its own content, whatever the page's policy allows.
+	if _, err := chromedp.Call(bctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: `window.__csp = [];
+document.addEventListener("securitypolicyviolation", e => window.__csp.push(e.violatedDirective + " blocked " + (e.blockedURI || "inline")));`}); err != nil {
+		t.Fatalf("browser: %v", err)
+	}
+	violations := func(what string) {
+		t.Helper()
+		got, err := chromedp.Run(bctx, chromedp.Evaluate[[]string](`window.__csp || ["the listener did not run"]`))
+		if err != nil {
+			t.Fatalf("browser: %s: CSP violations: %v", what, err)
+		}
+		if len(got) > 0 {
+			t.Errorf("%s: Content-Security-Policy violations: %v", what, got)
+		}
+	}
 	url := srv.URL + "/"
 	if err := chromedp.Do(bctx, chromedp.Navigate(url), chromedp.WaitVisible(chromedp.CSS("main"))); err != nil {
 		t.Fatalf("browser: %v", err)
@@ -114,6 +141,17 @@ func TestPageInRealBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("screenshot: %s", path)
+	violations("/")
+	for _, p := range []string{"/history", "/incidents/" + incidentID} {
+		if err := chromedp.Do(bctx, chromedp.Navigate(srv.URL+p), chromedp.WaitVisible(chromedp.CSS("main"))); err != nil {
+			t.Fatalf("browser: %s: %v", p, err)
+		}
+		violations(p)
+	}
+	if err := chromedp.Do(bctx, chromedp.Navigate(srv.URL+"/badge/api/status.svg"), chromedp.WaitReady(chromedp.CSS("svg"))); err != nil {
+		t.Fatalf("browser: badge: %v", err)
+	}
+	violations("the badge")
 	mu.Lock()
 	defer mu.Unlock()
 	if len(problems) > 0 {

@@ -181,7 +181,7 @@ func New(o Options) (*Server, error) {
 		s.requestLogger(),
 		middleware.BodyLimit(strconv.FormatInt(o.MaxBodyBytes, 10)+"B"),
 		middleware.ContextTimeoutWithConfig(middleware.ContextTimeoutConfig{Timeout: o.RequestTimeout}),
-		securityHeaders,
+		securityHeaders(newContentSecurityPolicy(o.Page.LogoURL)),
 	)
 
 	s.cache.handler = s
@@ -232,14 +232,23 @@ func New(o Options) (*Server, error) {
 // ServeHTTP serves a request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.ServeHTTP(w, r) }
 
-// securityHeaders sets headers every response should carry.
-func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		h := c.Response().Header()
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Referrer-Policy", "strict-origin-when-cross-origin")
-		h.Set("X-Frame-Options", "DENY")
-		return next(c)
+// securityHeaders sets headers every response should carry, and the Content-Security-Policy
+// for its kind (csp.go) once the handler has chosen its Content-Type.
+func securityHeaders(csp contentSecurityPolicy) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			h := c.Response().Header()
+			h.Set("X-Content-Type-Options", "nosniff")
+			h.Set("Referrer-Policy", "strict-origin-when-cross-origin")
+			h.Set("X-Frame-Options", "DENY")
+			c.Response().Before(func() {
+				h := c.Response().Header() // the cache may have swapped the writer since
+				if p := csp.For(h.Get(echo.HeaderContentType)); p != "" && h.Get("Content-Security-Policy") == "" {
+					h.Set("Content-Security-Policy", p)
+				}
+			})
+			return next(c)
+		}
 	}
 }
 
