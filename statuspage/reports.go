@@ -82,7 +82,8 @@ var csvHeader = []string{"component_id", "name", "objective", "start", "end", "t
 	"total_seconds", "eligible_seconds", "down_seconds", "major_outage_seconds", "partial_outage_seconds", "degraded_seconds",
 	"maintenance_seconds", "unannounced_maintenance_seconds", "unknown_seconds", "budget_seconds", "budget_remaining_seconds", "incidents"}
 
-// WriteReportsCSV writes reports as CSV with a header row.
+// WriteReportsCSV writes reports as CSV with a header row: the API's format=csv and the CLI's
+// report -format csv. Text cells go through csvText; numbers are written as numbers.
 func WriteReportsCSV(w io.Writer, reports []ReportView) error {
 	cw := csv.NewWriter(w)
 	if err := cw.Write(csvHeader); err != nil {
@@ -94,15 +95,28 @@ func WriteReportsCSV(w io.Writer, reports []ReportView) error {
 		if r.Availability != nil {
 			avail = f(*r.Availability)
 		}
-		row := []string{r.ComponentID, r.Name, r.Objective, r.Start, r.End, r.TimeZone, f(r.Target), avail, strconv.FormatBool(r.Met),
+		row := []string{csvText(r.ComponentID), csvText(r.Name), csvText(r.Objective), csvText(r.Start), csvText(r.End), csvText(r.TimeZone),
+			f(r.Target), avail, strconv.FormatBool(r.Met),
 			f(r.TotalSeconds), f(r.EligibleSeconds), f(r.DownSeconds), f(r.MajorOutageSeconds), f(r.PartialOutageSeconds), f(r.DegradedSeconds),
-			f(r.MaintenanceSeconds), f(r.UnannouncedSeconds), f(r.UnknownSeconds), f(r.BudgetSeconds), f(r.BudgetRemainingSecond), strings.Join(r.Incidents, " ")}
+			f(r.MaintenanceSeconds), f(r.UnannouncedSeconds), f(r.UnknownSeconds), f(r.BudgetSeconds), f(r.BudgetRemainingSecond), csvText(strings.Join(r.Incidents, " "))}
 		if err := cw.Write(row); err != nil {
 			return err
 		}
 	}
 	cw.Flush()
 	return cw.Error()
+}
+
+// csvText is a text cell as a spreadsheet may open it. A cell that starts with =, +, -, @, tab
+// or carriage return is a formula to Excel, LibreOffice and Google Sheets (a component named
+// =HYPERLINK("http://x") would be a link, -1+2 a sum), so it gets a leading single quote, as
+// OWASP's CSV injection guidance says. Only text goes through here: a negative number stays a
+// number.
+func csvText(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
 }
 
 // WriteReportsJSON writes reports as one JSON document.

@@ -1,6 +1,8 @@
 package statuspage
 
 import (
+	"bytes"
+	"encoding/csv"
 	"encoding/json"
 	"regexp"
 	"strings"
@@ -9,6 +11,7 @@ import (
 
 	"github.com/upstate-dev/upstate/apikey"
 	"github.com/upstate-dev/upstate/component"
+	"github.com/upstate-dev/upstate/store"
 )
 
 func TestAvailabilityReports(t *testing.T) {
@@ -100,5 +103,83 @@ func TestPageBars(t *testing.T) {
 		if !strings.Contains(page, want) {
 			t.Errorf("page lacks %s", want)
 		}
+	}
+}
+
+func TestCSVText(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{`=HYPERLINK("http://x")`, `'=HYPERLINK("http://x")`},
+		{"-1+2", "'-1+2"},
+		{"+1", "'+1"},
+		{"@SUM(A1)", "'@SUM(A1)"},
+		{"\tx", "'\tx"},
+		{"\rx", "'\rx"},
+		{"API", "API"},
+		{"a=b", "a=b"},
+		{"", ""},
+		{"'quoted", "'quoted"},
+	}
+	for _, tt := range tests {
+		if got := csvText(tt.in); got != tt.want {
+			t.Errorf("csvText(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+// Component names that a spreadsheet would run as formulas reach the CSV report as text; numbers,
+// negative ones included, stay numbers.
+func TestReportsCSVNeutralisesFormulas(t *testing.T) {
+	var buf bytes.Buffer
+	avail := 0.99
+	mustOK(t, WriteReportsCSV(&buf, []ReportView{
+		{ComponentID: "api", Name: `=HYPERLINK("http://x")`, Objective: "seed-99-5", TimeZone: "UTC", Target: 0.995, Availability: &avail,
+			BudgetRemainingSecond: -12960, Incidents: []string{"inc-1"}},
+		{ComponentID: "db", Name: "-1+2", Objective: "@x", TimeZone: "UTC", Target: 0.995, DownSeconds: 3600},
+	}))
+	rows, err := csv.NewReader(&buf).ReadAll()
+	mustOK(t, err)
+	if len(rows) != 3 {
+		t.Fatalf("%d rows", len(rows))
+	}
+	col := map[string]int{}
+	for i, h := range rows[0] {
+		col[h] = i
+	}
+	for _, c := range []struct {
+		row, col int
+		want     string
+	}{
+		{1, col["name"], `'=HYPERLINK("http://x")`},
+		{1, col["budget_remaining_seconds"], "-12960"},
+		{1, col["availability"], "0.99"},
+		{1, col["incidents"], "inc-1"},
+		{2, col["name"], "'-1+2"},
+		{2, col["objective"], "'@x"},
+		{2, col["down_seconds"], "3600"},
+	} {
+		if got := rows[c.row][c.col]; got != c.want {
+			t.Errorf("row %d %s = %q, want %q", c.row, rows[0][c.col], got, c.want)
+		}
+	}
+}
+
+// The same through the API, from components' stored names.
+func TestReportsCSVThroughTheAPI(t *testing.T) {
+	f := newFixture(t)
+	for id, name := range map[string]string{"api": `=HYPERLINK("http://x")`, "db": "-1+2"} {
+		mustOK(t, f.store.CreateComponent(t.Context(), component.Component{ID: id, Name: name, Source: component.SourceConfig, CreatedAt: t0, UpdatedAt: t0},
+			store.AuditEntry{At: t0}))
+	}
+	r := f.do("GET", "/api/v1/reports/monthly?month=2026-11&format=csv", "", "")
+	rows, err := csv.NewReader(bytes.NewReader(r.body)).ReadAll()
+	if r.code != 200 || err != nil || len(rows) != 3 {
+		t.Fatalf("%d %v\n%s", r.code, err, r.body)
+	}
+	names := map[string]string{}
+	for _, row := range rows[1:] {
+		names[row[0]] = row[1]
+	}
+	if names["api"] != `'=HYPERLINK("http://x")` || names["db"] != "'-1+2" {
+		t.Errorf("names in the CSV: %q", names)
 	}
 }
