@@ -44,7 +44,7 @@ func TestBurnRateAlertsAndGauges(t *testing.T) {
 	}
 	stop := engine.StartForTest(t, e)
 	var burns []engine.Event
-	step(t, clock, 10, func() bool {
+	step(t, e, 10, func() bool {
 		for len(events) > 0 {
 			if ev := <-events; ev.Kind == engine.EventBurnRate {
 				burns = append(burns, ev)
@@ -53,8 +53,7 @@ func TestBurnRateAlertsAndGauges(t *testing.T) {
 		return len(burns) >= 3
 	})
 	for range 3 { // more ticks publish nothing new
-		clock.Advance(time.Second)
-		time.Sleep(20 * time.Millisecond)
+		engine.AdvanceForTest(t, e, time.Second)
 	}
 	stop()
 	for len(events) > 0 {

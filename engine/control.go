@@ -59,8 +59,10 @@ func (e *Engine) RunNow(id string) error {
 		return nil // a run-now is already waiting: it will see whatever this one would
 	}
 	e.wg.Add(1)
+	e.runsActive.Add(1)
 	go func() {
 		defer e.wg.Done()
+		defer e.runsActive.Add(-1)
 		r.busy.Lock() // after a run in progress, so a check-in that arrived during it is judged
 		r.pending.Store(false)
 		defer r.busy.Unlock()

@@ -38,33 +38,38 @@ func TestHeartbeatMonitor(t *testing.T) {
 	}
 	engine.StartForTest(t, e)
 	state := func() probe.State { return snapshot(e, "backup").State }
-	step(t, clock, 15, func() bool { return state() == probe.StateUp })
+	step(t, e, 15, func() bool { return state() == probe.StateUp })
 	if next := snapshot(e, "backup").NextRun; !next.IsZero() {
 		t.Errorf("a heartbeat shows a next run (%s): what it waits for is the job's check-in", next)
 	}
 	// No check-in: due at t0+20s, down after t0+30s.
-	step(t, clock, 60, func() bool { return state() == probe.StateDown })
+	step(t, e, 60, func() bool { return state() == probe.StateDown })
 	if now := clock.Now(); now.Before(t0.Add(30 * time.Second)) {
 		t.Errorf("down at %s, before the check-in was due plus grace", now)
 	}
-	// The state changes in memory a moment before the transition is committed.
-	var trs []probe.Transition
-	engine.WaitFor(t, func() bool {
-		trs, _ = s.MonitorTransitions(ctx, "backup", t0.Add(-time.Hour), t0.Add(time.Hour))
-		return len(trs) > 0 && trs[len(trs)-1].To == probe.StateDown
-	})
+	// The run that saw the monitor down has finished: its transition is committed.
+	trs, err := s.MonitorTransitions(ctx, "backup", t0.Add(-time.Hour), t0.Add(time.Hour))
+	if err != nil || len(trs) == 0 {
+		t.Fatalf("transitions %+v, %v; want the down one", trs, err)
+	}
 	if last := trs[len(trs)-1]; last.To != probe.StateDown || last.At.Before(t0.Add(30*time.Second)) || last.At.After(t0.Add(41*time.Second)) {
-		t.Errorf("down transition %+v; want the first evaluation after t0+90s", last)
+		t.Errorf("down transition %+v; want the first evaluation after t0+30s", last)
 	}
 	// A check-in is judged at once: up without the clock moving.
 	if id, err := e.Ping(hbToken, probe.PingSuccess, 0); err != nil || id != "backup" {
 		t.Fatalf("Ping = %q, %v", id, err)
 	}
-	engine.WaitFor(t, func() bool { return state() == probe.StateUp })
+	engine.SettleForTest(t, e)
+	if got := state(); got != probe.StateUp {
+		t.Errorf("after a check-in: %s, want up", got)
+	}
 	if _, err := e.Ping(hbToken, probe.PingFail, 2); err != nil {
 		t.Fatal(err)
 	}
-	engine.WaitFor(t, func() bool { return state() == probe.StateDown })
+	engine.SettleForTest(t, e)
+	if got := state(); got != probe.StateDown {
+		t.Errorf("after a failure report: %s, want down", got)
+	}
 	if r := snapshot(e, "backup").Recent; !slices.ContainsFunc(r, func(r probe.Result) bool { return r.Phase == probe.PhaseHeartbeat && r.Reason != "" }) {
 		t.Errorf("results %+v; want a heartbeat failure with its reason", r)
 	}
@@ -90,13 +95,16 @@ func TestPauseResumeRunNow(t *testing.T) {
 	}
 	engine.StartForTest(t, e)
 	runs := func() int { return len(snapshot(e, "m").Recent) }
-	step(t, clock, 15, func() bool { return runs() == 1 })
+	step(t, e, 15, func() bool { return runs() == 1 })
 
-	// Run now: a second run without waiting the hour.
+	// Run now: a second run without waiting the hour, and only that one.
 	if err := e.RunNow("m"); err != nil {
 		t.Fatal(err)
 	}
-	engine.WaitFor(t, func() bool { return runs() == 2 })
+	engine.SettleForTest(t, e)
+	if got := runs(); got != 2 {
+		t.Fatalf("%d runs after a run-now, want 2", got)
+	}
 	if err := e.RunNow("nope"); !errors.Is(err, engine.ErrUnknownMonitor) {
 		t.Errorf("RunNow(unknown): %v", err)
 	}
@@ -114,8 +122,8 @@ func TestPauseResumeRunNow(t *testing.T) {
 	if err := e.RunNow("m"); !errors.Is(err, engine.ErrPaused) {
 		t.Errorf("RunNow while paused: %v", err)
 	}
-	clock.Advance(2 * time.Hour)
-	time.Sleep(100 * time.Millisecond)
+	// Two hours pass, past the hourly run that was due: every job due meanwhile has run.
+	engine.AdvanceForTest(t, e, 2*time.Hour)
 	if runs() != 2 {
 		t.Errorf("%d runs while paused; want none", runs()-2)
 	}
@@ -137,7 +145,7 @@ func TestPauseResumeRunNow(t *testing.T) {
 	if next := snapshot(e, "m").NextRun; !next.After(clock.Now()) {
 		t.Errorf("after resume: next run %s, want one after %s", next, clock.Now())
 	}
-	step(t, clock, 15, func() bool { return snapshot(e, "m").State == probe.StateUp })
+	step(t, e, 15, func() bool { return snapshot(e, "m").State == probe.StateUp })
 }
 
 func TestReloadAddsChangesRemoves(t *testing.T) {
@@ -164,7 +172,7 @@ func TestReloadAddsChangesRemoves(t *testing.T) {
 		}
 		return true
 	}
-	step(t, clock, 15, allUp)
+	step(t, e, 15, allUp)
 
 	// A bad monitor in the new set changes nothing.
 	bad := mk("new", time.Minute)
@@ -187,7 +195,7 @@ func TestReloadAddsChangesRemoves(t *testing.T) {
 	if snap := snapshot(e, "change"); snap.State != probe.StateUp || snap.Monitor.Interval != 10*time.Second {
 		t.Errorf("changed monitor: state %s interval %s; want its state kept and the new interval", snap.State, snap.Monitor.Interval)
 	}
-	step(t, clock, 15, func() bool { return snapshot(e, "new").State == probe.StateUp })
+	step(t, e, 15, func() bool { return snapshot(e, "new").State == probe.StateUp })
 	if n := len(e.Monitors()); n != 3 {
 		t.Errorf("%d monitors, want 3", n)
 	}
@@ -197,7 +205,7 @@ func TestReloadAddsChangesRemoves(t *testing.T) {
 	}
 	// The changed monitor runs on its new interval: two runs 10 s apart.
 	n := len(snapshot(e, "change").Recent)
-	step(t, clock, 25, func() bool { return len(snapshot(e, "change").Recent) >= n+2 })
+	step(t, e, 25, func() bool { return len(snapshot(e, "change").Recent) >= n+2 })
 }
 
 // A reload that fails leaves the heartbeat tokens as they were, even when the failing monitor

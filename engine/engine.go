@@ -158,6 +158,11 @@ type Engine struct {
 	wg          sync.WaitGroup                // on-demand runs, awaited at shutdown
 	severity    map[string]incidents.Severity // by monitor id; replaced on reload
 	reloadMu    sync.Mutex                    // one reload at a time
+
+	// Counted for the tests, which wait for the engine to be idle (helpers_test.go): runs in
+	// progress, scheduled or on demand; those of them waiting on the clock to re-probe; and
+	// those waiting for a probe slot.
+	runsActive, runsRetrying, runsQueued atomic.Int64
 }
 
 // transportKey picks the shared HTTP transport a monitor uses: connections are pooled per
@@ -191,6 +196,7 @@ type runner struct {
 	rollupGen uint64
 	busy      sync.Mutex  // held for a run: scheduled and on-demand runs never overlap
 	pending   atomic.Bool // an on-demand run is waiting for busy
+	retrying  atomic.Bool // a run waits on the clock to re-probe (for the tests)
 }
 
 // New builds an engine. It starts nothing: Run does.
@@ -311,9 +317,8 @@ func (e *Engine) Run(ctx context.Context) error {
 		{"availability", e.opts.AvailabilityEvery, e.availabilityTick},
 	}
 	for _, h := range housekeeping {
-		if _, err := e.sched.NewJob(gocron.DurationJob(h.every), gocron.NewTask(h.fn),
-			gocron.WithName("engine:"+h.name), gocron.WithSingletonMode(gocron.LimitModeReschedule),
-			gocron.WithStartAt(gocron.WithStartImmediately())); err != nil {
+		if _, err := e.sched.NewJob(gocron.DurationJob(h.every), gocron.NewTask(oneAtATime(h.fn)),
+			gocron.WithName("engine:"+h.name), gocron.WithStartAt(gocron.WithStartImmediately())); err != nil {
 			return fmt.Errorf("engine: schedule %s: %w", h.name, err)
 		}
 	}
@@ -346,6 +351,22 @@ func (e *Engine) Run(ctx context.Context) error {
 	e.markAllUnknown(stopCtx, e.opts.Clock.Now(), stopReason)
 	e.log.Info("engine stopped")
 	return err
+}
+
+// oneAtATime runs fn unless its last run is still in progress: a run due meanwhile is skipped,
+// as with gocron's singleton mode and LimitModeReschedule. Not that mode itself: it frees the
+// job only after gocron has recorded the run complete, so the tests, which wait until every
+// job's last run is complete before they move the clock (helpers_test.go), would see the next
+// run skipped now and then.
+func oneAtATime(fn func(context.Context)) func(context.Context) {
+	var running sync.Mutex
+	return func(ctx context.Context) {
+		if !running.TryLock() {
+			return
+		}
+		defer running.Unlock()
+		fn(ctx)
+	}
 }
 
 // startPeopleManaged records components without monitors as operational if they have no
@@ -490,17 +511,17 @@ func (e *Engine) schedule(r *runner, now time.Time) error {
 // runProbe is one scheduled run of one monitor. A failure that does not yet make the monitor
 // down is re-probed at once, up to Retries times, so an outage is confirmed in seconds.
 func (e *Engine) runProbe(ctx context.Context, r *runner) {
+	e.runsActive.Add(1)
+	defer e.runsActive.Add(-1)
 	expected := e.advanceSchedule(r)
 	if !r.busy.TryLock() {
 		return // an on-demand run is in progress; this one would only repeat it
 	}
 	defer r.busy.Unlock()
-	select {
-	case e.slots <- struct{}{}:
-		defer func() { <-e.slots }()
-	case <-ctx.Done():
+	if !e.takeSlot(ctx) {
 		return
 	}
+	defer func() { <-e.slots }()
 	// Lag includes the wait for a slot: a run that waits is late.
 	if !expected.IsZero() {
 		e.metrics.lag.Observe(max(0, e.opts.Clock.Since(expected)).Seconds())
@@ -513,11 +534,47 @@ func (e *Engine) runProbe(ctx context.Context, r *runner) {
 		if res.OK || down || attempt >= r.m.Thresholds.Retries {
 			return
 		}
-		select {
-		case <-ctx.Done():
+		if !e.waitRetry(ctx, r) {
 			return
-		case <-e.opts.Clock.After(r.m.Thresholds.RetrySpacing):
 		}
+	}
+}
+
+// takeSlot takes one of the probe slots, waiting for one if all are taken; false if ctx ended
+// first.
+func (e *Engine) takeSlot(ctx context.Context) bool {
+	select {
+	case e.slots <- struct{}{}:
+		return true
+	case <-ctx.Done():
+		return false
+	default:
+	}
+	e.runsQueued.Add(1)
+	defer e.runsQueued.Add(-1)
+	select {
+	case e.slots <- struct{}{}:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// waitRetry waits the retry spacing before a re-probe; false if ctx ended first.
+func (e *Engine) waitRetry(ctx context.Context, r *runner) bool {
+	wake := e.opts.Clock.After(r.m.Thresholds.RetrySpacing)
+	// Marked once the timer is set, so a test that sees the mark may move the clock past it.
+	r.retrying.Store(true)
+	e.runsRetrying.Add(1)
+	defer func() {
+		r.retrying.Store(false)
+		e.runsRetrying.Add(-1)
+	}()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-wake:
+		return true
 	}
 }
 

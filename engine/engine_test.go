@@ -43,19 +43,18 @@ func target(t *testing.T) (*httptest.Server, *atomic.Bool) {
 	return srv, &healthy
 }
 
-// step advances the fake clock a second at a time until cond holds, giving the scheduler real
-// time to run what became due. It fails the test after limit steps.
-func step(t *testing.T, clock *clockwork.FakeClock, limit int, cond func() bool) {
+// step advances e's fake clock a second at a time until cond holds. After each second it waits
+// until what became due has run and the engine is idle again (engine.AdvanceForTest), so cond
+// sees the work of that second done, and holds or not for good until the clock moves again. It
+// fails the test after limit steps.
+func step(t *testing.T, e *engine.Engine, limit int, cond func() bool) {
 	t.Helper()
+	engine.SettleForTest(t, e)
 	for range limit {
 		if cond() {
 			return
 		}
-		clock.Advance(time.Second)
-		deadline := time.Now().Add(300 * time.Millisecond)
-		for time.Now().Before(deadline) && !cond() {
-			time.Sleep(5 * time.Millisecond)
-		}
+		engine.AdvanceForTest(t, e, time.Second)
 	}
 	if !cond() {
 		t.Fatalf("condition not met after %d simulated seconds", limit)
@@ -82,17 +81,17 @@ func TestEngineDetectsOutageAndRecovery(t *testing.T) {
 	results := func() []probe.Result { return snapshot(e, "api-health").Recent }
 	state := func() probe.State { return snapshot(e, "api-health").State }
 
-	step(t, clock, 15, func() bool { return state() == probe.StateUp })
+	step(t, e, 15, func() bool { return state() == probe.StateUp })
 	firstUp := results()[0].At
 
 	healthy.Store(false)
 	n := len(results())
-	step(t, clock, 30, func() bool { return state() == probe.StateDown })
+	step(t, e, 30, func() bool { return state() == probe.StateDown })
 	firstFail := results()[n].At
 
 	healthy.Store(true)
 	n = len(results())
-	step(t, clock, 15, func() bool { return state() == probe.StateUp })
+	step(t, e, 15, func() bool { return state() == probe.StateUp })
 	recovered := results()[n].At
 
 	if err := stop(); err != nil {
@@ -171,7 +170,7 @@ func TestEngineRestoresStateAfterRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	stop := engine.StartForTest(t, e)
-	step(t, clock, 20, func() bool { return len(snapshot(e, "m").Recent) >= 2 })
+	step(t, e, 20, func() bool { return len(snapshot(e, "m").Recent) >= 2 })
 	stop()
 	trs, _ := s.MonitorTransitions(ctx, "m", t0.Add(-2*time.Hour), t0.Add(time.Hour))
 	// Only the stored one and the clean stop: a still-failing monitor records no new down.
@@ -240,17 +239,16 @@ func TestQuickRetriesConfirmAnOutageInSeconds(t *testing.T) {
 		t.Fatal(err)
 	}
 	engine.StartForTest(t, e)
-	step(t, clock, 20, func() bool { return snapshot(e, "m").State == probe.StateDown })
+	step(t, e, 20, func() bool { return snapshot(e, "m").State == probe.StateDown })
 	rs := snapshot(e, "m").Recent
 	if len(rs) != 2 || rs[1].At.Sub(rs[0].At) != time.Second {
 		t.Fatalf("results = %+v; want the first failure and one re-probe a second later", rs)
 	}
-	// The state changes in memory a moment before the transition is committed.
-	var trs []probe.Transition
-	engine.WaitFor(t, func() bool {
-		trs, _ = s.MonitorTransitions(ctx, "m", t0.Add(-time.Hour), t0.Add(time.Hour))
-		return len(trs) > 0
-	})
+	// The run that saw the monitor down has finished: its transition is committed.
+	trs, err := s.MonitorTransitions(ctx, "m", t0.Add(-time.Hour), t0.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
 	if len(trs) != 1 || trs[0].To != probe.StateDown || !trs[0].At.Equal(rs[0].At) {
 		t.Errorf("transitions = %+v; want down, back-dated to the first failure", trs)
 	}
@@ -262,19 +260,19 @@ func TestQuickRetriesConfirmAnOutageInSeconds(t *testing.T) {
 // At most MaxConcurrentProbes probes run at once; the others wait their turn and still run.
 func TestConcurrencyLimit(t *testing.T) {
 	s := engine.OpenStoreForTest(t)
-	ctx := t.Context()
 	syncAPI(t, s)
 	var inflight, most, served atomic.Int64
+	held, release := context.WithCancel(t.Context())
+	defer release()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n := inflight.Add(1)
 		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
 		}
-		// Hold each request until a second one is in flight (or a while has passed), so the
-		// limit is reached however slowly the runs are started on a loaded machine.
-		for deadline := time.Now().Add(2 * time.Second); inflight.Load() < 2 && time.Now().Before(deadline); {
-			time.Sleep(time.Millisecond)
+		// Hold every request until the test has seen the runs at their limit.
+		select {
+		case <-held.Done():
+		case <-r.Context().Done():
 		}
-		time.Sleep(50 * time.Millisecond)
 		inflight.Add(-1)
 		served.Add(1)
 	}))
@@ -292,15 +290,25 @@ func TestConcurrencyLimit(t *testing.T) {
 		t.Fatal(err)
 	}
 	engine.StartForTest(t, e)
-	// Once the six housekeeping jobs and the six monitors wait on the clock, make every first
-	// run due at once: they are spread over the first 9 s.
-	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	if err := clock.BlockUntilContext(wctx, 12); err != nil {
-		t.Fatalf("the jobs were not scheduled: %v", err)
-	}
+	// Once every job waits on the clock, make every first run due at once: they are spread over
+	// the first 9 s. Not AdvanceForTest: the runs are held until the test has looked.
+	engine.SettleForTest(t, e)
 	clock.Advance(9 * time.Second)
+	// Wait until each of the six runs has a request at the target or waits for a slot: then
+	// no more requests come until some are answered.
+	engine.WaitFor(t, func() bool {
+		active, queued := engine.RunsForTest(e)
+		return active == 6 && inflight.Load()+queued == 6
+	})
+	if got := most.Load(); got != 2 {
+		t.Errorf("%d probes ran at once, want exactly the limit, 2", got)
+	}
+	release()
 	engine.WaitFor(t, func() bool { return served.Load() >= 6 })
+	engine.SettleForTest(t, e)
+	if got := served.Load(); got != 6 {
+		t.Errorf("%d requests served, want one per monitor, 6", got)
+	}
 	if got := most.Load(); got != 2 {
 		t.Errorf("at most %d probes ran at once, want exactly the limit, 2", got)
 	}

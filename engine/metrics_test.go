@@ -92,7 +92,7 @@ func TestProbeMetrics(t *testing.T) {
 
 	engine.StartForTest(t, e)
 	runs := func(id string) int { return len(snapshot(e, id).Recent) }
-	step(t, clock, 40, func() bool {
+	step(t, e, 40, func() bool {
 		return runs("tls") >= 2 && runs("broken") >= 2 && snapshot(e, "broken").State == probe.StateDown
 	})
 	got = series(t, reg, "upstate_monitor_state")

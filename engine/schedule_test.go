@@ -133,42 +133,35 @@ func TestRunsStayOnGrid(t *testing.T) {
 	}
 	StartForTest(t, e)
 
-	WaitFor(t, func() bool {
-		e.mu.Lock()
-		defer e.mu.Unlock()
-		return e.monitors[mon.ID].job != nil
-	})
 	at := firstRun(mon.ID, mon.Interval, start)
 	if !at.After(start) || !at.Truncate(maxRunGrid).Equal(at) {
 		t.Fatalf("first run at %s: want a point of the 250ms grid after %s", at, start)
 	}
 	last := func() time.Time { m, _ := e.Monitor(mon.ID); return m.Last.At }
-	clock.Advance(at.Sub(start) - time.Millisecond)
-	time.Sleep(50 * time.Millisecond) // a run now would be early
+	// A millisecond short of the first run, every job due has run: a run now would be early.
+	AdvanceForTest(t, e, at.Sub(start)-time.Millisecond)
 	if got := last(); !got.IsZero() {
 		t.Fatalf("ran at %s, before its first run at %s", got, at)
 	}
 	for range 3 {
-		// Time runs only when the test advances it, so wait for what takes real time: gocron
-		// setting its timer for the next run (advancing the fake clock before then would leave
-		// that timer in the past, never to fire), and the last run returning (a run due while
-		// one is in progress is skipped).
-		WaitFor(t, func() bool {
-			e.mu.Lock()
-			r := e.monitors[mon.ID]
-			e.mu.Unlock()
-			next, err := r.job.NextRun()
-			if err != nil || !next.Equal(at) || !r.busy.TryLock() {
-				return false
-			}
-			r.busy.Unlock()
-			return true
-		})
+		// AdvanceForTest waits, before and after moving the clock, for what takes real time:
+		// gocron setting its timer for the next run (advancing the fake clock before then would
+		// leave that timer in the past, never to fire), and the last run returning (a run due
+		// while one is in progress is skipped).
+		SettleForTest(t, e)
+		e.mu.Lock()
+		job := e.monitors[mon.ID].job
+		e.mu.Unlock()
+		if next, err := job.NextRun(); err != nil || !next.Equal(at) {
+			t.Fatalf("gocron's next run is %s (%v), want %s", next, err, at)
+		}
 		if m, _ := e.Monitor(mon.ID); !m.NextRun.Equal(at) {
 			t.Fatalf("the snapshot's next run is %s, want %s", m.NextRun, at)
 		}
-		clock.Advance(at.Sub(clock.Now()))
-		WaitFor(t, func() bool { return last().Equal(at) })
+		AdvanceForTest(t, e, at.Sub(clock.Now()))
+		if got := last(); !got.Equal(at) {
+			t.Fatalf("last run at %s, want %s", got, at)
+		}
 		at = at.Add(mon.Interval)
 	}
 }
