@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -96,14 +97,19 @@ func NewID(at time.Time) string {
 // that must not be lost (notifications) are kept in the store's outbox, not only on the bus.
 type Bus struct {
 	mu      sync.Mutex
-	subs    map[int]chan Event
+	subs    map[int]*subscriber
 	next    int
 	dropped prometheus.Counter
 }
 
+type subscriber struct {
+	ch      chan Event
+	pending *atomic.Int64 // nil unless tracked
+}
+
 // NewBus returns a bus whose drop counter is registered on reg (nil: not registered).
 func NewBus(reg prometheus.Registerer) *Bus {
-	b := &Bus{subs: map[int]chan Event{}, dropped: prometheus.NewCounter(prometheus.CounterOpts{
+	b := &Bus{subs: map[int]*subscriber{}, dropped: prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "upstate_events_dropped_total", Help: "Events a slow subscriber did not receive.",
 	})}
 	if reg != nil {
@@ -115,21 +121,46 @@ func NewBus(reg prometheus.Registerer) *Bus {
 // Subscribe returns a channel of events with room for buffer of them, and a function that ends
 // the subscription and closes the channel.
 func (b *Bus) Subscribe(buffer int) (<-chan Event, func()) {
+	sub := b.subscribe(buffer, nil)
+	return sub.C, sub.Close
+}
+
+// Subscription is a subscriber that says when it has finished with each event, so others can
+// tell whether it is idle: Pending counts events published to it and not yet Done.
+type Subscription struct {
+	C       <-chan Event
+	pending *atomic.Int64
+	Close   func() // ends the subscription and closes C; safe to call more than once
+}
+
+// Done marks one received event handled.
+func (s *Subscription) Done() { s.pending.Add(-1) }
+
+// Pending is how many events were published to this subscriber and are not Done yet, queued
+// ones included.
+func (s *Subscription) Pending() int64 { return s.pending.Load() }
+
+// SubscribeTracked is Subscribe for a consumer that calls Done after handling each event.
+func (b *Bus) SubscribeTracked(buffer int) *Subscription {
+	return b.subscribe(buffer, new(atomic.Int64))
+}
+
+func (b *Bus) subscribe(buffer int, pending *atomic.Int64) *Subscription {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	id := b.next
 	b.next++
 	ch := make(chan Event, buffer)
-	b.subs[id] = ch
+	b.subs[id] = &subscriber{ch: ch, pending: pending}
 	var once sync.Once
-	return ch, func() {
+	return &Subscription{C: ch, pending: pending, Close: func() {
 		once.Do(func() {
 			b.mu.Lock()
 			delete(b.subs, id)
 			b.mu.Unlock()
 			close(ch)
 		})
-	}
+	}}
 }
 
 // Publish sends e to every subscriber that has room, giving it an id if it has none. A nil bus
@@ -143,11 +174,17 @@ func (b *Bus) Publish(e Event) {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	for _, ch := range b.subs {
+	for _, sub := range b.subs {
+		if sub.pending != nil {
+			sub.pending.Add(1) // before the send, so no one sees it neither queued nor pending
+		}
 		select {
-		case ch <- e:
+		case sub.ch <- e:
 		default:
 			b.dropped.Inc()
+			if sub.pending != nil {
+				sub.pending.Add(-1)
+			}
 		}
 	}
 }

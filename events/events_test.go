@@ -43,3 +43,22 @@ func TestBusDeliversAndDropsWithoutBlocking(t *testing.T) {
 	var nilBus *Bus
 	nilBus.Publish(Event{Kind: IncidentDeclared}) // publishes nothing, does not panic
 }
+
+func TestTrackedSubscriptionCountsUntilDone(t *testing.T) {
+	b := NewBus(nil)
+	sub := b.SubscribeTracked(1)
+	defer sub.Close()
+	b.Publish(Event{Kind: IncidentDeclared})
+	b.Publish(Event{Kind: IncidentUpdated}) // no room: dropped, not pending
+	if got := sub.Pending(); got != 1 {
+		t.Fatalf("pending = %d, want 1", got)
+	}
+	<-sub.C
+	if got := sub.Pending(); got != 1 {
+		t.Errorf("pending after the receive = %d, want 1 until Done", got)
+	}
+	sub.Done()
+	if got := sub.Pending(); got != 0 {
+		t.Errorf("pending after Done = %d, want 0", got)
+	}
+}
