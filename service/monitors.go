@@ -1,0 +1,70 @@
+package service
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/upstate-dev/upstate/component"
+	"github.com/upstate-dev/upstate/events"
+	"github.com/upstate-dev/upstate/probe"
+	"github.com/upstate-dev/upstate/store"
+)
+
+// MeasurementStore keeps what monitors measure.
+type MeasurementStore interface {
+	store.Timelines
+	store.Transitions
+	store.Rollups
+	store.Cursors
+}
+
+// Monitors is the door for what monitors measure and the engine derives from it: transitions,
+// component status changes, rollups and the singleton jobs' cursors. These are records, not
+// anyone's edits, so they carry no audit entry: a transition is its own record (who: the
+// monitor; when: At). State changes publish their event once stored, like every other change.
+type Monitors struct {
+	*deps
+	store MeasurementStore
+}
+
+// RecordTransition stores a monitor's transition and publishes it. underMaintenance marks a
+// change inside maintenance of its component (it opens no incident and pages no one).
+func (s *Monitors) RecordTransition(ctx context.Context, tr probe.Transition, componentID string, underMaintenance bool) error {
+	if err := s.store.AppendTransition(ctx, tr); err != nil {
+		return fmt.Errorf("monitor %s transition: %w", tr.MonitorID, err)
+	}
+	s.publish(events.Event{Kind: events.MonitorState, At: tr.At, Actor: Monitor(tr.MonitorID).Name, MonitorID: tr.MonitorID,
+		ComponentID: componentID, From: string(tr.From), To: string(tr.To), Reason: tr.Reason, UnderMaintenance: underMaintenance})
+	return nil
+}
+
+// RecordStatus appends a component's measured status change to its timeline and publishes it.
+func (s *Monitors) RecordStatus(ctx context.Context, ch component.Change, from component.Status, underMaintenance bool) error {
+	if err := s.store.AppendStatus(ctx, ch); err != nil {
+		return fmt.Errorf("component %s status: %w", ch.ComponentID, err)
+	}
+	s.publish(events.Event{Kind: events.ComponentStatus, At: ch.At, Actor: System.Name, ComponentID: ch.ComponentID,
+		From: string(from), To: string(ch.Status), Reason: ch.Reason, UnderMaintenance: underMaintenance})
+	return nil
+}
+
+// MergeRollups merges a batch of result summaries.
+func (s *Monitors) MergeRollups(ctx context.Context, rs []probe.Rollup) error {
+	return s.store.AddRollups(ctx, rs)
+}
+
+// ExpireRollups deletes the buckets of res older than cutoff.
+func (s *Monitors) ExpireRollups(ctx context.Context, res probe.Resolution, cutoff time.Time) error {
+	return s.store.PruneRollups(ctx, res, cutoff)
+}
+
+// AdvanceCursor stores how far a singleton job has got.
+func (s *Monitors) AdvanceCursor(ctx context.Context, name string, t time.Time) error {
+	return s.store.SetCursor(ctx, name, t)
+}
+
+// Publish publishes an event the engine derives without a stored change of its own (a
+// maintenance occurrence starting, a reminder, a burn-rate alert): its cursor or its state is
+// what keeps it from repeating.
+func (s *Monitors) Publish(e events.Event) { s.publish(e) }
