@@ -10,6 +10,7 @@ import (
 
 	"github.com/upstate-dev/upstate/configs"
 	"github.com/upstate-dev/upstate/incidents"
+	"github.com/upstate-dev/upstate/maintenance"
 	"github.com/upstate-dev/upstate/probe"
 )
 
@@ -187,10 +188,17 @@ func TestLoadExample(t *testing.T) {
 	if len(comps) != 6 || !comps[0].IsGroup || comps[2].ID != "api" || comps[2].GroupID != "core" || comps[2].Position != 2 {
 		t.Errorf("ComponentList = %+v", comps)
 	}
-	windows := cfg.MaintenanceWindows(func(string) time.Time { return time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC) })
+	var windows []maintenance.Window
+	for _, sp := range cfg.MaintenanceSpecs() {
+		w, errs := sp.Window(time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC))
+		if len(errs) > 0 {
+			t.Fatalf("spec %s: %v", sp.ID, errs)
+		}
+		windows = append(windows, w)
+	}
 	if len(windows) != 2 || windows[0].Rule != "FREQ=DAILY" || windows[1].Rule != "FREQ=WEEKLY;BYDAY=TU" || windows[1].Duration != 2*time.Hour ||
 		windows[0].FirstDate.String() != "2026-11-01" || windows[0].Location() == nil {
-		t.Errorf("MaintenanceWindows = %+v", windows)
+		t.Errorf("MaintenanceSpecs = %+v", windows)
 	}
 	if o := cfg.ObjectiveFor("api"); o.Objective.Target != 0.995 || o.Location.String() != "Asia/Shanghai" || o.Notice != 24*time.Hour || o.Objective.Weights.PartialOutage != 0.3 {
 		t.Errorf("ObjectiveFor(api) = %+v", o)

@@ -83,14 +83,12 @@ func (c *Config) validateMaintenance(d *decoder) {
 	}
 }
 
-// MaintenanceWindows returns the windows the config declares, prepared. A window without
-// announced_at is stamped with firstSeen, which the caller sets to when Upstate first stored it.
-func (c *Config) MaintenanceWindows(firstSeen func(id string) time.Time) []maintenance.Window {
-	out := make([]maintenance.Window, 0, len(c.Maintenance.Windows))
+// MaintenanceSpecs returns the windows the config declares, validated at load. A spec without
+// announced_at is announced when Upstate first stores it (service.Maintenance.Sync).
+func (c *Config) MaintenanceSpecs() []maintenance.Spec {
+	out := make([]maintenance.Spec, 0, len(c.Maintenance.Windows))
 	for _, w := range c.Maintenance.Windows {
-		mw, _ := w.spec().Window(firstSeen(w.ID)) // validated at load
-		mw.Source = string(component.SourceConfig)
-		out = append(out, mw)
+		out = append(out, w.spec())
 	}
 	return out
 }

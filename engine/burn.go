@@ -10,11 +10,12 @@ import (
 
 	"github.com/upstate-dev/upstate/availability"
 	"github.com/upstate-dev/upstate/calendar"
+	"github.com/upstate-dev/upstate/events"
 )
 
 // EventBurnRate is published when a component starts burning its error budget fast enough to
 // fire one of the SRE Workbook's multiwindow alerts.
-const EventBurnRate EventKind = "availability.burn_rate"
+const EventBurnRate = events.BudgetBurn
 
 type availabilityMetrics struct {
 	ratio  *prometheus.GaugeVec
@@ -91,7 +92,7 @@ func (e *Engine) availabilityTick(ctx context.Context) {
 			firing[key] = true
 			if !e.firing[key] {
 				e.log.Warn("error budget burning", "component_id", c.ID, "severity", aw.Severity, "window", aw.Long, "rate", aw.Rate)
-				e.opts.Bus.Publish(Event{Kind: EventBurnRate, At: now, ComponentID: c.ID, Severity: aw.Severity,
+				e.svc.Monitors.Publish(Event{Kind: EventBurnRate, At: now, ComponentID: c.ID, Severity: aw.Severity,
 					Reason: "burn rate above " + formatRate(aw.Rate) + " over " + aw.Long.String() + " and " + aw.Short.String()})
 			}
 		}

@@ -25,9 +25,7 @@ func snapshot(e *engine.Engine, id string) engine.MonitorSnapshot {
 func TestHeartbeatMonitor(t *testing.T) {
 	s := engine.OpenStoreForTest(t)
 	ctx := t.Context()
-	if err := engine.SyncComponents(ctx, s, []component.Component{{ID: "jobs", Name: "Jobs", Source: component.SourceConfig}}, t0); err != nil {
-		t.Fatal(err)
-	}
+	engine.SyncForTest(t, s, t0, component.Component{ID: "jobs", Name: "Jobs", Source: component.SourceConfig})
 	clock := clockwork.NewFakeClockAt(t0)
 	mon := probe.Monitor{ID: "backup", ComponentID: "jobs", Kind: probe.KindHeartbeat, Interval: 10 * time.Second, Timeout: time.Second,
 		Thresholds: probe.Thresholds{Failures: 1, Successes: 1},
@@ -213,9 +211,7 @@ func TestReloadAddsChangesRemoves(t *testing.T) {
 func TestFailedReloadKeepsHeartbeatTokens(t *testing.T) {
 	s := engine.OpenStoreForTest(t)
 	ctx := t.Context()
-	if err := engine.SyncComponents(ctx, s, []component.Component{{ID: "jobs", Name: "Jobs", Source: component.SourceConfig}}, t0); err != nil {
-		t.Fatal(err)
-	}
+	engine.SyncForTest(t, s, t0, component.Component{ID: "jobs", Name: "Jobs", Source: component.SourceConfig})
 	beat := func(token string) probe.Monitor {
 		return probe.Monitor{ID: "backup", ComponentID: "jobs", Kind: probe.KindHeartbeat, Interval: 10 * time.Second, Timeout: time.Second,
 			Thresholds: probe.Thresholds{Failures: 1, Successes: 1}, Heartbeat: &probe.HeartbeatSpec{Token: token, Period: time.Hour, Grace: time.Minute}}

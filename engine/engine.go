@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,23 +25,18 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/upstate-dev/upstate/component"
+	"github.com/upstate-dev/upstate/events"
 	"github.com/upstate-dev/upstate/incidents"
 	"github.com/upstate-dev/upstate/maintenance"
 	"github.com/upstate-dev/upstate/probe"
+	"github.com/upstate-dev/upstate/service"
 	"github.com/upstate-dev/upstate/store"
 )
 
-// Store is what the engine needs from storage.
+// Store is what the engine reads. It writes only through the service (Options.Service).
 type Store interface {
-	ComponentStore
-	WindowStore
-	IncidentStore
-	GetComponent(ctx context.Context, id string) (component.Component, error)
-	AppendStatus(ctx context.Context, ch component.Change) error
-	AppendTransition(ctx context.Context, t probe.Transition) error
-	LastTransition(ctx context.Context, monitorID string) (probe.Transition, error)
-	AddRollups(ctx context.Context, rs []probe.Rollup) error
-	PruneRollups(ctx context.Context, res probe.Resolution, cutoff time.Time) error
+	service.Store
+	service.MeasurementStore
 }
 
 // Options configure an Engine.
@@ -50,23 +46,23 @@ type Options struct {
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
 	Bus        *Bus
-	Monitors   []probe.Monitor
+	// Service is the door the engine's automation changes things through (default: one on
+	// Store, Clock, Bus and Policies).
+	Service  *service.Service
+	Monitors []probe.Monitor
 	// MaxConcurrentProbes bounds probes running at once (default 512).
 	MaxConcurrentProbes int
 	// FlushInterval is how often rollups are written to the store (default 30s).
 	FlushInterval time.Duration
 	// Transport is shared by HTTP monitors (default: one built by probe.NewTransport).
 	Transport http.RoundTripper
-	// Windows is where maintenance windows and the job's cursor live (default: Store).
-	Windows WindowStore
 	// Reminders: maintenance reminder events are published this long before each start.
 	Reminders []time.Duration
 	// MaintenanceEvery is how often maintenance events are checked (default 5s). Events carry
 	// their exact time whatever the tick.
 	MaintenanceEvery time.Duration
-	// Incidents is where automatic incidents go (default: Store). Policies and DefaultPolicy
-	// give their SLA clocks; MonitorSeverity the severity a monitor's outage opens (default P1).
-	Incidents       IncidentStore
+	// Policies and DefaultPolicy give automatic incidents their SLA clocks; MonitorSeverity
+	// the severity a monitor's outage opens (default P1).
 	Policies        map[string]*incidents.Policy
 	DefaultPolicy   string
 	MonitorSeverity map[string]incidents.Severity
@@ -102,14 +98,15 @@ func (o *Options) validate() error {
 	if o.FlushInterval <= 0 {
 		o.FlushInterval = 30 * time.Second
 	}
-	if o.Windows == nil && o.Store != nil {
-		o.Windows = o.Store
-	}
 	if o.MaintenanceEvery <= 0 {
 		o.MaintenanceEvery = 5 * time.Second
 	}
-	if o.Incidents == nil && o.Store != nil {
-		o.Incidents = o.Store
+	if o.Service == nil && o.Store != nil {
+		o.Service = service.New(service.Options{Store: o.Store, Clock: o.Clock, Bus: o.Bus, Logger: o.Logger,
+			Policies: o.Policies, DefaultPolicy: o.DefaultPolicy})
+	}
+	if o.Service != nil && o.Service.Monitors == nil {
+		errs = append(errs, errors.New("engine: the Service needs a store that keeps measurements"))
 	}
 	if o.Recovery == "" {
 		o.Recovery = RecoveryResolve
@@ -126,6 +123,7 @@ func (o *Options) validate() error {
 // Engine runs monitors. Create it with New and run it with Run.
 type Engine struct {
 	opts    Options
+	svc     *service.Service
 	log     *slog.Logger
 	sched   gocron.Scheduler
 	metrics *metrics
@@ -149,20 +147,20 @@ type Engine struct {
 	rollups     map[rollupKey]*probe.Rollup // not yet flushed
 	// rollupGen counts flushes: a runner's cached rollups are valid only in its generation.
 	rollupGen uint64
-	windows   []maintenance.Window        // as of the last maintenance tick
-	impacts   map[string]component.Status // worst impact of open incidents per component
-	// seenWindows is each window's UpdatedAt as last published; nil until the first tick.
-	seenWindows map[string]time.Time
-	running     bool                          // the scheduler has started: jobs may be added and run
-	runCtx      context.Context               // Run's context, for on-demand runs
-	wg          sync.WaitGroup                // on-demand runs, awaited at shutdown
-	severity    map[string]incidents.Severity // by monitor id; replaced on reload
-	reloadMu    sync.Mutex                    // one reload at a time
+	windows   []maintenance.Window          // as of the last maintenance tick
+	impacts   map[string]component.Status   // worst impact of open incidents per component
+	running   bool                          // the scheduler has started: jobs may be added and run
+	runCtx    context.Context               // Run's context, for on-demand runs
+	wg        sync.WaitGroup                // on-demand runs, awaited at shutdown
+	severity  map[string]incidents.Severity // by monitor id; replaced on reload
+	reloadMu  sync.Mutex                    // one reload at a time
 
 	// Counted for the tests, which wait for the engine to be idle (helpers_test.go): runs in
 	// progress, scheduled or on demand; those of them waiting on the clock to re-probe; and
 	// those waiting for a probe slot.
 	runsActive, runsRetrying, runsQueued atomic.Int64
+	// incidentEvents feed followIncidents (its Pending count is for the tests' barrier).
+	incidentEvents *events.Subscription
 }
 
 // transportKey picks the shared HTTP transport a monitor uses: connections are pooled per
@@ -214,7 +212,7 @@ func New(o Options) (*Engine, error) {
 		return nil, fmt.Errorf("engine: scheduler: %w", err)
 	}
 	e := &Engine{
-		opts: o, log: o.Logger.With("component", "engine"), sched: sched,
+		opts: o, svc: o.Service, log: o.Logger.With("component", "engine"), sched: sched,
 		sla: newSLAMetrics(o.Registerer), avail: newAvailabilityMetrics(o.Registerer),
 		monitors: map[string]*runner{}, byComponent: map[string][]*runner{}, status: map[string]component.Status{}, rollups: map[rollupKey]*probe.Rollup{},
 		impacts: map[string]component.Status{}, severity: o.MonitorSeverity,
@@ -294,6 +292,14 @@ func (e *Engine) Run(ctx context.Context) error {
 		}
 		return err
 	}
+	// Incidents' impacts follow their events at once; the SLA tick stays as the safety net.
+	sub := e.opts.Bus.SubscribeTracked(256)
+	defer sub.Close()
+	e.mu.Lock()
+	e.incidentEvents = sub
+	e.mu.Unlock()
+	e.wg.Add(1)
+	go e.followIncidents(ctx, sub)
 	now := e.opts.Clock.Now()
 	e.startPeopleManaged(ctx, now)
 	e.mu.Lock()
@@ -417,7 +423,7 @@ func (e *Engine) restore(ctx context.Context) error {
 	}
 	// Windows are known before the first probe runs, so a failure during maintenance never
 	// opens an incident for lack of them.
-	windows, err := e.opts.Windows.ListWindows(ctx)
+	windows, err := e.opts.Store.ListWindows(ctx)
 	if err != nil {
 		return fmt.Errorf("engine: restore maintenance windows: %w", err)
 	}
@@ -669,12 +675,10 @@ func (e *Engine) transition(ctx context.Context, componentID string, tr probe.Tr
 		logFn = e.log.Warn
 	}
 	logFn("monitor state changed", "monitor", tr.MonitorID, "from", tr.From, "to", tr.To, "at", tr.At, "reason", tr.Reason)
-	if err := e.opts.Store.AppendTransition(ctx, tr); err != nil {
+	maint := e.underMaintenance(componentID, tr.At)
+	if err := e.svc.Monitors.RecordTransition(ctx, tr, componentID, maint); err != nil {
 		e.log.Error("store transition", "monitor", tr.MonitorID, "err", err)
 	}
-	maint := e.underMaintenance(componentID, tr.At)
-	e.opts.Bus.Publish(Event{Kind: EventMonitorState, At: tr.At, MonitorID: tr.MonitorID, ComponentID: componentID,
-		From: string(tr.From), To: string(tr.To), Reason: tr.Reason, UnderMaintenance: maint})
 	e.updateComponent(ctx, componentID, tr.At, tr.Reason)
 	if tr.Reason != stopReason {
 		// Automatic incidents follow the monitors alone: an incident's own impact must not keep
@@ -754,13 +758,11 @@ func (e *Engine) updateComponent(ctx context.Context, componentID string, at tim
 	e.mu.Unlock()
 
 	ch := component.Change{ComponentID: componentID, At: at, Status: next, Reason: reason}
-	if err := e.opts.Store.AppendStatus(ctx, ch); err != nil {
+	if err := e.svc.Monitors.RecordStatus(ctx, ch, prev, e.underMaintenance(componentID, at)); err != nil {
 		e.log.Error("store component status", "component_id", componentID, "err", err)
 		return next
 	}
 	e.log.Info("component status changed", "component_id", componentID, "from", prev, "to", next)
-	e.opts.Bus.Publish(Event{Kind: EventComponentStatus, At: at, ComponentID: componentID, From: string(prev), To: string(next),
-		Reason: reason, UnderMaintenance: e.underMaintenance(componentID, at)})
 	return next
 }
 
@@ -829,7 +831,7 @@ func (e *Engine) FlushRollups(ctx context.Context) error {
 	for _, r := range pending {
 		batch = append(batch, *r)
 	}
-	if err := e.opts.Store.AddRollups(ctx, batch); err != nil {
+	if err := e.svc.Monitors.MergeRollups(ctx, batch); err != nil {
 		e.mu.Lock()
 		for k, r := range pending {
 			if cur, ok := e.rollups[k]; ok {
@@ -848,7 +850,7 @@ func (e *Engine) FlushRollups(ctx context.Context) error {
 func (e *Engine) prune(ctx context.Context) {
 	now := e.opts.Clock.Now()
 	for _, rs := range probe.Resolutions {
-		if err := e.opts.Store.PruneRollups(ctx, rs, now.Add(-rs.Retention())); err != nil {
+		if err := e.svc.Monitors.ExpireRollups(ctx, rs, now.Add(-rs.Retention())); err != nil {
 			e.log.Error("prune rollups", "resolution", rs, "err", err)
 		}
 	}
@@ -906,3 +908,37 @@ func (g gocronLogger) Debug(msg string, args ...any) { g.l.Debug(msg, args...) }
 func (g gocronLogger) Info(msg string, args ...any)  { g.l.Debug(msg, args...) }
 func (g gocronLogger) Warn(msg string, args ...any)  { g.l.Warn(msg, args...) }
 func (g gocronLogger) Error(msg string, args ...any) { g.l.Error(msg, args...) }
+
+// followIncidents applies what open incidents do to their components as soon as an incident is
+// declared, updated, acknowledged, resolved or reopened, by anyone: a declared outage shows on
+// the page at once, not at the next SLA tick. Events queued meanwhile are applied in one pass.
+func (e *Engine) followIncidents(ctx context.Context, sub *events.Subscription) {
+	defer e.wg.Done()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev, ok := <-sub.C:
+			if !ok {
+				return
+			}
+			handled := 1
+			changed := strings.HasPrefix(string(ev.Kind), "incident.")
+			for len(sub.C) > 0 { // coalesce what queued meanwhile
+				next := <-sub.C
+				handled++
+				changed = changed || strings.HasPrefix(string(next.Kind), "incident.")
+			}
+			if changed {
+				if open, err := e.opts.Store.ListIncidents(ctx, store.IncidentQuery{OpenOnly: true}); err != nil {
+					e.log.Error("list open incidents", "err", err)
+				} else {
+					e.applyImpacts(ctx, open, e.opts.Clock.Now().UTC())
+				}
+			}
+			for range handled {
+				sub.Done()
+			}
+		}
+	}
+}

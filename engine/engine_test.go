@@ -23,9 +23,7 @@ var t0 = time.Date(2026, 3, 29, 0, 30, 0, 0, time.UTC) // a DST night in Europe;
 // syncAPI declares the one component most tests watch, "api", as the config file would at t0.
 func syncAPI(t *testing.T, s store.Store) {
 	t.Helper()
-	if err := engine.SyncComponents(t.Context(), s, []component.Component{{ID: "api", Name: "API", Source: component.SourceConfig}}, t0); err != nil {
-		t.Fatal(err)
-	}
+	engine.SyncForTest(t, s, t0, component.Component{ID: "api", Name: "API", Source: component.SourceConfig})
 }
 
 // target is an HTTP server that can be switched off and on.
@@ -176,49 +174,6 @@ func TestEngineRestoresStateAfterRestart(t *testing.T) {
 	// Only the stored one and the clean stop: a still-failing monitor records no new down.
 	if len(trs) != 2 || trs[1].To != probe.StateUnknown {
 		t.Errorf("transitions after restart = %+v, want the old down and the stop's unknown only", trs)
-	}
-}
-
-func TestSyncComponents(t *testing.T) {
-	s := engine.OpenStoreForTest(t)
-	ctx := t.Context()
-	api := component.Component{ID: "api", Name: "API", Source: component.SourceAPI, CreatedAt: t0, UpdatedAt: t0}
-	if err := s.CreateComponent(ctx, api, store.AuditEntry{At: t0, Actor: "ops", Action: "component.create"}); err != nil {
-		t.Fatal(err)
-	}
-	declared := []component.Component{
-		{ID: "core", Name: "Core", IsGroup: true, Source: component.SourceConfig},
-		{ID: "web", Name: "Web", GroupID: "core", Position: 1, Source: component.SourceConfig},
-	}
-	if err := engine.SyncComponents(ctx, s, declared, t0); err != nil {
-		t.Fatal(err)
-	}
-	// Syncing the same thing again changes nothing and writes no audit entry.
-	if err := engine.SyncComponents(ctx, s, declared, t0.Add(time.Hour)); err != nil {
-		t.Fatal(err)
-	}
-	declared[1].Name = "Website"
-	declared = declared[1:] // the group is no longer declared
-	declared[0].GroupID = ""
-	if err := engine.SyncComponents(ctx, s, declared, t0.Add(2*time.Hour)); err != nil {
-		t.Fatal(err)
-	}
-	list, _ := s.ListComponents(ctx)
-	var ids []string
-	for _, c := range list {
-		ids = append(ids, c.ID+":"+c.Name)
-	}
-	if want := []string{"api:API", "web:Website"}; !slices.Equal(ids, want) {
-		t.Errorf("components = %v, want %v (API-made ones kept, config ones synced)", ids, want)
-	}
-	entries, _ := s.ListAudit(ctx, store.AuditQuery{Actor: "config"})
-	var actions []string
-	for _, e := range entries {
-		actions = append(actions, e.Action+" "+e.Target)
-	}
-	want := []string{"component.delete component/core", "component.update component/web", "component.create component/web", "component.create component/core"}
-	if !slices.Equal(actions, want) {
-		t.Errorf("config audit = %v, want %v", actions, want)
 	}
 }
 

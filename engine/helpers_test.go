@@ -12,6 +12,8 @@ import (
 	"github.com/go-co-op/gocron/v2"
 	"github.com/jonboulle/clockwork"
 
+	"github.com/upstate-dev/upstate/component"
+	"github.com/upstate-dev/upstate/service"
 	"github.com/upstate-dev/upstate/store/sqlite"
 )
 
@@ -200,6 +202,12 @@ func (e *Engine) idle(clock *clockwork.FakeClock, before map[string]jobMark) (ma
 	if !running {
 		return nil, "not running"
 	}
+	e.mu.Lock()
+	sub := e.incidentEvents
+	e.mu.Unlock()
+	if n := sub.Pending(); n > 0 {
+		return nil, fmt.Sprintf("%d events queued or being applied", n)
+	}
 	active, waiting := e.runsActive.Load(), e.runsRetrying.Load()
 	if active != waiting {
 		return nil, fmt.Sprintf("%d runs in progress, %d of them waiting to re-probe", active, waiting)
@@ -266,4 +274,14 @@ func hasWaiters(clock *clockwork.FakeClock, n int) bool {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	return clock.BlockUntilContext(ctx, n) == nil
+}
+
+// SyncForTest declares components as the config file would at the instant at, through the
+// service (the one door), as cmd does at start-up.
+func SyncForTest(t testing.TB, s service.Store, at time.Time, declared ...component.Component) {
+	t.Helper()
+	svc := service.New(service.Options{Store: s, Clock: clockwork.NewFakeClockAt(at)})
+	if err := svc.Components.Sync(context.Background(), declared); err != nil {
+		t.Fatal(err)
+	}
 }

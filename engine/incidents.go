@@ -2,11 +2,7 @@ package engine
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"hash/fnv"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -14,24 +10,17 @@ import (
 	"github.com/upstate-dev/upstate/component"
 	"github.com/upstate-dev/upstate/incidents"
 	"github.com/upstate-dev/upstate/probe"
+	"github.com/upstate-dev/upstate/service"
 	"github.com/upstate-dev/upstate/store"
 )
 
-// IncidentStore is what automatic incidents and SLA clocks need from storage.
-type IncidentStore interface {
-	CreateIncident(ctx context.Context, inc incidents.Incident, a store.AuditEntry) error
-	GetIncident(ctx context.Context, id string) (incidents.Incident, error)
-	UpdateIncident(ctx context.Context, inc incidents.Incident, a store.AuditEntry) error
-	ListIncidents(ctx context.Context, q store.IncidentQuery) ([]incidents.Incident, error)
-}
-
 // Recovery is what a monitor's recovery does to the incident it opened.
-type Recovery string
+type Recovery = service.Recovery
 
 // The recovery modes.
 const (
-	RecoveryResolve    Recovery = "resolve"    // resolve it (the default)
-	RecoveryMonitoring Recovery = "monitoring" // move it to monitoring; a person resolves it
+	RecoveryResolve    = service.RecoveryResolve    // resolve it (the default)
+	RecoveryMonitoring = service.RecoveryMonitoring // move it to monitoring; a person resolves it
 )
 
 type slaMetrics struct {
@@ -56,39 +45,20 @@ func newSLAMetrics(reg prometheus.Registerer) *slaMetrics {
 	return m
 }
 
-// automaticID names the incident a component's outage opens, the same on every instance, so
-// two instances seeing the same failure open one incident.
-func automaticID(componentID string, at time.Time) string {
-	h := fnv.New32a()
-	h.Write([]byte(componentID))
-	return "auto-" + strconv.FormatInt(at.UnixMilli(), 36) + "-" + strconv.FormatUint(uint64(h.Sum32()), 36)
-}
-
 // onComponentChange opens an incident when a component goes down outside maintenance, and
 // resolves (or moves to monitoring) the incidents its monitors opened when it is up again.
 func (e *Engine) onComponentChange(ctx context.Context, componentID string, next component.Status, tr probe.Transition, underMaintenance bool) {
-	if e.opts.Incidents == nil {
-		return
-	}
 	switch {
 	case next == component.MajorOutage && tr.To == probe.StateDown && !underMaintenance:
 		e.openAutomatic(ctx, componentID, tr)
 	case next == component.Operational || next == component.DegradedPerformance:
-		e.recoverAutomatic(ctx, componentID, tr)
+		if _, err := e.svc.Incidents.RecoverAutomatic(ctx, componentID, tr.MonitorID, tr.At, e.opts.Recovery); err != nil {
+			e.log.Error("recover automatic incidents", "component_id", componentID, "err", err)
+		}
 	}
 }
 
 func (e *Engine) openAutomatic(ctx context.Context, componentID string, tr probe.Transition) {
-	open, err := e.opts.Incidents.ListIncidents(ctx, store.IncidentQuery{OpenOnly: true, ComponentID: componentID})
-	if err != nil {
-		e.log.Error("list incidents", "component_id", componentID, "err", err)
-		return
-	}
-	for _, inc := range open {
-		if inc.Automatic {
-			return // one incident per outage
-		}
-	}
 	name := componentID
 	if c, err := e.opts.Store.GetComponent(ctx, componentID); err == nil {
 		name = c.Name
@@ -96,93 +66,24 @@ func (e *Engine) openAutomatic(ctx context.Context, componentID string, tr probe
 	e.mu.Lock()
 	sev := e.severity[tr.MonitorID]
 	e.mu.Unlock()
-	if !sev.Valid() {
-		sev = incidents.P1
-	}
-	policy := e.opts.Policies[e.opts.DefaultPolicy]
-	now := e.opts.Clock.Now().UTC()
-	inc, errs := incidents.Declare(incidents.Declaration{
-		ID: automaticID(componentID, tr.At), Title: name + " is down", Severity: sev, Automatic: true, MonitorID: tr.MonitorID,
-		Body:       fmt.Sprintf("Automatic: monitor %s failed (%s). We are investigating.", tr.MonitorID, tr.Reason),
-		Components: []incidents.Affected{{ComponentID: componentID, Impact: component.MajorOutage}},
-		Policy:     e.opts.DefaultPolicy, Author: "monitor:" + tr.MonitorID, StartedAt: tr.At,
-	}, policy, now)
-	if len(errs) > 0 {
-		e.log.Error("open automatic incident", "component_id", componentID, "err", errs[0])
-		return
-	}
-	a := store.AuditEntry{At: now, Actor: "monitor:" + tr.MonitorID, Action: "incident.open_automatic", Target: "incident/" + inc.ID, After: store.MustJSON(inc)}
-	if err := e.opts.Incidents.CreateIncident(ctx, inc, a); errors.Is(err, store.ErrConflict) {
-		return // another instance opened it
-	} else if err != nil {
-		e.log.Error("store automatic incident", "component_id", componentID, "err", err)
-		return
-	}
-	e.log.Warn("incident opened", "incident_id", inc.ID, "component_id", componentID, "severity", sev)
-	e.opts.Bus.Publish(Event{Kind: EventIncidentOpened, At: now, ComponentID: componentID, MonitorID: tr.MonitorID, IncidentID: inc.ID, Severity: string(sev)})
-	e.slaTick(ctx)
-}
-
-func (e *Engine) recoverAutomatic(ctx context.Context, componentID string, tr probe.Transition) {
-	open, err := e.opts.Incidents.ListIncidents(ctx, store.IncidentQuery{OpenOnly: true, ComponentID: componentID})
+	inc, opened, err := e.svc.Incidents.OpenAutomatic(ctx, service.Outage{ComponentID: componentID, Name: name, MonitorID: tr.MonitorID,
+		Severity: sev, Since: tr.At, Reason: tr.Reason})
 	if err != nil {
-		e.log.Error("list incidents", "component_id", componentID, "err", err)
+		e.log.Error("open automatic incident", "component_id", componentID, "err", err)
 		return
 	}
-	for _, inc := range open {
-		if !inc.Automatic || inc.Status == incidents.Monitoring && e.opts.Recovery == RecoveryMonitoring {
-			continue
-		}
-		for range 3 { // a concurrent human update is a conflict: read again and retry
-			if e.recoverOne(ctx, inc, tr) {
-				break
-			}
-			if inc, err = e.opts.Incidents.GetIncident(ctx, inc.ID); err != nil || !inc.Open() {
-				break
-			}
-		}
+	if opened {
+		e.log.Warn("incident opened", "incident_id", inc.ID, "component_id", componentID, "severity", inc.Severity)
+		e.slaTick(ctx)
 	}
-}
-
-func (e *Engine) recoverOne(ctx context.Context, inc incidents.Incident, tr probe.Transition) bool {
-	now := e.opts.Clock.Now().UTC()
-	author := "monitor:" + tr.MonitorID
-	body := fmt.Sprintf("Automatic: checks have passed again since %s.", tr.At.Format(time.RFC3339))
-	p := e.opts.Policies[inc.Policy]
-	action := "incident.resolve_automatic"
-	if e.opts.Recovery == RecoveryMonitoring {
-		action = "incident.monitoring_automatic"
-		if errs := inc.Apply(incidents.Change{Author: author, Body: body + " Monitoring.", Status: incidents.Monitoring}, p, now); len(errs) > 0 {
-			return true
-		}
-	} else if err := inc.Resolve(author, body+" Resolved automatically.", now); err != nil {
-		return true
-	}
-	inc.Version++
-	a := store.AuditEntry{At: now, Actor: author, Action: action, Target: "incident/" + inc.ID, After: store.MustJSON(inc)}
-	if err := e.opts.Incidents.UpdateIncident(ctx, inc, a); err != nil {
-		if !errors.Is(err, store.ErrConflict) {
-			e.log.Error("update automatic incident", "incident_id", inc.ID, "err", err)
-			return true
-		}
-		return false
-	}
-	e.log.Info("incident recovered", "incident_id", inc.ID, "status", inc.Status)
-	if !inc.Open() {
-		e.opts.Bus.Publish(Event{Kind: EventIncidentResolved, At: now, IncidentID: inc.ID, MonitorID: tr.MonitorID, Severity: string(inc.Severity)})
-	}
-	return true
 }
 
 // slaTick publishes each clock's warning and breach once, with the instant they happened, and
 // refreshes the SLA metrics. Deadlines are computed from the stored incidents every time, so a
 // restart or a new leader loses none; alerts already published are recorded in the incident.
 func (e *Engine) slaTick(ctx context.Context) {
-	if e.opts.Incidents == nil {
-		return
-	}
 	now := e.opts.Clock.Now().UTC()
-	open, err := e.opts.Incidents.ListIncidents(ctx, store.IncidentQuery{OpenOnly: true})
+	open, err := e.opts.Store.ListIncidents(ctx, store.IncidentQuery{OpenOnly: true})
 	if err != nil {
 		e.log.Error("list open incidents", "err", err)
 		return
@@ -200,6 +101,7 @@ func (e *Engine) slaTick(ctx context.Context) {
 			continue
 		}
 		var events []Event
+		var alerts []string
 		for _, c := range inc.Clocks {
 			t := p.Target(inc.Severity, c.Kind)
 			if t == nil {
@@ -216,32 +118,27 @@ func (e *Engine) slaTick(ctx context.Context) {
 			if warn := string(c.Kind) + ".warning"; st.Warned && st.State != incidents.Met && !slices.Contains(inc.Alerts, warn) {
 				ev := base
 				ev.Kind, ev.At = EventSLAWarning, st.WarnAt
-				events = append(events, ev)
-				inc.Alerts = append(inc.Alerts, warn)
+				events, alerts = append(events, ev), append(alerts, warn)
 			}
 			if breach := string(c.Kind) + ".breach"; st.State == incidents.Breached && !slices.Contains(inc.Alerts, breach) {
 				ev := base
 				ev.Kind, ev.At = EventSLABreach, st.DueAt
-				events = append(events, ev)
-				inc.Alerts = append(inc.Alerts, breach)
-				e.sla.breaches.WithLabelValues(string(inc.Severity), string(c.Kind)).Inc()
+				events, alerts = append(events, ev), append(alerts, breach)
 			}
 		}
-		if len(events) == 0 {
-			continue
-		}
-		inc.Version++
-		a := store.AuditEntry{At: now, Actor: "system", Action: "incident.sla_alert", Target: "incident/" + inc.ID, After: store.MustJSON(inc.Alerts)}
-		if err := e.opts.Incidents.UpdateIncident(ctx, inc, a); err != nil {
-			// Not recorded (a concurrent change): the next tick publishes them, once.
-			if !errors.Is(err, store.ErrConflict) {
-				e.log.Error("record SLA alerts", "incident_id", inc.ID, "err", err)
+		for i, ev := range events {
+			recorded, err := e.svc.Incidents.RecordSLAAlert(ctx, inc.ID, alerts[i], ev)
+			if err != nil {
+				// Not recorded: the next tick tries again, and publishes it once.
+				e.log.Error("record SLA alert", "incident_id", inc.ID, "alert", alerts[i], "err", err)
+				continue
 			}
-			continue
-		}
-		for _, ev := range events {
-			e.log.Warn("sla", "event", ev.Kind, "incident_id", inc.ID, "clock", ev.Clock, "at", ev.At)
-			e.opts.Bus.Publish(ev)
+			if recorded {
+				e.log.Warn("sla", "event", ev.Kind, "incident_id", inc.ID, "clock", ev.Clock, "at", ev.At)
+				if ev.Kind == EventSLABreach {
+					e.sla.breaches.WithLabelValues(string(inc.Severity), ev.Clock).Inc()
+				}
+			}
 		}
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/upstate-dev/upstate/engine"
 	"github.com/upstate-dev/upstate/incidents"
 	"github.com/upstate-dev/upstate/probe"
+	"github.com/upstate-dev/upstate/service"
 	"github.com/upstate-dev/upstate/store"
 )
 
@@ -110,33 +111,43 @@ upstate_sla_breaches_total{clock="first_response",severity="P0"} 1
 func TestDeclaredImpactSetsComponentStatus(t *testing.T) {
 	s := engine.OpenStoreForTest(t)
 	ctx := t.Context()
-	if err := engine.SyncComponents(ctx, s, []component.Component{{ID: "billing", Name: "Billing", Source: component.SourceConfig}}, t0); err != nil {
-		t.Fatal(err)
-	}
+	engine.SyncForTest(t, s, t0, component.Component{ID: "billing", Name: "Billing", Source: component.SourceConfig})
 	clock := clockwork.NewFakeClockAt(t0)
-	e, err := engine.New(engine.Options{Store: s, Clock: clock, SLAEvery: time.Second, MaintenanceEvery: time.Hour})
+	bus := engine.NewBus(nil)
+	// The SLA tick (the safety net) would take a day: the status must follow the event alone.
+	e, err := engine.New(engine.Options{Store: s, Clock: clock, Bus: bus, SLAEvery: 24 * time.Hour, MaintenanceEvery: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
 	engine.StartForTest(t, e)
+	svc := service.New(service.Options{Store: s, Clock: clock, Bus: bus}) // the admin API's door
 	status := func() component.Status { c, _ := s.GetComponent(ctx, "billing"); return c.Status }
-
-	step(t, e, 5, func() bool { return status() == component.Operational }) // people-managed: operational
-	inc, _ := incidents.Declare(incidents.Declaration{ID: "inc-1", Title: "Invoices are late", Severity: incidents.P2,
-		Components: []incidents.Affected{{ComponentID: "billing", Impact: component.PartialOutage}}}, nil, clock.Now())
-	if err := s.CreateIncident(ctx, inc, store.AuditEntry{At: t0}); err != nil {
+	engine.SettleForTest(t, e)
+	if got := status(); got != component.Operational {
+		t.Fatalf("a people-managed component starts %s, want operational", got)
+	}
+	engine.AdvanceForTest(t, e, time.Second) // the declaration comes a second after the start
+	declared := clock.Now()
+	inc, err := svc.Incidents.Declare(ctx, service.Actor{Name: "ops"}, incidents.Declaration{Title: "Invoices are late", Severity: incidents.P2,
+		Components: []incidents.Affected{{ComponentID: "billing", Impact: component.PartialOutage}}})
+	if err != nil {
 		t.Fatal(err)
 	}
-	step(t, e, 5, func() bool { return status() == component.PartialOutage })
-	inc, _ = s.GetIncident(ctx, "inc-1")
-	if err := inc.Resolve("ops", "", clock.Now()); err != nil {
+	engine.SettleForTest(t, e) // no clock moves: only the event can have done it
+	if got := status(); got != component.PartialOutage {
+		t.Fatalf("after the declaration: %s, want partial_outage at once", got)
+	}
+	if tl, _ := s.StatusTimeline(ctx, "billing", t0, declared.Add(time.Second)); len(tl) == 0 || !tl[len(tl)-1].At.Equal(declared) {
+		t.Errorf("timeline %+v: the change must be recorded at the declaration's instant", tl)
+	}
+	engine.AdvanceForTest(t, e, time.Second)
+	if _, err := svc.Incidents.Resolve(ctx, service.Actor{Name: "ops"}, inc.ID, ""); err != nil {
 		t.Fatal(err)
 	}
-	inc.Version++
-	if err := s.UpdateIncident(ctx, inc, store.AuditEntry{At: t0}); err != nil {
-		t.Fatal(err)
+	engine.SettleForTest(t, e)
+	if got := status(); got != component.Operational {
+		t.Fatalf("after the resolution: %s, want operational at once", got)
 	}
-	step(t, e, 5, func() bool { return status() == component.Operational })
 }
 
 // TestNoIncidentDuringMaintenance: a monitor failing inside a maintenance occurrence of its

@@ -18,10 +18,8 @@ func TestComponentIndexFollowsReloads(t *testing.T) {
 	ctx := t.Context()
 	s := OpenStoreForTest(t)
 	now := time.Date(2026, 10, 25, 1, 30, 0, 0, time.UTC)
-	if err := SyncComponents(ctx, s, []component.Component{{ID: "a", Name: "A", Source: component.SourceConfig},
-		{ID: "b", Name: "B", Source: component.SourceConfig}}, now); err != nil {
-		t.Fatal(err)
-	}
+	SyncForTest(t, s, now, component.Component{ID: "a", Name: "A", Source: component.SourceConfig},
+		component.Component{ID: "b", Name: "B", Source: component.SourceConfig})
 	mon := func(id, comp string) probe.Monitor {
 		return probe.Monitor{ID: id, ComponentID: comp, Kind: probe.KindHTTP, Interval: time.Minute, Timeout: time.Second,
 			HTTP: &probe.HTTPSpec{URL: "http://127.0.0.1:9/"}}

@@ -8,9 +8,10 @@ import (
 
 	"github.com/jonboulle/clockwork"
 
-	"github.com/upstate-dev/upstate/calendar"
+	"github.com/upstate-dev/upstate/component"
 	"github.com/upstate-dev/upstate/engine"
 	"github.com/upstate-dev/upstate/maintenance"
+	"github.com/upstate-dev/upstate/service"
 	"github.com/upstate-dev/upstate/store"
 )
 
@@ -49,9 +50,11 @@ func TestMaintenanceEventsOnTimeAndAfterRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	clock := clockwork.NewFakeClockAt(t0)
+	engine.SyncForTest(t, s, t0, component.Component{ID: "api", Name: "API"})
 	var got []seen
+	var bus *engine.Bus
 	run := func(until time.Duration, during func()) {
-		bus := engine.NewBus(nil)
+		bus = engine.NewBus(nil)
 		ch, unsubscribe := bus.Subscribe(100)
 		defer unsubscribe()
 		e, err := engine.New(engine.Options{Store: s, Clock: clock, Bus: bus, Reminders: []time.Duration{30 * time.Second}, MaintenanceEvery: time.Second})
@@ -79,9 +82,10 @@ func TestMaintenanceEventsOnTimeAndAfterRestart(t *testing.T) {
 		collect(ch, &got)
 	}
 	run(130*time.Second, func() {
-		// Announced while running.
-		w2 := oneOff(t, "second", t0.Add(200*time.Second), t0.Add(260*time.Second), clock.Now())
-		if err := s.CreateWindow(ctx, w2, store.AuditEntry{At: t0}); err != nil {
+		// Announced while running, through the service, which publishes the announcement.
+		svc := service.New(service.Options{Store: s, Clock: clock, Bus: bus})
+		if _, err := svc.Maintenance.Create(ctx, service.Actor{Name: "ops"}, maintenance.Spec{ID: "second", Title: "second",
+			Components: []string{"api"}, TimeZone: "UTC", Start: t0.Add(200 * time.Second), End: t0.Add(260 * time.Second)}); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -121,59 +125,5 @@ func TestUnderMaintenance(t *testing.T) {
 		if got := engine.UnderMaintenance(ws, tt.comp, tt.at); got != tt.want {
 			t.Errorf("UnderMaintenance(%s, %s) = %v, want %v", tt.comp, tt.at, got, tt.want)
 		}
-	}
-}
-
-func TestSyncWindowsNeverRewritesHistory(t *testing.T) {
-	s := engine.OpenStoreForTest(t)
-	ctx := t.Context()
-	nightly := func(start calendar.Clock) func(func(string) time.Time) []maintenance.Window {
-		return func(firstSeen func(string) time.Time) []maintenance.Window {
-			w := maintenance.Window{ID: "nightly", Title: "Nightly", Components: []string{"api"}, TimeZone: "Asia/Shanghai",
-				Rule: "FREQ=DAILY", StartClock: start, EndClock: 8 * 60, AnnouncedAt: firstSeen("nightly"), Source: "config"}
-			w.FirstDate = calendar.DateOf(w.AnnouncedAt, time.UTC)
-			w.Prepare()
-			return []maintenance.Window{w}
-		}
-	}
-	day1 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
-	if err := engine.SyncWindows(ctx, s, nightly(20*60), day1); err != nil {
-		t.Fatal(err)
-	}
-	// A restart with the same config changes nothing.
-	if err := engine.SyncWindows(ctx, s, nightly(20*60), day1.Add(24*time.Hour)); err != nil {
-		t.Fatal(err)
-	}
-	ws, _ := s.ListWindows(ctx)
-	if len(ws) != 1 || !ws[0].AnnouncedAt.Equal(day1) {
-		t.Fatalf("after an unchanged restart: %+v", ws)
-	}
-	// Moving the start to 21:00 on day 10 keeps the old series for days 1-9.
-	day10 := day1.Add(9 * 24 * time.Hour)
-	if err := engine.SyncWindows(ctx, s, nightly(21*60), day10); err != nil {
-		t.Fatal(err)
-	}
-	ws, _ = s.ListWindows(ctx)
-	if len(ws) != 2 {
-		t.Fatalf("windows = %d, want the new one and the archived one", len(ws))
-	}
-	cur, old := ws[0], ws[1]
-	if cur.ID != "nightly" {
-		cur, old = old, cur
-	}
-	if !strings.HasPrefix(old.ID, "nightly-r") || !old.CancelledAt.Equal(day10) || !cur.AnnouncedAt.Equal(day10) {
-		t.Fatalf("archived %s cancelled at %s; current announced %s", old.ID, old.CancelledAt, cur.AnnouncedAt)
-	}
-	// Day 5's night is still the old 20:00 occurrence.
-	if o := old.Occurrences(day1.Add(4*24*time.Hour+12*time.Hour), day1.Add(4*24*time.Hour+13*time.Hour)); len(o) != 1 || o[0].Cancelled {
-		t.Errorf("past occurrence lost: %+v", o)
-	}
-	// Removing the window cancels it from then on.
-	if err := engine.SyncWindows(ctx, s, func(func(string) time.Time) []maintenance.Window { return nil }, day10.Add(time.Hour)); err != nil {
-		t.Fatal(err)
-	}
-	w, _ := s.GetWindow(ctx, "nightly")
-	if !w.CancelledAt.Equal(day10.Add(time.Hour)) {
-		t.Errorf("removed window CancelledAt = %s", w.CancelledAt)
 	}
 }

@@ -56,9 +56,7 @@ func series(t *testing.T, reg *prometheus.Registry, prefix string) map[string]fl
 func TestProbeMetrics(t *testing.T) {
 	s := engine.OpenStoreForTest(t)
 	ctx := t.Context()
-	if err := engine.SyncComponents(ctx, s, []component.Component{{ID: "web", Name: "Web", Source: component.SourceConfig}}, t0); err != nil {
-		t.Fatal(err)
-	}
+	engine.SyncForTest(t, s, t0, component.Component{ID: "web", Name: "Web", Source: component.SourceConfig})
 	good := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) }))
 	defer good.Close()
 	bad := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusBadGateway) }))

@@ -9,6 +9,7 @@ import (
 	"github.com/upstate-dev/upstate/availability"
 	"github.com/upstate-dev/upstate/calendar"
 	"github.com/upstate-dev/upstate/component"
+	"github.com/upstate-dev/upstate/incidents"
 	"github.com/upstate-dev/upstate/maintenance"
 	"github.com/upstate-dev/upstate/store"
 )
@@ -19,7 +20,7 @@ type ReportStore interface {
 	ListComponents(ctx context.Context) ([]component.Component, error)
 	StatusTimeline(ctx context.Context, componentID string, from, to time.Time) ([]component.Change, error)
 	ListWindows(ctx context.Context) ([]maintenance.Window, error)
-	IncidentStore
+	ListIncidents(ctx context.Context, q store.IncidentQuery) ([]incidents.Incident, error)
 }
 
 // Objective is what a component is measured against: the target, and the zone its months are

@@ -116,14 +116,11 @@ func TestNextScheduled(t *testing.T) {
 // apart, through gocron: the clock is advanced to each expected time and no further, and the
 // run must happen then.
 func TestRunsStayOnGrid(t *testing.T) {
-	ctx := t.Context()
 	s := OpenStoreForTest(t)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) }))
 	t.Cleanup(srv.Close)
 	start := time.Date(2026, 10, 25, 0, 59, 58, 137_000_000, time.UTC) // off the grid, before Europe's DST change
-	if err := SyncComponents(ctx, s, []component.Component{{ID: "api", Name: "API", Source: component.SourceConfig}}, start); err != nil {
-		t.Fatal(err)
-	}
+	SyncForTest(t, s, start, component.Component{ID: "api", Name: "API", Source: component.SourceConfig})
 	clock := clockwork.NewFakeClockAt(start)
 	mon := probe.Monitor{ID: "api-health", ComponentID: "api", Kind: probe.KindHTTP, Interval: 10 * time.Second, Timeout: 2 * time.Second,
 		Thresholds: probe.Thresholds{Failures: 1, Successes: 1}, HTTP: &probe.HTTPSpec{URL: srv.URL}}

@@ -1,9 +1,6 @@
 package statuspage
 
 import (
-	"context"
-	"errors"
-	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -12,17 +9,15 @@ import (
 
 	"github.com/upstate-dev/upstate/apikey"
 	"github.com/upstate-dev/upstate/component"
+	"github.com/upstate-dev/upstate/maintenance"
+	"github.com/upstate-dev/upstate/service"
 	"github.com/upstate-dev/upstate/store"
 )
 
-// auditEntry starts the audit record of a change made by this request.
-func (s *Server) auditEntry(c echo.Context, now time.Time, action, target string, after any) store.AuditEntry {
-	a := store.AuditEntry{At: now, Actor: actor(c), Action: action, Target: target, After: store.Null,
-		RemoteAddr: c.RealIP(), RequestID: c.Response().Header().Get(echo.HeaderXRequestID)}
-	if after != nil {
-		a.After = store.MustJSON(after)
-	}
-	return a
+// by is who makes a change through this request: the key's name, from where, with which request
+// id, for the audit log the service writes.
+func by(c echo.Context) service.Actor {
+	return service.Actor{Name: actor(c), RemoteAddr: c.RealIP(), RequestID: c.Response().Header().Get(echo.HeaderXRequestID)}
 }
 
 func pathID(c echo.Context) (string, error) {
@@ -87,49 +82,17 @@ type componentPatch struct {
 	Position    *int    `json:"position"`
 }
 
-// checkGroup verifies that a component's group exists and is a group.
-func (s *Server) checkGroup(c echo.Context, comp component.Component) error {
-	if comp.GroupID == "" {
-		return nil
-	}
-	g, err := s.store.GetComponent(c.Request().Context(), comp.GroupID)
-	if errors.Is(err, store.ErrNotFound) || err == nil && !g.IsGroup {
-		return fieldError(http.StatusUnprocessableEntity, "validation_failed", "group_id", "%q is not a group", comp.GroupID)
-	}
-	return err
-}
-
 func (s *Server) createComponent(c echo.Context) error {
 	var in componentInput
 	if err := decodeJSON(c, &in); err != nil {
 		return err
 	}
-	now := s.clock.Now().UTC()
-	comp := component.Component{ID: in.ID, Name: in.Name, Description: in.Description, GroupID: in.GroupID, IsGroup: in.IsGroup,
-		Position: in.Position, Source: component.SourceAPI, Status: component.Unknown, CreatedAt: now, UpdatedAt: now}
-	if errs := comp.Validate(); len(errs) > 0 {
-		return validationError(errs)
-	}
-	if err := s.checkGroup(c, comp); err != nil {
-		return err
-	}
-	if err := s.store.CreateComponent(c.Request().Context(), comp, s.auditEntry(c, now, "component.create", "component/"+comp.ID, comp)); err != nil {
+	comp, err := s.svc.Components.Create(c.Request().Context(), by(c), component.Component{ID: in.ID, Name: in.Name,
+		Description: in.Description, GroupID: in.GroupID, IsGroup: in.IsGroup, Position: in.Position})
+	if err != nil {
 		return err
 	}
 	return c.JSON(http.StatusCreated, comp)
-}
-
-// editableComponent is the stored component id, unless the config file declares it: such a
-// component changes only there, and the error says so.
-func (s *Server) editableComponent(ctx context.Context, id string) (component.Component, error) {
-	comp, err := s.store.GetComponent(ctx, id)
-	if err != nil {
-		return comp, err
-	}
-	if comp.Source == component.SourceConfig {
-		return comp, newError(http.StatusConflict, "managed_by_config", "component %s is declared in the config file; change it there", id)
-	}
-	return comp, nil
 }
 
 func (s *Server) updateComponent(c echo.Context) error {
@@ -141,32 +104,9 @@ func (s *Server) updateComponent(c echo.Context) error {
 	if err := decodeJSON(c, &p); err != nil {
 		return err
 	}
-	ctx := c.Request().Context()
-	comp, err := s.editableComponent(ctx, id)
+	comp, err := s.svc.Components.Update(c.Request().Context(), by(c), id, service.ComponentPatch{Name: p.Name,
+		Description: p.Description, GroupID: p.GroupID, Position: p.Position})
 	if err != nil {
-		return err
-	}
-	if p.Name != nil {
-		comp.Name = *p.Name
-	}
-	if p.Description != nil {
-		comp.Description = *p.Description
-	}
-	if p.GroupID != nil {
-		comp.GroupID = *p.GroupID
-	}
-	if p.Position != nil {
-		comp.Position = *p.Position
-	}
-	if errs := comp.Validate(); len(errs) > 0 {
-		return validationError(errs)
-	}
-	if err := s.checkGroup(c, comp); err != nil {
-		return err
-	}
-	now := s.clock.Now().UTC()
-	comp.UpdatedAt = now
-	if err := s.store.UpdateComponent(ctx, comp, s.auditEntry(c, now, "component.update", "component/"+id, comp)); err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, comp)
@@ -177,23 +117,7 @@ func (s *Server) deleteComponent(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	ctx := c.Request().Context()
-	comp, err := s.editableComponent(ctx, id)
-	if err != nil {
-		return err
-	}
-	if comp.IsGroup {
-		all, err := s.store.ListComponents(ctx)
-		if err != nil {
-			return err
-		}
-		for _, other := range all {
-			if other.GroupID == id {
-				return newError(http.StatusConflict, "group_not_empty", "group %s still holds component %s; move or delete it first", id, other.ID)
-			}
-		}
-	}
-	if err := s.store.DeleteComponent(ctx, id, s.auditEntry(c, s.clock.Now().UTC(), "component.delete", "component/"+id, nil)); err != nil {
+	if err := s.svc.Components.Delete(c.Request().Context(), by(c), id); err != nil {
 		return err
 	}
 	return c.NoContent(http.StatusNoContent)
@@ -218,13 +142,10 @@ func (s *Server) publicComponents(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	inMaintenance := activeMaintenance(windows, s.clock.Now())
+	shown := component.Shown(cs, maintenance.InProgress(windows, s.clock.Now()))
 	out := make([]public, 0, len(cs))
 	for _, comp := range cs {
-		p := public{ID: comp.ID, Name: comp.Name, Description: comp.Description, GroupID: comp.GroupID, IsGroup: comp.IsGroup, Status: comp.Status}
-		if inMaintenance[comp.ID] && !comp.IsGroup {
-			p.Status = component.UnderMaintenance
-		}
+		p := public{ID: comp.ID, Name: comp.Name, Description: comp.Description, GroupID: comp.GroupID, IsGroup: comp.IsGroup, Status: shown[comp.ID]}
 		if !comp.StatusSince.IsZero() {
 			since := comp.StatusSince
 			p.StatusSince = &since
@@ -237,31 +158,14 @@ func (s *Server) publicComponents(c echo.Context) error {
 
 // Keys.
 
-type keyView struct {
-	ID        string         `json:"id"`
-	Name      string         `json:"name"`
-	Scopes    []apikey.Scope `json:"scopes"`
-	CreatedAt time.Time      `json:"created_at"`
-	RevokedAt *time.Time     `json:"revoked_at"`
-}
-
-func viewKey(k apikey.Key) keyView {
-	v := keyView{ID: k.ID, Name: k.Name, Scopes: k.Scopes, CreatedAt: k.CreatedAt}
-	if k.Revoked() {
-		r := k.RevokedAt
-		v.RevokedAt = &r
-	}
-	return v
-}
-
 func (s *Server) listKeys(c echo.Context) error {
 	keys, err := s.store.ListKeys(c.Request().Context())
 	if err != nil {
 		return err
 	}
-	out := make([]keyView, 0, len(keys))
+	out := make([]service.KeyView, 0, len(keys))
 	for _, k := range keys {
-		out = append(out, viewKey(k))
+		out = append(out, service.ViewKey(k))
 	}
 	return c.JSON(http.StatusOK, map[string]any{"keys": out})
 }
@@ -274,26 +178,11 @@ func (s *Server) createKey(c echo.Context) error {
 	if err := decodeJSON(c, &in); err != nil {
 		return err
 	}
-	if in.Name == "" || len(in.Name) > apikey.MaxNameLength {
-		return fieldError(http.StatusUnprocessableEntity, "validation_failed", "name", "must be 1-%d bytes", apikey.MaxNameLength)
-	}
-	if len(in.Scopes) == 0 {
-		return fieldError(http.StatusUnprocessableEntity, "validation_failed", "scopes", "at least one scope is required (read, incidents, maintenance, admin)")
-	}
-	for i, sc := range in.Scopes {
-		if !sc.Valid() {
-			return fieldError(http.StatusUnprocessableEntity, "validation_failed", fmt.Sprintf("scopes[%d]", i), "unknown scope %q (want read, incidents, maintenance or admin)", truncate(string(sc), 40))
-		}
-	}
-	now := s.clock.Now().UTC()
-	key, token, err := apikey.Generate(nil, in.Name, in.Scopes, now)
+	key, token, err := s.svc.Keys.Create(c.Request().Context(), by(c), in.Name, in.Scopes)
 	if err != nil {
 		return err
 	}
-	if err := s.store.CreateKey(c.Request().Context(), key, s.auditEntry(c, now, "key.create", "key/"+key.ID, viewKey(key))); err != nil {
-		return err
-	}
-	return c.JSON(http.StatusCreated, map[string]any{"key": viewKey(key), "token": token,
+	return c.JSON(http.StatusCreated, map[string]any{"key": service.ViewKey(key), "token": token,
 		"note": "the token is shown once; store it now"})
 }
 
@@ -302,8 +191,7 @@ func (s *Server) revokeKey(c echo.Context) error {
 	if len(id) != 16 {
 		return fieldError(http.StatusBadRequest, "invalid_id", "id", "not a key id")
 	}
-	now := s.clock.Now().UTC()
-	if err := s.store.RevokeKey(c.Request().Context(), id, now, s.auditEntry(c, now, "key.revoke", "key/"+id, map[string]any{"revoked_at": now})); err != nil {
+	if err := s.svc.Keys.Revoke(c.Request().Context(), by(c), id); err != nil {
 		return err
 	}
 	s.auth.forget(id)

@@ -1,6 +1,7 @@
 package statuspage
 
 import (
+	"context"
 	"fmt"
 	"html"
 	"math"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/upstate-dev/upstate/calendar"
 	"github.com/upstate-dev/upstate/component"
+	"github.com/upstate-dev/upstate/maintenance"
 )
 
 // Badge colours, shields.io's.
@@ -54,13 +56,9 @@ func (s *Server) badge(c echo.Context) error {
 	}
 	switch kind {
 	case "status":
-		shown := comp.Status
-		windows, err := s.store.ListWindows(ctx)
+		shown, err := s.shownStatus(ctx, comp)
 		if err != nil {
 			return err
-		}
-		if activeMaintenance(windows, s.clock.Now())[comp.ID] {
-			shown = component.UnderMaintenance
 		}
 		b.message = strings.ToLower(shown.Label())
 		b.color = map[component.Status]string{component.Operational: badgeGreen, component.DegradedPerformance: badgeYellow,
@@ -145,4 +143,19 @@ func badgeSVG(b badgeData) string {
 		`<text x="%[7]d" y="15" fill="#010101" fill-opacity=".3">%[3]s</text><text x="%[7]d" y="14">%[3]s</text>`+
 		`<text x="%[8]d" y="15" fill="#010101" fill-opacity=".3">%[4]s</text><text x="%[8]d" y="14">%[4]s</text></g></svg>`,
 		lw+mw, lw, label, msg, mw, b.color, lw/2, lw+mw/2)
+}
+
+// shownStatus is what one component shows (component.Shown): a group needs its children.
+func (s *Server) shownStatus(ctx context.Context, comp component.Component) (component.Status, error) {
+	windows, err := s.store.ListWindows(ctx)
+	if err != nil {
+		return "", err
+	}
+	cs := []component.Component{comp}
+	if comp.IsGroup {
+		if cs, err = s.store.ListComponents(ctx); err != nil {
+			return "", err
+		}
+	}
+	return component.Shown(cs, maintenance.InProgress(windows, s.clock.Now()))[comp.ID], nil
 }

@@ -66,7 +66,7 @@ func (s *Server) monitorAction(c echo.Context, action string, fn func(id string)
 		return controlError(err, id)
 	}
 	now := s.clock.Now().UTC()
-	if err := s.store.AppendAudit(c.Request().Context(), s.auditEntry(c, now, action, "monitor/"+id, map[string]any{"at": now})); err != nil {
+	if err := s.svc.Audit.Record(c.Request().Context(), by(c), action, "monitor/"+id, map[string]any{"at": now}); err != nil {
 		s.log.Error("audit", "action", action, "err", err)
 	}
 	return c.JSON(http.StatusAccepted, map[string]string{"monitor": id, "action": action})
@@ -114,11 +114,10 @@ func (s *Server) ping(c echo.Context) error {
 
 func (s *Server) reloadConfig(c echo.Context) error {
 	summary, err := s.reload(c.Request().Context())
-	now := s.clock.Now().UTC()
 	if err != nil {
 		return newError(http.StatusUnprocessableEntity, "invalid_config", "the configuration was not reloaded, the running one is kept: %v", err)
 	}
-	if aerr := s.store.AppendAudit(c.Request().Context(), s.auditEntry(c, now, "config.reload", "config", summary)); aerr != nil {
+	if aerr := s.svc.Audit.Record(c.Request().Context(), by(c), "config.reload", "config", summary); aerr != nil {
 		s.log.Error("audit", "action", "config.reload", "err", aerr)
 	}
 	return c.JSON(http.StatusOK, summary)

@@ -13,6 +13,9 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/upstate-dev/upstate/component"
+	"github.com/upstate-dev/upstate/incidents"
+	"github.com/upstate-dev/upstate/maintenance"
+	"github.com/upstate-dev/upstate/service"
 	"github.com/upstate-dev/upstate/store"
 )
 
@@ -67,11 +70,24 @@ func toAPIError(err error) (*apiError, bool) {
 	var he *echo.HTTPError
 	var maxBytes *http.MaxBytesError
 	var fe *component.FieldError
+	var invalid *service.ValidationError
 	switch {
 	case errors.As(err, &ae):
 		return ae, true
 	case errors.As(err, &fe): // a domain rule on one field, such as the text rule on a resolution's message
 		return validationError([]*component.FieldError{fe}), true
+	case errors.As(err, &invalid):
+		return validationError(invalid.Fields), true
+	case errors.Is(err, service.ErrManagedByConfig):
+		return newError(http.StatusConflict, "managed_by_config", "%s", dropSentinel(err, service.ErrManagedByConfig)), true
+	case errors.Is(err, service.ErrGroupNotEmpty):
+		return newError(http.StatusConflict, "group_not_empty", "%s", dropSentinel(err, service.ErrGroupNotEmpty)), true
+	case errors.Is(err, incidents.ErrInvalidState), errors.Is(err, maintenance.ErrInvalidState):
+		return newError(http.StatusConflict, "invalid_state", "%s", dropSentinel(err, incidents.ErrInvalidState)), true
+	case errors.Is(err, incidents.ErrConflict):
+		return newError(http.StatusConflict, "conflict", "%s", dropSentinel(err, incidents.ErrConflict)), true
+	case errors.Is(err, maintenance.ErrNotFound), errors.Is(err, incidents.ErrNotFound):
+		return newError(http.StatusNotFound, "not_found", "%s", dropSentinel(err, maintenance.ErrNotFound)), true
 	case errors.As(err, &maxBytes):
 		return newError(http.StatusRequestEntityTooLarge, "body_too_large", "the request body is larger than %d bytes", maxBytes.Limit), true
 	case errors.Is(err, store.ErrNotFound):
@@ -94,6 +110,12 @@ func toAPIError(err error) (*apiError, bool) {
 func trimSentinel(err, sentinel error) string {
 	msg := err.Error()
 	return strings.Replace(msg, ": "+sentinel.Error(), " "+sentinel.Error(), 1)
+}
+
+// dropSentinel drops a domain sentinel that only classifies a message that already says what
+// is wrong ("incident inc-1 is resolved; reopen it first: invalid state").
+func dropSentinel(err, sentinel error) string {
+	return strings.TrimSuffix(err.Error(), ": "+sentinel.Error())
 }
 
 func codeFor(status int) string {

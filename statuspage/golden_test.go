@@ -1,6 +1,7 @@
 package statuspage
 
 import (
+	"encoding/json"
 	"flag"
 	"os"
 	"path/filepath"
@@ -74,6 +75,11 @@ func goldenFixture(t *testing.T) *fixture {
 func TestGolden(t *testing.T) {
 	f := goldenFixture(t)
 	for _, tt := range []struct{ name, path string }{
+		{"v1-components.json", "/api/v1/components"},
+		{"v1-incidents.json", "/api/v1/incidents"},
+		{"admin-components.json", "/api/admin/v1/components"},
+		{"admin-incident.json", "/api/admin/v1/incidents/inc-open"},
+		{"admin-maintenance.json", "/api/admin/v1/maintenance"},
 		{"page.html", "/"},
 		{"incident.html", "/incidents/inc-open"},
 		{"history.html", "/history?month=2026-10"},
@@ -93,7 +99,11 @@ func TestGolden(t *testing.T) {
 		{"badge-uptime.svg", "/badge/db/uptime.svg?window=30d"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			r := f.do("GET", tt.path, "", "")
+			token := ""
+			if strings.HasPrefix(tt.path, "/api/admin/") {
+				token = f.tokens[apikey.ScopeRead]
+			}
+			r := f.do("GET", tt.path, token, "")
 			if r.code != 200 {
 				t.Fatalf("%s: %d %s", tt.path, r.code, r.body)
 			}
@@ -115,6 +125,42 @@ func TestGolden(t *testing.T) {
 				t.Errorf("%s differs from %s (if the change is intended: go test ./statuspage -run TestGolden -update)\n%s", tt.path, path, firstDiff(string(r.body), string(want)))
 			}
 		})
+	}
+}
+
+// TestShownStatusAgrees: every surface shows one status per component and group, at instants
+// with an outage, an incident's impact and maintenance in progress (the drift this catches:
+// /api/v1/components showed a group unknown while the v2 JSON showed its worst child).
+func TestShownStatusAgrees(t *testing.T) {
+	f := goldenFixture(t)
+	// The Tuesday window (db and cdn, 21:00-23:00 Los Angeles) is in progress on 2026-11-11 at 05:30 UTC.
+	for _, at := range []time.Time{t0, time.Date(2026, 11, 11, 5, 30, 0, 0, time.UTC), time.Date(2026, 11, 11, 8, 0, 0, 0, time.UTC)} {
+		f.clock.Advance(at.Sub(f.clock.Now()))
+		var v1 struct {
+			Components []struct{ ID, Status string }
+		}
+		var v2 struct {
+			Components []struct{ ID, Status string }
+		}
+		mustOK(t, json.Unmarshal(f.do("GET", "/api/v1/components", "", "").body, &v1))
+		mustOK(t, json.Unmarshal(f.do("GET", "/api/v2/components.json", "", "").body, &v2))
+		got := map[string]string{}
+		for _, c := range v1.Components {
+			got[c.ID] = c.Status
+		}
+		if len(v1.Components) != 4 || len(v2.Components) != 4 {
+			t.Fatalf("at %s: %d and %d components, want 4", at, len(v1.Components), len(v2.Components))
+		}
+		for _, c := range v2.Components {
+			// The v2 JSON has Statuspage's five words only: v2Status says how unknown maps.
+			if v2Status(component.Status(got[c.ID])) != c.Status {
+				t.Errorf("at %s: %s is %q in /api/v1/components and %q in /api/v2/components.json", at, c.ID, got[c.ID], c.Status)
+			}
+			badge := string(f.do("GET", "/badge/"+c.ID+"/status.json", "", "").body)
+			if want := strings.ToLower(component.Status(got[c.ID]).Label()); !strings.Contains(badge, `"message":"`+want+`"`) {
+				t.Errorf("at %s: the badge of %s says %s, want %s", at, c.ID, badge, want)
+			}
+		}
 	}
 }
 

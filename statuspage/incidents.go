@@ -1,13 +1,9 @@
 package statuspage
 
 import (
-	"crypto/rand"
-	"encoding/base32"
-	"errors"
 	"html/template"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -39,13 +35,6 @@ func (s *Server) routesIncidents() {
 	e.GET("/api/v1/incidents/:id", s.getIncident(true), s.cache.middleware)
 }
 
-// NewIncidentID makes a time-ordered, unguessable incident id.
-func NewIncidentID(now time.Time) string {
-	var b [5]byte
-	_, _ = rand.Read(b[:])
-	return "inc-" + strconv.FormatInt(now.UnixMilli(), 36) + "-" + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
-}
-
 type affectedInput struct {
 	ID     string           `json:"id"`
 	Impact component.Status `json:"impact"`
@@ -73,28 +62,6 @@ type incidentInput struct {
 	ResolvedAt time.Time          `json:"resolved_at"` // set: a backfill of a past incident
 }
 
-func (s *Server) policy(name string) (*incidents.Policy, string, error) {
-	if name == "" {
-		name = s.sla.DefaultPolicy
-	}
-	if name == "" {
-		return nil, "", nil // no policies configured: incidents without clocks
-	}
-	p, ok := s.sla.Policies[name]
-	if !ok {
-		return nil, "", fieldError(http.StatusUnprocessableEntity, "validation_failed", "policy", "unknown policy %q", truncate(name, 60))
-	}
-	return p, name, nil
-}
-
-func (s *Server) checkAffected(c echo.Context, as []affectedInput) error {
-	ids := make([]string, len(as))
-	for i, a := range as {
-		ids[i] = a.ID
-	}
-	return s.checkComponents(c, ids)
-}
-
 func (s *Server) declareIncident(c echo.Context) error {
 	var in incidentInput
 	if err := decodeJSON(c, &in); err != nil {
@@ -103,28 +70,13 @@ func (s *Server) declareIncident(c echo.Context) error {
 	if err := s.md.check(in.Message); err != nil {
 		return fieldError(http.StatusUnprocessableEntity, "validation_failed", "message", "%v", err)
 	}
-	p, name, err := s.policy(in.Policy)
+	inc, err := s.svc.Incidents.Declare(c.Request().Context(), by(c), incidents.Declaration{Title: in.Title, Body: in.Message,
+		Severity: in.Severity, Status: in.Status, Components: toAffected(in.Components), Policy: in.Policy,
+		StartedAt: in.StartedAt, ResolvedAt: in.ResolvedAt})
 	if err != nil {
 		return err
 	}
-	now := s.clock.Now().UTC()
-	inc, errs := incidents.Declare(incidents.Declaration{ID: NewIncidentID(now), Title: in.Title, Body: in.Message, Severity: in.Severity,
-		Status: in.Status, Components: toAffected(in.Components), Policy: name, Author: actor(c), StartedAt: in.StartedAt, ResolvedAt: in.ResolvedAt}, p, now)
-	if len(errs) > 0 {
-		return validationError(errs)
-	}
-	if err := s.checkAffected(c, in.Components); err != nil {
-		return err
-	}
-	action := "incident.declare"
-	if inc.Backfilled {
-		action = "incident.backfill"
-	}
-	if err := s.store.CreateIncident(c.Request().Context(), inc, s.auditEntry(c, now, action, "incident/"+inc.ID, inc)); err != nil {
-		return err
-	}
-	inc.Version = 1
-	return c.JSON(http.StatusCreated, s.viewIncident(inc, now, false))
+	return c.JSON(http.StatusCreated, s.viewIncident(inc, s.clock.Now().UTC(), false))
 }
 
 type changeInput struct {
@@ -135,8 +87,8 @@ type changeInput struct {
 	Workaround bool               `json:"workaround"`
 }
 
-// changeIncident applies an update, acknowledgement, resolution or reopening. It reads the
-// incident, changes it and stores it only if no one else changed it meanwhile (409 otherwise).
+// changeIncident applies an update, acknowledgement, resolution or reopening through the
+// service, which retries a change that raced another one on a fresh copy.
 func (s *Server) changeIncident(op string) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		id := c.Param("id")
@@ -152,52 +104,25 @@ func (s *Server) changeIncident(op string) echo.HandlerFunc {
 		if err := s.md.check(in.Message); err != nil {
 			return fieldError(http.StatusUnprocessableEntity, "validation_failed", "message", "%v", err)
 		}
-		ctx := c.Request().Context()
-		inc, err := s.store.GetIncident(ctx, id)
-		if err != nil {
-			return err
-		}
-		p := s.sla.Policies[inc.Policy] // nil when the incident has no policy: no clocks
-		now := s.clock.Now().UTC()
+		ctx, who := c.Request().Context(), by(c)
+		var inc incidents.Incident
+		var err error
 		switch op {
 		case "update":
-			if err := s.checkAffected(c, in.Components); err != nil {
-				return err
-			}
-			if errs := inc.Apply(incidents.Change{Author: actor(c), Body: in.Message, Status: in.Status, Severity: in.Severity,
-				Components: toAffected(in.Components), Workaround: in.Workaround}, p, now); len(errs) > 0 {
-				if inc.Status == incidents.Resolved {
-					return newError(http.StatusConflict, "invalid_state", "incident %s is resolved; reopen it first", id)
-				}
-				return validationError(errs)
-			}
+			inc, err = s.svc.Incidents.Update(ctx, who, id, incidents.Change{Body: in.Message, Status: in.Status, Severity: in.Severity,
+				Components: toAffected(in.Components), Workaround: in.Workaround})
 		case "acknowledge":
-			err = inc.Acknowledge(actor(c), now)
+			inc, err = s.svc.Incidents.Acknowledge(ctx, who, id)
 		case "resolve":
-			err = inc.Resolve(actor(c), in.Message, now)
+			inc, err = s.svc.Incidents.Resolve(ctx, who, id, in.Message)
 		case "reopen":
-			err = inc.Reopen(actor(c), in.Message, now)
+			inc, err = s.svc.Incidents.Reopen(ctx, who, id, in.Message)
 		}
 		if err != nil {
-			return mapIncident(err)
-		}
-		inc.Version++
-		if err := s.store.UpdateIncident(ctx, inc, s.auditEntry(c, now, "incident."+op, "incident/"+id, inc)); err != nil {
 			return err
 		}
-		return c.JSON(http.StatusOK, s.viewIncident(inc, now, false))
+		return c.JSON(http.StatusOK, s.viewIncident(inc, s.clock.Now().UTC(), false))
 	}
-}
-
-func mapIncident(err error) error {
-	msg := err.Error()
-	switch {
-	case errors.Is(err, incidents.ErrConflict):
-		return newError(http.StatusConflict, "conflict", "%s", strings.TrimSuffix(msg, ": "+incidents.ErrConflict.Error()))
-	case errors.Is(err, incidents.ErrInvalidState):
-		return newError(http.StatusConflict, "invalid_state", "%s", strings.TrimSuffix(msg, ": "+incidents.ErrInvalidState.Error()))
-	}
-	return err
 }
 
 func (s *Server) listIncidents(public bool) echo.HandlerFunc {

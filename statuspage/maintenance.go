@@ -1,13 +1,9 @@
 package statuspage
 
 import (
-	"context"
-	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -15,7 +11,7 @@ import (
 	"github.com/upstate-dev/upstate/apikey"
 	"github.com/upstate-dev/upstate/component"
 	"github.com/upstate-dev/upstate/maintenance"
-	"github.com/upstate-dev/upstate/store"
+	"github.com/upstate-dev/upstate/service"
 )
 
 // Maintenance configures how the page announces windows.
@@ -163,21 +159,9 @@ func (s *Server) getWindow(c echo.Context) error {
 	}
 	w, err := s.store.GetWindow(c.Request().Context(), id)
 	if err != nil {
-		return mapMaintenance(err)
+		return err
 	}
 	return c.JSON(http.StatusOK, s.viewWindow(&w, s.clock.Now().UTC()))
-}
-
-// checkComponents verifies that every component a window names exists.
-func (s *Server) checkComponents(c echo.Context, ids []string) error {
-	for i, id := range ids {
-		if _, err := s.store.GetComponent(c.Request().Context(), id); errors.Is(err, store.ErrNotFound) {
-			return fieldError(http.StatusUnprocessableEntity, "validation_failed", fmt.Sprintf("components[%d]", i), "unknown component %q", id)
-		} else if err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 func (s *Server) createWindow(c echo.Context) error {
@@ -189,22 +173,11 @@ func (s *Server) createWindow(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	now := s.clock.Now().UTC()
-	w, errs := sp.Window(now)
-	if len(errs) > 0 {
-		return validationError(errs)
-	}
-	if err := s.checkComponents(c, w.Components); err != nil {
+	w, err := s.svc.Maintenance.Create(c.Request().Context(), by(c), sp)
+	if err != nil {
 		return err
 	}
-	if !w.Recurring() && !w.End.After(now) {
-		return fieldError(http.StatusUnprocessableEntity, "validation_failed", "end", "the window is already over; backfilled maintenance is not accepted")
-	}
-	w.Source, w.CreatedAt, w.UpdatedAt = string(component.SourceAPI), now, now
-	if err := s.store.CreateWindow(c.Request().Context(), w, s.auditEntry(c, now, "maintenance.create", "maintenance/"+w.ID, w)); err != nil {
-		return err
-	}
-	return c.JSON(http.StatusCreated, s.viewWindow(&w, now))
+	return c.JSON(http.StatusCreated, s.viewWindow(&w, s.clock.Now().UTC()))
 }
 
 // windowPatch changes a window: the text at any time; the timing and components only before
@@ -224,19 +197,6 @@ func (p windowPatch) retimes() bool {
 		in.Duration != "" || in.FirstDate != "" || !in.Start.IsZero() || !in.End.IsZero()
 }
 
-// editableWindow is the stored window id, unless the config file declares it: such a window
-// changes only there, and the error says so ("change it there", "remove it there").
-func (s *Server) editableWindow(ctx context.Context, id, verb string) (maintenance.Window, error) {
-	w, err := s.store.GetWindow(ctx, id)
-	if err != nil {
-		return w, mapMaintenance(err)
-	}
-	if w.Source == string(component.SourceConfig) {
-		return w, newError(http.StatusConflict, "managed_by_config", "maintenance window %s is declared in the config file; %s it there", id, verb)
-	}
-	return w, nil
-}
-
 func (s *Server) updateWindow(c echo.Context) error {
 	id, err := pathID(c)
 	if err != nil {
@@ -246,55 +206,22 @@ func (s *Server) updateWindow(c echo.Context) error {
 	if err := decodeJSON(c, &p); err != nil {
 		return err
 	}
-	ctx := c.Request().Context()
-	w, err := s.editableWindow(ctx, id, "change")
-	if err != nil {
-		return err
-	}
-	now := s.clock.Now().UTC()
+	patch := service.WindowPatch{Title: p.Title, Description: p.Description, Components: p.Components}
 	if p.ID != "" && p.ID != id {
 		return fieldError(http.StatusUnprocessableEntity, "validation_failed", "id", "a window's id cannot change")
 	}
-	retime := p.retimes()
-	if (retime || p.Components != nil) && w.Started(now) {
-		return newError(http.StatusConflict, "invalid_state", "window %s has already started; its schedule and components are history now (cancel it and create a new window)", id)
-	}
-	if p.Title != nil {
-		w.Title = *p.Title
-	}
-	if p.Description != nil {
-		w.Description = *p.Description
-	}
-	if p.Components != nil {
-		if err := s.checkComponents(c, p.Components); err != nil {
-			return err
-		}
-		w.Components = p.Components
-	}
-	if retime {
-		in := p.windowInput
-		in.ID, in.Title, in.Description, in.Components = w.ID, w.Title, w.Description, w.Components
-		if in.TimeZone == "" {
-			in.TimeZone = w.TimeZone
-		}
-		sp, err := in.spec()
+	if p.retimes() {
+		sp, err := p.windowInput.spec()
 		if err != nil {
 			return err
 		}
-		nw, errs := sp.Window(now) // a new schedule is a new announcement
-		if len(errs) > 0 {
-			return validationError(errs)
-		}
-		nw.Source, nw.CreatedAt = w.Source, w.CreatedAt
-		w = nw
-	} else if errs := w.Prepare(); len(errs) > 0 {
-		return validationError(errs)
+		patch.Schedule = &sp
 	}
-	w.UpdatedAt = now
-	if err := s.store.UpdateWindow(ctx, w, s.auditEntry(c, now, "maintenance.update", "maintenance/"+id, w)); err != nil {
+	w, err := s.svc.Maintenance.Update(c.Request().Context(), by(c), id, patch)
+	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, s.viewWindow(&w, now))
+	return c.JSON(http.StatusOK, s.viewWindow(&w, s.clock.Now().UTC()))
 }
 
 func (s *Server) cancelSeries(c echo.Context) error {
@@ -302,20 +229,11 @@ func (s *Server) cancelSeries(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	ctx := c.Request().Context()
-	w, err := s.editableWindow(ctx, id, "remove")
+	w, err := s.svc.Maintenance.CancelSeries(c.Request().Context(), by(c), id)
 	if err != nil {
 		return err
 	}
-	now := s.clock.Now().UTC()
-	if err := w.CancelSeries(now); err != nil {
-		return mapMaintenance(err)
-	}
-	w.UpdatedAt = now
-	if err := s.store.UpdateWindow(ctx, w, s.auditEntry(c, now, "maintenance.cancel", "maintenance/"+id, w)); err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, s.viewWindow(&w, now))
+	return c.JSON(http.StatusOK, s.viewWindow(&w, s.clock.Now().UTC()))
 }
 
 // editOccurrence cancels, ends early or extends one occurrence, named by its scheduled start.
@@ -342,56 +260,22 @@ func (s *Server) editOccurrence(op string) echo.HandlerFunc {
 				return fieldError(http.StatusUnprocessableEntity, "validation_failed", "end", "is required: the new end, an RFC 3339 time")
 			}
 		}
-		ctx := c.Request().Context()
-		w, err := s.store.GetWindow(ctx, id)
-		if err != nil {
-			return mapMaintenance(err)
-		}
-		now := s.clock.Now().UTC()
+		ctx, who := c.Request().Context(), by(c)
+		var w maintenance.Window
+		var o maintenance.Occurrence
 		switch op {
 		case "cancel":
-			err = w.CancelOccurrence(scheduled, now)
+			w, o, err = s.svc.Maintenance.CancelOccurrence(ctx, who, id, scheduled)
 		case "end":
-			err = w.EndOccurrence(scheduled, now)
+			w, o, err = s.svc.Maintenance.EndOccurrence(ctx, who, id, scheduled)
 		case "extend":
-			err = w.ExtendOccurrence(scheduled, body.End, now)
+			w, o, err = s.svc.Maintenance.ExtendOccurrence(ctx, who, id, scheduled, body.End)
 		}
 		if err != nil {
-			return mapMaintenance(err)
-		}
-		w.UpdatedAt = now
-		if err := s.store.UpdateWindow(ctx, w, s.auditEntry(c, now, "maintenance.occurrence."+op, "maintenance/"+id+"/"+scheduled.UTC().Format(time.RFC3339), w)); err != nil {
 			return err
 		}
-		o, _ := w.Find(scheduled)
-		return c.JSON(http.StatusOK, s.viewOccurrence(&w, o, now))
+		return c.JSON(http.StatusOK, s.viewOccurrence(&w, o, s.clock.Now().UTC()))
 	}
-}
-
-// activeMaintenance returns the components inside an occurrence in progress at now. Their
-// stored timelines keep the measured status; this overlay is what the page and APIs show.
-func activeMaintenance(windows []maintenance.Window, now time.Time) map[string]bool {
-	out := map[string]bool{}
-	for i := range windows {
-		for _, o := range windows[i].Occurrences(now, now.Add(time.Nanosecond)) {
-			if o.State(now) == maintenance.StateInProgress {
-				for _, id := range windows[i].Components {
-					out[id] = true
-				}
-			}
-		}
-	}
-	return out
-}
-
-func mapMaintenance(err error) error {
-	switch {
-	case errors.Is(err, maintenance.ErrInvalidState):
-		return newError(http.StatusConflict, "invalid_state", "%s", strings.TrimSuffix(err.Error(), ": "+maintenance.ErrInvalidState.Error()))
-	case errors.Is(err, maintenance.ErrNotFound):
-		return newError(http.StatusNotFound, "not_found", "%s", strings.TrimSuffix(err.Error(), ": "+maintenance.ErrNotFound.Error()))
-	}
-	return err
 }
 
 // maxOccurrenceRange bounds one occurrences query.

@@ -103,6 +103,7 @@ type barView struct{ Class, Title string }
 const barDays = 90
 
 type sectionView struct {
+	id                string
 	Name, Description string // empty for components outside any group
 	Status            statusView
 	Components        []componentView
@@ -162,7 +163,7 @@ func (s *Server) statusPage(c echo.Context) error {
 	for _, comp := range cs {
 		names[comp.ID] = comp.Name
 	}
-	underMaintenance := activeMaintenance(windows, now)
+	shownStatus := component.Shown(cs, maintenance.InProgress(windows, now))
 	for i := range windows {
 		w := &windows[i]
 		next := true // a recurring window is listed once: its next occurrence and how it repeats
@@ -192,17 +193,14 @@ func (s *Server) statusPage(c echo.Context) error {
 	for _, comp := range cs {
 		if comp.IsGroup {
 			groups[comp.ID] = len(v.Sections)
-			v.Sections = append(v.Sections, sectionView{Name: comp.Name, Description: comp.Description})
+			v.Sections = append(v.Sections, sectionView{id: comp.ID, Name: comp.Name, Description: comp.Description})
 		}
 	}
 	for _, comp := range cs {
 		if comp.IsGroup {
 			continue
 		}
-		shown := comp.Status
-		if underMaintenance[comp.ID] {
-			shown = component.UnderMaintenance // an overlay: the timeline keeps the measured status
-		}
+		shown := shownStatus[comp.ID]
 		statuses = append(statuses, shown)
 		cv := componentView{Name: comp.Name, Description: comp.Description, Status: viewStatus(shown), status: shown}
 		if err := s.addBars(c, &cv, comp.ID, now); err != nil {
@@ -223,11 +221,7 @@ func (s *Server) statusPage(c echo.Context) error {
 		if len(sec.Components) == 0 {
 			continue
 		}
-		var ss []component.Status
-		for _, cv := range sec.Components {
-			ss = append(ss, cv.status)
-		}
-		sec.Status = viewStatus(worstOrMaintenance(ss))
+		sec.Status = viewStatus(shownStatus[sec.id])
 		sections = append(sections, sec)
 	}
 	if len(loose.Components) > 0 {
@@ -243,18 +237,6 @@ func (s *Server) statusPage(c echo.Context) error {
 	}
 	c.Response().Header().Set(echo.HeaderCacheControl, "public, max-age=10")
 	return s.render(c, http.StatusOK, "index.html", v)
-}
-
-func worstOrMaintenance(ss []component.Status) component.Status {
-	w := component.Worst(ss...)
-	if w == component.Operational || w == component.Unknown {
-		for _, s := range ss {
-			if s == component.UnderMaintenance {
-				return s
-			}
-		}
-	}
-	return w
 }
 
 var impactClass = map[string]string{"critical": "major", "major": "partial", "minor": "degraded", "none": "unknown"}

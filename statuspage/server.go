@@ -25,6 +25,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/upstate-dev/upstate/apikey"
+	"github.com/upstate-dev/upstate/service"
 	"github.com/upstate-dev/upstate/store"
 )
 
@@ -53,7 +54,10 @@ type Link struct{ Title, URL string }
 
 // Options configure a Server.
 type Options struct {
-	Store    Store
+	Store Store
+	// Service is the one door every change goes through. Default: one on Store, Clock and SLA,
+	// publishing nothing.
+	Service  *service.Service
 	Clock    clockwork.Clock
 	Logger   *slog.Logger
 	Registry *prometheus.Registry // served at /metrics; the server registers its own metrics here
@@ -100,6 +104,7 @@ type Server struct {
 	control   MonitorControl
 	reload    Reloader
 	rollups   RollupReader
+	svc       *service.Service
 }
 
 // New builds the server: routes, middleware and templates. A template that does not parse is an
@@ -136,6 +141,10 @@ func New(o Options) (*Server, error) {
 	if o.CacheTTL == 0 {
 		o.CacheTTL = time.Second
 	}
+	if o.Service == nil {
+		o.Service = service.New(service.Options{Store: o.Store, Clock: o.Clock, Logger: o.Logger,
+			Policies: o.SLA.Policies, DefaultPolicy: o.SLA.DefaultPolicy})
+	}
 	tmpl, err := parseTemplates(o.Assets)
 	if err != nil {
 		return nil, err
@@ -143,7 +152,7 @@ func New(o Options) (*Server, error) {
 	s := &Server{
 		echo: echo.New(), store: o.Store, clock: o.Clock, log: o.Logger.With("component", "http"),
 		page: o.Page, version: o.Version, templates: tmpl,
-		auth: newAuthenticator(o.Store, o.Clock.Now), maint: o.Maintenance, sla: o.SLA, md: newMarkdown(), reports: o.Reports, cache: newResponseCache(o.CacheTTL, o.Clock.Now), monitors: o.Monitors,
+		auth: newAuthenticator(o.Store, o.Clock.Now), maint: o.Maintenance, sla: o.SLA, md: newMarkdown(), reports: o.Reports, cache: newResponseCache(o.CacheTTL, o.Clock.Now), monitors: o.Monitors, svc: o.Service,
 	}
 	if s.maint.NoticePeriod == 0 {
 		s.maint.NoticePeriod = 24 * time.Hour

@@ -24,6 +24,7 @@ import (
 	"github.com/upstate-dev/upstate/component"
 	"github.com/upstate-dev/upstate/configs"
 	"github.com/upstate-dev/upstate/engine"
+	"github.com/upstate-dev/upstate/service"
 	"github.com/upstate-dev/upstate/store"
 	"github.com/upstate-dev/upstate/store/sqlite"
 )
@@ -241,8 +242,8 @@ func TestCreateKeyShowsTokenOnce(t *testing.T) {
 		t.Fatalf("status %d %s", r.code, r.body)
 	}
 	var out struct {
-		Token string  `json:"token"`
-		Key   keyView `json:"key"`
+		Token string          `json:"token"`
+		Key   service.KeyView `json:"key"`
 	}
 	json.Unmarshal(r.body, &out)
 	if !strings.HasPrefix(out.Token, "up_"+out.Key.ID+"_") {

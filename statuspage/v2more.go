@@ -44,7 +44,7 @@ type v2State struct {
 
 func (s *Server) loadV2(c echo.Context) (*v2State, error) {
 	ctx := c.Request().Context()
-	st := &v2State{now: s.clock.Now(), shown: map[string]component.Status{}}
+	st := &v2State{now: s.clock.Now()}
 	var err error
 	if st.components, err = s.store.ListComponents(ctx); err != nil {
 		return nil, err
@@ -55,27 +55,7 @@ func (s *Server) loadV2(c echo.Context) (*v2State, error) {
 	if st.unresolved, err = s.store.ListIncidents(ctx, store.IncidentQuery{OpenOnly: true}); err != nil {
 		return nil, err
 	}
-	inMaint := activeMaintenance(st.windows, st.now)
-	for _, comp := range st.components {
-		shown := comp.Status
-		if inMaint[comp.ID] {
-			shown = component.UnderMaintenance
-		}
-		st.shown[comp.ID] = shown
-	}
-	// A group shows the worst of its children.
-	for _, g := range st.components {
-		if !g.IsGroup {
-			continue
-		}
-		var kids []component.Status
-		for _, comp := range st.components {
-			if comp.GroupID == g.ID {
-				kids = append(kids, st.shown[comp.ID])
-			}
-		}
-		st.shown[g.ID] = worstOrMaintenance(kids)
-	}
+	st.shown = component.Shown(st.components, maintenance.InProgress(st.windows, st.now))
 	return st, nil
 }
 

@@ -16,7 +16,7 @@ import (
 
 	"github.com/upstate-dev/upstate/component"
 	"github.com/upstate-dev/upstate/configs"
-	"github.com/upstate-dev/upstate/engine"
+	"github.com/upstate-dev/upstate/service"
 )
 
 func runCLI(args ...string) (code int, stdout, stderr string) {
@@ -204,7 +204,7 @@ func TestReportCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := engine.SyncComponents(t.Context(), st, cfg.ComponentList(time.Now()), time.Now()); err != nil {
+	if err := service.New(service.Options{Store: st}).Components.Sync(t.Context(), cfg.ComponentList(time.Now())); err != nil {
 		t.Fatal(err)
 	}
 	for _, ch := range []component.Change{

@@ -40,6 +40,7 @@ import (
 	"github.com/upstate-dev/upstate/component"
 	"github.com/upstate-dev/upstate/engine"
 	"github.com/upstate-dev/upstate/probe"
+	"github.com/upstate-dev/upstate/service"
 	"github.com/upstate-dev/upstate/store/sqlite"
 )
 
@@ -168,7 +169,6 @@ func run(n int, interval, delay, duration time.Duration) error {
 	defer db.Close()
 	st := &countingStore{Store: db}
 	clock := clockwork.NewRealClock()
-	now := clock.Now()
 	var components []component.Component
 	monitors := make([]probe.Monitor, n)
 	for i := range n {
@@ -181,7 +181,7 @@ func run(n int, interval, delay, duration time.Duration) error {
 			Timeout: interval / 2, Thresholds: probe.Thresholds{Failures: 2, Successes: 1, Retries: 1, RetrySpacing: time.Second},
 			HTTP: &probe.HTTPSpec{URL: url, Method: "GET", MaxBodyBytes: probe.DefaultMaxBodyBytes, MaxRedirects: 5}}
 	}
-	if err := engine.SyncComponents(ctx, st, components, now); err != nil {
+	if err := service.New(service.Options{Store: st}).Components.Sync(ctx, components); err != nil {
 		return err
 	}
 	reg := prometheus.NewRegistry()
