@@ -240,40 +240,10 @@ func New(o Options) (*Engine, error) {
 }
 
 func (e *Engine) newRunner(m probe.Monitor) (*runner, error) {
-	var p probe.Prober
-	switch m.Kind {
-	case probe.KindHTTP:
-		if m.HTTP == nil {
-			return nil, fmt.Errorf("engine: monitor %s: kind http without an http spec", m.ID)
-		}
-		p = probe.NewHTTP(*m.HTTP, e.transports[transportKey{m.HTTP.InsecureSkipVerify, m.HTTP.IPFamily}])
-	case probe.KindTCP, probe.KindTLS, probe.KindDNS:
-		switch {
-		case m.Kind == probe.KindTCP && m.TCP != nil:
-			p = probe.NewTCP(*m.TCP)
-		case m.Kind == probe.KindTLS && m.TLS != nil:
-			p = probe.NewTLS(*m.TLS)
-		case m.Kind == probe.KindDNS && m.DNS != nil:
-			p = probe.NewDNS(*m.DNS)
-		default:
-			return nil, fmt.Errorf("engine: monitor %s: kind %s without its spec", m.ID, m.Kind)
-		}
-	case probe.KindICMP:
-		if m.ICMP == nil {
-			return nil, fmt.Errorf("engine: monitor %s: kind icmp without an icmp spec", m.ID)
-		}
-		p = probe.NewICMP(*m.ICMP)
-	case probe.KindHeartbeat:
-		if m.Heartbeat == nil {
-			return nil, fmt.Errorf("engine: monitor %s: kind heartbeat without a heartbeat spec", m.ID)
-		}
-		hb, err := e.heartbeats.Watch(m.ID, *m.Heartbeat, e.opts.Clock.Now())
-		if err != nil {
-			return nil, fmt.Errorf("engine: %w", err)
-		}
-		p = hb
-	default:
-		return nil, fmt.Errorf("engine: monitor %s: unsupported kind %q", m.ID, m.Kind)
+	p, err := probe.NewProber(m, probe.Env{Heartbeats: e.heartbeats, Now: e.opts.Clock.Now(),
+		Transport: func(insecure bool, family string) http.RoundTripper { return e.transports[transportKey{insecure, family}] }})
+	if err != nil {
+		return nil, fmt.Errorf("engine: %w", err)
 	}
 	return &runner{m: m, prober: p, detector: probe.NewDetector(m, probe.StateUnknown), recent: &recentRing{},
 		labels: newSeriesLabels(m.ID), paused: m.Paused}, nil

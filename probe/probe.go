@@ -26,11 +26,6 @@ const (
 	KindHeartbeat Kind = "heartbeat"
 )
 
-// Valid reports whether k names a kind this build can run.
-func (k Kind) Valid() bool {
-	return k == KindHTTP || k == KindTCP || k == KindTLS || k == KindDNS || k == KindICMP || k == KindHeartbeat
-}
-
 // State is a monitor's state.
 type State string
 

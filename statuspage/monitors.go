@@ -79,33 +79,9 @@ type monitorView struct {
 	Stats           map[string]statsView `json:"stats,omitempty"`
 }
 
-func target(m probe.Monitor) string {
-	switch {
-	case m.HTTP != nil:
-		return m.HTTP.URL
-	case m.TCP != nil:
-		return m.TCP.Address
-	case m.TLS != nil:
-		return m.TLS.Address
-	case m.DNS != nil:
-		return m.DNS.Type + " " + m.DNS.Name + " @" + m.DNS.Server
-	case m.ICMP != nil:
-		return m.ICMP.Host
-	case m.Heartbeat != nil: // never the token: it is the job's secret
-		if m.Heartbeat.Schedule != "" {
-			zone := "UTC"
-			if m.Heartbeat.Location != nil {
-				zone = m.Heartbeat.Location.String()
-			}
-			return "check-in after " + m.Heartbeat.Schedule + " (" + zone + ") + " + m.Heartbeat.Grace.String()
-		}
-		return "check-in every " + m.Heartbeat.Period.String() + " + " + m.Heartbeat.Grace.String()
-	}
-	return ""
-}
 
 func (s *Server) viewMonitor(ctx context.Context, m engine.MonitorSnapshot, detail bool) (monitorView, error) {
-	v := monitorView{ID: m.Monitor.ID, Name: m.Monitor.Name, Component: m.Monitor.ComponentID, Kind: m.Monitor.Kind, Target: target(m.Monitor),
+	v := monitorView{ID: m.Monitor.ID, Name: m.Monitor.Name, Component: m.Monitor.ComponentID, Kind: m.Monitor.Kind, Target: probe.Target(m.Monitor),
 		IntervalSeconds: m.Monitor.Interval.Seconds(), State: m.State, Paused: m.Paused}
 	if tr, err := s.rollups.LastTransition(ctx, m.Monitor.ID); err == nil {
 		v.Since = optTime(tr.At)
