@@ -241,7 +241,9 @@ func New(o Options) (*Engine, error) {
 
 func (e *Engine) newRunner(m probe.Monitor) (*runner, error) {
 	p, err := probe.NewProber(m, probe.Env{Heartbeats: e.heartbeats, Now: e.opts.Clock.Now(),
-		Transport: func(insecure bool, family string) http.RoundTripper { return e.transports[transportKey{insecure, family}] }})
+		Transport: func(insecure bool, family string) http.RoundTripper {
+			return e.transports[transportKey{insecure, family}]
+		}})
 	if err != nil {
 		return nil, fmt.Errorf("engine: %w", err)
 	}

@@ -79,7 +79,6 @@ type monitorView struct {
 	Stats           map[string]statsView `json:"stats,omitempty"`
 }
 
-
 func (s *Server) viewMonitor(ctx context.Context, m engine.MonitorSnapshot, detail bool) (monitorView, error) {
 	v := monitorView{ID: m.Monitor.ID, Name: m.Monitor.Name, Component: m.Monitor.ComponentID, Kind: m.Monitor.Kind, Target: probe.Target(m.Monitor),
 		IntervalSeconds: m.Monitor.Interval.Seconds(), State: m.State, Paused: m.Paused}
