@@ -149,7 +149,7 @@ func importCmd(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	ctx := context.Background()
-	st, err := openStore(ctx, cfg)
+	st, err := openStoreExclusive(ctx, cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "upstate import: open store: %v\n", err)
 		return 1

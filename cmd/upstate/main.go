@@ -121,8 +121,20 @@ func newLogger(cfg *configs.Config, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-// openStore opens the configured backend.
+// openStore opens the configured backend for a command that reads, or writes through short
+// transactions (keys, report, export): it works while serve runs.
 func openStore(ctx context.Context, cfg *configs.Config) (store.Store, error) {
+	return openStoreAs(ctx, cfg, false)
+}
+
+// openStoreExclusive opens the configured backend for serve and import. On SQLite it takes the
+// database's lock for the life of the store, so a second serve (or an import while one runs)
+// refuses to start with sqlite.ErrLocked. Redis is shared by design: no lock.
+func openStoreExclusive(ctx context.Context, cfg *configs.Config) (store.Store, error) {
+	return openStoreAs(ctx, cfg, true)
+}
+
+func openStoreAs(ctx context.Context, cfg *configs.Config, exclusive bool) (store.Store, error) {
 	switch cfg.Storage.Backend {
 	case "redis":
 		r := cfg.Storage.Redis
@@ -132,6 +144,9 @@ func openStore(ctx context.Context, cfg *configs.Config) (store.Store, error) {
 		path := cfg.SQLitePath()
 		if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 			return nil, fmt.Errorf("create the database directory: %w", err)
+		}
+		if exclusive {
+			return sqlite.OpenExclusive(ctx, path)
 		}
 		return sqlite.Open(ctx, path)
 	}

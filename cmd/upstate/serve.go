@@ -56,7 +56,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 // holds, and the store is closed last. Shutdown is bounded by server.shutdown_timeout.
 func serveConfig(ctx context.Context, cfg *configs.Config, devAssets string, log *slog.Logger) error {
 	clock := clockwork.NewRealClock()
-	st, err := openStore(ctx, cfg)
+	st, err := openStoreExclusive(ctx, cfg)
 	if err != nil {
 		return fmt.Errorf("open %s store: %w", cfg.Storage.Backend, err)
 	}

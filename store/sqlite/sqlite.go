@@ -42,6 +42,7 @@ type Store struct {
 	db    *sql.DB
 	reads *stmtCache // prepared once per text (stmts.go)
 	group *grouper   // commits small appends together (group.go)
+	lock  *fileLock  // held from OpenExclusive to Close (lock.go); nil after Open
 }
 
 var _ store.Store = (*Store)(nil)
@@ -115,7 +116,7 @@ func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
 // Close closes the database.
 func (s *Store) Close() error {
 	s.stopGrouper()
-	return errors.Join(s.reads.close(), s.db.Close())
+	return errors.Join(s.reads.close(), s.db.Close(), s.lock.release())
 }
 
 func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
