@@ -227,6 +227,7 @@ func Parse(name string, data []byte, lookupEnv func(string) (string, bool)) (*Co
 		return nil, &ValidationError{File: name, Message: "the file is empty"}
 	}
 	d.decode(&root, reflectValue(cfg), "", false)
+	d.applyEnv(cfg)
 	cfg.applyDefaults()
 	cfg.validate(d)
 	if errs := d.sorted(); len(errs) > 0 {

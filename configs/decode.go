@@ -44,7 +44,8 @@ type decoder struct {
 	errs      []*ValidationError
 	positions map[string]position
 	lookupEnv func(string) (string, bool)
-	budget    int // nodes left to visit; aliases can make a small file expand enormously
+	budget    int               // nodes left to visit; aliases can make a small file expand enormously
+	env       map[string]string // paths set by an UPSTATE_* variable, to the variable's name
 }
 
 // maxNodes bounds the nodes one config may expand to, aliases included. Real configs with ten
@@ -75,6 +76,11 @@ func (d *decoder) errorf(n *yaml.Node, path, format string, args ...any) {
 // not written in the file, at its nearest written ancestor.
 func (d *decoder) at(path, format string, args ...any) {
 	e := &ValidationError{File: d.file, Field: path, Message: fmt.Sprintf(format, args...)}
+	if name, ok := d.env[path]; ok { // set by the environment, not by the file
+		e.File = "$" + name
+		d.add(e)
+		return
+	}
 	for p := path; ; {
 		if pos, ok := d.positions[p]; ok {
 			e.Line, e.Column = pos.line, pos.column
