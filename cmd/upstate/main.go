@@ -3,7 +3,8 @@
 //	upstate serve -config upstate.yaml      run everything
 //	upstate check-config upstate.yaml       validate a config file
 //	upstate keys create|list|revoke         manage admin API keys
-//	upstate version
+//	upstate healthcheck                     exit 0 when a running upstate is ready
+//	upstate version (or --version)
 //
 // This package only wires the others together.
 package main
@@ -43,7 +44,8 @@ Usage:
   upstate report -config FILE -month YYYY-MM [-component ID] [-format json|csv]
   upstate export -config FILE [-o FILE]     everything, as JSON Lines
   upstate import -config FILE [-i FILE]     into an empty store; all or nothing
-  upstate version
+  upstate healthcheck [-config FILE | -url URL]   exit 0 if a running upstate is ready, 1 if not
+  upstate version                           (also --version)
 
 Run "upstate COMMAND -help" for a command's flags.
 `
@@ -69,7 +71,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exportCmd(rest, stdout, stderr)
 	case "import":
 		return importCmd(rest, stdout, stderr)
-	case "version":
+	case "healthcheck":
+		return healthcheck(rest, stdout, stderr)
+	case "version", "--version", "-version":
 		fmt.Fprintf(stdout, "upstate %s (%s, %s/%s)\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 		return 0
 	case "help", "-h", "-help", "--help":

@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/coreos/go-systemd/v22/daemon"
 	"github.com/jonboulle/clockwork"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -160,11 +161,13 @@ func serveConfig(ctx context.Context, cfg *configs.Config, devAssets string, log
 	g.Go(func() error { return eng.Run(gctx) })
 	done := make(chan error, 1)
 	go func() { done <- g.Wait() }()
+	notifySupervisor(log, daemon.SdNotifyReady) // the socket is bound: requests are accepted
 	select {
 	case err := <-done:
 		return err
 	case <-gctx.Done():
 	}
+	notifySupervisor(log, daemon.SdNotifyStopping)
 	log.Info("shutting down", "timeout", cfg.Server.ShutdownTimeout)
 	select {
 	case err := <-done:
@@ -186,5 +189,13 @@ func reloadOnHangup(ctx context.Context, hup <-chan os.Signal, reload func(conte
 				log.Error("configuration not reloaded; the running one is kept", "err", err)
 			}
 		}
+	}
+}
+
+// notifySupervisor tells systemd (Type=notify) what the process is doing; outside systemd
+// (no NOTIFY_SOCKET) it does nothing.
+func notifySupervisor(log *slog.Logger, state string) {
+	if _, err := daemon.SdNotify(false, state); err != nil {
+		log.Warn("notify systemd", "state", state, "err", err)
 	}
 }
