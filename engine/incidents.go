@@ -42,6 +42,13 @@ func newSLAMetrics(reg prometheus.Registerer) *slaMetrics {
 		}, []string{"severity"}),
 	}
 	reg.MustRegister(m.breaches, m.remaining, m.open)
+	// Every series an alert rule may name exists from the first scrape, at zero.
+	for _, sev := range incidents.Severities {
+		m.open.WithLabelValues(string(sev))
+		for _, kind := range []incidents.ClockKind{incidents.FirstResponse, incidents.Resolution} {
+			m.breaches.WithLabelValues(string(sev), string(kind))
+		}
+	}
 	return m
 }
 

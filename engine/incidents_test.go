@@ -76,9 +76,18 @@ func TestAutomaticIncidentClocksBreachOnTime(t *testing.T) {
 		alerts[1].Kind != engine.EventSLABreach || !alerts[1].At.Equal(opened.Add(30*time.Minute)) || alerts[1].Clock != "first_response" {
 		t.Fatalf("alerts = %+v; want the warning at +20m and the breach at +30m", alerts)
 	}
+	// One breach counted; every other series exists at zero from the start (alert rules can
+	// name them before anything happened).
 	want := `# HELP upstate_sla_breaches_total Service-level clocks that passed their deadline unmet.
 # TYPE upstate_sla_breaches_total counter
 upstate_sla_breaches_total{clock="first_response",severity="P0"} 1
+upstate_sla_breaches_total{clock="first_response",severity="P1"} 0
+upstate_sla_breaches_total{clock="first_response",severity="P2"} 0
+upstate_sla_breaches_total{clock="first_response",severity="P3"} 0
+upstate_sla_breaches_total{clock="resolution",severity="P0"} 0
+upstate_sla_breaches_total{clock="resolution",severity="P1"} 0
+upstate_sla_breaches_total{clock="resolution",severity="P2"} 0
+upstate_sla_breaches_total{clock="resolution",severity="P3"} 0
 `
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "upstate_sla_breaches_total"); err != nil {
 		t.Error(err)

@@ -7,6 +7,8 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/upstate-dev/upstate/component"
+	"github.com/upstate-dev/upstate/maintenance"
 	"github.com/upstate-dev/upstate/probe"
 )
 
@@ -17,6 +19,10 @@ import (
 type metrics struct {
 	lag prometheus.Histogram
 }
+
+// componentStatuses are the values of upstate_component_status's status label.
+var componentStatuses = [...]component.Status{component.Operational, component.DegradedPerformance, component.PartialOutage,
+	component.MajorOutage, component.UnderMaintenance, component.Unknown}
 
 var allStates = [...]probe.State{probe.StateUp, probe.StateDegraded, probe.StateDown, probe.StateUnknown}
 
@@ -68,6 +74,8 @@ func (s *probeStats) observe(r probe.Result) {
 type monitorCollector struct {
 	e                                       *Engine
 	success, duration, runs, state, certExp *prometheus.Desc
+	certExpAt                               *prometheus.Desc
+	componentStatus, maintenanceActive      *prometheus.Desc
 }
 
 func newMonitorCollector(e *Engine) *monitorCollector {
@@ -83,6 +91,14 @@ func newMonitorCollector(e *Engine) *monitorCollector {
 			"1 for the monitor's current state, 0 for the others.", []string{"monitor", "state"}, nil),
 		certExp: prometheus.NewDesc("upstate_certificate_expiry_seconds",
 			"Seconds until the earliest certificate of the monitor's chain (as last seen) expires.", []string{"monitor"}, nil),
+		// The same instant as a timestamp, as blackbox_exporter's probe_ssl_earliest_cert_expiry,
+		// so its alerting rules carry over.
+		certExpAt: prometheus.NewDesc("upstate_certificate_expiry_timestamp_seconds",
+			"When the earliest certificate of the monitor's chain (as last seen) expires, in Unix seconds.", []string{"monitor"}, nil),
+		componentStatus: prometheus.NewDesc("upstate_component_status",
+			"1 for the status each component shows (maintenance overlay included), 0 for the others.", []string{"component", "status"}, nil),
+		maintenanceActive: prometheus.NewDesc("upstate_maintenance_active",
+			"1 while an occurrence of the maintenance window is in progress, else 0.", []string{"window"}, nil),
 	}
 }
 
@@ -92,6 +108,9 @@ func (c *monitorCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.runs
 	ch <- c.state
 	ch <- c.certExp
+	ch <- c.certExpAt
+	ch <- c.componentStatus
+	ch <- c.maintenanceActive
 }
 
 func (c *monitorCollector) Collect(ch chan<- prometheus.Metric) {
@@ -105,8 +124,28 @@ func (c *monitorCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, r := range c.e.monitors {
 		rows = append(rows, row{r.labels, r.detector.State(), r.stats})
 	}
+	components := make([]component.Component, 0, len(c.e.status))
+	for id, st := range c.e.status {
+		components = append(components, component.Component{ID: id, Status: st})
+	}
+	windows := c.e.windows
 	c.e.mu.Unlock()
 	now := c.e.opts.Clock.Now()
+	// What each component shows, by the one rule every surface uses (groups are the page's
+	// roll-up of these and have no series of their own).
+	shown := component.Shown(components, maintenance.InProgress(windows, now))
+	for id, st := range shown {
+		for _, s := range componentStatuses {
+			ch <- prometheus.MustNewConstMetric(c.componentStatus, prometheus.GaugeValue, boolValue(s == st), id, string(s))
+		}
+	}
+	for i := range windows {
+		active := false
+		for _, o := range windows[i].Occurrences(now, now.Add(time.Nanosecond)) {
+			active = active || o.State(now) == maintenance.StateInProgress
+		}
+		ch <- prometheus.MustNewConstMetric(c.maintenanceActive, prometheus.GaugeValue, boolValue(active), windows[i].ID)
+	}
 	for _, r := range rows {
 		l := r.labels
 		for i, st := range allStates {
@@ -129,6 +168,7 @@ func (c *monitorCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- h
 		if !s.certNotAfter.IsZero() {
 			ch <- &scalarSeries{desc: c.certExp, labels: l.monitor, value: s.certNotAfter.Sub(now).Seconds()}
+			ch <- &scalarSeries{desc: c.certExpAt, labels: l.monitor, value: float64(s.certNotAfter.UnixMilli()) / 1000}
 		}
 	}
 }

@@ -133,6 +133,18 @@ func TestProbeMetrics(t *testing.T) {
 		"upstate_monitor_state{monitor=tls,state=down}":           0,
 		"upstate_probe_duration_seconds_sum{monitor=broken}":      got["upstate_probe_duration_seconds_sum{monitor=broken}"],
 		"upstate_scheduler_lag_seconds_sum{}":                     got["upstate_scheduler_lag_seconds_sum{}"],
+		// The same expiry as a timestamp, as blackbox_exporter has it.
+		"upstate_certificate_expiry_timestamp_seconds{monitor=tls}": float64(notAfter.UnixMilli()) / 1000,
+	}
+	// What the component shows (both its monitors paused: unknown), by the one rule.
+	for _, st := range []string{"operational", "degraded_performance", "partial_outage", "major_outage", "under_maintenance", "unknown"} {
+		want["upstate_component_status{component=web,status="+st+"}"] = boolFloat(st == "unknown")
+	}
+	// The SLA breach counters exist at zero before any incident (series skips upstate_incidents_*).
+	for _, sev := range []string{"P0", "P1", "P2", "P3"} {
+		for _, clock := range []string{"first_response", "resolution"} {
+			want["upstate_sla_breaches_total{clock="+clock+",severity="+sev+"}"] = 0
+		}
 	}
 	for k, v := range want {
 		if g, ok := got[k]; !ok || !close(g, v) {
@@ -165,4 +177,11 @@ func TestProbeMetrics(t *testing.T) {
 func close(a, b float64) bool {
 	d := a - b
 	return d < 1e-9 && d > -1e-9
+}
+
+func boolFloat(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
 }
