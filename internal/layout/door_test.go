@@ -19,6 +19,15 @@ var storeWrites = map[string]bool{
 	"SetCursor": true,
 }
 
+// coordination are the methods instances sharing a store agree through (store/cluster.go): a
+// leader lease and the live members. They change no data (nothing audited, exported or shown),
+// so they do not go through the service; the engine, their one consumer, calls them.
+var coordination = map[string]bool{"ObtainLeadership": true, "Beat": true, "Leave": true}
+
+func coordinator(dir string) bool {
+	return dir == "engine" || dir == "store" || strings.HasPrefix(dir, "store/")
+}
+
 // doorKeepers may call them: the service (the one door) and the store itself (backends,
 // migrations, import). Tests set up their fixtures directly.
 func doorKeeper(dir string) bool {
@@ -54,6 +63,9 @@ func TestOnlyTheServiceWrites(t *testing.T) {
 				return true
 			}
 			sel, ok := call.Fun.(*ast.SelectorExpr)
+			if ok && coordination[sel.Sel.Name] && !coordinator(rel) {
+				t.Errorf("%s: %s is called outside the engine; instances coordinate through the engine", fset.Position(call.Pos()), sel.Sel.Name)
+			}
 			if !ok || !storeWrites[sel.Sel.Name] {
 				return true
 			}

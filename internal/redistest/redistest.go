@@ -37,6 +37,8 @@ type Options struct {
 	AppendFsync string
 	// Cluster starts the server with cluster mode enabled (see StartCluster).
 	Cluster bool
+	// ReplicaOf makes the server a replica of the server at this address (see StartSentinel).
+	ReplicaOf string
 }
 
 // Binary returns the path of redis-server, or fails or skips the test when it is missing.
@@ -64,6 +66,10 @@ func Start(t testing.TB, opts Options) *Server {
 		"--maxmemory-policy", "noeviction", "--logfile", filepath.Join(dir, "redis.log")}
 	if opts.Cluster {
 		args = append(args, "--cluster-enabled", "yes", "--cluster-config-file", filepath.Join(dir, "nodes.conf"), "--cluster-node-timeout", "5000")
+	}
+	if opts.ReplicaOf != "" {
+		host, port, _ := net.SplitHostPort(opts.ReplicaOf)
+		args = append(args, "--replicaof", host, port)
 	}
 	if opts.AppendFsync != "" {
 		args = append(args, "--appendonly", "yes", "--appendfsync", opts.AppendFsync)
@@ -99,6 +105,7 @@ func (s *Server) stop() {
 	if s.cmd == nil || s.cmd.Process == nil {
 		return
 	}
+	_ = s.cmd.Process.Signal(syscall.SIGCONT) // a paused server cannot stop
 	_ = s.cmd.Process.Signal(syscall.SIGTERM)
 	done := make(chan struct{})
 	go func() { _ = s.cmd.Wait(); close(done) }()
@@ -120,6 +127,23 @@ func (s *Server) Kill9() {
 	_ = s.cmd.Process.Kill()
 	_ = s.cmd.Wait()
 	s.cmd = nil
+}
+
+// Pause stops the server with SIGSTOP: it holds its connections and answers nothing, as a hung
+// or partitioned server would, until Resume. Its keys do not expire meanwhile, but when it
+// resumes, those whose time passed are gone at once.
+func (s *Server) Pause() {
+	s.t.Helper()
+	if s.cmd != nil {
+		_ = s.cmd.Process.Signal(syscall.SIGSTOP)
+	}
+}
+
+// Resume continues a paused server (SIGCONT).
+func (s *Server) Resume() {
+	if s.cmd != nil {
+		_ = s.cmd.Process.Signal(syscall.SIGCONT)
+	}
 }
 
 // Restart starts the server again on the same port and directory, reloading what it persisted.

@@ -774,7 +774,12 @@ func (s *Store) Cursor(ctx context.Context, name string) (time.Time, error) {
 }
 
 // SetCursor stores t under name.
+// With a fencing token in ctx (store.WithFence), it is stored only if no newer tenure of that
+// lease began (lease.go); else store.ErrFenced.
 func (s *Store) SetCursor(ctx context.Context, name string, t time.Time) error {
+	if f, ok := store.FenceFrom(ctx); ok {
+		return s.setCursorFenced(ctx, f, name, t)
+	}
 	if err := s.rdb.HSet(ctx, s.metaKey("cursors"), name, store.Millis(t)).Err(); err != nil {
 		return fmt.Errorf("set cursor %s: %w", name, err)
 	}
