@@ -46,6 +46,7 @@ type Config struct {
 	Probes    Probes     `yaml:"probes"`
 	// Objectives are availability targets; the one without components is the default.
 	Objectives []Objective `yaml:"objectives"`
+	Cluster    Cluster     `yaml:"cluster"` // several instances on one Redis (cluster.go)
 
 	// Location is Server.TimeZone, loaded. Derived at load time, never read from the file.
 	Location *time.Location `yaml:"-"`
@@ -306,6 +307,7 @@ func (c *Config) applyDefaults() {
 		c.Log.Format = "text"
 	}
 	c.monitorDefaults()
+	c.clusterDefaults()
 }
 
 const idRule = "must be 1-63 characters of a-z, 0-9, '-' and '_', starting with a letter or digit"
@@ -381,6 +383,7 @@ func (c *Config) validate(d *decoder) {
 	c.validateMaintenance(d)
 	c.validateSLA(d)
 	c.validateObjectives(d)
+	c.validateCluster(d)
 }
 
 func absoluteHTTP(s string) bool {

@@ -90,6 +90,9 @@ func (e *Engine) Pause(ctx context.Context, id, by string) error {
 	job := r.job
 	r.job = nil
 	from := r.detector.State()
+	if !r.owned {
+		from = probe.StateUnknown // its owner records its state, not this instance
+	}
 	r.detector = probe.NewDetector(r.m, probe.StateUnknown)
 	e.mu.Unlock()
 	if job != nil {
@@ -120,7 +123,7 @@ func (e *Engine) Resume(id string) error {
 		return ErrNotPaused
 	}
 	r.paused = false
-	running = e.running
+	running = e.running && r.owned // another instance runs the monitors it owns
 	e.mu.Unlock()
 	if !running {
 		return nil // Run schedules it
@@ -216,6 +219,9 @@ func (e *Engine) Reload(ctx context.Context, monitors []probe.Monitor, severity 
 		e.stopJob(r)
 		e.mu.Lock()
 		from := r.detector.State()
+		if !r.owned {
+			from = probe.StateUnknown // its owner records it
+		}
 		e.mu.Unlock()
 		if from != probe.StateUnknown {
 			e.transition(wctx, r.m.ComponentID, probe.Transition{MonitorID: id, At: now, From: from, To: probe.StateUnknown, Reason: "removed from the configuration"})
@@ -255,7 +261,7 @@ func (e *Engine) Reload(ctx context.Context, monitors []probe.Monitor, severity 
 	}
 	if running {
 		for _, id := range append(slices.Clone(sum.Changed), sum.Added...) {
-			if r := fresh[id]; !r.paused {
+			if r := fresh[id]; !r.paused && r.owned {
 				if err := e.schedule(r, now); err != nil {
 					return sum, err
 				}

@@ -73,6 +73,16 @@ type Options struct {
 	// AvailabilityEvery (default 1m).
 	Reports           *Reports
 	AvailabilityEvery time.Duration
+	// Cluster, when set, shares the work with the other instances on the store: one leader runs
+	// the singleton jobs, and each instance runs the monitors of its share of the components
+	// (leader.go, ownership.go). Nil: this engine is alone and does everything.
+	Cluster *Cluster
+	// Singletons are more periodic jobs for the leader alone (the notification dispatcher's
+	// place); when alone, they simply run.
+	Singletons []Singleton
+	// MaxPendingWrites bounds the state changes kept while the store does not answer (default
+	// DefaultMaxPendingWrites; pending.go).
+	MaxPendingWrites int
 }
 
 func (o *Options) validate() error {
@@ -117,19 +127,38 @@ func (o *Options) validate() error {
 	if o.AvailabilityEvery <= 0 {
 		o.AvailabilityEvery = time.Minute
 	}
+	if o.MaxPendingWrites <= 0 {
+		o.MaxPendingWrites = DefaultMaxPendingWrites
+	}
+	if o.Cluster != nil {
+		errs = append(errs, o.Cluster.validate())
+	}
+	for _, j := range o.Singletons {
+		if j.Name == "" || j.Every <= 0 || j.Run == nil {
+			errs = append(errs, fmt.Errorf("engine: singleton job %q needs a name, a period and a function", j.Name))
+		}
+	}
 	return errors.Join(errs...)
 }
 
 // Engine runs monitors. Create it with New and run it with Run.
 type Engine struct {
-	opts    Options
-	svc     *service.Service
-	log     *slog.Logger
-	sched   gocron.Scheduler
-	metrics *metrics
-	sla     *slaMetrics
-	avail   *availabilityMetrics
-	firing  map[string]bool // burn-rate alert windows firing, by component/severity/window
+	opts  Options
+	svc   *service.Service
+	log   *slog.Logger
+	sched gocron.Scheduler
+	// single runs the singleton jobs when the engine shares its store: gocron asks leader, its
+	// Elector, before each run. Nil when alone: they run on sched.
+	single        gocron.Scheduler
+	singletonJobs []gocron.Job
+	leader        *leader
+	cluster       *Cluster
+	pending       *pendingWrites
+	cmetrics      *clusterMetrics
+	metrics       *metrics
+	sla           *slaMetrics
+	avail         *availabilityMetrics
+	firing        map[string]bool // burn-rate alert windows firing, by component/severity/window
 
 	// slots bound the probes running at once. It is not gocron's concurrency limit: that keeps
 	// one goroutine per slot alive, and each grows the stack of a probe (8 MB at 512 slots).
@@ -153,7 +182,8 @@ type Engine struct {
 	runCtx    context.Context               // Run's context, for on-demand runs
 	wg        sync.WaitGroup                // on-demand runs, awaited at shutdown
 	severity  map[string]incidents.Severity // by monitor id; replaced on reload
-	reloadMu  sync.Mutex                    // one reload at a time
+	reloadMu  sync.Mutex                    // one reload (or rebalance) at a time
+	members   []string                      // live instances sharing the store, by id; nil when alone
 
 	// Counted for the tests, which wait for the engine to be idle (helpers_test.go): runs in
 	// progress, scheduled or on demand; those of them waiting on the clock to re-probe; and
@@ -195,6 +225,7 @@ type runner struct {
 	busy      sync.Mutex  // held for a run: scheduled and on-demand runs never overlap
 	pending   atomic.Bool // an on-demand run is waiting for busy
 	retrying  atomic.Bool // a run waits on the clock to re-probe (for the tests)
+	owned     bool        // this instance owns the monitor's component: it runs the monitor
 }
 
 // New builds an engine. It starts nothing: Run does.
@@ -218,6 +249,24 @@ func New(o Options) (*Engine, error) {
 		impacts: map[string]component.Status{}, severity: o.MonitorSeverity,
 	}
 	e.metrics = newMetrics(o.Registerer, e)
+	e.pending = newPendingWrites(o.MaxPendingWrites, o.Registerer)
+	if c := o.Cluster; c != nil {
+		e.cluster = c
+		e.cmetrics = newClusterMetrics(o.Registerer)
+		e.leader = &leader{coord: c.Coordinator, holder: c.Instance, ttl: c.Lease, clock: o.Clock, log: e.log, m: e.cmetrics,
+			gained: e.runSingletonsNow}
+		single, err := gocron.NewScheduler(
+			gocron.WithClock(o.Clock),
+			gocron.WithLocation(time.UTC),
+			gocron.WithStopTimeout(10*time.Second),
+			gocron.WithLogger(gocronLogger{o.Logger}),
+			gocron.WithDistributedElector(e.leader),
+		)
+		if err != nil {
+			return nil, fmt.Errorf("engine: singleton scheduler: %w", err)
+		}
+		e.single = single
+	}
 	e.slots = make(chan struct{}, o.MaxConcurrentProbes)
 	e.transports = map[transportKey]http.RoundTripper{}
 	for _, insecure := range []bool{false, true} {
@@ -264,6 +313,12 @@ func (e *Engine) Run(ctx context.Context) error {
 		}
 		return err
 	}
+	if e.cluster != nil {
+		// Know this instance's share before anything runs.
+		if err := e.join(ctx); err != nil {
+			return nil // stopped while starting
+		}
+	}
 	// Incidents' impacts follow their events at once; the SLA tick stays as the safety net.
 	sub := e.opts.Bus.SubscribeTracked(256)
 	defer sub.Close()
@@ -277,28 +332,69 @@ func (e *Engine) Run(ctx context.Context) error {
 	e.mu.Lock()
 	runners := make([]*runner, 0, len(e.monitors))
 	for _, r := range e.monitors {
-		if !r.paused {
+		if !r.paused && r.owned {
 			runners = append(runners, r)
 		}
 	}
 	e.mu.Unlock()
-	housekeeping := []struct {
+	type job struct {
 		name  string
 		every time.Duration
 		fn    func(context.Context)
-	}{
+	}
+	// Every instance: its own monitors' expiry and rollups, its pending state changes, and (when
+	// it shares the store) incidents' impacts on the components it owns.
+	local := []job{
 		{"expire", 5 * time.Second, e.expire},
 		{"flush-rollups", e.opts.FlushInterval, func(ctx context.Context) { _ = e.FlushRollups(ctx) }},
+		{"pending-writes", time.Second, e.replayPending},
+	}
+	if e.cluster != nil {
+		local = append(local, job{"impacts", e.opts.SLAEvery, e.impactsTick})
+	}
+	// The leader only: what must happen once however many instances run.
+	singletons := []job{
 		{"prune-rollups", time.Hour, e.prune},
 		{"maintenance", e.opts.MaintenanceEvery, e.maintenanceTick},
 		{"sla", e.opts.SLAEvery, e.slaTick},
 		{"availability", e.opts.AvailabilityEvery, e.availabilityTick},
 	}
-	for _, h := range housekeeping {
-		if _, err := e.sched.NewJob(gocron.DurationJob(h.every), gocron.NewTask(oneAtATime(h.fn)),
-			gocron.WithName("engine:"+h.name), gocron.WithStartAt(gocron.WithStartImmediately())); err != nil {
-			return fmt.Errorf("engine: schedule %s: %w", h.name, err)
+	for _, j := range e.opts.Singletons {
+		singletons = append(singletons, job{j.Name, j.Every, j.Run})
+	}
+	add := func(sched gocron.Scheduler, j job, fn func(context.Context)) (gocron.Job, error) {
+		gj, err := sched.NewJob(gocron.DurationJob(j.every), gocron.NewTask(oneAtATime(fn)),
+			gocron.WithName("engine:"+j.name), gocron.WithStartAt(gocron.WithStartImmediately()))
+		if err != nil {
+			return nil, fmt.Errorf("engine: schedule %s: %w", j.name, err)
 		}
+		return gj, nil
+	}
+	for _, j := range local {
+		if _, err := add(e.sched, j, j.fn); err != nil {
+			return err
+		}
+	}
+	for _, j := range singletons {
+		if e.single == nil {
+			if _, err := add(e.sched, j, j.fn); err != nil {
+				return err
+			}
+			continue
+		}
+		gj, err := add(e.single, j, e.leader.singleton(j.fn))
+		if err != nil {
+			return err
+		}
+		e.mu.Lock()
+		e.singletonJobs = append(e.singletonJobs, gj)
+		e.mu.Unlock()
+	}
+	if e.single != nil {
+		e.single.Start()
+		e.wg.Add(2)
+		go func() { defer e.wg.Done(); e.leader.run(ctx) }()
+		go e.beatLoop(ctx)
 	}
 	// Start before adding the monitors: gocron moves a start time that passed before Start to
 	// the next interval, and adding ten thousand jobs takes longer than the smallest offsets.
@@ -312,7 +408,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	e.running, e.runCtx = true, ctx
 	count := len(e.monitors)
 	e.mu.Unlock()
-	e.log.Info("engine started", "monitors", count)
+	e.log.Info("engine started", "monitors", count, "instance", e.instance(), "members", e.memberList())
 	<-ctx.Done()
 
 	e.mu.Lock()
@@ -322,11 +418,24 @@ func (e *Engine) Run(ctx context.Context) error {
 	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
 	defer cancel()
 	err := e.sched.Shutdown()
+	if e.single != nil {
+		err = errors.Join(err, e.single.Shutdown())
+	}
 	e.wg.Wait()
 	if ferr := e.FlushRollups(stopCtx); ferr != nil {
 		err = errors.Join(err, ferr)
 	}
 	e.markAllUnknown(stopCtx, e.opts.Clock.Now(), stopReason)
+	e.replayPending(stopCtx)
+	if n := e.pending.len(); n > 0 {
+		e.log.Error("stopped with state changes the store never took: they are lost", "pending", n)
+	}
+	if e.cluster != nil {
+		// The others take this instance's share at their next beat, not after its timeout.
+		if lerr := e.cluster.Coordinator.Leave(stopCtx, e.cluster.Instance); lerr != nil {
+			e.log.Warn("leave the instances sharing the store", "err", lerr)
+		}
+	}
 	e.log.Info("engine stopped")
 	return err
 }
@@ -596,10 +705,10 @@ func (e *Engine) probeOnce(ctx context.Context, r *runner) probe.Result {
 	r.stats.observe(res)
 	e.addRollup(r, res)
 	r.recent.add(res)
-	// A run that outlived its monitor's pause or reload judges nothing.
+	// A run that outlived its monitor's pause, reload or hand-over judges nothing.
 	var tr probe.Transition
 	changed := false
-	if e.monitors[r.m.ID] == r && !r.paused {
+	if e.monitors[r.m.ID] == r && !r.paused && r.owned {
 		tr, changed = r.detector.Observe(res)
 	}
 	e.mu.Unlock()
@@ -648,14 +757,12 @@ func (e *Engine) transition(ctx context.Context, componentID string, tr probe.Tr
 	}
 	logFn("monitor state changed", "monitor", tr.MonitorID, "from", tr.From, "to", tr.To, "at", tr.At, "reason", tr.Reason)
 	maint := e.underMaintenance(componentID, tr.At)
-	if err := e.svc.Monitors.RecordTransition(ctx, tr, componentID, maint); err != nil {
-		e.log.Error("store transition", "monitor", tr.MonitorID, "err", err)
-	}
+	e.write(ctx, pendingWrite{kind: pendingTransition, componentID: componentID, tr: tr, maint: maint})
 	e.updateComponent(ctx, componentID, tr.At, tr.Reason)
 	if tr.Reason != stopReason {
 		// Automatic incidents follow the monitors alone: an incident's own impact must not keep
 		// its component from recovering.
-		e.onComponentChange(ctx, componentID, e.monitorStatus(componentID), tr, maint)
+		e.write(ctx, pendingWrite{kind: pendingOutage, componentID: componentID, next: e.monitorStatus(componentID), tr: tr, maint: maint})
 	}
 }
 
@@ -673,6 +780,7 @@ func (e *Engine) monitorStatus(componentID string) component.Status {
 // putRunnerLocked adds r, or replaces the runner of the same monitor.
 func (e *Engine) putRunnerLocked(r *runner) {
 	e.deleteRunnerLocked(r.m.ID)
+	r.owned = e.ownsLocked(r.m.ComponentID)
 	e.monitors[r.m.ID] = r
 	e.byComponent[r.m.ComponentID] = append(e.byComponent[r.m.ComponentID], r)
 }
@@ -706,8 +814,14 @@ func ComponentStatusOf(s probe.State) component.Status {
 
 // updateComponent recomputes a component's status as the worst of its monitors' states,
 // records a change if it differs from the last one, and returns the status.
+// Only the component's owner records it (ownership.go); elsewhere this returns the status last
+// known here and records nothing.
 func (e *Engine) updateComponent(ctx context.Context, componentID string, at time.Time, reason string) component.Status {
 	e.mu.Lock()
+	if !e.ownsLocked(componentID) {
+		defer e.mu.Unlock()
+		return e.status[componentID]
+	}
 	var states []component.Status
 	for _, r := range e.byComponent[componentID] {
 		states = append(states, ComponentStatusOf(r.detector.State()))
@@ -730,11 +844,8 @@ func (e *Engine) updateComponent(ctx context.Context, componentID string, at tim
 	e.mu.Unlock()
 
 	ch := component.Change{ComponentID: componentID, At: at, Status: next, Reason: reason}
-	if err := e.svc.Monitors.RecordStatus(ctx, ch, prev, e.underMaintenance(componentID, at)); err != nil {
-		e.log.Error("store component status", "component_id", componentID, "err", err)
-		return next
-	}
 	e.log.Info("component status changed", "component_id", componentID, "from", prev, "to", next)
+	e.write(ctx, pendingWrite{kind: pendingStatus, componentID: componentID, change: ch, from: prev, maint: e.underMaintenance(componentID, at)})
 	return next
 }
 
@@ -745,6 +856,9 @@ func (e *Engine) expire(ctx context.Context) {
 	var components []string
 	e.mu.Lock()
 	for _, r := range e.monitors {
+		if !r.owned {
+			continue // its owner judges it
+		}
 		if tr, ok := r.detector.Expire(now); ok {
 			trs = append(trs, tr)
 			components = append(components, r.m.ComponentID)
@@ -761,13 +875,18 @@ func (e *Engine) expire(ctx context.Context) {
 // stopReason marks the transitions a clean stop records; they open or resolve no incident.
 const stopReason = "upstate stopped"
 
-// markAllUnknown records that nothing is known about any monitor from at on (a clean stop), so
-// the time Upstate was not running is never counted as up or down.
+// markAllUnknown records that nothing is known about any monitor this instance runs from at on
+// (a clean stop), so the time it was not running is never counted as up or down. When other
+// instances share the store, the owner of each of these monitors from now on records their
+// state again at its first run (within an interval of the hand-over).
 func (e *Engine) markAllUnknown(ctx context.Context, at time.Time, reason string) {
 	var trs []probe.Transition
 	var components []string
 	e.mu.Lock()
 	for id, r := range e.monitors {
+		if !r.owned {
+			continue // another instance runs it and records it
+		}
 		if st := r.detector.State(); st != probe.StateUnknown {
 			trs = append(trs, probe.Transition{MonitorID: id, At: at.UTC(), From: st, To: probe.StateUnknown, Reason: reason})
 			components = append(components, r.m.ComponentID)
@@ -871,6 +990,47 @@ func (e *Engine) snapshotLocked(r *runner) MonitorSnapshot {
 		s.NextRun = r.nextRun
 	}
 	return s
+}
+
+// runSingletonsNow starts a run of every singleton job at once: a new leader does not wait a
+// period to take up the work.
+func (e *Engine) runSingletonsNow() {
+	e.mu.Lock()
+	jobs := slices.Clone(e.singletonJobs)
+	e.mu.Unlock()
+	for _, j := range jobs {
+		if err := j.RunNow(); err != nil {
+			e.log.Warn("run singleton job", "job", j.Name(), "err", err)
+		}
+	}
+}
+
+// leads reports whether this instance runs the singleton jobs now (always, when alone).
+func (e *Engine) leads() bool { return e.leader == nil || e.leader.leading() }
+
+// impactsTick applies open incidents' impacts to the components this instance owns: an
+// incident declared through another instance reaches this one here, within SLAEvery.
+func (e *Engine) impactsTick(ctx context.Context) {
+	now := e.opts.Clock.Now().UTC()
+	open, err := e.opts.Store.ListIncidents(ctx, store.IncidentQuery{OpenOnly: true})
+	if err != nil {
+		e.log.Error("list open incidents", "err", err)
+		return
+	}
+	e.applyImpacts(ctx, open, now)
+}
+
+func (e *Engine) instance() string {
+	if e.cluster == nil {
+		return ""
+	}
+	return e.cluster.Instance
+}
+
+func (e *Engine) memberList() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return slices.Clone(e.members)
 }
 
 // gocronLogger adapts slog to gocron's logger.

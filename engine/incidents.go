@@ -2,6 +2,8 @@ package engine
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"slices"
 	"time"
 
@@ -53,36 +55,44 @@ func newSLAMetrics(reg prometheus.Registerer) *slaMetrics {
 }
 
 // onComponentChange opens an incident when a component goes down outside maintenance, and
-// resolves (or moves to monitoring) the incidents its monitors opened when it is up again.
-func (e *Engine) onComponentChange(ctx context.Context, componentID string, next component.Status, tr probe.Transition, underMaintenance bool) {
+// resolves (or moves to monitoring) the incidents its monitors opened when it is up again. An
+// error means the store did not take it; both are idempotent, so it may be retried (pending.go).
+func (e *Engine) onComponentChange(ctx context.Context, componentID string, next component.Status, tr probe.Transition, underMaintenance bool) error {
 	switch {
 	case next == component.MajorOutage && tr.To == probe.StateDown && !underMaintenance:
-		e.openAutomatic(ctx, componentID, tr)
+		return e.openAutomatic(ctx, componentID, tr)
 	case next == component.Operational || next == component.DegradedPerformance:
 		if _, err := e.svc.Incidents.RecoverAutomatic(ctx, componentID, tr.MonitorID, tr.At, e.opts.Recovery); err != nil {
-			e.log.Error("recover automatic incidents", "component_id", componentID, "err", err)
+			return fmt.Errorf("recover automatic incidents of %s: %w", componentID, err)
 		}
 	}
+	return nil
 }
 
-func (e *Engine) openAutomatic(ctx context.Context, componentID string, tr probe.Transition) {
+func (e *Engine) openAutomatic(ctx context.Context, componentID string, tr probe.Transition) error {
 	name := componentID
 	if c, err := e.opts.Store.GetComponent(ctx, componentID); err == nil {
 		name = c.Name
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("open automatic incident of %s: %w", componentID, err)
 	}
 	e.mu.Lock()
 	sev := e.severity[tr.MonitorID]
 	e.mu.Unlock()
+	// The incident's id is the component's and the outage's first failure (service.AutomaticID):
+	// opening it again, after a retry or on another instance, finds it there.
 	inc, opened, err := e.svc.Incidents.OpenAutomatic(ctx, service.Outage{ComponentID: componentID, Name: name, MonitorID: tr.MonitorID,
 		Severity: sev, Since: tr.At, Reason: tr.Reason})
 	if err != nil {
-		e.log.Error("open automatic incident", "component_id", componentID, "err", err)
-		return
+		return fmt.Errorf("open automatic incident of %s: %w", componentID, err)
 	}
 	if opened {
 		e.log.Warn("incident opened", "incident_id", inc.ID, "component_id", componentID, "severity", inc.Severity)
-		e.slaTick(ctx)
+		if e.leads() {
+			e.slaTick(ctx)
+		}
 	}
+	return nil
 }
 
 // slaTick publishes each clock's warning and breach once, with the instant they happened, and

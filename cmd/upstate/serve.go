@@ -80,7 +80,8 @@ func serveConfig(ctx context.Context, cfg *configs.Config, devAssets string, log
 	eng, err := engine.New(engine.Options{Store: st, Clock: clock, Logger: log, Registerer: reg, Bus: bus, Monitors: cfg.ProbeMonitors(),
 		MaxConcurrentProbes: cfg.Probes.MaxConcurrent,
 		Reminders:           cfg.Maintenance.Reminders, Policies: cfg.SLAPolicies(), DefaultPolicy: cfg.DefaultPolicy,
-		MonitorSeverity: cfg.MonitorSeverities(), Recovery: engine.Recovery(cfg.Incidents.Recovery), Reports: newReports(st, cfg)})
+		MonitorSeverity: cfg.MonitorSeverities(), Recovery: engine.Recovery(cfg.Incidents.Recovery), Reports: newReports(st, cfg),
+		Cluster: clusterOf(cfg, st), MaxPendingWrites: cfg.Cluster.PendingWrites})
 	if err != nil {
 		return err
 	}

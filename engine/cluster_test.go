@@ -1,0 +1,142 @@
+package engine
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jonboulle/clockwork"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/upstate-dev/upstate/component"
+	"github.com/upstate-dev/upstate/internal/redistest"
+	"github.com/upstate-dev/upstate/probe"
+	"github.com/upstate-dev/upstate/store/redis"
+)
+
+// hits counts the runs each instance made of each monitor, read from a header its transport
+// adds.
+type hits struct {
+	mu sync.Mutex
+	by map[string]map[string]int // monitor -> instance -> runs
+}
+
+func (h *hits) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.mu.Lock()
+	id := strings.TrimPrefix(r.URL.Path, "/")
+	if h.by[id] == nil {
+		h.by[id] = map[string]int{}
+	}
+	h.by[id][r.Header.Get("X-Instance")]++
+	h.mu.Unlock()
+	w.Write([]byte("ok"))
+}
+
+// take returns the counts so far and starts again.
+func (h *hits) take() map[string]map[string]int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := h.by
+	h.by = map[string]map[string]int{}
+	return out
+}
+
+type tagged struct {
+	instance string
+	base     http.RoundTripper
+}
+
+func (t tagged) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("X-Instance", t.instance)
+	return t.base.RoundTrip(r)
+}
+
+// TestClusterSharesTheWork runs two engines on one real Redis, as two instances would: each
+// monitor is run by exactly one of them, exactly one leads, and when one stops the other takes
+// over every monitor and the lead.
+func TestClusterSharesTheWork(t *testing.T) {
+	srv := redistest.Start(t, redistest.Options{})
+	h := &hits{by: map[string]map[string]int{}}
+	target := httptest.NewServer(h)
+	t.Cleanup(target.Close)
+
+	var monitors []probe.Monitor
+	var comps []component.Component
+	for i := range 20 {
+		id := fmt.Sprintf("c%02d", i)
+		comps = append(comps, component.Component{ID: id, Name: id, Source: component.SourceConfig})
+		monitors = append(monitors, probe.Monitor{ID: "m-" + id, ComponentID: id, Kind: probe.KindHTTP, Interval: time.Second,
+			Timeout: 500 * time.Millisecond, Thresholds: probe.Thresholds{Failures: 2, Successes: 1}, HTTP: &probe.HTTPSpec{URL: target.URL + "/m-" + id}})
+	}
+	open := func() *redis.Store {
+		s, err := redis.Open(t.Context(), redis.Options{Addrs: []string{srv.Addr}, KeyPrefix: "cluster"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	SyncForTest(t, open(), time.Now(), comps...)
+	start := func(name string) (*Engine, func() error) {
+		st := open()
+		e, err := New(Options{Store: st, Clock: clockwork.NewRealClock(), Registerer: prometheus.NewRegistry(), Monitors: monitors,
+			Transport: tagged{name, probe.NewTransport(false, "")},
+			Cluster:   &Cluster{Coordinator: st, Instance: name, Lease: 2 * time.Second, Heartbeat: 200 * time.Millisecond, MemberTimeout: time.Second}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e, StartForTest(t, e)
+	}
+	a, stopA := start("a")
+	b, _ := start("b")
+	WaitFor(t, func() bool { return len(a.memberList()) == 2 && len(b.memberList()) == 2 && a.leads() != b.leads() })
+
+	// Two seconds of runs after both have seen each other (and one hand-over delay): every
+	// monitor ran, each on one instance only.
+	time.Sleep(300 * time.Millisecond)
+	h.take()
+	time.Sleep(2 * time.Second)
+	got := h.take()
+	share := map[string]int{}
+	for _, m := range monitors {
+		by := got[m.ID]
+		if len(by) != 1 {
+			t.Errorf("monitor %s ran on %v, want exactly one instance", m.ID, by)
+		}
+		for inst := range by {
+			share[inst]++
+			if want := Owner(m.ComponentID, []string{"a", "b"}); inst != want {
+				t.Errorf("monitor %s ran on %s, its owner is %s", m.ID, inst, want)
+			}
+		}
+	}
+	if share["a"] == 0 || share["b"] == 0 {
+		t.Errorf("shares %v: both instances should run some", share)
+	}
+
+	// a stops cleanly: it leaves, b takes every monitor and the lead.
+	if err := stopA(); err != nil {
+		t.Fatal(err)
+	}
+	WaitFor(t, func() bool { return len(b.memberList()) == 1 && b.leads() })
+	time.Sleep(1500 * time.Millisecond) // a monitor gained starts within its interval
+	h.take()
+	time.Sleep(2 * time.Second)
+	got = h.take()
+	for _, m := range monitors {
+		if by := got[m.ID]; len(by) != 1 || by["b"] == 0 {
+			t.Errorf("after a stopped, monitor %s ran on %v, want b only", m.ID, by)
+		}
+	}
+	// The state a recorded before it left is where b started from: no monitor is down.
+	for _, m := range monitors {
+		if s, ok := b.Monitor(m.ID); !ok || s.State != probe.StateUp {
+			t.Errorf("monitor %s on b: %s, want up", m.ID, s.State)
+		}
+	}
+}
