@@ -10,6 +10,18 @@
 //	B = |W| - |U|        (basis "calendar", the default)
 //	B = |W| - |M| - |U|  (basis "eligible")
 //	availability = 1 - D/B; budget = (1 - target) * B; budget left = budget - D
+//
+// A period in progress is measured up to now and no further: the rest of it has not happened,
+// so it is neither up, down nor unknown. M, U, D and B above are so far; the budget stays the
+// whole period's, on the basis of the time so far plus the time still to come:
+//
+//	B_period = B + (|W| - elapsed)     budget = (1 - target) * B_period
+//
+// so it counts unknown time (and, on the eligible basis, maintenance) only once it has
+// happened, and on the period's last instant it is (1 - target) * B exactly. Whether the target
+// is met is known only when the period is over; until then a report says whether it is on
+// track: D <= (1 - target) * B so far, the rule met will apply once elapsed = |W|. A period
+// that has not started has no figures (ErrNotStarted).
 package availability
 
 import (
@@ -78,10 +90,13 @@ type Incident struct {
 	Span  calendar.Interval // End zero while open
 }
 
-// Report is a component's availability over a window.
+// Report is a component's availability over a period W as it stands at a given now. Every
+// figure but Total, BudgetBasis, Budget and BudgetLeft is measured over the part of W before now.
 type Report struct {
 	Window       calendar.Interval `json:"-"`
-	Total        time.Duration     // |W|
+	Total        time.Duration     // |W|, the whole period
+	Elapsed      time.Duration     // the part of W before now: what the figures below measure
+	Complete     bool              // now is at or after W's end: Met is final
 	Maintenance  time.Duration     // M: announced maintenance, excluded
 	Unannounced  time.Duration     // maintenance announced too late, counted like any other time
 	Unknown      time.Duration     // U: no data, outside M
@@ -89,17 +104,24 @@ type Report struct {
 	MajorOutage  time.Duration     // raw time in each outage status, outside M and U
 	PartialOut   time.Duration
 	Degraded     time.Duration
-	Basis        time.Duration // B
-	Availability Ratio         // 1 - D/B; NaN when B is zero (no data at all)
+	Basis        time.Duration // B so far: Elapsed - U (- M on the eligible basis)
+	Availability Ratio         // 1 - D/B; NaN when B is zero (no data so far)
 	Target       Ratio
-	Budget       time.Duration // (1 - target) * B
+	BudgetBasis  time.Duration // the whole period's basis: B + (Total - Elapsed)
+	Budget       time.Duration // (1 - target) * BudgetBasis: what the period allows
 	BudgetLeft   time.Duration // Budget - D (negative once overspent)
-	Met          bool          // D <= Budget, and there was data
-	Incidents    []string      // ids of incidents that overlap the down time
+	// OnTrack: D <= (1 - target) * B, the target met if the period ended now. With no data
+	// (B = 0, D = 0) it holds, as Met does: nothing was promised over no time.
+	OnTrack   bool
+	Met       bool     // D <= Budget; meaningful only when Complete (false until then)
+	Incidents []string // ids of incidents that overlap the down time
 }
 
 // ErrEmptyWindow is returned for a window that holds no time.
 var ErrEmptyWindow = errors.New("the window is empty")
+
+// ErrNotStarted is returned for a period that starts after now: it has no figures yet.
+var ErrNotStarted = errors.New("the period has not started")
 
 // segment is a stretch of the timeline with one status.
 type segment struct {
@@ -177,18 +199,28 @@ func durationOf(is []calendar.Interval) time.Duration {
 	return d
 }
 
-// Compute reports the availability of one component over w.
-func Compute(w calendar.Interval, timeline []component.Change, maint []Maintenance, incidents []Incident, obj Objective) (Report, error) {
+// Compute reports the availability of one component over the period w as it stands at now:
+// measured over [w.Start, min(w.End, now)), with the whole period's budget (see the package
+// doc). It returns ErrNotStarted when now is before w starts.
+func Compute(w calendar.Interval, now time.Time, timeline []component.Change, maint []Maintenance, incidents []Incident, obj Objective) (Report, error) {
 	if w.Empty() {
 		return Report{}, ErrEmptyWindow
 	}
 	if obj.Target <= 0 || obj.Target >= 1 {
 		return Report{}, fmt.Errorf("target %v must be between 0 and 1", obj.Target)
 	}
-	r := Report{Window: w, Total: w.Duration(), Target: obj.Target}
+	if now.Before(w.Start) {
+		return Report{}, ErrNotStarted
+	}
+	r := Report{Window: w, Total: w.Duration(), Target: obj.Target, Complete: !now.Before(w.End)}
+	measured := w
+	if !r.Complete {
+		measured.End = now
+	}
+	r.Elapsed = measured.Duration()
 	var announced, late []calendar.Interval
 	for _, m := range maint {
-		part := m.Span.Intersect(w)
+		part := m.Span.Intersect(measured)
 		if part.Empty() {
 			continue
 		}
@@ -202,45 +234,52 @@ func Compute(w calendar.Interval, timeline []component.Change, maint []Maintenan
 	r.Maintenance = durationOf(announced)
 	var downSpans []calendar.Interval
 	weighted := 0.0
-	for _, seg := range segments(w, timeline) {
-		for _, part := range subtract(seg.span, announced) {
-			d := part.Duration()
-			switch seg.status {
-			case component.Unknown:
-				r.Unknown += d
-				continue
-			case component.MajorOutage:
-				r.MajorOutage += d
-			case component.PartialOutage:
-				r.PartialOut += d
-			case component.DegradedPerformance:
-				r.Degraded += d
-			}
-			if wt := obj.Weights.of(seg.status); wt > 0 {
-				weighted += wt * float64(d)
-				downSpans = append(downSpans, part)
+	if !measured.Empty() {
+		for _, seg := range segments(measured, timeline) {
+			for _, part := range subtract(seg.span, announced) {
+				d := part.Duration()
+				switch seg.status {
+				case component.Unknown:
+					r.Unknown += d
+					continue
+				case component.MajorOutage:
+					r.MajorOutage += d
+				case component.PartialOutage:
+					r.PartialOut += d
+				case component.DegradedPerformance:
+					r.Degraded += d
+				}
+				if wt := obj.Weights.of(seg.status); wt > 0 {
+					weighted += wt * float64(d)
+					downSpans = append(downSpans, part)
+				}
 			}
 		}
 	}
 	// Unannounced maintenance outside announced maintenance, for the report.
 	r.Unannounced = durationOf(subtractAll(calendar.Union(late), announced))
 	r.Down = time.Duration(math.Round(weighted))
-	r.Basis = r.Total - r.Unknown
+	r.Basis = r.Elapsed - r.Unknown
 	if obj.Basis == BasisEligible {
 		r.Basis -= r.Maintenance
 	}
-	r.Budget = time.Duration(math.Round(float64(1-obj.Target) * float64(r.Basis)))
+	share := func(b time.Duration) time.Duration {
+		return time.Duration(math.Round(float64(1-obj.Target) * float64(b)))
+	}
+	r.BudgetBasis = r.Basis + (r.Total - r.Elapsed)
+	r.Budget = share(r.BudgetBasis)
 	r.BudgetLeft = r.Budget - r.Down
+	r.OnTrack = r.Down <= share(r.Basis)
+	r.Met = r.Complete && r.Down <= r.Budget
 	if r.Basis > 0 {
 		r.Availability = Ratio(1 - float64(r.Down)/float64(r.Basis))
-		r.Met = r.Down <= r.Budget
 	} else {
 		r.Availability = Ratio(math.NaN())
 	}
 	for _, inc := range incidents {
 		span := inc.Span
 		if span.End.IsZero() {
-			span.End = w.End
+			span.End = measured.End
 		}
 		for _, d := range downSpans {
 			if span.Overlaps(d) {
@@ -270,14 +309,15 @@ func Month(year int, month time.Month, loc *time.Location) calendar.Interval {
 	return calendar.Interval{Start: calendar.Local(first, 0, loc), End: calendar.Local(next, 0, loc)}
 }
 
-// BurnRate is how fast the error budget burns over w: (D/B) / (1 - target). 1 spends exactly the
-// budget over the objective's period; 14.4 spends 2 % of a 30-day budget in an hour. ok is false
-// when w holds no eligible time (all maintenance or no data): no alert fires then.
+// BurnRate is how fast the error budget burns over w, which ends at the time of measurement:
+// (D/B) / (1 - target). 1 spends exactly the budget over the objective's period; 14.4 spends
+// 2 % of a 30-day budget in an hour. ok is false when w holds no eligible time (all
+// maintenance or no data).
 func BurnRate(w calendar.Interval, timeline []component.Change, maint []Maintenance, obj Objective) (rate float64, ok bool) {
 	// Burn rates are measured on eligible time, whatever the report's basis.
 	o := obj
 	o.Basis = BasisEligible
-	r, err := Compute(w, timeline, maint, nil, o)
+	r, err := Compute(w, w.End, timeline, maint, nil, o)
 	if err != nil || r.Basis <= 0 {
 		return 0, false
 	}
@@ -298,15 +338,57 @@ var WorkbookWindows = []AlertWindow{
 	{Severity: "ticket", Long: 3 * 24 * time.Hour, Short: 6 * time.Hour, Rate: 1},
 }
 
-// Firing returns the alert windows whose long and short burn rates both exceed their rate at now.
-func Firing(now time.Time, timeline []component.Change, maint []Maintenance, obj Objective, windows []AlertWindow) []AlertWindow {
+// BurnWindows are the distinct windows of the table, long and short, shortest first: 5m, 30m,
+// 1h, 6h, 3d.
+func BurnWindows(table []AlertWindow) []time.Duration {
+	var out []time.Duration
+	for _, aw := range table {
+		out = append(out, aw.Long, aw.Short)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// BurnRates measures the burn rate over each window of the table ending at at, keyed by
+// WindowLabel. A window with no eligible time (all maintenance, or no data) burnt nothing of
+// the budget: its rate is 0, and it never fires.
+func BurnRates(at time.Time, timeline []component.Change, maint []Maintenance, obj Objective, table []AlertWindow) map[string]float64 {
+	out := map[string]float64{}
+	for _, d := range BurnWindows(table) {
+		rate, _ := BurnRate(calendar.Interval{Start: at.Add(-d), End: at}, timeline, maint, obj)
+		out[WindowLabel(d)] = rate
+	}
+	return out
+}
+
+// Firing returns the alert windows whose long and short burn rates, as BurnRates measured them,
+// both exceed their rate.
+func Firing(rates map[string]float64, table []AlertWindow) []AlertWindow {
 	var out []AlertWindow
-	for _, aw := range windows {
-		long, ok1 := BurnRate(calendar.Interval{Start: now.Add(-aw.Long), End: now}, timeline, maint, obj)
-		short, ok2 := BurnRate(calendar.Interval{Start: now.Add(-aw.Short), End: now}, timeline, maint, obj)
+	for _, aw := range table {
+		long, ok1 := rates[WindowLabel(aw.Long)]
+		short, ok2 := rates[WindowLabel(aw.Short)]
 		if ok1 && ok2 && long > aw.Rate && short > aw.Rate {
 			out = append(out, aw)
 		}
 	}
 	return out
+}
+
+// WindowLabel writes a window as operators write it in Prometheus rules: its largest whole
+// unit, 5m, 30m, 1h, 6h, 3d (never 1h0m0s). A window that is not a whole number of seconds
+// keeps Go's form.
+func WindowLabel(d time.Duration) string {
+	const day = 24 * time.Hour
+	switch {
+	case d <= 0 || d%time.Second != 0:
+		return d.String()
+	case d%day == 0:
+		return fmt.Sprintf("%dd", d/day)
+	case d%time.Hour == 0:
+		return fmt.Sprintf("%dh", d/time.Hour)
+	case d%time.Minute == 0:
+		return fmt.Sprintf("%dm", d/time.Minute)
+	}
+	return fmt.Sprintf("%ds", d/time.Second)
 }

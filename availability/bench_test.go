@@ -50,7 +50,7 @@ func BenchmarkMonthlyReport1000(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		for _, tl := range timelines {
-			if _, err := availability.Compute(month, tl, maint, nil, obj); err != nil {
+			if _, err := availability.Compute(month, month.End, tl, maint, nil, obj); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -77,7 +77,7 @@ func BenchmarkNinetyDayBars200(b *testing.B) {
 	for b.Loop() {
 		for _, tl := range timelines {
 			for _, day := range days {
-				if _, err := availability.Compute(day, tl, maint, nil, obj); err != nil {
+				if _, err := availability.Compute(day, day.End, tl, maint, nil, obj); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -1,13 +1,14 @@
 package engine_test
 
 import (
+	"math"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/jonboulle/clockwork"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/upstate-dev/upstate/availability"
 	"github.com/upstate-dev/upstate/component"
@@ -61,37 +62,117 @@ func TestBurnRateAlertsAndGauges(t *testing.T) {
 			burns = append(burns, ev)
 		}
 	}
-	var sev []string
+	var sev, reasons []string
 	for _, b := range burns {
 		sev = append(sev, b.Severity)
+		reasons = append(reasons, b.Reason)
 	}
 	if got := strings.Join(sev, ","); got != "page,page,ticket" {
 		t.Errorf("burn-rate events = %s, want each firing window once: page,page,ticket", got)
 	}
-	// The month so far (from March 1 UTC): three hours down out of the elapsed time.
-	got := testutil.ToFloat64(e2gauge(t, reg, "upstate_error_budget_remaining_seconds"))
-	elapsed := t0.Sub(time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC))
-	// Measured at t0; each second of the ongoing outage then costs about a second of budget,
-	// and the fake clock ran a few seconds while the test waited for the events.
-	if want := 0.005*elapsed.Seconds() - 3*3600; got < want-10 || got > want {
-		t.Errorf("budget remaining = %v, want %v less the few seconds the clock ran", got, want)
+	if got, want := strings.Join(reasons, "; "), "burn rate above 14.4 over 1h and 5m; burn rate above 6 over 6h and 30m; burn rate above 1 over 3d and 6h"; got != want {
+		t.Errorf("reasons = %q, want %q", got, want)
+	}
+	// The gauges are the month so far at the last tick's now: March 2026 in UTC is 31 days, its
+	// budget 0.5 % of it, 13,392 s (the whole month's, not the elapsed part's), less the outage
+	// so far; the burn rates are 200 (all down) except over 3 days.
+	now := clock.Now()
+	elapsed := now.Sub(time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)).Seconds()
+	down := (3*time.Hour + now.Sub(t0)).Seconds()
+	want := map[string]float64{
+		`upstate_availability_ratio{component="api",period="month"}`:             1 - down/elapsed,
+		`upstate_availability_eligible_seconds{component="api",period="month"}`:  elapsed,
+		`upstate_error_budget_seconds{component="api",period="month"}`:           13392,
+		`upstate_error_budget_remaining_seconds{component="api",period="month"}`: 13392 - down,
+		`upstate_error_budget_burn_rate{component="api",window="5m"}`:            200,
+		`upstate_error_budget_burn_rate{component="api",window="30m"}`:           200,
+		`upstate_error_budget_burn_rate{component="api",window="1h"}`:            200,
+		`upstate_error_budget_burn_rate{component="api",window="6h"}`:            (down / (6 * 3600)) / 0.005,
+		`upstate_error_budget_burn_rate{component="api",window="3d"}`:            (down / (72 * 3600)) / 0.005,
+	}
+	got := gauges(t, reg, "upstate_availability_", "upstate_error_budget_")
+	if len(got) != len(want) {
+		t.Errorf("%d series, want %d:\n%v", len(got), len(want), got)
+	}
+	for k, w := range want {
+		if g, ok := got[k]; !ok || math.Abs(g-w) > 1e-9*math.Max(1, math.Abs(w)) {
+			t.Errorf("%s = %v (present %v), want %v", k, g, ok, w)
+		}
 	}
 }
 
-// e2gauge finds a single-series gauge in a registry.
-func e2gauge(t *testing.T, reg *prometheus.Registry, name string) prometheus.Collector {
+// Every availability, budget and burn-rate series is there from the engine's first tick, for
+// every component, with windows labelled as operators write them; burn rates over windows with
+// nothing eligible are 0, never NaN. The ratio alone waits for eligible time: a component whose
+// data begins at this very instant has none yet, and no figure is better than a made-up one.
+func TestAvailabilityGaugesFromTheFirstTick(t *testing.T) {
+	s := engine.OpenStoreForTest(t)
+	engine.SyncForTest(t, s, t0, component.Component{ID: "api", Name: "API", Source: component.SourceConfig},
+		component.Component{ID: "db", Name: "DB", Source: component.SourceConfig})
+	if err := s.AppendStatus(t.Context(), component.Change{ComponentID: "api", At: t0.Add(-time.Hour), Status: component.Operational}); err != nil {
+		t.Fatal(err)
+	}
+	reports := &engine.Reports{Store: s, Objective: func(string) engine.Objective {
+		return engine.Objective{ID: "o", Objective: availability.Objective{Target: 0.995, Basis: availability.BasisCalendar, Weights: availability.DefaultWeights},
+			Location: time.UTC, Notice: 24 * time.Hour}
+	}}
+	reg := prometheus.NewRegistry()
+	e, err := engine.New(engine.Options{Store: s, Clock: clockwork.NewFakeClockAt(t0), Registerer: reg, Reports: reports,
+		SLAEvery: time.Hour, MaintenanceEvery: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	engine.StartForTest(t, e)
+	engine.SettleForTest(t, e) // the first tick ran, at t0
+	got := gauges(t, reg, "upstate_availability_", "upstate_error_budget_")
+	// March so far in UTC: 28 days 30 min; db's data begins now (it has no monitor, so the
+	// engine records it operational), before that it is unknown.
+	month := 31 * 24 * 3600.0
+	soFar := t0.Sub(time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)).Seconds()
+	want := map[string]float64{
+		`upstate_availability_ratio{component="api",period="month"}`:             1,
+		`upstate_availability_eligible_seconds{component="api",period="month"}`:  3600,
+		`upstate_error_budget_seconds{component="api",period="month"}`:           0.005 * (month - soFar + 3600),
+		`upstate_error_budget_remaining_seconds{component="api",period="month"}`: 0.005 * (month - soFar + 3600),
+		`upstate_availability_eligible_seconds{component="db",period="month"}`:   0,
+		`upstate_error_budget_seconds{component="db",period="month"}`:            0.005 * (month - soFar),
+		`upstate_error_budget_remaining_seconds{component="db",period="month"}`:  0.005 * (month - soFar),
+	}
+	for _, c := range []string{"api", "db"} {
+		for _, w := range []string{"5m", "30m", "1h", "6h", "3d"} {
+			want[`upstate_error_budget_burn_rate{component="`+c+`",window="`+w+`"}`] = 0
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("%d series, want %d:\n%v", len(got), len(want), got)
+	}
+	for k, w := range want {
+		if g, ok := got[k]; !ok || math.Abs(g-w) > 1e-6 {
+			t.Errorf("%s = %v (present %v), want %v", k, g, ok, w)
+		}
+	}
+}
+
+// gauges reads every series of the gauges whose names start with one of prefixes, keyed as
+// name{label="value",...} with labels in name order.
+func gauges(t *testing.T, reg *prometheus.Registry, prefixes ...string) map[string]float64 {
 	t.Helper()
 	mfs, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
+	out := map[string]float64{}
 	for _, mf := range mfs {
-		if mf.GetName() == name && len(mf.GetMetric()) == 1 {
-			g := prometheus.NewGauge(prometheus.GaugeOpts{Name: name})
-			g.Set(mf.GetMetric()[0].GetGauge().GetValue())
-			return g
+		if !slices.ContainsFunc(prefixes, func(p string) bool { return strings.HasPrefix(mf.GetName(), p) }) {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			var labels []string
+			for _, l := range m.GetLabel() {
+				labels = append(labels, l.GetName()+`="`+l.GetValue()+`"`)
+			}
+			out[mf.GetName()+"{"+strings.Join(labels, ",")+"}"] = m.GetGauge().GetValue()
 		}
 	}
-	t.Fatalf("no single series %s", name)
-	return nil
+	return out
 }

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -33,12 +34,14 @@ type Objective struct {
 }
 
 // Reports gathers a component's timeline, maintenance and incidents from the store and hands them
-// to the pure availability engine.
+// to the pure availability engine. Every figure Upstate shows about a period (the API's and the
+// CLI's reports, the page's "this month", the availability gauges and the burn-rate alerts) is
+// one call of report at one now.
 type Reports struct {
 	Store     ReportStore
 	Objective func(componentID string) Objective
-	// Now is the current time (the injected clock's). Burn rates are measured over windows
-	// ending at the report's end or now, whichever is earlier. Nil: burn rates are left out.
+	// Now is the current time (the injected clock's), read once by Window. The other methods
+	// take now from their caller, who reads its clock once.
 	Now func() time.Time
 }
 
@@ -49,20 +52,45 @@ type ComponentReport struct {
 	ObjectiveID string
 	Location    *time.Location
 	availability.Report
-	// BurnRates over the SRE Workbook's windows (1h, 5m, 6h, 30m, 3d, 6h), ending at the
-	// report's end or now, whichever is earlier; a window with no eligible time is left out.
+	// BurnRates over the SRE Workbook's windows, keyed by their label (5m, 30m, 1h, 6h, 3d),
+	// ending at BurnAt, the earlier of the period's end and now. A window with no eligible time
+	// burnt nothing: 0.
 	BurnRates map[string]float64
 	BurnAt    time.Time
 }
 
-// Month reports a component's availability over a calendar month in its objective's zone.
-func (r *Reports) Month(ctx context.Context, componentID string, year int, month time.Month) (ComponentReport, error) {
+// ErrNoClock is returned by Window when Reports has no Now.
+var ErrNoClock = errors.New("reports: no clock")
+
+// Month reports a component's availability over a calendar month in its objective's zone, as
+// it stands at now: a month in progress is measured up to now, with the whole month's budget;
+// one that has not started is availability.ErrNotStarted.
+func (r *Reports) Month(ctx context.Context, componentID string, year int, month time.Month, now time.Time) (ComponentReport, error) {
 	obj := r.Objective(componentID)
-	return r.Window(ctx, componentID, availability.Month(year, month, obj.Location))
+	return r.window(ctx, componentID, availability.Month(year, month, obj.Location), now)
 }
 
-// Window reports a component's availability over any window.
+// MonthOf reports the month holding now in the component's objective's zone, so far: the
+// figure the page calls "this month" and the gauges export.
+func (r *Reports) MonthOf(ctx context.Context, componentID string, now time.Time) (ComponentReport, error) {
+	obj := r.Objective(componentID)
+	return r.window(ctx, componentID, monthOf(now, obj.Location), now)
+}
+
+func monthOf(now time.Time, loc *time.Location) calendar.Interval {
+	local := now.In(loc)
+	return availability.Month(local.Year(), local.Month(), loc)
+}
+
+// Window reports a component's availability over any window, as it stands at r.Now().
 func (r *Reports) Window(ctx context.Context, componentID string, w calendar.Interval) (ComponentReport, error) {
+	if r.Now == nil {
+		return ComponentReport{}, ErrNoClock
+	}
+	return r.window(ctx, componentID, w, r.Now())
+}
+
+func (r *Reports) window(ctx context.Context, componentID string, w calendar.Interval, now time.Time) (ComponentReport, error) {
 	c, err := r.Store.GetComponent(ctx, componentID)
 	if err != nil {
 		return ComponentReport{}, err
@@ -71,11 +99,14 @@ func (r *Reports) Window(ctx context.Context, componentID string, w calendar.Int
 	if err != nil {
 		return ComponentReport{}, err
 	}
-	return r.compute(ctx, c, windows, w)
+	return r.compute(ctx, c, windows, w, now)
 }
 
-// AllMonth reports every component (groups excluded) for one month.
-func (r *Reports) AllMonth(ctx context.Context, year int, month time.Month) ([]ComponentReport, error) {
+// AllMonth reports every component (groups excluded) for one month at now. Months are counted
+// in each objective's zone, so for a few hours a month may have started for some components and
+// not for others: those it has not started for are left out. If it has started for none, the
+// error is availability.ErrNotStarted.
+func (r *Reports) AllMonth(ctx context.Context, year int, month time.Month, now time.Time) ([]ComponentReport, error) {
 	cs, err := r.Store.ListComponents(ctx)
 	if err != nil {
 		return nil, err
@@ -84,76 +115,79 @@ func (r *Reports) AllMonth(ctx context.Context, year int, month time.Month) ([]C
 	if err != nil {
 		return nil, err
 	}
-	var out []ComponentReport
+	out := []ComponentReport{}
+	notStarted := 0
 	for _, c := range cs {
 		if c.IsGroup {
 			continue
 		}
-		rep, err := r.compute(ctx, c, windows, availability.Month(year, month, r.Objective(c.ID).Location))
+		rep, err := r.compute(ctx, c, windows, availability.Month(year, month, r.Objective(c.ID).Location), now)
+		if errors.Is(err, availability.ErrNotStarted) {
+			notStarted++
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, rep)
 	}
+	if len(out) == 0 && notStarted > 0 {
+		return nil, fmt.Errorf("%d-%02d: %w", year, month, availability.ErrNotStarted)
+	}
 	return out, nil
 }
 
-func (r *Reports) compute(ctx context.Context, c component.Component, windows []maintenance.Window, w calendar.Interval) (ComponentReport, error) {
+// compute reads what one component's report over w at now needs and makes it.
+func (r *Reports) compute(ctx context.Context, c component.Component, windows []maintenance.Window, w calendar.Interval, now time.Time) (ComponentReport, error) {
+	if now.Before(w.Start) {
+		return ComponentReport{}, fmt.Errorf("availability of %s from %s: %w", c.ID, w.Start.Format(time.RFC3339), availability.ErrNotStarted)
+	}
+	end := earliest(w.End, now)
+	from := earliest(w.Start, end.Add(-longestBurnWindow()))
+	timeline, err := r.Store.StatusTimeline(ctx, c.ID, from, end)
+	if err != nil {
+		return ComponentReport{}, err
+	}
+	incs, err := r.Store.ListIncidents(ctx, store.IncidentQuery{ComponentID: c.ID, Until: end})
+	if err != nil {
+		return ComponentReport{}, err
+	}
+	return r.report(c, w, now, timeline, windows, incs, true)
+}
+
+// report is the one computation behind every figure about a period: availability.Compute over
+// w at now, and (withBurn) the burn rates at the earlier of w's end and now. timeline must
+// cover w up to now (and the longest burn window before that, withBurn); windows and incs may
+// hold more than w.
+func (r *Reports) report(c component.Component, w calendar.Interval, now time.Time, timeline []component.Change,
+	windows []maintenance.Window, incs []incidents.Incident, withBurn bool) (ComponentReport, error) {
 	obj := r.Objective(c.ID)
-	from := w.Start
-	var burnEnd time.Time
-	if r.Now != nil {
-		burnEnd = w.End
-		if now := r.Now(); now.Before(burnEnd) {
-			burnEnd = now
-		}
-		from = min64(from, burnEnd.Add(-longestBurnWindow()))
-	}
-	timeline, err := r.Store.StatusTimeline(ctx, c.ID, from, w.End)
-	if err != nil {
-		return ComponentReport{}, err
-	}
-	maint := MaintenanceFor(windows, c.ID, w, obj.Notice)
-	incs, err := r.Store.ListIncidents(ctx, store.IncidentQuery{ComponentID: c.ID, Until: w.End})
-	if err != nil {
-		return ComponentReport{}, err
-	}
+	end := earliest(w.End, now)
 	var spans []availability.Incident
 	for _, inc := range incs {
-		end := inc.ResolvedAt
-		if !end.IsZero() && !end.After(w.Start) {
+		if inc.StartedAt.After(end) || !inc.ResolvedAt.IsZero() && !inc.ResolvedAt.After(w.Start) {
 			continue
 		}
-		spans = append(spans, availability.Incident{ID: inc.ID, Title: inc.Title, Span: calendar.Interval{Start: inc.StartedAt, End: end}})
+		spans = append(spans, availability.Incident{ID: inc.ID, Title: inc.Title, Span: calendar.Interval{Start: inc.StartedAt, End: inc.ResolvedAt}})
 	}
-	rep, err := availability.Compute(w, timeline, maint, spans, obj.Objective)
+	rep, err := availability.Compute(w, now, timeline, MaintenanceFor(windows, c.ID, w, obj.Notice), spans, obj.Objective)
 	if err != nil {
 		return ComponentReport{}, fmt.Errorf("availability of %s: %w", c.ID, err)
 	}
 	out := ComponentReport{ComponentID: c.ID, Name: c.Name, ObjectiveID: obj.ID, Location: obj.Location, Report: rep}
-	if !burnEnd.IsZero() {
-		out.BurnAt, out.BurnRates = burnEnd, map[string]float64{}
-		bm := MaintenanceFor(windows, c.ID, calendar.Interval{Start: from, End: burnEnd}, obj.Notice)
-		for _, aw := range availability.WorkbookWindows {
-			for _, d := range []time.Duration{aw.Long, aw.Short} {
-				if rate, ok := availability.BurnRate(calendar.Interval{Start: burnEnd.Add(-d), End: burnEnd}, timeline, bm, obj.Objective); ok {
-					out.BurnRates[d.String()] = rate
-				}
-			}
-		}
+	if withBurn {
+		recent := calendar.Interval{Start: end.Add(-longestBurnWindow()), End: end}
+		out.BurnAt = end
+		out.BurnRates = availability.BurnRates(end, timeline, MaintenanceFor(windows, c.ID, recent, obj.Notice), obj.Objective, availability.WorkbookWindows)
 	}
 	return out, nil
 }
 
 func longestBurnWindow() time.Duration {
-	var d time.Duration
-	for _, aw := range availability.WorkbookWindows {
-		d = max(d, aw.Long)
-	}
-	return d
+	return slices.Max(availability.BurnWindows(availability.WorkbookWindows))
 }
 
-func min64(a, b time.Time) time.Time {
+func earliest(a, b time.Time) time.Time {
 	if b.Before(a) {
 		return b
 	}
@@ -195,28 +229,26 @@ type Day struct {
 	Incidents []string // titles of the incidents behind the day's downtime
 }
 
-// Bars are a component's daily availability over the last days days (today included, so far)
-// in loc, plus the whole span and the month so far against its objective.
+// Bars are a component's daily availability over the last days days in loc (today's bar stops
+// at now), the whole span, and this month so far against its objective.
 type Bars struct {
 	Days   []Day
 	Span   availability.Report // the days together
-	Month  availability.Report // this month so far, in the objective's zone
 	Target availability.Ratio
-	// MonthBudgetLeft is the whole month's error budget less the downtime so far: the budget
-	// of the full month (less the time so far without data, and the announced maintenance so
-	// far on the eligible basis) minus D so far.
-	MonthBudgetLeft time.Duration
+	// Month is this month so far in the objective's zone, with the whole month's budget: the
+	// same computation, at the same now, as MonthOf, the API, the CLI and the gauges.
+	Month ComponentReport
 }
 
-// Bars computes a component's daily bars with one read of its timeline, windows and incidents.
+// Bars computes a component's daily bars and this month so far with one read of its timeline,
+// windows and incidents.
 func (r *Reports) Bars(ctx context.Context, componentID string, loc *time.Location, now time.Time, days int) (Bars, error) {
 	obj := r.Objective(componentID)
 	today := calendar.DateOf(now, loc)
 	first := today.AddDays(-(days - 1))
 	start := calendar.Local(first, 0, loc)
-	local := now.In(obj.Location)
-	month := calendar.Interval{Start: availability.Month(local.Year(), local.Month(), obj.Location).Start, End: now}
-	from := min64(start, month.Start)
+	month := monthOf(now, obj.Location)
+	from := earliest(start, month.Start)
 	timeline, err := r.Store.StatusTimeline(ctx, componentID, from, now)
 	if err != nil {
 		return Bars{}, err
@@ -243,13 +275,10 @@ func (r *Reports) Bars(ctx context.Context, componentID string, loc *time.Locati
 	for d := range days {
 		date := first.AddDays(d)
 		w := calendar.Interval{Start: calendar.Local(date, 0, loc), End: calendar.Local(date.AddDays(1), 0, loc)}
-		if w.End.After(now) {
-			w.End = now
-		}
-		if w.Empty() {
+		if !w.Start.Before(now) {
 			continue
 		}
-		rep, err := availability.Compute(w, timeline, maint, spans, obj.Objective)
+		rep, err := availability.Compute(w, now, timeline, maint, spans, obj.Objective) // today's stops at now
 		if err != nil {
 			return Bars{}, err
 		}
@@ -259,18 +288,9 @@ func (r *Reports) Bars(ctx context.Context, componentID string, loc *time.Locati
 		}
 		out.Days = append(out.Days, day)
 	}
-	if out.Span, err = availability.Compute(calendar.Interval{Start: start, End: now}, timeline, maint, nil, obj.Objective); err != nil {
+	if out.Span, err = availability.Compute(calendar.Interval{Start: start, End: now}, now, timeline, maint, nil, obj.Objective); err != nil {
 		return Bars{}, err
 	}
-	if !month.Empty() {
-		if out.Month, err = availability.Compute(month, timeline, maint, nil, obj.Objective); err != nil {
-			return Bars{}, err
-		}
-		full := availability.Month(local.Year(), local.Month(), obj.Location).Duration() - out.Month.Unknown
-		if obj.Objective.Basis == availability.BasisEligible {
-			full -= out.Month.Maintenance
-		}
-		out.MonthBudgetLeft = time.Duration(float64(1-obj.Objective.Target)*float64(full)) - out.Month.Down
-	}
-	return out, nil
+	out.Month, err = r.report(component.Component{ID: componentID}, month, now, timeline, windows, nil, false)
+	return out, err
 }

@@ -304,7 +304,7 @@ func (s *Server) addBars(c echo.Context, cv *componentView, id string, now time.
 		cv.Uptime = percent(a) + " uptime"
 	}
 	if a := float64(bars.Month.Availability); !math.IsNaN(a) {
-		left := bars.MonthBudgetLeft
+		left := bars.Month.BudgetLeft // the whole month's budget less the downtime so far (engine.Reports.MonthOf)
 		budget := "budget spent"
 		if left > 0 {
 			budget = humanDuration(left.Round(time.Minute)) + " of budget left"

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -14,20 +15,25 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/upstate-dev/upstate/availability"
 	"github.com/upstate-dev/upstate/calendar"
 	"github.com/upstate-dev/upstate/engine"
 )
 
-// Reporter computes availability reports.
+// Reporter computes availability reports. Month, MonthOf and AllMonth measure at the now
+// they are given; Window at the reporter's own clock.
 type Reporter interface {
-	Month(ctx context.Context, componentID string, year int, month time.Month) (engine.ComponentReport, error)
+	Month(ctx context.Context, componentID string, year int, month time.Month, now time.Time) (engine.ComponentReport, error)
+	MonthOf(ctx context.Context, componentID string, now time.Time) (engine.ComponentReport, error)
 	Window(ctx context.Context, componentID string, w calendar.Interval) (engine.ComponentReport, error)
-	AllMonth(ctx context.Context, year int, month time.Month) ([]engine.ComponentReport, error)
+	AllMonth(ctx context.Context, year int, month time.Month, now time.Time) ([]engine.ComponentReport, error)
 	Bars(ctx context.Context, componentID string, loc *time.Location, now time.Time, days int) (engine.Bars, error)
 }
 
 // ReportView is an availability report as the API and the CLI write it: durations in seconds,
-// ratios as numbers in 0..1, availability null when there was no data.
+// ratios as numbers in 0..1, availability null when there was no data so far. A period in
+// progress is measured up to now (elapsed_seconds of total_seconds); its budget is the whole
+// period's; met is null until it is over (complete), on_track null once it is.
 type ReportView struct {
 	ComponentID           string   `json:"component_id"`
 	Name                  string   `json:"name"`
@@ -37,9 +43,12 @@ type ReportView struct {
 	TimeZone              string   `json:"time_zone"`
 	Target                float64  `json:"target"`
 	Availability          *float64 `json:"availability"`
-	Met                   bool     `json:"met"`
+	Complete              bool     `json:"complete"` // the period is over: met is final
+	Met                   *bool    `json:"met"`      // null while the period runs
+	OnTrack               *bool    `json:"on_track"` // while it runs: met if it ended now; null once complete
 	TotalSeconds          float64  `json:"total_seconds"`
-	EligibleSeconds       float64  `json:"eligible_seconds"` // the basis B
+	ElapsedSeconds        float64  `json:"elapsed_seconds"`  // the part measured: up to now
+	EligibleSeconds       float64  `json:"eligible_seconds"` // the basis B so far
 	DownSeconds           float64  `json:"down_seconds"`     // weighted
 	MajorOutageSeconds    float64  `json:"major_outage_seconds"`
 	PartialOutageSeconds  float64  `json:"partial_outage_seconds"`
@@ -47,10 +56,11 @@ type ReportView struct {
 	MaintenanceSeconds    float64  `json:"maintenance_seconds"` // announced: excluded
 	UnannouncedSeconds    float64  `json:"unannounced_maintenance_seconds"`
 	UnknownSeconds        float64  `json:"unknown_seconds"`
-	BudgetSeconds         float64  `json:"budget_seconds"`
+	BudgetSeconds         float64  `json:"budget_seconds"` // (1 - target) x (eligible_seconds + total_seconds - elapsed_seconds)
 	BudgetRemainingSecond float64  `json:"budget_remaining_seconds"`
 	Incidents             []string `json:"incidents"`
-	// BurnRates over the SRE Workbook's windows, keyed by window ("1h0m0s"), measured at BurnAt.
+	// BurnRates over the SRE Workbook's windows, keyed by window (5m, 30m, 1h, 6h, 3d),
+	// measured at BurnAt.
 	BurnRates map[string]float64 `json:"burn_rates,omitempty"`
 	BurnAt    string             `json:"burn_rates_at,omitempty"`
 }
@@ -61,10 +71,16 @@ func secs(d time.Duration) float64 { return math.Round(d.Seconds()*1000) / 1000 
 func ViewReport(r engine.ComponentReport) ReportView {
 	v := ReportView{ComponentID: r.ComponentID, Name: r.Name, Objective: r.ObjectiveID, TimeZone: r.Location.String(),
 		Start: r.Window.Start.In(r.Location).Format(time.RFC3339), End: r.Window.End.In(r.Location).Format(time.RFC3339),
-		Target: float64(r.Target), Met: r.Met, TotalSeconds: secs(r.Total), EligibleSeconds: secs(r.Basis), DownSeconds: secs(r.Down),
+		Target: float64(r.Target), Complete: r.Complete, TotalSeconds: secs(r.Total), ElapsedSeconds: secs(r.Elapsed),
+		EligibleSeconds: secs(r.Basis), DownSeconds: secs(r.Down),
 		MajorOutageSeconds: secs(r.MajorOutage), PartialOutageSeconds: secs(r.PartialOut), DegradedSeconds: secs(r.Degraded),
 		MaintenanceSeconds: secs(r.Maintenance), UnannouncedSeconds: secs(r.Unannounced), UnknownSeconds: secs(r.Unknown),
 		BudgetSeconds: secs(r.Budget), BudgetRemainingSecond: secs(r.BudgetLeft), Incidents: r.Incidents}
+	if r.Complete {
+		v.Met = &r.Met
+	} else {
+		v.OnTrack = &r.OnTrack
+	}
 	if !math.IsNaN(float64(r.Availability)) {
 		a := float64(r.Availability)
 		v.Availability = &a
@@ -78,26 +94,33 @@ func ViewReport(r engine.ComponentReport) ReportView {
 	return v
 }
 
-var csvHeader = []string{"component_id", "name", "objective", "start", "end", "time_zone", "target", "availability", "met",
-	"total_seconds", "eligible_seconds", "down_seconds", "major_outage_seconds", "partial_outage_seconds", "degraded_seconds",
+var csvHeader = []string{"component_id", "name", "objective", "start", "end", "time_zone", "target", "availability", "complete", "met", "on_track",
+	"total_seconds", "elapsed_seconds", "eligible_seconds", "down_seconds", "major_outage_seconds", "partial_outage_seconds", "degraded_seconds",
 	"maintenance_seconds", "unannounced_maintenance_seconds", "unknown_seconds", "budget_seconds", "budget_remaining_seconds", "incidents"}
 
 // WriteReportsCSV writes reports as CSV with a header row: the API's format=csv and the CLI's
-// report -format csv. Text cells go through csvText; numbers are written as numbers.
+// report -format csv. Text cells go through csvText; numbers are written as numbers; a null
+// (availability without data, met while the period runs, on_track once it is over) is empty.
 func WriteReportsCSV(w io.Writer, reports []ReportView) error {
 	cw := csv.NewWriter(w)
 	if err := cw.Write(csvHeader); err != nil {
 		return err
 	}
 	f := func(x float64) string { return strconv.FormatFloat(x, 'f', -1, 64) }
+	b := func(x *bool) string {
+		if x == nil {
+			return ""
+		}
+		return strconv.FormatBool(*x)
+	}
 	for _, r := range reports {
 		avail := ""
 		if r.Availability != nil {
 			avail = f(*r.Availability)
 		}
 		row := []string{csvText(r.ComponentID), csvText(r.Name), csvText(r.Objective), csvText(r.Start), csvText(r.End), csvText(r.TimeZone),
-			f(r.Target), avail, strconv.FormatBool(r.Met),
-			f(r.TotalSeconds), f(r.EligibleSeconds), f(r.DownSeconds), f(r.MajorOutageSeconds), f(r.PartialOutageSeconds), f(r.DegradedSeconds),
+			f(r.Target), avail, strconv.FormatBool(r.Complete), b(r.Met), b(r.OnTrack),
+			f(r.TotalSeconds), f(r.ElapsedSeconds), f(r.EligibleSeconds), f(r.DownSeconds), f(r.MajorOutageSeconds), f(r.PartialOutageSeconds), f(r.DegradedSeconds),
 			f(r.MaintenanceSeconds), f(r.UnannouncedSeconds), f(r.UnknownSeconds), f(r.BudgetSeconds), f(r.BudgetRemainingSecond), csvText(strings.Join(r.Incidents, " "))}
 		if err := cw.Write(row); err != nil {
 			return err
@@ -163,6 +186,15 @@ func (s *Server) respondReports(c echo.Context, views []ReportView) error {
 	return fieldError(http.StatusBadRequest, "invalid_query", "format", "must be json or csv")
 }
 
+// notStarted answers a period that has not started: it has no figures, so 404 naming the
+// parameter that chose it.
+func notStarted(err error, field string) error {
+	if errors.Is(err, availability.ErrNotStarted) {
+		return fieldError(http.StatusNotFound, "not_started", field, "the period has not started: it has no figures yet")
+	}
+	return err
+}
+
 func (s *Server) componentAvailability(c echo.Context) error {
 	rep, err := s.reporter()
 	if err != nil {
@@ -175,6 +207,7 @@ func (s *Server) componentAvailability(c echo.Context) error {
 	if f := c.QueryParam("format"); f != "" && f != "json" && f != "csv" {
 		return fieldError(http.StatusBadRequest, "invalid_query", "format", "must be json or csv")
 	}
+	now := s.clock.Now()
 	var r engine.ComponentReport
 	switch {
 	case c.QueryParam("month") != "":
@@ -182,7 +215,8 @@ func (s *Server) componentAvailability(c echo.Context) error {
 		if perr != nil {
 			return fieldError(http.StatusBadRequest, "invalid_query", "month", "%v", perr)
 		}
-		r, err = rep.Month(c.Request().Context(), id, y, m)
+		r, err = rep.Month(c.Request().Context(), id, y, m, now)
+		err = notStarted(err, "month")
 	case c.QueryParam("from") != "" || c.QueryParam("to") != "":
 		from, ferr := queryTime(c, "from")
 		if ferr != nil {
@@ -196,9 +230,9 @@ func (s *Server) componentAvailability(c echo.Context) error {
 			return fieldError(http.StatusBadRequest, "invalid_query", "to", "must be after from, at most two years later")
 		}
 		r, err = rep.Window(c.Request().Context(), id, calendar.Interval{Start: from, End: to})
-	default:
-		now := s.clock.Now()
-		r, err = rep.Month(c.Request().Context(), id, now.Year(), now.Month())
+		err = notStarted(err, "from")
+	default: // this month so far, in the component's objective's zone
+		r, err = rep.MonthOf(c.Request().Context(), id, now)
 	}
 	if err != nil {
 		return err
@@ -219,9 +253,9 @@ func (s *Server) monthlyReports(c echo.Context) error {
 	if err != nil {
 		return fieldError(http.StatusBadRequest, "invalid_query", "month", "%v", err)
 	}
-	reports, err := rep.AllMonth(c.Request().Context(), y, m)
+	reports, err := rep.AllMonth(c.Request().Context(), y, m, s.clock.Now())
 	if err != nil {
-		return err
+		return notStarted(err, "month")
 	}
 	views := make([]ReportView, 0, len(reports))
 	for _, r := range reports {

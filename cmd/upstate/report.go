@@ -2,19 +2,28 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"time"
 
+	"github.com/jonboulle/clockwork"
+
+	"github.com/upstate-dev/upstate/availability"
 	"github.com/upstate-dev/upstate/configs"
 	"github.com/upstate-dev/upstate/engine"
 	"github.com/upstate-dev/upstate/statuspage"
 	"github.com/upstate-dev/upstate/store"
 )
 
-// newReports builds the availability report service for a store and config.
+// newReports builds the availability report service for a store and config, on the real clock.
 func newReports(st store.Store, cfg *configs.Config) *engine.Reports {
-	return &engine.Reports{Store: st, Now: time.Now, Objective: func(id string) engine.Objective {
+	return newReportsOn(st, cfg, clockwork.NewRealClock())
+}
+
+// newReportsOn builds it on a given clock.
+func newReportsOn(st store.Store, cfg *configs.Config, clock clockwork.Clock) *engine.Reports {
+	return &engine.Reports{Store: st, Now: clock.Now, Objective: func(id string) engine.Objective {
 		o := cfg.ObjectiveFor(id)
 		return engine.Objective{ID: o.ID, Objective: o.Objective, Location: o.Location, Notice: o.Notice}
 	}}
@@ -24,7 +33,7 @@ func newReports(st store.Store, cfg *configs.Config) *engine.Reports {
 func report(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("report", "report -config FILE -month YYYY-MM [-component ID] [-format json|csv]", stderr)
 	configPath := fs.String("config", "upstate.yaml", "the config `file` naming the store and objectives")
-	month := fs.String("month", "", "the calendar `month`, YYYY-MM, in each objective's zone")
+	month := fs.String("month", "", "the calendar `month`, YYYY-MM, in each objective's zone (this month: so far)")
 	comp := fs.String("component", "", "only this component's `id`")
 	format := fs.String("format", "json", "json or csv")
 	if code, ok := parseFlags(fs, args); !ok {
@@ -51,31 +60,39 @@ func report(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer st.Close()
-	reps := newReports(st, cfg)
-	var list []engine.ComponentReport
-	if *comp != "" {
-		r, err := reps.Month(ctx, *comp, y, m)
-		if err != nil {
-			fmt.Fprintf(stderr, "upstate report: %v\n", err)
-			return 1
+	clock := clockwork.NewRealClock()
+	if err := writeReports(ctx, stdout, newReportsOn(st, cfg, clock), clock.Now(), y, m, *comp, *format); err != nil {
+		if errors.Is(err, availability.ErrNotStarted) {
+			err = fmt.Errorf("-month %s has not started: it has no figures yet", *month)
 		}
-		list = append(list, r)
-	} else if list, err = reps.AllMonth(ctx, y, m); err != nil {
 		fmt.Fprintf(stderr, "upstate report: %v\n", err)
 		return 1
+	}
+	return 0
+}
+
+// writeReports writes the month's reports (of one component, or of all) as they stand at now:
+// the same figures as the API's and the page's at that instant.
+func writeReports(ctx context.Context, w io.Writer, reps *engine.Reports, now time.Time, y int, m time.Month, componentID, format string) error {
+	var list []engine.ComponentReport
+	if componentID != "" {
+		r, err := reps.Month(ctx, componentID, y, m, now)
+		if err != nil {
+			return err
+		}
+		list = append(list, r)
+	} else {
+		var err error
+		if list, err = reps.AllMonth(ctx, y, m, now); err != nil {
+			return err
+		}
 	}
 	views := make([]statuspage.ReportView, len(list))
 	for i, r := range list {
 		views[i] = statuspage.ViewReport(r)
 	}
-	if *format == "csv" {
-		err = statuspage.WriteReportsCSV(stdout, views)
-	} else {
-		err = statuspage.WriteReportsJSON(stdout, views)
+	if format == "csv" {
+		return statuspage.WriteReportsCSV(w, views)
 	}
-	if err != nil {
-		fmt.Fprintf(stderr, "upstate report: %v\n", err)
-		return 1
-	}
-	return 0
+	return statuspage.WriteReportsJSON(w, views)
 }
