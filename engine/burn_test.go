@@ -151,6 +151,18 @@ func TestAvailabilityGaugesFromTheFirstTick(t *testing.T) {
 			t.Errorf("%s = %v (present %v), want %v", k, g, ok, w)
 		}
 	}
+	// db leaves the config: its series go at the next tick, api's stay.
+	engine.SyncForTest(t, s, t0, component.Component{ID: "api", Name: "API", Source: component.SourceConfig})
+	engine.AdvanceForTest(t, e, time.Minute)
+	got = gauges(t, reg, "upstate_availability_", "upstate_error_budget_")
+	for k := range got {
+		if strings.Contains(k, `component="db"`) {
+			t.Errorf("a deleted component's series stays: %s", k)
+		}
+	}
+	if len(got) != 9 {
+		t.Errorf("%d series for api, want 9: %v", len(got), got)
+	}
 }
 
 // gauges reads every series of the gauges whose names start with one of prefixes, keyed as
