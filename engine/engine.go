@@ -546,10 +546,15 @@ func runGrid(interval time.Duration) time.Duration {
 // grid at most a tenth of the interval, every first run falls within one interval, even
 // counting the time it takes to schedule ten thousand jobs.
 func firstRun(id string, interval time.Duration, now time.Time) time.Time {
-	spread := min(interval, 10*time.Second) * 9 / 10
+	return spreadRun(id, min(interval, 10*time.Second)*9/10, runGrid(interval), now)
+}
+
+// spreadRun is a first run at an offset by a hash of id within spread after now, rounded up to
+// the grid.
+func spreadRun(id string, spread, grid time.Duration, now time.Time) time.Time {
 	h := fnv.New64a()
 	h.Write([]byte(id))
-	return gridCeil(now.Add(time.Duration(h.Sum64()%uint64(spread))), runGrid(interval))
+	return gridCeil(now.Add(time.Duration(h.Sum64()%uint64(max(spread, 1)))), grid)
 }
 
 // gridCeil is the first point of the grid at or after t.
@@ -562,7 +567,11 @@ func gridCeil(t time.Time, grid time.Duration) time.Time {
 }
 
 func (e *Engine) schedule(r *runner, now time.Time) error {
-	at := firstRun(r.m.ID, r.m.Interval, now)
+	return e.scheduleAt(r, firstRun(r.m.ID, r.m.Interval, now))
+}
+
+// scheduleAt schedules r's runs from at (or the next point of its grid, if at has passed).
+func (e *Engine) scheduleAt(r *runner, at time.Time) error {
 	// Scheduling ten thousand monitors takes a while: a start already due moves to the next
 	// point of the grid (gocron wants a start in the future), not off it.
 	if current := e.opts.Clock.Now(); !at.After(current.Add(time.Millisecond)) {

@@ -197,9 +197,9 @@ func (l *leader) begin(ctx context.Context, term store.Leadership, sent time.Tim
 	l.until = leadUntil(sent, l.ttl)
 	l.stopAt = l.clock.AfterFunc(l.until.Sub(l.clock.Now()), func() { l.expire(term) })
 	l.mu.Unlock()
+	l.log.Info("leading: singleton jobs run here", "instance", l.holder, "fencing_token", term.Token())
 	l.m.leader.Set(1)
 	l.m.terms.Inc()
-	l.log.Info("leading: singleton jobs run here", "instance", l.holder, "fencing_token", term.Token())
 	l.gained()
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"hash/fnv"
 	"slices"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -66,17 +67,22 @@ func (e *Engine) owns(componentID string) bool {
 	return e.ownsLocked(componentID)
 }
 
-// join beats once, so the engine knows its share before it schedules anything. It waits for
-// the store, up to ctx.
+// join beats twice, a heartbeat apart, so the engine knows its share before it schedules
+// anything: instances started together see each other by the second beat, and none starts the
+// monitors another one owns. It waits for the store, up to ctx.
 func (e *Engine) join(ctx context.Context) error {
 	c := e.cluster
-	for {
+	for beats := 0; ; {
 		members, err := c.Coordinator.Beat(ctx, store.Member{ID: c.Instance, Location: c.Location}, c.MemberTimeout)
 		if err == nil {
-			e.setMembersLocked(memberIDs(members))
-			return nil
+			if beats++; beats == 2 {
+				e.setMembersLocked(memberIDs(members))
+				return nil
+			}
 		}
-		e.log.Warn("join the instances sharing the store", "err", err)
+		if err != nil {
+			e.log.Warn("join the instances sharing the store", "err", err)
+		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -96,6 +102,10 @@ func (e *Engine) setMembersLocked(ids []string) {
 	}
 	e.cmetrics.observe(ids, e.monitors)
 }
+
+// takeOverSpread bounds the spread of the first runs of monitors taken over from an instance
+// that died: they have gone unchecked since, for up to MemberTimeout and a Heartbeat.
+const takeOverSpread = time.Second
 
 func memberIDs(members []store.Member) []string {
 	ids := make([]string, len(members))
@@ -145,8 +155,9 @@ func (e *Engine) beatLoop(ctx context.Context) {
 // rebalance applies a new live set: the monitors of components this instance no longer owns
 // stop at once; those of components it gained start, after their state is read back from the
 // store (the last owner recorded it). A component whose last owner is still live (an instance
-// joined) starts one Heartbeat late, by when the last owner has seen the change and stopped:
-// no check runs twice. One whose owner is gone starts at once.
+// joined) starts its monitors a Heartbeat late, by when the last owner has seen the change
+// and stopped: no check runs twice. One whose owner is gone has gone unchecked since it died:
+// its monitors' first runs are spread over a second (takeOverSpread), not over their interval.
 func (e *Engine) rebalance(ctx context.Context, ids []string) {
 	e.reloadMu.Lock() // not during a reload, which schedules by ownership too
 	defer e.reloadMu.Unlock()
@@ -219,11 +230,14 @@ func (e *Engine) rebalance(ctx context.Context, ids []string) {
 		if paused || !owned {
 			continue
 		}
-		at := now
+		var err error
 		if slices.Contains(ids, Owner(r.m.ComponentID, prev)) {
-			at = now.Add(e.cluster.Heartbeat)
+			err = e.schedule(r, now.Add(e.cluster.Heartbeat))
+		} else {
+			spread := min(r.m.Interval*9/10, takeOverSpread)
+			err = e.scheduleAt(r, spreadRun(r.m.ID, spread, runGrid(r.m.Interval), now))
 		}
-		if err := e.schedule(r, at); err != nil {
+		if err != nil {
 			e.log.Error("take over monitor", "monitor", r.m.ID, "err", err)
 		}
 	}

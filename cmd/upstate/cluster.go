@@ -1,6 +1,8 @@
 package main
 
 import (
+	"errors"
+
 	"github.com/upstate-dev/upstate/configs"
 	"github.com/upstate-dev/upstate/engine"
 	"github.com/upstate-dev/upstate/store"
@@ -17,4 +19,17 @@ func clusterOf(cfg *configs.Config, st store.Store) *engine.Cluster {
 	c := cfg.Cluster
 	return &engine.Cluster{Coordinator: coord, Instance: cfg.InstanceID(), Location: c.Location,
 		Lease: c.Lease, Heartbeat: c.Heartbeat, MemberTimeout: c.MemberTimeout}
+}
+
+// syncAgain runs a config sync again while it fails with store.ErrConflict: instances started
+// together sync the same file into the shared store at once, and a component or window another
+// one created meanwhile is a conflict for this one; the next pass finds it stored and equal.
+func syncAgain(sync func() error) error {
+	var err error
+	for range 5 {
+		if err = sync(); !errors.Is(err, store.ErrConflict) {
+			return err
+		}
+	}
+	return err
 }

@@ -71,10 +71,10 @@ func serveConfig(ctx context.Context, cfg *configs.Config, devAssets string, log
 	bus := events.NewBus(reg)
 	svc := service.New(service.Options{Store: st, Clock: clock, Bus: bus, Logger: log,
 		Policies: cfg.SLAPolicies(), DefaultPolicy: cfg.DefaultPolicy})
-	if err := svc.Components.Sync(ctx, cfg.ComponentList(clock.Now())); err != nil {
+	if err := syncAgain(func() error { return svc.Components.Sync(ctx, cfg.ComponentList(clock.Now())) }); err != nil {
 		return err
 	}
-	if err := svc.Maintenance.Sync(ctx, cfg.MaintenanceSpecs()); err != nil {
+	if err := syncAgain(func() error { return svc.Maintenance.Sync(ctx, cfg.MaintenanceSpecs()) }); err != nil {
 		return err
 	}
 	eng, err := engine.New(engine.Options{Store: st, Clock: clock, Logger: log, Registerer: reg, Bus: bus, Monitors: cfg.ProbeMonitors(),
@@ -108,10 +108,10 @@ func serveConfig(ctx context.Context, cfg *configs.Config, devAssets string, log
 		if err != nil {
 			return nil, err
 		}
-		if err := svc.Components.Sync(ctx, next.ComponentList(clock.Now())); err != nil {
+		if err := syncAgain(func() error { return svc.Components.Sync(ctx, next.ComponentList(clock.Now())) }); err != nil {
 			return nil, err
 		}
-		if err := svc.Maintenance.Sync(ctx, next.MaintenanceSpecs()); err != nil {
+		if err := syncAgain(func() error { return svc.Maintenance.Sync(ctx, next.MaintenanceSpecs()) }); err != nil {
 			return nil, err
 		}
 		sum, err := eng.Reload(ctx, next.ProbeMonitors(), next.MonitorSeverities())
