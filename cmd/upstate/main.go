@@ -4,6 +4,7 @@
 //	upstate check-config upstate.yaml       validate a config file
 //	upstate keys create|list|revoke         manage admin API keys
 //	upstate healthcheck                     exit 0 when a running upstate is ready
+//	upstate incident|maintenance|component  the SRE's client of a running upstate's API
 //	upstate version (or --version)
 //
 // This package only wires the others together.
@@ -45,6 +46,9 @@ Usage:
   upstate export -config FILE [-o FILE]     everything, as JSON Lines
   upstate import -config FILE [-i FILE]     into an empty store; all or nothing
   upstate healthcheck [-config FILE | -url URL]   exit 0 if a running upstate is ready, 1 if not
+  upstate incident declare|update|ack|resolve|list|show   the SRE's client (-server URL, UPSTATE_TOKEN)
+  upstate maintenance create|cancel|end|extend|list       see docs/api.md
+  upstate component status [ID...]
   upstate version                           (also --version)
 
 Run "upstate COMMAND -help" for a command's flags.
@@ -73,6 +77,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return importCmd(rest, stdout, stderr)
 	case "healthcheck":
 		return healthcheck(rest, stdout, stderr)
+	case "incident":
+		return incidentCmd(rest, stdout, stderr)
+	case "maintenance":
+		return maintenanceCmd(rest, stdout, stderr)
+	case "component":
+		return componentCmd(rest, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintf(stdout, "upstate %s (%s, %s/%s)\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 		return 0
