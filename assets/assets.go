@@ -7,8 +7,8 @@ import (
 	"io/fs"
 )
 
-//go:embed templates static
+//go:embed templates static i18n
 var files embed.FS
 
-// FS returns the embedded files: templates/*.html and static/*.
+// FS returns the embedded files: templates/*.html, static/* and the message files i18n/*.yaml.
 func FS() fs.FS { return files }
