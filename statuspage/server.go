@@ -229,6 +229,7 @@ func New(o Options) (*Server, error) {
 	}
 	s.routesIncidents()
 	s.routesReports()
+	s.routesOpenAPI()
 	if ctl, ok := o.Monitors.(MonitorControl); ok {
 		s.routesControl(ctl)
 	}

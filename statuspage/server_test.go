@@ -37,6 +37,7 @@ type fixture struct {
 	store  *sqlite.Store
 	clock  *clockwork.FakeClock
 	tokens map[apikey.Scope]string
+	api    *apiChecker // validates every exchange against openapi.yaml (openapi_test.go)
 }
 
 func newFixture(t testing.TB) *fixture {
@@ -72,6 +73,7 @@ func newFixture(t testing.TB) *fixture {
 		}
 		f.tokens[sc] = token
 	}
+	f.api = newAPIChecker(t, f.tokens)
 	return f
 }
 
@@ -126,6 +128,7 @@ func (f *fixture) do(method, path, token, body string, hdr ...string) response {
 	}
 	rec := httptest.NewRecorder()
 	f.srv.ServeHTTP(rec, req)
+	f.checkAPI(req, body, rec)
 	return response{rec.Code, rec.Body.Bytes(), rec.Header()}
 }
 
