@@ -39,6 +39,7 @@ type Store interface {
 	Maintenance
 	Cursors
 	Incidents
+	PageReads
 	Dump
 
 	// Ping reports whether the backend is reachable (for /readyz).
@@ -136,7 +137,10 @@ type IncidentQuery struct {
 	// StartedFrom and StartedBefore keep incidents whose problem began in [StartedFrom,
 	// StartedBefore): a backfill belongs to when it happened, not when it was recorded.
 	StartedFrom, StartedBefore time.Time
-	Limit                      int // 0 or more than MaxIncidentLimit means MaxIncidentLimit
+	// ActiveFrom and ActiveBefore keep incidents whose span, from StartedAt to ResolvedAt (to
+	// any time while open), overlaps [ActiveFrom, ActiveBefore): what a day's bar shows.
+	ActiveFrom, ActiveBefore time.Time
+	Limit                    int // 0 or more than MaxIncidentLimit means MaxIncidentLimit
 }
 
 // MaxIncidentLimit bounds one list of incidents.
@@ -151,6 +155,9 @@ func (q IncidentQuery) Matches(inc incidents.Incident) bool {
 		return false
 	}
 	if !q.StartedFrom.IsZero() && inc.StartedAt.Before(q.StartedFrom) || !q.StartedBefore.IsZero() && !inc.StartedAt.Before(q.StartedBefore) {
+		return false
+	}
+	if !q.ActiveFrom.IsZero() && IncidentEnd(inc) <= Millis(q.ActiveFrom) || !q.ActiveBefore.IsZero() && !inc.StartedAt.Before(q.ActiveBefore) {
 		return false
 	}
 	if q.ComponentID != "" {

@@ -249,6 +249,9 @@ func (s *Store) Import(ctx context.Context, records []store.Record) error {
 			return fmt.Errorf("import: %w", err)
 		}
 	}
+	if err := s.importedDays(ctx); err != nil { // the daily aggregates, if a zone is kept (pagereads.go)
+		return fmt.Errorf("import: %w", err)
+	}
 	return nil
 }
 
@@ -290,7 +293,7 @@ func (s *Store) importRecord(ctx context.Context, p goredis.Pipeliner, r store.R
 	case store.RecordIncident:
 		inc := r.Incident
 		p.HSet(ctx, s.metaKey("incidents"), inc.ID, string(store.MustJSON(inc)))
-		p.ZAdd(ctx, s.metaKey("incidents:by-opened"), goredis.Z{Score: float64(store.Millis(inc.OpenedAt)), Member: inc.ID})
+		s.indexIncident(ctx, p, *inc, nil) // its head and indexes (pagereads.go)
 	case store.RecordCursor:
 		p.HSet(ctx, s.metaKey("cursors"), r.Cursor.Name, store.Millis(r.Cursor.At))
 	default:

@@ -87,6 +87,9 @@ func New(ctx context.Context, rdb goredis.UniversalClient, prefix string) (*Stor
 	if v > SchemaVersion {
 		return nil, fmt.Errorf("redis: key layout version %d is newer than this build's %d", v, SchemaVersion)
 	}
+	if err := s.indexExisting(ctx); err != nil { // incidents stored before their indexes (pagereads.go)
+		return nil, fmt.Errorf("redis: %w", err)
+	}
 	return s, nil
 }
 
@@ -113,8 +116,9 @@ func (s *Store) Close() error { return s.rdb.Close() }
 // mutateMeta runs a read-check-write on one field of a {meta} hash under WATCH, writing the
 // audit entry in the same MULTI/EXEC. check gets the current value ("" and false if absent) and
 // returns the new value ("" deletes the field) or an error that aborts without writing.
+// also queue further writes into the same MULTI/EXEC (an incident's indexes, say).
 func (s *Store) mutateMeta(ctx context.Context, hash, field string, a store.AuditEntry,
-	check func(old string, exists bool) (newValue string, before json.RawMessage, err error)) error {
+	check func(old string, exists bool) (newValue string, before json.RawMessage, err error), also ...func(p goredis.Pipeliner)) error {
 	hashKey := s.metaKey(hash)
 	const retries = 50
 	for range retries {
@@ -144,6 +148,9 @@ func (s *Store) mutateMeta(ctx context.Context, hash, field string, a store.Audi
 					p.HSet(ctx, hashKey, field, newValue)
 				}
 				p.ZAdd(ctx, s.metaKey("audit"), goredis.Z{Score: float64(id), Member: entry})
+				for _, fn := range also {
+					fn(p)
+				}
 				return nil
 			})
 			return err
@@ -343,9 +350,7 @@ func (s *Store) AppendStatus(ctx context.Context, ch component.Change) error {
 	if !exists {
 		return fmt.Errorf("component %s: %w", ch.ComponentID, store.ErrNotFound)
 	}
-	at := store.Millis(ch.At)
-	member := store.MustJSON(storedChange{At: at, Status: string(ch.Status), Reason: ch.Reason})
-	if err := s.rdb.ZAdd(ctx, s.timelineKey(ch.ComponentID), goredis.Z{Score: float64(at), Member: string(member)}).Err(); err != nil {
+	if err := s.appendStatus(ctx, ch); err != nil { // with the daily aggregates (pagereads.go)
 		return fmt.Errorf("append status %s: %w", ch.ComponentID, err)
 	}
 	return nil
@@ -788,25 +793,16 @@ func (s *Store) SetCursor(ctx context.Context, name string, t time.Time) error {
 
 // Incidents.
 
-// CreateIncident stores a new incident with its audit entry, and indexes it by opening time.
+// CreateIncident stores a new incident with its audit entry, its head and its indexes.
 func (s *Store) CreateIncident(ctx context.Context, inc incidents.Incident, a store.AuditEntry) error {
 	inc.Version = 1
 	doc := string(store.MustJSON(inc))
-	err := s.mutateMeta(ctx, "incidents", inc.ID, a, func(_ string, exists bool) (string, json.RawMessage, error) {
+	return s.mutateMeta(ctx, "incidents", inc.ID, a, func(_ string, exists bool) (string, json.RawMessage, error) {
 		if exists {
 			return "", nil, fmt.Errorf("incident %s: %w", inc.ID, store.ErrConflict)
 		}
 		return doc, store.Null, nil
-	})
-	if err != nil {
-		return err
-	}
-	// The index is a derived structure: if this write were lost, ListIncidents would miss the
-	// incident, so it is written right after and is idempotent.
-	if err := s.rdb.ZAdd(ctx, s.metaKey("incidents:by-opened"), goredis.Z{Score: float64(store.Millis(inc.OpenedAt)), Member: inc.ID}).Err(); err != nil {
-		return fmt.Errorf("index incident %s: %w", inc.ID, err)
-	}
-	return nil
+	}, func(p goredis.Pipeliner) { s.indexIncident(ctx, p, inc, nil) }) // its head and indexes (pagereads.go)
 }
 
 // GetIncident returns one incident.
@@ -824,60 +820,18 @@ func (s *Store) GetIncident(ctx context.Context, id string) (incidents.Incident,
 // UpdateIncident stores a new version of an incident with its audit entry.
 func (s *Store) UpdateIncident(ctx context.Context, inc incidents.Incident, a store.AuditEntry) error {
 	doc := string(store.MustJSON(inc))
+	var prev incidents.Incident
 	return s.mutateMeta(ctx, "incidents", inc.ID, a, func(old string, exists bool) (string, json.RawMessage, error) {
 		if !exists {
 			return "", nil, fmt.Errorf("incident %s: %w", inc.ID, store.ErrNotFound)
 		}
-		prev, err := store.DecodeIncident([]byte(old))
-		if err != nil {
+		var err error
+		if prev, err = store.DecodeIncident([]byte(old)); err != nil {
 			return "", nil, err
 		}
 		if prev.Version != inc.Version-1 {
 			return "", nil, fmt.Errorf("incident %s changed since it was read: %w", inc.ID, store.ErrConflict)
 		}
 		return doc, json.RawMessage(old), nil
-	})
-}
-
-// ListIncidents returns incidents matching q, newest opened first.
-func (s *Store) ListIncidents(ctx context.Context, q store.IncidentQuery) ([]incidents.Incident, error) {
-	hi, lo := "+inf", "-inf"
-	if !q.Until.IsZero() {
-		hi = "(" + strconv.FormatInt(store.Millis(q.Until), 10)
-	}
-	if !q.Since.IsZero() {
-		lo = strconv.FormatInt(store.Millis(q.Since), 10)
-	}
-	ids, err := s.rdb.ZRevRangeByScore(ctx, s.metaKey("incidents:by-opened"), &goredis.ZRangeBy{Max: hi, Min: lo}).Result()
-	if err != nil {
-		return nil, fmt.Errorf("list incidents: %w", err)
-	}
-	var out []incidents.Incident
-	const chunk = 200
-	for i := 0; i < len(ids) && len(out) < q.EffectiveLimit(); i += chunk {
-		docs, err := s.rdb.HMGet(ctx, s.metaKey("incidents"), ids[i:min(i+chunk, len(ids))]...).Result()
-		if err != nil {
-			return nil, fmt.Errorf("list incidents: %w", err)
-		}
-		for _, d := range docs {
-			doc, ok := d.(string)
-			if !ok {
-				continue
-			}
-			inc, err := store.DecodeIncident([]byte(doc))
-			if err != nil {
-				return nil, err
-			}
-			if q.Matches(inc) && len(out) < q.EffectiveLimit() {
-				out = append(out, inc)
-			}
-		}
-	}
-	slices.SortStableFunc(out, func(a, b incidents.Incident) int {
-		if c := b.OpenedAt.Compare(a.OpenedAt); c != 0 {
-			return c
-		}
-		return strings.Compare(b.ID, a.ID)
-	})
-	return out, nil
+	}, func(p goredis.Pipeliner) { s.indexIncident(ctx, p, inc, store.AffectedIDs(prev)) })
 }

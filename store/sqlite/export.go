@@ -154,7 +154,7 @@ func (s *Store) Import(ctx context.Context, records []store.Record) error {
 				return fmt.Errorf("import record %d (%s): %w", i+1, r.Type, err)
 			}
 		}
-		return nil
+		return importedDays(ctx, tx) // the daily aggregates of the imported timelines (pagereads.go)
 	})
 }
 
@@ -203,6 +203,9 @@ func importRecord(ctx context.Context, tx *sql.Tx, r store.Record) error {
 		inc := r.Incident
 		_, err = tx.ExecContext(ctx, `INSERT INTO incidents (id, opened_at, open, version, doc) VALUES (?, ?, ?, ?, ?)`,
 			inc.ID, store.Millis(inc.OpenedAt), inc.Open(), inc.Version, string(store.MustJSON(inc)))
+		if err == nil {
+			err = indexIncident(ctx, tx, *inc)
+		}
 	case store.RecordCursor:
 		_, err = tx.ExecContext(ctx, `INSERT INTO cursors (name, at) VALUES (?, ?)`, r.Cursor.Name, store.Millis(r.Cursor.At))
 	default:

@@ -46,7 +46,7 @@ func (s *Store) groupWrite(ctx context.Context, fn func(ctx context.Context, tx 
 	g.mu.RLock()
 	if g.closed {
 		g.mu.RUnlock()
-		return errClosed
+		return unavailable(errClosed)
 	}
 	g.queue <- w
 	g.mu.RUnlock()

@@ -35,7 +35,7 @@ import (
 var migrations embed.FS
 
 // SchemaVersion is the schema version this build writes (the number of the last migration).
-const SchemaVersion = 3
+const SchemaVersion = 4
 
 // Store is the SQLite backend.
 type Store struct {
@@ -252,9 +252,13 @@ func (s *Store) AppendStatus(ctx context.Context, ch component.Change) error {
 		} else if err != nil {
 			return fmt.Errorf("append status %s: %w", ch.ComponentID, err)
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO status_changes (component_id, at, status, reason) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+		res, err := tx.ExecContext(ctx, `INSERT INTO status_changes (component_id, at, status, reason) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 			ch.ComponentID, store.Millis(ch.At), string(ch.Status), ch.Reason)
 		if err != nil {
+			return fmt.Errorf("append status %s: %w", ch.ComponentID, err)
+		}
+		n, _ := res.RowsAffected()
+		if err := afterAppend(ctx, tx, ch, n > 0); err != nil { // the daily aggregates (pagereads.go)
 			return fmt.Errorf("append status %s: %w", ch.ComponentID, err)
 		}
 		return nil
@@ -719,6 +723,9 @@ func (s *Store) CreateIncident(ctx context.Context, inc incidents.Incident, a st
 		if n, _ := res.RowsAffected(); n == 0 {
 			return fmt.Errorf("incident %s: %w", inc.ID, store.ErrConflict)
 		}
+		if err := indexIncident(ctx, tx, inc); err != nil { // pagereads.go
+			return err
+		}
 		a.Before = store.Null
 		return appendAudit(ctx, tx, a)
 	})
@@ -760,44 +767,10 @@ func (s *Store) UpdateIncident(ctx context.Context, inc incidents.Incident, a st
 		if n, _ := res.RowsAffected(); n == 0 {
 			return fmt.Errorf("incident %s changed since it was read: %w", inc.ID, store.ErrConflict)
 		}
+		if err := indexIncident(ctx, tx, inc); err != nil { // pagereads.go
+			return err
+		}
 		a.Before = json.RawMessage(old)
 		return appendAudit(ctx, tx, a)
 	})
-}
-
-// ListIncidents returns incidents matching q, newest opened first.
-func (s *Store) ListIncidents(ctx context.Context, q store.IncidentQuery) ([]incidents.Incident, error) {
-	where, args := "1 = 1", []any{}
-	if q.OpenOnly {
-		where += " AND open = 1"
-	}
-	if q.ResolvedOnly {
-		where += " AND open = 0"
-	}
-	if !q.Since.IsZero() {
-		where, args = where+" AND opened_at >= ?", append(args, store.Millis(q.Since))
-	}
-	if !q.Until.IsZero() {
-		where, args = where+" AND opened_at < ?", append(args, store.Millis(q.Until))
-	}
-	rows, err := s.reads.QueryContext(ctx, `SELECT doc FROM incidents WHERE `+where+` ORDER BY opened_at DESC, id DESC`, args...)
-	if err != nil {
-		return nil, fmt.Errorf("list incidents: %w", err)
-	}
-	defer rows.Close()
-	var out []incidents.Incident
-	for rows.Next() && len(out) < q.EffectiveLimit() {
-		var doc string
-		if err := rows.Scan(&doc); err != nil {
-			return nil, fmt.Errorf("list incidents: %w", err)
-		}
-		inc, err := store.DecodeIncident([]byte(doc))
-		if err != nil {
-			return nil, err
-		}
-		if q.Matches(inc) {
-			out = append(out, inc)
-		}
-	}
-	return out, rows.Err()
 }

@@ -39,9 +39,10 @@ func (c *stmtCache) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
 func (c *stmtCache) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
 	st, err := c.stmt(ctx, q)
 	if err != nil {
-		return nil, err
+		return nil, unavailable(err)
 	}
-	return st.QueryContext(ctx, args...)
+	rows, err := st.QueryContext(ctx, args...)
+	return rows, unavailable(err)
 }
 
 // QueryRowContext is db.QueryRowContext through the cache. A statement that does not prepare

@@ -41,6 +41,9 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"MaintenanceWindows", testMaintenanceWindows},
 		{"Cursors", testCursors},
 		{"Incidents", testIncidents},
+		{"IncidentIndexes", testIncidentIndexes},
+		{"StatusDays", testStatusDays},
+		{"StatusDaysImport", func(t *testing.T, s store.Store) { testStatusDaysImport(t, s, newStore(t)) }},
 		{"ExportImport", func(t *testing.T, s store.Store) { testExportImport(t, s, newStore(t)) }},
 		{"Ping", func(t *testing.T, s store.Store) {
 			if err := s.Ping(t.Context()); err != nil {
