@@ -2,7 +2,8 @@
 //
 // Two backends implement it and pass one conformance suite (store/storetest): store/sqlite, the
 // embedded default, and store/redis for several instances. Nothing above this package sees a
-// backend's own error types: backends translate them to ErrNotFound and ErrConflict.
+// backend's own error types: backends translate them to ErrNotFound, ErrConflict and
+// ErrUnavailable.
 //
 // Times are stored in UTC at millisecond precision; every value read back has location UTC.
 // Slices returned are the caller's own.
@@ -26,6 +27,10 @@ import (
 var (
 	ErrNotFound = errors.New("not found")
 	ErrConflict = errors.New("conflict")
+	// ErrUnavailable wraps a failure to reach the backend at all (connection refused or lost,
+	// the server loading or read-only, the database closed, locked past its timeout or failing
+	// its disk): the request may succeed later, unchanged. The HTTP surface answers 503.
+	ErrUnavailable = errors.New("store unavailable")
 )
 
 // Store is everything a running Upstate keeps.

@@ -76,6 +76,7 @@ func New(ctx context.Context, rdb goredis.UniversalClient, prefix string) (*Stor
 	if prefix == "" {
 		prefix = "upstate"
 	}
+	rdb.AddHook(unavailableHook{}) // unavailable.go: connection failures become store.ErrUnavailable
 	s := &Store{rdb: rdb, prefix: prefix}
 	if err := rdb.SetNX(ctx, s.metaKey("schema"), SchemaVersion, 0).Err(); err != nil {
 		return nil, fmt.Errorf("redis: %w", err)
@@ -158,7 +159,7 @@ func (s *Store) mutateMeta(ctx context.Context, hash, field string, a store.Audi
 		if errors.Is(err, goredis.TxFailedErr) {
 			continue // another writer changed the hash; read again
 		}
-		return err
+		return markUnavailable(err) // a Cluster runs WATCH on a node's own client, outside the hook
 	}
 	return fmt.Errorf("redis: %s %s: too much contention", hash, field)
 }

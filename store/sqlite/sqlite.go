@@ -122,13 +122,13 @@ func (s *Store) Close() error {
 func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return err
+		return unavailable(err)
 	}
 	if err := fn(tx); err != nil {
 		_ = tx.Rollback()
-		return err
+		return unavailable(err)
 	}
-	return tx.Commit()
+	return unavailable(tx.Commit())
 }
 
 // Components.
@@ -188,7 +188,7 @@ func getComponent(ctx context.Context, q querier, id string) (component.Componen
 		return c, fmt.Errorf("component %s: %w", id, store.ErrNotFound)
 	}
 	if err != nil {
-		return c, fmt.Errorf("get component %s: %w", id, err)
+		return c, fmt.Errorf("get component %s: %w", id, unavailable(err))
 	}
 	return c, nil
 }
@@ -500,7 +500,7 @@ func getKey(ctx context.Context, q querier, id string) (apikey.Key, error) {
 		return k, fmt.Errorf("key %s: %w", id, store.ErrNotFound)
 	}
 	if err != nil {
-		return k, fmt.Errorf("get key %s: %w", id, err)
+		return k, fmt.Errorf("get key %s: %w", id, unavailable(err))
 	}
 	return k, nil
 }
@@ -642,7 +642,7 @@ func getWindowDoc(ctx context.Context, q querier, id string) (string, error) {
 		return "", fmt.Errorf("maintenance window %s: %w", id, store.ErrNotFound)
 	}
 	if err != nil {
-		return "", fmt.Errorf("get window %s: %w", id, err)
+		return "", fmt.Errorf("get window %s: %w", id, unavailable(err))
 	}
 	return doc, nil
 }
@@ -696,7 +696,7 @@ func (s *Store) Cursor(ctx context.Context, name string) (time.Time, error) {
 		return time.Time{}, nil
 	}
 	if err != nil {
-		return time.Time{}, fmt.Errorf("cursor %s: %w", name, err)
+		return time.Time{}, fmt.Errorf("cursor %s: %w", name, unavailable(err))
 	}
 	return store.FromMillis(ms), nil
 }
@@ -738,7 +738,7 @@ func getIncidentDoc(ctx context.Context, q querier, id string) (string, error) {
 		return "", fmt.Errorf("incident %s: %w", id, store.ErrNotFound)
 	}
 	if err != nil {
-		return "", fmt.Errorf("get incident %s: %w", id, err)
+		return "", fmt.Errorf("get incident %s: %w", id, unavailable(err))
 	}
 	return doc, nil
 }

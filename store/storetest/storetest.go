@@ -41,6 +41,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"MaintenanceWindows", testMaintenanceWindows},
 		{"Cursors", testCursors},
 		{"Incidents", testIncidents},
+		{"UnavailableAfterClose", testUnavailableAfterClose},
 		{"IncidentIndexes", testIncidentIndexes},
 		{"StatusDays", testStatusDays},
 		{"StatusDaysImport", func(t *testing.T, s store.Store) { testStatusDaysImport(t, s, newStore(t)) }},
