@@ -108,6 +108,10 @@ type Component struct {
 	StatusSince time.Time `json:"status_since"` // when Status began; zero if never set
 	CreatedAt   time.Time `json:"created_at"`
 	UpdatedAt   time.Time `json:"updated_at"`
+
+	// Visibility: an internal component or group shows only on the internal page and in the
+	// admin API (Hidden). Absent from JSON when public.
+	Visibility Visibility `json:"visibility,omitempty"`
 }
 
 // Change is one entry of a component's status timeline: from At on, the component had Status.
@@ -164,6 +168,9 @@ func (c Component) Validate() []*FieldError {
 	}
 	if c.Position < 0 {
 		errs = append(errs, &FieldError{"position", "must not be negative"})
+	}
+	if !c.Visibility.Valid() {
+		errs = append(errs, &FieldError{"visibility", "must be public or internal"})
 	}
 	return errs
 }

@@ -60,6 +60,7 @@ type Config struct {
 	calendars map[string]*calendar.Calendar
 	policies  map[string]*incidents.Policy
 	monitors  []probe.Monitor // built by validateMonitors
+	brand     BrandFiles      // read by validatePage
 }
 
 // Server configures the HTTP server and the public page.
@@ -79,6 +80,11 @@ type Server struct {
 	PublicMonitors bool `yaml:"public_monitors"`
 	// TrustedProxies are CIDRs whose X-Forwarded-For is believed; empty trusts none.
 	TrustedProxies []string `yaml:"trusted_proxies"`
+	// Language, FrameAncestors and Brand: the page's default language, who may embed it and
+	// the operator's look (page.go, docs/page.md).
+	Language       string   `yaml:"language"`
+	FrameAncestors []string `yaml:"frame_ancestors"`
+	Brand          Brand    `yaml:"brand"`
 }
 
 // Probes configures how probes run, across monitors. It needs a restart to change.
@@ -163,6 +169,7 @@ type Group struct {
 	ID          string `yaml:"id"`
 	Name        string `yaml:"name"`
 	Description string `yaml:"description"`
+	Visibility  string `yaml:"visibility"` // public (default) or internal: its components too
 }
 
 // Component is a component declared in the config.
@@ -171,6 +178,7 @@ type Component struct {
 	Name        string `yaml:"name"`
 	Description string `yaml:"description"`
 	Group       string `yaml:"group"`
+	Visibility  string `yaml:"visibility"` // public (default) or internal
 }
 
 type Incidents struct {
@@ -308,6 +316,7 @@ func (c *Config) applyDefaults() {
 	}
 	c.monitorDefaults()
 	c.clusterDefaults()
+	c.pageDefaults()
 }
 
 const idRule = "must be 1-63 characters of a-z, 0-9, '-' and '_', starting with a letter or digit"
@@ -384,6 +393,7 @@ func (c *Config) validate(d *decoder) {
 	c.validateSLA(d)
 	c.validateObjectives(d)
 	c.validateCluster(d)
+	c.validatePage(d)
 }
 
 func absoluteHTTP(s string) bool {
@@ -490,11 +500,11 @@ func (c *Config) ComponentList(now time.Time) []component.Component {
 	var out []component.Component
 	for _, g := range c.Groups {
 		out = append(out, component.Component{ID: g.ID, Name: g.Name, Description: g.Description, IsGroup: true,
-			Position: len(out), Source: component.SourceConfig, CreatedAt: now, UpdatedAt: now})
+			Position: len(out), Source: component.SourceConfig, Visibility: visibility(g.Visibility), CreatedAt: now, UpdatedAt: now})
 	}
 	for _, cm := range c.Components {
 		out = append(out, component.Component{ID: cm.ID, Name: cm.Name, Description: cm.Description, GroupID: cm.Group,
-			Position: len(out), Source: component.SourceConfig, CreatedAt: now, UpdatedAt: now})
+			Position: len(out), Source: component.SourceConfig, Visibility: visibility(cm.Visibility), CreatedAt: now, UpdatedAt: now})
 	}
 	return out
 }

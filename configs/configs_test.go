@@ -151,6 +151,26 @@ func TestLoadBadConfigs(t *testing.T) {
 		}},
 		{"bad-unknown-field.yaml", []string{`3:3: server.titel: unknown field (did you mean "title"?)`}},
 		{"bad-unknown-group.yaml", []string{`4:12: components[0].group: unknown group "backend"`}},
+		{"bad-language.yaml", []string{`2:13: server.language: no messages for "fr" (have en, zh-Hans): add assets/i18n/<tag>.yaml to add a language`}},
+		{"bad-frame-ancestors.yaml", []string{
+			`4:7: server.frame_ancestors[1]: invalid source "https://app.example.com/embed": want 'self', * or an origin such as https://app.example.com (a host may start with *.)`,
+			`5:7: server.frame_ancestors[2]: invalid source "app.example.com": want 'self', * or an origin such as https://app.example.com (a host may start with *.)`,
+			`8:7: server.frame_ancestors[5]: invalid source "https://evil.example.com; script-src *": want 'self', * or an origin such as https://app.example.com (a host may start with *.)`,
+		}},
+		{"bad-brand-color.yaml", []string{
+			`5:26: server.brand.colors.header_background: invalid colour "navy": want #rgb, #rrggbb or #rrggbbaa, such as #0a7d4f`,
+			`7:14: server.brand.dark_colors.major: invalid colour "#12345": want #rgb, #rrggbb or #rrggbbaa, such as #0a7d4f`,
+		}},
+		{"bad-brand-file.yaml", []string{
+			`3:11: server.brand.logo: cannot read brand/missing.svg: no such file or directory`,
+			`4:14: server.brand.favicon: "brand/favicon.bmp" is not one of the kinds of file allowed here (.ico, .png, .svg)`,
+			`5:10: server.brand.css: "brand/style.scss" is not one of the kinds of file allowed here (.css)`,
+		}},
+		{"bad-brand-logo-dark.yaml", []string{`3:16: server.brand.logo_dark: needs server.brand.logo (the logo in the light scheme)`}},
+		{"bad-visibility.yaml", []string{
+			`4:17: groups[0].visibility: unknown visibility "private" (want public or internal)`,
+			`9:17: components[0].visibility: unknown visibility "Internal" (want public or internal)`,
+		}},
 	}
 	files, _ := filepath.Glob("testdata/bad-*.yaml")
 	if len(files) != len(tests) {

@@ -20,6 +20,7 @@ type ComponentPatch struct {
 	Description *string
 	GroupID     *string
 	Position    *int
+	Visibility  *component.Visibility
 }
 
 func (s *Components) changed(now time.Time, by Actor, c component.Component, what string) {
@@ -85,6 +86,9 @@ func (s *Components) Update(ctx context.Context, by Actor, id string, p Componen
 	}
 	if p.Position != nil {
 		c.Position = *p.Position
+	}
+	if p.Visibility != nil {
+		c.Visibility = *p.Visibility
 	}
 	if err := invalid(c.Validate()); err != nil {
 		return c, err
@@ -155,7 +159,7 @@ func (s *Components) Sync(ctx context.Context, declared []component.Component) e
 			}
 			s.changed(now, Config, c, "created")
 		case old.Name != c.Name || old.Description != c.Description || old.GroupID != c.GroupID ||
-			old.IsGroup != c.IsGroup || old.Position != c.Position || old.Source != c.Source:
+			old.IsGroup != c.IsGroup || old.Position != c.Position || old.Source != c.Source || old.Visibility != c.Visibility:
 			c.CreatedAt, c.UpdatedAt = old.CreatedAt, now
 			if err := s.store.UpdateComponent(ctx, c, Config.audit(now, "component.update", "component/"+c.ID, c)); err != nil {
 				errs = append(errs, err)
