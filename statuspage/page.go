@@ -2,6 +2,7 @@ package statuspage
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"html/template"
 	"io/fs"
@@ -14,6 +15,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/upstate-dev/upstate/component"
+	"github.com/upstate-dev/upstate/engine"
 	"github.com/upstate-dev/upstate/incidents"
 	"github.com/upstate-dev/upstate/maintenance"
 	"github.com/upstate-dev/upstate/store"
@@ -107,7 +109,16 @@ type sectionView struct {
 	Name, Description string // empty for components outside any group
 	Status            statusView
 	Components        []componentView
+	// Collapsed: the group is a <details> element, open (Open) only while one of its
+	// components shows an outage or maintenance (a page of more than collapseAbove components).
+	Collapsed, Open bool
 }
+
+// collapseAbove is how many components a page shows in full, each with its 90 daily bars. A
+// larger page collapses its groups, each a <details> that opens on a click without JavaScript,
+// and shows each component's status and uptime without its bars: 10,000 components' bars are
+// 900,000 of them, tens of megabytes of HTML that no one reads. See docs/page.md.
+const collapseAbove = 1000
 
 type pageView struct {
 	Title, Description, LogoURL string
@@ -123,6 +134,7 @@ type pageView struct {
 type incidentPageView struct {
 	ID, Title, Impact, ImpactClass, Status, Components string
 	Updates                                            []incidentUpdatePage
+	Earlier                                            int // updates not shown: the page shows an incident's latest ones
 }
 
 type incidentUpdatePage struct {
@@ -180,12 +192,14 @@ func (s *Server) statusPage(c echo.Context) error {
 		}
 	}
 	slices.SortStableFunc(v.Upcoming, func(a, b maintenanceView) int { return strings.Compare(a.StartISO, b.StartISO) })
-	open, err := s.store.ListIncidents(c.Request().Context(), store.IncidentQuery{OpenOnly: true, Limit: 20})
+	open, err := s.incidentHeads(c, store.IncidentQuery{OpenOnly: true, Limit: 20})
 	if err != nil {
 		return err
 	}
-	for _, inc := range open {
-		v.Incidents = append(v.Incidents, s.viewIncidentPage(inc, names))
+	for _, h := range open {
+		iv := s.viewIncidentPage(h.Incident, names)
+		iv.Earlier = h.UpdateCount - len(h.Updates)
+		v.Incidents = append(v.Incidents, iv)
 	}
 	var loose sectionView
 	groups := map[string]int{}
@@ -196,6 +210,17 @@ func (s *Server) statusPage(c echo.Context) error {
 			v.Sections = append(v.Sections, sectionView{id: comp.ID, Name: comp.Name, Description: comp.Description})
 		}
 	}
+	var ids []string
+	for _, comp := range cs {
+		if !comp.IsGroup {
+			ids = append(ids, comp.ID)
+		}
+	}
+	collapsed := len(ids) > collapseAbove
+	bars, err := s.bars(c, ids, now, !collapsed)
+	if err != nil {
+		return err
+	}
 	for _, comp := range cs {
 		if comp.IsGroup {
 			continue
@@ -203,8 +228,8 @@ func (s *Server) statusPage(c echo.Context) error {
 		shown := shownStatus[comp.ID]
 		statuses = append(statuses, shown)
 		cv := componentView{Name: comp.Name, Description: comp.Description, Status: viewStatus(shown), status: shown}
-		if err := s.addBars(c, &cv, comp.ID, now); err != nil {
-			return err
+		if b, ok := bars[comp.ID]; ok {
+			s.addBars(&cv, b)
 		}
 		if !comp.StatusSince.IsZero() {
 			cv.Since = comp.StatusSince.In(s.page.Location).Format("2006-01-02 15:04 MST")
@@ -222,6 +247,8 @@ func (s *Server) statusPage(c echo.Context) error {
 			continue
 		}
 		sec.Status = viewStatus(shownStatus[sec.id])
+		sec.Collapsed = collapsed
+		sec.Open = sec.Status.Class != "ok" && sec.Status.Class != "unknown"
 		sections = append(sections, sec)
 	}
 	if len(loose.Components) > 0 {
@@ -264,15 +291,60 @@ func (s *Server) viewIncidentPage(inc incidents.Incident, names map[string]strin
 	return v
 }
 
-// addBars fills a component's daily bars and uptime figures.
-func (s *Server) addBars(c echo.Context, cv *componentView, id string, now time.Time) error {
+// pageBarser computes many components' bars at once, from the store's daily aggregates
+// (engine.Reports.PageBars).
+type pageBarser interface {
+	PageBars(ctx context.Context, ids []string, loc *time.Location, now time.Time, days int, withDays bool) (map[string]engine.Bars, error)
+}
+
+// bars computes the components' bars (without the days unless withDays), all at once when the
+// reporter can; nil without a reporter.
+func (s *Server) bars(c echo.Context, ids []string, now time.Time, withDays bool) (map[string]engine.Bars, error) {
+	ctx := c.Request().Context()
 	if s.reports == nil {
-		return nil
+		return nil, nil
 	}
-	bars, err := s.reports.Bars(c.Request().Context(), id, s.page.Location, now, barDays)
+	if pb, ok := s.reports.(pageBarser); ok {
+		return pb.PageBars(ctx, ids, s.page.Location, now, barDays, withDays)
+	}
+	out := make(map[string]engine.Bars, len(ids))
+	for _, id := range ids {
+		b, err := s.reports.Bars(ctx, id, s.page.Location, now, barDays)
+		if err != nil {
+			return nil, err
+		}
+		if !withDays {
+			b.Days = nil
+		}
+		out[id] = b
+	}
+	return out, nil
+}
+
+// headReader lists incidents' heads: each with only its latest updates (store.PageReads).
+type headReader interface {
+	ListIncidentHeads(ctx context.Context, q store.IncidentQuery) ([]store.IncidentHead, error)
+}
+
+// incidentHeads lists the heads of the incidents matching q.
+func (s *Server) incidentHeads(c echo.Context, q store.IncidentQuery) ([]store.IncidentHead, error) {
+	ctx := c.Request().Context()
+	if hr, ok := s.store.(headReader); ok {
+		return hr.ListIncidentHeads(ctx, q)
+	}
+	list, err := s.store.ListIncidents(ctx, q)
 	if err != nil {
-		return err
+		return nil, err
 	}
+	out := make([]store.IncidentHead, len(list))
+	for i, inc := range list {
+		out[i] = store.HeadOf(inc)
+	}
+	return out, nil
+}
+
+// addBars fills a component's daily bars (if computed) and uptime figures.
+func (s *Server) addBars(cv *componentView, bars engine.Bars) {
 	for _, d := range bars.Days {
 		r := d.Report
 		label := time.Date(d.Date.Year, d.Date.Month, d.Date.Day, 0, 0, 0, 0, time.UTC).Format("2 Jan")
@@ -311,7 +383,6 @@ func (s *Server) addBars(c echo.Context, cv *componentView, id string, now time.
 		}
 		cv.Month = fmt.Sprintf("This month %s (target %s), %s", percent(a), percent(float64(bars.Target)), budget)
 	}
-	return nil
 }
 
 // humanDuration writes 2h as "2 h" and 90m as "1 h 30 min".
