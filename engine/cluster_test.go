@@ -140,3 +140,84 @@ func TestClusterSharesTheWork(t *testing.T) {
 		}
 	}
 }
+
+// TestClusterAnnouncements: behind a load balancer a check-in, a pause or a resume lands on
+// any instance. Made on the instance that does not own the monitor, each takes effect on the
+// owner, and the other instance shows the owner's state.
+func TestClusterAnnouncements(t *testing.T) {
+	srv := redistest.Start(t, redistest.Options{})
+	h := &hits{by: map[string]map[string]int{}}
+	target := httptest.NewServer(h)
+	t.Cleanup(target.Close)
+	const token = "announce-heartbeat-token-abcdefgh"
+	monitors := []probe.Monitor{
+		{ID: "job", ComponentID: "jobs", Kind: probe.KindHeartbeat, Interval: 200 * time.Millisecond, Timeout: 100 * time.Millisecond,
+			Thresholds: probe.Thresholds{Failures: 1, Successes: 1}, Heartbeat: &probe.HeartbeatSpec{Token: token, Period: time.Hour, Grace: time.Minute}},
+		{ID: "web", ComponentID: "site", Kind: probe.KindHTTP, Interval: 300 * time.Millisecond, Timeout: 200 * time.Millisecond,
+			Thresholds: probe.Thresholds{Failures: 2, Successes: 1}, HTTP: &probe.HTTPSpec{URL: target.URL + "/web"}},
+	}
+	open := func() *redis.Store {
+		s, err := redis.Open(t.Context(), redis.Options{Addrs: []string{srv.Addr}, KeyPrefix: "announce"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	SyncForTest(t, open(), time.Now(), component.Component{ID: "jobs", Name: "Jobs", Source: component.SourceConfig},
+		component.Component{ID: "site", Name: "Site", Source: component.SourceConfig})
+	engines := map[string]*Engine{}
+	for _, name := range []string{"a", "b"} {
+		st := open()
+		e, err := New(Options{Store: st, Clock: clockwork.NewRealClock(), Registerer: prometheus.NewRegistry(), Monitors: monitors,
+			Transport: tagged{name, probe.NewTransport(false, "")},
+			Cluster:   &Cluster{Coordinator: st, Instance: name, Lease: 2 * time.Second, Heartbeat: 200 * time.Millisecond, MemberTimeout: time.Second}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		engines[name] = e
+		StartForTest(t, e)
+	}
+	WaitFor(t, func() bool { return len(engines["a"].memberList()) == 2 && len(engines["b"].memberList()) == 2 })
+	// other returns the instance that does not own component.
+	other := func(component string) (owner, notOwner *Engine) {
+		if Owner(component, []string{"a", "b"}) == "a" {
+			return engines["a"], engines["b"]
+		}
+		return engines["b"], engines["a"]
+	}
+	state := func(e *Engine, id string) probe.State { s, _ := e.Monitor(id); return s.State }
+
+	// A check-in on the instance that does not own the heartbeat: the owner judges it.
+	owner, elsewhere := other("jobs")
+	if _, err := elsewhere.Ping(token, probe.PingFail, 3); err != nil {
+		t.Fatal(err)
+	}
+	WaitFor(t, func() bool { return state(owner, "job") == probe.StateDown })
+	WaitFor(t, func() bool { return state(elsewhere, "job") == probe.StateDown }) // the owner's state, announced
+	if _, err := elsewhere.Ping(token, probe.PingSuccess, 0); err != nil {
+		t.Fatal(err)
+	}
+	WaitFor(t, func() bool { return state(owner, "job") == probe.StateUp && state(elsewhere, "job") == probe.StateUp })
+
+	// A pause on the instance that does not own the monitor stops its runs on the owner.
+	owner, elsewhere = other("site")
+	WaitFor(t, func() bool { return state(owner, "web") == probe.StateUp })
+	if err := elsewhere.Pause(t.Context(), "web", "test"); err != nil {
+		t.Fatal(err)
+	}
+	WaitFor(t, func() bool { s, _ := owner.Monitor("web"); return s.Paused && s.State == probe.StateUnknown })
+	time.Sleep(100 * time.Millisecond)
+	h.take()
+	time.Sleep(time.Second)
+	if got := h.take()["web"]; len(got) != 0 {
+		t.Errorf("runs while paused: %v", got)
+	}
+	if err := elsewhere.Resume("web"); err != nil {
+		t.Fatal(err)
+	}
+	WaitFor(t, func() bool { return state(owner, "web") == probe.StateUp })
+	if by := h.take()["web"]; len(by) != 1 || by[Owner("site", []string{"a", "b"})] == 0 {
+		t.Errorf("runs after the resume: %v, want the owner's only", by)
+	}
+}

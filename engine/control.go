@@ -24,11 +24,14 @@ var (
 // recovery shows within a second rather than at the next evaluation. It returns the monitor id,
 // or probe.ErrUnknownToken.
 func (e *Engine) Ping(token string, kind probe.PingKind, exitCode int) (string, error) {
-	id, err := e.heartbeats.Ping(token, kind, exitCode, e.opts.Clock.Now())
+	at := e.opts.Clock.Now()
+	id, err := e.heartbeats.Ping(token, kind, exitCode, at)
 	if err != nil {
 		return "", err
 	}
-	if kind != probe.PingStart {
+	// Every instance keeps every check-in; the monitor's owner judges it (announce.go).
+	e.announce(announcement{Op: "ping", Monitor: id, At: at, Kind: kind, Code: exitCode})
+	if kind != probe.PingStart && e.owns(e.componentOf(id)) {
 		if err := e.RunNow(id); err != nil && !errors.Is(err, ErrPaused) && !errors.Is(err, ErrNotRunning) {
 			e.log.Warn("judge heartbeat", "monitor", id, "err", err)
 		}
@@ -38,12 +41,14 @@ func (e *Engine) Ping(token string, kind probe.PingKind, exitCode int) (string, 
 
 // RunNow starts a run of the monitor at once, outside its schedule, or right after the run in
 // progress. Requests that arrive while one waits are merged into it.
+//
+// A monitor another instance runs is run there: the request is announced to it.
 func (e *Engine) RunNow(id string) error {
 	e.mu.Lock()
 	r, ok := e.monitors[id]
-	var paused, running bool
+	var paused, running, owned bool
 	if ok {
-		paused, running = r.paused, e.running
+		paused, running, owned = r.paused, e.running, r.owned
 	}
 	ctx := e.runCtx
 	e.mu.Unlock()
@@ -54,6 +59,9 @@ func (e *Engine) RunNow(id string) error {
 		return ErrPaused
 	case !running:
 		return ErrNotRunning
+	case !owned:
+		e.announce(announcement{Op: "run", Monitor: id, At: e.opts.Clock.Now()})
+		return nil
 	}
 	if !r.pending.CompareAndSwap(false, true) {
 		return nil // a run-now is already waiting: it will see whatever this one would
@@ -74,7 +82,16 @@ func (e *Engine) RunNow(id string) error {
 // Pause stops a monitor's runs and records it unknown from now: time it is not watched is
 // counted neither up nor down. A pause lasts until Resume or a restart; a reload keeps it unless
 // the monitor's configured Paused changes (set paused: true in the config to keep one paused).
+// Every instance sharing the store is told, and its owner records it.
 func (e *Engine) Pause(ctx context.Context, id, by string) error {
+	if err := e.pause(ctx, id, by); err != nil {
+		return err
+	}
+	e.announce(announcement{Op: "pause", Monitor: id, At: e.opts.Clock.Now(), By: by})
+	return nil
+}
+
+func (e *Engine) pause(ctx context.Context, id, by string) error {
 	now := e.opts.Clock.Now().UTC()
 	e.mu.Lock()
 	r, ok := e.monitors[id]
@@ -109,8 +126,16 @@ func (e *Engine) Pause(ctx context.Context, id, by string) error {
 }
 
 // Resume schedules a paused monitor again; its first run starts within the spread of its
-// interval, as at start-up.
+// interval, as at start-up. Every instance sharing the store is told.
 func (e *Engine) Resume(id string) error {
+	if err := e.resume(id); err != nil {
+		return err
+	}
+	e.announce(announcement{Op: "resume", Monitor: id, At: e.opts.Clock.Now()})
+	return nil
+}
+
+func (e *Engine) resume(id string) error {
 	e.mu.Lock()
 	r, ok := e.monitors[id]
 	var running bool
@@ -274,6 +299,16 @@ func (e *Engine) Reload(ctx context.Context, monitors []probe.Monitor, severity 
 	e.startPeopleManaged(wctx, now) // components the reload added without monitors
 	e.log.Info("monitors reloaded", "added", len(sum.Added), "changed", len(sum.Changed), "removed", len(sum.Removed), "unchanged", sum.Unchanged)
 	return sum, nil
+}
+
+// componentOf is the component of a monitor ("" if unknown).
+func (e *Engine) componentOf(id string) string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if r, ok := e.monitors[id]; ok {
+		return r.m.ComponentID
+	}
+	return ""
 }
 
 // stopJob removes a runner's job from the scheduler; a run in progress finishes, and its result

@@ -174,6 +174,8 @@ type Engine struct {
 	byComponent map[string][]*runner
 	status      map[string]component.Status // derived status per component with monitors
 	rollups     map[rollupKey]*probe.Rollup // not yet flushed
+	// announcements wait here to be sent to the other instances (announce.go).
+	announcements chan announcement
 	// rollupGen counts flushes: a runner's cached rollups are valid only in its generation.
 	rollupGen uint64
 	windows   []maintenance.Window          // as of the last maintenance tick
@@ -253,6 +255,7 @@ func New(o Options) (*Engine, error) {
 	if c := o.Cluster; c != nil {
 		e.cluster = c
 		e.cmetrics = newClusterMetrics(o.Registerer)
+		e.announcements = make(chan announcement, 4096)
 		e.leader = &leader{coord: c.Coordinator, holder: c.Instance, ttl: c.Lease, clock: o.Clock, log: e.log, m: e.cmetrics,
 			gained: e.runSingletonsNow}
 		single, err := gocron.NewScheduler(
@@ -314,8 +317,19 @@ func (e *Engine) Run(ctx context.Context) error {
 		return err
 	}
 	if e.cluster != nil {
+		// Listen to the other instances before joining them, so none announces to this one
+		// unheard (a bound, not a condition: without Redis, start anyway and listen later).
+		listening := make(chan struct{})
+		e.wg.Add(1)
+		go e.listen(ctx, sync.OnceFunc(func() { close(listening) }))
+		select {
+		case <-listening:
+		case <-ctx.Done():
+		case <-e.opts.Clock.After(e.cluster.MemberTimeout):
+		}
 		// Know this instance's share before anything runs.
 		if err := e.join(ctx); err != nil {
+			e.wg.Wait()
 			return nil // stopped while starting
 		}
 	}
@@ -392,9 +406,10 @@ func (e *Engine) Run(ctx context.Context) error {
 	}
 	if e.single != nil {
 		e.single.Start()
-		e.wg.Add(2)
+		e.wg.Add(3)
 		go func() { defer e.wg.Done(); e.leader.run(ctx) }()
 		go e.beatLoop(ctx)
+		go e.sendAnnouncements(ctx)
 	}
 	// Start before adding the monitors: gocron moves a start time that passed before Start to
 	// the next interval, and adding ten thousand jobs takes longer than the smallest offsets.
@@ -767,6 +782,7 @@ func (e *Engine) transition(ctx context.Context, componentID string, tr probe.Tr
 	logFn("monitor state changed", "monitor", tr.MonitorID, "from", tr.From, "to", tr.To, "at", tr.At, "reason", tr.Reason)
 	maint := e.underMaintenance(componentID, tr.At)
 	e.write(ctx, pendingWrite{kind: pendingTransition, componentID: componentID, tr: tr, maint: maint})
+	e.announce(announcement{Op: "state", Monitor: tr.MonitorID, At: tr.At, State: tr.To})
 	e.updateComponent(ctx, componentID, tr.At, tr.Reason)
 	if tr.Reason != stopReason {
 		// Automatic incidents follow the monitors alone: an incident's own impact must not keep

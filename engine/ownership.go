@@ -252,6 +252,8 @@ type clusterMetrics struct {
 	members       prometheus.Gauge
 	owned         prometheus.Gauge
 	beatFailures  prometheus.Counter
+	// announceDropped counts announcements not sent: the queue was full or the store refused.
+	announceDropped prometheus.Counter
 }
 
 func newClusterMetrics(reg prometheus.Registerer) *clusterMetrics {
@@ -268,8 +270,10 @@ func newClusterMetrics(reg prometheus.Registerer) *clusterMetrics {
 			Help: "Monitors whose component this instance owns: it runs them."}),
 		beatFailures: prometheus.NewCounter(prometheus.CounterOpts{Name: "upstate_cluster_heartbeat_errors_total",
 			Help: "Heartbeats that did not reach the store."}),
+		announceDropped: prometheus.NewCounter(prometheus.CounterOpts{Name: "upstate_cluster_announcements_dropped_total",
+			Help: "Announcements to the other instances (check-ins, pauses, state changes) not sent."}),
 	}
-	reg.MustRegister(m.leader, m.terms, m.leaseFailures, m.members, m.owned, m.beatFailures)
+	reg.MustRegister(m.leader, m.terms, m.leaseFailures, m.members, m.owned, m.beatFailures, m.announceDropped)
 	return m
 }
 

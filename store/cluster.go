@@ -52,8 +52,9 @@ type Member struct {
 	Location string `json:"location,omitempty"`
 }
 
-// Coordinator is what instances sharing a store use to agree on a leader and on who is alive.
-// Every method is one round trip.
+// Coordinator is what instances sharing a store use to agree on a leader and on who is alive,
+// and to tell each other what one of them was asked (a heartbeat check-in, a pause). Every
+// method but ListenAnnouncements is one round trip.
 type Coordinator interface {
 	// ObtainLeadership takes the lease called name for holder, for ttl, with a new fencing token, or
 	// returns a *LeadershipHeldError (ErrLeadershipHeld) naming the current holder.
@@ -65,6 +66,14 @@ type Coordinator interface {
 	// Leave forgets the member at once (a clean stop), so the others take over its share at
 	// their next beat rather than after its ttl.
 	Leave(ctx context.Context, id string) error
+	// Announce sends msg to every instance listening at that moment, this one included. At
+	// most once: an instance that is not connected then never gets it.
+	Announce(ctx context.Context, msg []byte) error
+	// ListenAnnouncements calls fn with each announcement, in order, until ctx ends, and then
+	// returns nil; an error if it cannot listen at all. ready, if not nil, is called once it
+	// listens. After a lost connection it listens again; what was announced meanwhile is
+	// missed. fn must not block for long.
+	ListenAnnouncements(ctx context.Context, ready func(), fn func(msg []byte)) error
 }
 
 type fenceKey struct{}

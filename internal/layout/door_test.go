@@ -22,7 +22,7 @@ var storeWrites = map[string]bool{
 // coordination are the methods instances sharing a store agree through (store/cluster.go): a
 // leader lease and the live members. They change no data (nothing audited, exported or shown),
 // so they do not go through the service; the engine, their one consumer, calls them.
-var coordination = map[string]bool{"ObtainLeadership": true, "Beat": true, "Leave": true}
+var coordination = map[string]bool{"ObtainLeadership": true, "Beat": true, "Leave": true, "Announce": true, "ListenAnnouncements": true}
 
 func coordinator(dir string) bool {
 	return dir == "engine" || dir == "store" || strings.HasPrefix(dir, "store/")

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"context"
 	"errors"
 	"testing"
 	"time"
@@ -28,6 +29,7 @@ func RunCoordination(t *testing.T, newStore func(t *testing.T) CoordinatedStore)
 		{"FencedCursor", testFencedCursor},
 		{"Members", testMembers},
 		{"MembersExpire", testMembersExpire},
+		{"Announcements", testAnnouncements},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, newStore(t)) })
@@ -207,5 +209,39 @@ func testMembersExpire(t *testing.T, s CoordinatedStore) {
 		if time.Now().After(deadline) {
 			t.Fatalf("members %v 10s after short's 300ms ran out", ids(got))
 		}
+	}
+}
+
+func testAnnouncements(t *testing.T, s CoordinatedStore) {
+	ctx, cancel := context.WithCancel(t.Context())
+	got := make(chan string, 10)
+	ready := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- s.ListenAnnouncements(ctx, func() { close(ready) }, func(msg []byte) { got <- string(msg) })
+	}()
+	select {
+	case <-ready:
+	case err := <-done:
+		t.Fatalf("listen: %v", err)
+	}
+	for _, m := range []string{"one", "two", "three"} {
+		if err := s.Announce(ctx, []byte(m)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, want := range []string{"one", "two", "three"} {
+		select {
+		case m := <-got:
+			if m != want {
+				t.Errorf("heard %q, want %q (in order)", m, want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%q not heard within 10s", want)
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("listen returned %v after its context ended, want nil", err)
 	}
 }
