@@ -77,6 +77,10 @@ func serveConfig(ctx context.Context, cfg *configs.Config, devAssets string, log
 	if err := syncAgain(func() error { return svc.Maintenance.Sync(ctx, cfg.MaintenanceSpecs()) }); err != nil {
 		return err
 	}
+	// The page's bars read daily status aggregates kept in the page's zone (docs/storage.md).
+	if err := svc.Monitors.KeepDailyStatus(ctx, cfg.Location); err != nil {
+		return err
+	}
 	eng, err := engine.New(engine.Options{Store: st, Clock: clock, Logger: log, Registerer: reg, Bus: bus, Monitors: cfg.ProbeMonitors(),
 		MaxConcurrentProbes: cfg.Probes.MaxConcurrent,
 		Reminders:           cfg.Maintenance.Reminders, Policies: cfg.SLAPolicies(), DefaultPolicy: cfg.DefaultPolicy,

@@ -17,6 +17,7 @@ var storeWrites = map[string]bool{
 	"AppendTransition": true, "AddRollups": true, "PruneRollups": true, "CreateWindow": true, "UpdateWindow": true,
 	"CreateIncident": true, "UpdateIncident": true, "CreateKey": true, "RevokeKey": true, "AppendAudit": true,
 	"SetCursor": true,
+	"KeepStatusDays": true,
 }
 
 // coordination are the methods instances sharing a store agree through (store/cluster.go): a
