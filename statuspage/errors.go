@@ -1,13 +1,18 @@
 package statuspage
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"os"
+	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
@@ -94,6 +99,8 @@ func toAPIError(err error) (*apiError, bool) {
 		return newError(http.StatusNotFound, "not_found", "%s", trimSentinel(err, store.ErrNotFound)), true
 	case errors.Is(err, store.ErrConflict):
 		return newError(http.StatusConflict, "conflict", "%s", trimSentinel(err, store.ErrConflict)), true
+	case errors.Is(err, store.ErrUnavailable): // a fault, not the client's: 503, to try again
+		return newError(http.StatusServiceUnavailable, "unavailable", "the store is unavailable; try again shortly"), false
 	case errors.Is(err, context.DeadlineExceeded):
 		return newError(http.StatusServiceUnavailable, "timeout", "the request took too long"), true
 	case errors.As(err, &he):
@@ -128,6 +135,8 @@ func codeFor(status int) string {
 		return "forbidden"
 	case http.StatusNotFound:
 		return "not_found"
+	case http.StatusRequestTimeout:
+		return "request_timeout"
 	case http.StatusMethodNotAllowed:
 		return "method_not_allowed"
 	case http.StatusRequestEntityTooLarge:
@@ -148,12 +157,21 @@ func (s *Server) handleError(err error, c echo.Context) {
 		return
 	}
 	ae, clientFault := toAPIError(err)
-	if !clientFault {
-		s.log.Error("request failed", "method", c.Request().Method, "path", c.Request().URL.Path,
+	switch {
+	case ae.Status == http.StatusServiceUnavailable:
+		s.log.Warn("request not served", "method", clientMethod(c), "path", c.Request().URL.Path,
+			"request_id", c.Response().Header().Get(echo.HeaderXRequestID), "err", err)
+	case !clientFault:
+		s.log.Error("request failed", "method", clientMethod(c), "path", c.Request().URL.Path,
 			"request_id", c.Response().Header().Get(echo.HeaderXRequestID), "err", err)
 	}
-	if ae.Status == http.StatusUnauthorized {
+	switch ae.Status {
+	case http.StatusUnauthorized:
 		c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="upstate"`)
+	case http.StatusServiceUnavailable:
+		if c.Response().Header().Get("Retry-After") == "" {
+			c.Response().Header().Set("Retry-After", strconv.Itoa(int(retryAfter/time.Second)))
+		}
 	}
 	var werr error
 	switch {
@@ -167,6 +185,21 @@ func (s *Server) handleError(err error, c echo.Context) {
 	if werr != nil {
 		s.log.Debug("write error response", "err", werr)
 	}
+}
+
+// retryAfter is what a 503 asks a client to wait: the store is asked again (cache.go's
+// faultBackoff) every second, so this is a polite multiple of it.
+const retryAfter = 5 * time.Second
+
+// staleBanner is the notice on a page served from its last good copy while the store cannot be
+// read (cache.go's staleCopy): since when it has not been refreshed, in the page's zone.
+func (s *Server) staleBanner(since time.Time) []byte {
+	var buf bytes.Buffer
+	if err := s.templates.ExecuteTemplate(&buf, "stale", since.In(s.page.Location).Format("2 Jan 15:04 MST")); err != nil {
+		s.log.Error("render the stale banner", "err", err)
+		return nil
+	}
+	return buf.Bytes()
 }
 
 // wantsHTML is true for browsers asking for a page outside the APIs.
@@ -197,6 +230,10 @@ func decodeJSON(c echo.Context, v any) error {
 		var he *echo.HTTPError
 		if errors.As(err, &he) {
 			return he
+		}
+		var ne net.Error
+		if errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &ne) && ne.Timeout() {
+			return newError(http.StatusRequestTimeout, "request_timeout", "the request body did not arrive in time")
 		}
 		return newError(http.StatusBadRequest, "bad_request", "reading the body: %v", err)
 	}

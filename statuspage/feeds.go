@@ -36,8 +36,7 @@ func (s *Server) routesFeeds() {
 				if err != nil {
 					return err
 				}
-				c.Response().Header().Set(echo.HeaderCacheControl, "public, max-age=60")
-				c.Response().Header().Set("Access-Control-Allow-Origin", "*")
+				c.Response().Header().Set("Access-Control-Allow-Origin", "*") // Cache-Control: the cache's
 				return c.Blob(http.StatusOK, f.ctype, []byte(body))
 			}, s.cache.middleware)
 		}
@@ -64,7 +63,7 @@ func (s *Server) buildFeed(c echo.Context) (*feeds.Feed, error) {
 		link += "?component=" + comp
 	}
 	feed := &feeds.Feed{Title: title + " status", Link: &feeds.Link{Href: link}, Id: link,
-		Description: "Incidents and maintenance of " + title, Created: now}
+		Description: "Incidents and maintenance of " + title}
 	incs, err := s.store.ListIncidents(ctx, store.IncidentQuery{ComponentID: comp, Limit: 50})
 	if err != nil {
 		return nil, err
@@ -117,10 +116,14 @@ func (s *Server) buildFeed(c echo.Context) (*feeds.Feed, error) {
 		}
 	}
 	feed.Sort(func(a, b *feeds.Item) bool { return a.Updated.After(b.Updated) })
-	feed.Updated = now
+	// The channel's pubDate and lastBuildDate (RSS) and updated (Atom) are the last change, not
+	// the render time: an unchanged feed is the same document, and answers 304.
+	var newest time.Time
 	if len(feed.Items) > 0 {
-		feed.Updated = feed.Items[0].Updated
+		newest = feed.Items[0].Updated
 	}
+	feed.Created = s.lastChanged(ctx, newest).UTC()
+	feed.Updated = feed.Created
 	cleanFeed(feed)
 	return feed, nil
 }

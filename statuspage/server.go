@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"runtime"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/jonboulle/clockwork"
@@ -25,6 +26,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/upstate-dev/upstate/apikey"
+	"github.com/upstate-dev/upstate/events"
 	"github.com/upstate-dev/upstate/service"
 	"github.com/upstate-dev/upstate/store"
 )
@@ -57,7 +59,11 @@ type Options struct {
 	Store Store
 	// Service is the one door every change goes through. Default: one on Store, Clock and SLA,
 	// publishing nothing.
-	Service  *service.Service
+	Service *service.Service
+	// Bus is the event stream: Run follows it, so every change invalidates the response cache
+	// at once and a key revoked through this instance is forgotten at once (changes.go). Nil:
+	// changes show within the cache's bounds.
+	Bus      *events.Bus
 	Clock    clockwork.Clock
 	Logger   *slog.Logger
 	Registry *prometheus.Registry // served at /metrics; the server registers its own metrics here
@@ -77,34 +83,44 @@ type Options struct {
 	Reload         Reloader
 	PublicMonitors bool
 
-	// CacheTTL is how long rendered public responses are reused (default 1s; a change shows
-	// within it). Negative: nothing is kept (ETags, 304 and gzip still apply).
-	CacheTTL       time.Duration
+	// CacheTTL bounds the age of a cached page or JSON response when nothing changes (default
+	// 10s; a change shows at once, by its event: cache.go, docs/page.md). Negative: nothing is
+	// kept (ETags, 304 and gzip still apply).
+	CacheTTL time.Duration
+	// FeedCacheTTL is the same bound for the feeds, the calendar and badges (default 60s).
+	FeedCacheTTL   time.Duration
 	RequestTimeout time.Duration // default 10s
-	MaxBodyBytes   int64         // default 1 MiB
-	TrustedProxies []*net.IPNet  // whose X-Forwarded-For is believed
+	// ReadTimeout bounds reading a whole request, its body included: a body that has not
+	// arrived by then is answered 408 (default 30s; the headers alone get 10s).
+	ReadTimeout    time.Duration
+	MaxBodyBytes   int64        // default 1 MiB
+	TrustedProxies []*net.IPNet // whose X-Forwarded-For is believed
 }
 
 // Server is the HTTP surface. It implements http.Handler.
 type Server struct {
-	echo      *echo.Echo
-	store     Store
-	clock     clockwork.Clock
-	log       *slog.Logger
-	page      Page
-	version   string
-	templates *template.Template
-	auth      *authenticator
-	maint     Maintenance
-	sla       SLA
-	md        *markdown
-	reports   Reporter
-	cache     *responseCache
-	monitors  MonitorSource
-	control   MonitorControl
-	reload    Reloader
-	rollups   RollupReader
-	svc       *service.Service
+	echo        *echo.Echo
+	store       Store
+	clock       clockwork.Clock
+	log         *slog.Logger
+	page        Page
+	version     string
+	templates   *template.Template
+	auth        *authenticator
+	maint       Maintenance
+	sla         SLA
+	md          *markdown
+	reports     Reporter
+	cache       *responseCache
+	monitors    MonitorSource
+	control     MonitorControl
+	reload      Reloader
+	rollups     RollupReader
+	svc         *service.Service
+	bus         *events.Bus
+	sub         atomic.Pointer[events.Subscription] // while Run follows the bus
+	changes     lastChange
+	readTimeout time.Duration
 }
 
 // New builds the server: routes, middleware and templates. A template that does not parse is an
@@ -139,7 +155,13 @@ func New(o Options) (*Server, error) {
 		o.MaxBodyBytes = 1 << 20
 	}
 	if o.CacheTTL == 0 {
-		o.CacheTTL = time.Second
+		o.CacheTTL = 10 * time.Second
+	}
+	if o.FeedCacheTTL <= 0 {
+		o.FeedCacheTTL = 60 * time.Second
+	}
+	if o.ReadTimeout <= 0 {
+		o.ReadTimeout = 30 * time.Second
 	}
 	if o.Service == nil {
 		o.Service = service.New(service.Options{Store: o.Store, Clock: o.Clock, Logger: o.Logger,
@@ -152,8 +174,12 @@ func New(o Options) (*Server, error) {
 	s := &Server{
 		echo: echo.New(), store: o.Store, clock: o.Clock, log: o.Logger.With("component", "http"),
 		page: o.Page, version: o.Version, templates: tmpl,
-		auth: newAuthenticator(o.Store, o.Clock.Now), maint: o.Maintenance, sla: o.SLA, md: newMarkdown(), reports: o.Reports, cache: newResponseCache(o.CacheTTL, o.Clock.Now), monitors: o.Monitors, svc: o.Service,
+		auth: newAuthenticator(o.Store, o.Clock.Now), maint: o.Maintenance, sla: o.SLA, md: newMarkdown(), reports: o.Reports,
+		cache:    newResponseCache(o.Clock, o.CacheTTL, o.FeedCacheTTL, o.RequestTimeout, cachedRoutes()),
+		monitors: o.Monitors, svc: o.Service, bus: o.Bus, readTimeout: o.ReadTimeout,
 	}
+	s.cache.handler, s.cache.staleBanner = s, s.staleBanner
+	s.cache.changed = func(ctx context.Context) time.Time { return s.lastChanged(ctx) }
 	if s.maint.NoticePeriod == 0 {
 		s.maint.NoticePeriod = 24 * time.Hour
 	}
@@ -177,7 +203,9 @@ func New(o Options) (*Server, error) {
 	o.Registry.MustRegister(build)
 	build.WithLabelValues(o.Version, runtime.Version()).Set(1)
 
+	e.Pre(headAsGet)
 	e.Use(
+		headRouted,
 		middleware.RequestID(),
 		middleware.RecoverWithConfig(middleware.RecoverConfig{
 			DisablePrintStack: true,
@@ -193,13 +221,14 @@ func New(o Options) (*Server, error) {
 		securityHeaders(newContentSecurityPolicy(o.Page.LogoURL)),
 	)
 
-	s.cache.handler = s
 	static, err := fs.Sub(o.Assets, "static")
 	if err != nil {
 		return nil, fmt.Errorf("statuspage: assets: %w", err)
 	}
+	// The public GET routes with s.cache.middleware are declared, with the query parameters
+	// their responses depend on, in cachedRoutes below.
 	e.GET("/", s.statusPage, s.cache.middleware)
-	e.GET("/static/*", echo.WrapHandler(http.StripPrefix("/static/", staticHandler(static))))
+	e.GET("/static/*", staticFiles(static))
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
 	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(o.Registry, promhttp.HandlerOpts{EnableOpenMetrics: true, ErrorHandling: promhttp.ContinueOnError})))
@@ -236,8 +265,134 @@ func New(o Options) (*Server, error) {
 	if o.Reload != nil {
 		s.routesReload(o.Reload)
 	}
+	registered := map[string]bool{}
+	for _, r := range e.Routes() {
+		registered[r.Method+" "+r.Path] = true
+	}
+	for path := range s.cache.routes {
+		if !registered["GET "+path] {
+			delete(s.cache.routes, path) // optional routes (monitors, reports) may be absent
+		}
+	}
 	return s, nil
 }
+
+// cachedRoutes are the public GET routes served through the response cache (cache.go), each
+// with the query parameters its response depends on: their names, the value that means the same
+// as none, and their one spelling. The cache rewrites a request's query to exactly these, in
+// canonical form, before the handler sees it: a handler must read no other parameter, and any
+// other parameter a client sends is ignored and never makes a new cache entry. docs/page.md
+// lists them with their bounds.
+func cachedRoutes() []cacheRoute {
+	component := cacheParam{name: "component"}
+	month := cacheParam{name: "month", norm: canonicalMonth}
+	from, to := cacheParam{name: "from", norm: canonicalTime}, cacheParam{name: "to", norm: canonicalTime}
+	format := cacheParam{name: "format", def: "json"}
+	return []cacheRoute{
+		{path: "/", lastGood: true},
+		{path: "/history", params: []cacheParam{month}, lastGood: true},
+		{path: "/incidents/:id", lastGood: true},
+		{path: "/api/v1/components"},
+		{path: "/api/v1/incidents", params: []cacheParam{{name: "status", def: "all"}, {name: "severity"}, component,
+			{name: "limit", def: "50", norm: canonicalInt}}},
+		{path: "/api/v1/incidents/:id"},
+		{path: "/api/v1/maintenance/occurrences", params: []cacheParam{from, to, component}},
+		{path: "/api/v1/components/:id/availability", params: []cacheParam{month, from, to, format}},
+		{path: "/api/v1/reports/monthly", params: []cacheParam{month, format}},
+		{path: "/api/v2/summary.json"},
+		{path: "/api/v2/status.json"},
+		{path: "/api/v2/components.json"},
+		{path: "/api/v2/incidents.json"},
+		{path: "/api/v2/incidents/unresolved.json"},
+		{path: "/api/v2/scheduled-maintenances.json"},
+		{path: "/api/v2/scheduled-maintenances/upcoming.json"},
+		{path: "/api/v2/scheduled-maintenances/active.json"},
+		{path: "/history.rss", params: []cacheParam{component}, class: classFeed},
+		{path: "/feed.rss", params: []cacheParam{component}, class: classFeed},
+		{path: "/history.atom", params: []cacheParam{component}, class: classFeed},
+		{path: "/feed.atom", params: []cacheParam{component}, class: classFeed},
+		{path: "/feed.json", params: []cacheParam{component}, class: classFeed},
+		{path: "/maintenance.ics", params: []cacheParam{component}, class: classFeed},
+		// The badge handler cuts a label at 60 bytes with an ellipsis: 61 keep that it was cut.
+		{path: "/badge/:id/:kind", params: []cacheParam{{name: "label", norm: func(v string) string { return v[:min(len(v), 61)] }},
+			{name: "window", def: "30d"}}, class: classFeed, entries: 1024},
+	}
+}
+
+// canonicalMonth spells a month YYYY-MM; canonicalTime spells an instant in RFC 3339 UTC;
+// canonicalInt drops leading zeros and signs. A value that does not parse stays as it is, for
+// the handler to refuse.
+func canonicalMonth(v string) string {
+	if y, m, err := ParseMonth(v); err == nil {
+		return fmt.Sprintf("%04d-%02d", y, int(m))
+	}
+	return v
+}
+
+func canonicalTime(v string) string {
+	if t, err := time.Parse(time.RFC3339, v); err == nil {
+		return t.UTC().Format(time.RFC3339Nano)
+	}
+	return v
+}
+
+func canonicalInt(v string) string {
+	if n, err := strconv.Atoi(v); err == nil {
+		return strconv.Itoa(n)
+	}
+	return v
+}
+
+// headAsGet answers HEAD on every GET route, without a route of its own (Echo v4 answers 405
+// to HEAD wherever it is not registered). HEAD is routed as GET, through the GET route's
+// middleware, cache and handler, which see a GET; only the body is dropped, so the status and
+// headers are the GET's (Content-Length too where the GET sets it, as the cache does). Echo
+// v4.16 routes by the server's own *http.Request, so its method is GET until routing is done
+// (headRouted) and HEAD again before anything is written, for net/http to send no body either.
+func headAsGet(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		orig := c.Request()
+		if orig.Method != http.MethodHead {
+			return next(c)
+		}
+		orig.Method = http.MethodGet
+		get := *orig
+		c.SetRequest(&get)
+		c.Set(contextKeyHead, orig)
+		c.Response().Writer = headWriter{c.Response().Writer} // an error page written later is dropped too
+		return next(c)
+	}
+}
+
+// headRouted gives a HEAD request routed as GET (headAsGet) its method back on the server's
+// own request, once routing is done.
+func headRouted(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if orig, ok := c.Get(contextKeyHead).(*http.Request); ok {
+			orig.Method = http.MethodHead
+		}
+		return next(c)
+	}
+}
+
+const contextKeyHead = "upstate.head"
+
+// clientMethod is the request's method as the client sent it (HEAD is routed as GET).
+func clientMethod(c echo.Context) string {
+	if _, head := c.Get(contextKeyHead).(*http.Request); head {
+		return http.MethodHead
+	}
+	return c.Request().Method
+}
+
+// headWriter drops a response's body.
+type headWriter struct{ http.ResponseWriter }
+
+func (w headWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (w headWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// isRender reports whether a request is the response cache's own render.
+func isRender(c echo.Context) bool { return c.Request().Context().Value(flightKey{}) != nil }
 
 // ServeHTTP serves a request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.ServeHTTP(w, r) }
@@ -262,6 +417,19 @@ func securityHeaders(csp contentSecurityPolicy) echo.MiddlewareFunc {
 	}
 }
 
+// staticFiles serves the stylesheet and images. A name that is not a file is the error
+// handler's 404 (a page for a browser), not the file server's plain text or directory listing.
+func staticFiles(static fs.FS) echo.HandlerFunc {
+	files := http.StripPrefix("/static/", staticHandler(static))
+	return func(c echo.Context) error {
+		if st, err := fs.Stat(static, c.Param("*")); err != nil || st.IsDir() {
+			return newError(http.StatusNotFound, "not_found", "no such file")
+		}
+		files.ServeHTTP(c.Response(), c.Request())
+		return nil
+	}
+}
+
 func staticHandler(static fs.FS) http.Handler {
 	files := http.FileServerFS(static)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -272,6 +440,7 @@ func staticHandler(static fs.FS) http.Handler {
 
 func (s *Server) requestLogger() echo.MiddlewareFunc {
 	return middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
+		Skipper:   isRender, // the client's request is logged, not the cache's render for it
 		LogStatus: true, LogURIPath: true, LogMethod: true, LogLatency: true, LogRemoteIP: true, LogRequestID: true, LogError: true,
 		HandleError: true,
 		LogValuesFunc: func(c echo.Context, v middleware.RequestLoggerValues) error {
@@ -283,7 +452,7 @@ func (s *Server) requestLogger() echo.MiddlewareFunc {
 				level = slog.LevelError
 			}
 			s.log.LogAttrs(c.Request().Context(), level, "request",
-				slog.String("method", v.Method), slog.String("path", v.URIPath), slog.Int("status", v.Status),
+				slog.String("method", clientMethod(c)), slog.String("path", v.URIPath), slog.Int("status", v.Status),
 				slog.Duration("latency", v.Latency), slog.String("remote_ip", v.RemoteIP), slog.String("request_id", v.RequestID))
 			return nil
 		},
@@ -326,6 +495,9 @@ func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
 
 func (m *httpMetrics) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
+		if isRender(c) {
+			return next(c) // counted as the client's request that caused it
+		}
 		start := time.Now()
 		err := next(c)
 		status := c.Response().Status
@@ -338,7 +510,7 @@ func (m *httpMetrics) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 		if route == "" || status == http.StatusNotFound && c.Param("*") != "" {
 			route = "unmatched" // never a label per unknown URL
 		}
-		method := c.Request().Method
+		method := clientMethod(c)
 		switch method {
 		case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions:
 		default:
@@ -353,10 +525,13 @@ func (m *httpMetrics) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 // Run serves on ln until ctx ends, then shuts down gracefully: it stops accepting, lets in-flight
 // requests finish within shutdownTimeout, and returns.
 func (s *Server) Run(ctx context.Context, ln net.Listener, shutdownTimeout time.Duration) error {
+	stopEvents := s.followEvents()
+	defer stopEvents()
+	s.lastChanged(ctx) // loaded from the store now, not by the first request
 	srv := &http.Server{
 		Handler:           s,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
+		ReadHeaderTimeout: min(10*time.Second, s.readTimeout),
+		ReadTimeout:       s.readTimeout,
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,

@@ -87,8 +87,10 @@ func (s *Server) pageID() string {
 	return strings.ToLower(base32.StdEncoding.EncodeToString(sum[:]))[:12]
 }
 
-func (s *Server) v2Page(now time.Time) v2Page {
-	return v2Page{ID: s.pageID(), Name: s.page.Title, URL: s.page.PublicURL, TimeZone: s.page.Location.String(), UpdatedAt: s.v2Time(now)}
+// v2Page is the page object; updated is the last change it shows (lastChanged), so the document
+// stays the same, and its ETag with it, until something changes.
+func (s *Server) v2Page(updated time.Time) v2Page {
+	return v2Page{ID: s.pageID(), Name: s.page.Title, URL: s.page.PublicURL, TimeZone: s.page.Location.String(), UpdatedAt: s.v2Time(updated)}
 }
 
 func (s *Server) v2Time(t time.Time) v2Time { return v2Time{t: t, loc: s.page.Location} }
@@ -229,9 +231,9 @@ func (s *Server) v2Maintenances(c echo.Context, keep func(maintenance.State) boo
 	if len(sorted) > limit {
 		sorted = sorted[:limit]
 	}
-	c.Response().Header().Set("Access-Control-Allow-Origin", "*")
-	c.Response().Header().Set(echo.HeaderCacheControl, "public, max-age=30")
-	return c.JSON(http.StatusOK, map[string]any{"page": s.v2Page(now), "scheduled_maintenances": sorted})
+	c.Response().Header().Set("Access-Control-Allow-Origin", "*") // Cache-Control: the cache's
+	updated := s.lastChanged(ctx, changedIn(now, all, windows, nil))
+	return c.JSON(http.StatusOK, map[string]any{"page": s.v2Page(updated), "scheduled_maintenances": sorted})
 }
 
 func (s *Server) routesV2() {

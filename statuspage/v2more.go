@@ -36,6 +36,7 @@ type v2Incident struct {
 // v2State is everything the v2 endpoints show, read once per request.
 type v2State struct {
 	now        time.Time
+	updated    time.Time // page.updated_at: the last change (lastChanged), not the render time
 	components []component.Component
 	shown      map[string]component.Status // with the maintenance overlay
 	windows    []maintenance.Window
@@ -56,6 +57,7 @@ func (s *Server) loadV2(c echo.Context) (*v2State, error) {
 		return nil, err
 	}
 	st.shown = component.Shown(st.components, maintenance.InProgress(st.windows, st.now))
+	st.updated = s.lastChanged(ctx, changedIn(st.now, st.components, st.windows, st.unresolved))
 	return st, nil
 }
 
@@ -144,15 +146,9 @@ func (s *Server) v2IncidentOf(inc incidents.Incident, st *v2State) v2Incident {
 	return v
 }
 
-// cachedRoutes registers GET routes served through the response cache.
-type cachedRoutes struct{ s *Server }
-
-func (r cachedRoutes) GET(path string, h echo.HandlerFunc) {
-	r.s.echo.GET(path, h, r.s.cache.middleware)
-}
-
 func (s *Server) routesV2More() {
-	e := cachedRoutes{s}
+	e := s.echo
+	cached := s.cache.middleware
 	e.GET("/api/v2/summary.json", s.v2Handler(func(c echo.Context, st *v2State) (any, error) {
 		unresolved := []v2Incident{}
 		for _, inc := range st.unresolved {
@@ -171,33 +167,34 @@ func (s *Server) routesV2More() {
 				}
 			}
 		}
-		return map[string]any{"page": s.v2Page(st.now), "components": s.v2Components(st), "incidents": unresolved,
+		return map[string]any{"page": s.v2Page(st.updated), "components": s.v2Components(st), "incidents": unresolved,
 			"scheduled_maintenances": maint, "status": v2PageStatus(st)}, nil
-	}))
+	}), cached)
 	e.GET("/api/v2/status.json", s.v2Handler(func(c echo.Context, st *v2State) (any, error) {
-		return map[string]any{"page": s.v2Page(st.now), "status": v2PageStatus(st)}, nil
-	}))
+		return map[string]any{"page": s.v2Page(st.updated), "status": v2PageStatus(st)}, nil
+	}), cached)
 	e.GET("/api/v2/components.json", s.v2Handler(func(c echo.Context, st *v2State) (any, error) {
-		return map[string]any{"page": s.v2Page(st.now), "components": s.v2Components(st)}, nil
-	}))
+		return map[string]any{"page": s.v2Page(st.updated), "components": s.v2Components(st)}, nil
+	}), cached)
 	e.GET("/api/v2/incidents/unresolved.json", s.v2Handler(func(c echo.Context, st *v2State) (any, error) {
 		out := []v2Incident{}
 		for _, inc := range st.unresolved {
 			out = append(out, s.v2IncidentOf(inc, st))
 		}
-		return map[string]any{"page": s.v2Page(st.now), "incidents": out}, nil
-	}))
+		return map[string]any{"page": s.v2Page(st.updated), "incidents": out}, nil
+	}), cached)
 	e.GET("/api/v2/incidents.json", s.v2Handler(func(c echo.Context, st *v2State) (any, error) {
 		recent, err := s.store.ListIncidents(c.Request().Context(), store.IncidentQuery{Limit: 50})
 		if err != nil {
 			return nil, err
 		}
+		st.updated = s.lastChanged(c.Request().Context(), changedIn(st.now, nil, nil, recent))
 		out := []v2Incident{}
 		for _, inc := range recent {
 			out = append(out, s.v2IncidentOf(inc, st))
 		}
-		return map[string]any{"page": s.v2Page(st.now), "incidents": out}, nil
-	}))
+		return map[string]any{"page": s.v2Page(st.updated), "incidents": out}, nil
+	}), cached)
 }
 
 func (s *Server) v2Handler(fn func(echo.Context, *v2State) (any, error)) echo.HandlerFunc {
@@ -210,8 +207,7 @@ func (s *Server) v2Handler(fn func(echo.Context, *v2State) (any, error)) echo.Ha
 		if err != nil {
 			return err
 		}
-		c.Response().Header().Set("Access-Control-Allow-Origin", "*")
-		c.Response().Header().Set(echo.HeaderCacheControl, "public, max-age=30")
+		c.Response().Header().Set("Access-Control-Allow-Origin", "*") // Cache-Control: the cache's
 		return c.JSON(http.StatusOK, body)
 	}
 }

@@ -127,7 +127,7 @@ func serveConfig(ctx context.Context, cfg *configs.Config, devAssets string, log
 			"restart_needed_for": "server, storage, log, probes, slas, objectives and incident settings"}, nil
 	}
 	srv, err := statuspage.New(statuspage.Options{
-		Store: st, Service: svc, Clock: clock, Logger: log, Registry: reg, Assets: files, Version: version,
+		Store: st, Service: svc, Bus: bus, Clock: clock, Logger: log, Registry: reg, Assets: files, Version: version,
 		Page: statuspage.Page{Title: cfg.Server.Title, Description: cfg.Server.Description, PublicURL: cfg.Server.PublicURL,
 			Location: cfg.Location, LogoURL: cfg.Server.LogoURL, Links: links},
 		Maintenance:    statuspage.Maintenance{NoticePeriod: cfg.Maintenance.NoticePeriod, Horizon: cfg.Maintenance.Horizon},
