@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/upstate-dev/upstate/apikey"
@@ -45,6 +46,9 @@ type Store interface {
 	Cursors
 	Incidents
 	PageReads
+	Journal
+	Outbox
+	Leases
 	Dump
 
 	// Ping reports whether the backend is reachable (for /readyz).
@@ -249,6 +253,10 @@ type AuditEntry struct {
 	After      json.RawMessage `json:"after"`  // null when nothing exists after
 	RemoteAddr string          `json:"remote_addr"`
 	RequestID  string          `json:"request_id"`
+	// Event, when set, is appended to the journal in the same transaction as the change and
+	// its entry (see Journal): the durable record of what notifications are owed. Not part of
+	// the audit log itself.
+	Event *JournalEntry `json:"-"`
 }
 
 // AuditQuery filters and pages the audit log. Zero fields do not filter.
@@ -304,4 +312,178 @@ func MustJSON(v any) json.RawMessage {
 		panic("store: audit value does not encode: " + err.Error())
 	}
 	return b
+}
+
+// Notifications: the journal of events, the outbox of notifications owed, and the lease that
+// lets one instance dispatch them (docs/notifications.md).
+
+// JournalEntry is one event as the journal keeps it: the encoded event (the store does not read
+// Body), with what a reader needs to page through the journal and prune it.
+type JournalEntry struct {
+	Seq  int64           `json:"seq"` // assigned by the store, increasing in commit order
+	ID   string          `json:"id"`  // the event's id: the journal keeps one entry per id
+	Kind string          `json:"kind"`
+	At   time.Time       `json:"at"`
+	Body json.RawMessage `json:"body"`
+}
+
+// Journal is the durable log of the events notifications are made from. An audited change
+// carries its event in its AuditEntry and the backend appends it in the change's own
+// transaction, so a crash can never keep the change and lose the event. A reader (the
+// notification router) pages through it by Seq behind a stored cursor.
+type Journal interface {
+	// AppendEvents appends each entry whose ID is not in the journal yet, with the next Seq;
+	// an entry whose ID is there already is skipped, so appending again after a crash is safe.
+	AppendEvents(ctx context.Context, es []JournalEntry) error
+	// ReadJournal returns up to limit entries with Seq > after, in Seq order. Seq follows
+	// commit order: a reader that has seen Seq n never later finds a new entry below n.
+	ReadJournal(ctx context.Context, after int64, limit int) ([]JournalEntry, error)
+	// JournalCursor returns the Seq the named reader has handled up to, 0 if none is stored.
+	JournalCursor(ctx context.Context, name string) (int64, error)
+	// SetJournalCursor stores the named reader's Seq.
+	SetJournalCursor(ctx context.Context, name string, seq int64) error
+	// PruneJournal deletes the entries with Seq <= upTo and At before cutoff, and returns how
+	// many it deleted.
+	PruneJournal(ctx context.Context, upTo int64, cutoff time.Time) (int, error)
+}
+
+// NotificationState is where a notification is in its delivery.
+type NotificationState string
+
+// The notification states.
+const (
+	NotificationPending   NotificationState = "pending"   // waiting for its first or next attempt, at NextAt
+	NotificationSending   NotificationState = "sending"   // claimed by a dispatcher until NextAt; due again then if it died
+	NotificationDelivered NotificationState = "delivered" // the receiver accepted it
+	NotificationDead      NotificationState = "dead"      // given up (the dead letter); an operator may retry it
+	NotificationCancelled NotificationState = "cancelled" // by an operator, or no longer wanted (an escalation after the acknowledgement)
+)
+
+// Valid reports whether s is a known state.
+func (s NotificationState) Valid() bool {
+	switch s {
+	case NotificationPending, NotificationSending, NotificationDelivered, NotificationDead, NotificationCancelled:
+		return true
+	}
+	return false
+}
+
+// Finished reports whether a notification in state s will not be attempted again on its own.
+func (s NotificationState) Finished() bool {
+	return s == NotificationDelivered || s == NotificationDead || s == NotificationCancelled
+}
+
+// Notification is one message owed to one target (one recipient, for email), kept until it
+// is delivered, given up or cancelled.
+type Notification struct {
+	// ID is derived from what the message is about and where it goes (event and target, or
+	// incident, escalation step and target), so making it twice stores it once. Receivers
+	// see it as the idempotency key.
+	ID          string          `json:"id"`
+	Target      string          `json:"target"`              // the target's id
+	Channel     string          `json:"channel"`             // email, webhook, chat, pagerduty
+	Recipient   string          `json:"recipient,omitempty"` // the address, for email
+	Kind        string          `json:"kind"`                // the event kind, or escalation, repeat, test
+	EventID     string          `json:"event_id,omitempty"`
+	IncidentID  string          `json:"incident_id,omitempty"`
+	ComponentID string          `json:"component_id,omitempty"`
+	DedupKey    string          `json:"dedup_key,omitempty"` // ties a page's trigger, acknowledge and resolve together
+	Action      string          `json:"action,omitempty"`    // trigger, acknowledge, resolve; empty for a plain message
+	Payload     json.RawMessage `json:"payload"`             // the message, as package notify encodes it
+
+	State       NotificationState `json:"state"`
+	Attempts    int               `json:"attempts"`
+	CreatedAt   time.Time         `json:"created_at"`
+	NextAt      time.Time         `json:"next_at"` // the next try (pending), or when a claim runs out (sending)
+	UpdatedAt   time.Time         `json:"updated_at"`
+	DeliveredAt time.Time         `json:"delivered_at,omitzero"`
+	LastError   string            `json:"last_error,omitempty"`
+	// Version counts stored changes; a change made from a stale copy is refused.
+	Version int `json:"version"`
+}
+
+// NotificationQuery filters notifications. Zero fields do not filter.
+type NotificationQuery struct {
+	States     []NotificationState
+	Target     string
+	IncidentID string
+	DedupKey   string
+	Before     time.Time // CreatedAt < Before: the cursor for the next page
+	Limit      int       // 0 or more than MaxNotificationLimit means MaxNotificationLimit
+}
+
+// MaxNotificationLimit bounds one list of notifications.
+const MaxNotificationLimit = 500
+
+// EffectiveLimit is q.Limit bounded to (0, MaxNotificationLimit].
+func (q NotificationQuery) EffectiveLimit() int {
+	if q.Limit <= 0 || q.Limit > MaxNotificationLimit {
+		return MaxNotificationLimit
+	}
+	return q.Limit
+}
+
+// Matches reports whether n passes q's filters (not the limit).
+func (q NotificationQuery) Matches(n Notification) bool {
+	if len(q.States) > 0 && !slices.Contains(q.States, n.State) {
+		return false
+	}
+	return (q.Target == "" || n.Target == q.Target) && (q.IncidentID == "" || n.IncidentID == q.IncidentID) &&
+		(q.DedupKey == "" || n.DedupKey == q.DedupKey) && (q.Before.IsZero() || n.CreatedAt.Before(q.Before))
+}
+
+// OutboxStats summarise the outbox for the metrics.
+type OutboxStats struct {
+	ByState map[NotificationState]int
+	// OldestWaiting is the CreatedAt of the oldest pending or sending notification (zero if none).
+	OldestWaiting time.Time
+}
+
+// Outbox keeps every notification owed until it is delivered (at least once), given up or
+// cancelled. One dispatcher at a time claims what is due (see Leases).
+type Outbox interface {
+	// EnqueueNotifications stores each notification whose ID is not stored yet, as given
+	// (normally pending, Attempts 0, Version 1), and returns how many were new. One whose ID is
+	// stored is left as it is, whatever its state.
+	EnqueueNotifications(ctx context.Context, ns []Notification) (int, error)
+	// ClaimNotifications takes up to limit notifications that are pending or sending with
+	// NextAt at or before now, earliest NextAt first, and stores each as sending with
+	// Attempts+1, NextAt until, UpdatedAt now and Version+1; it returns them as stored. Two
+	// claims, even concurrent ones, never return the same notification for the same attempt.
+	ClaimNotifications(ctx context.Context, now, until time.Time, limit int) ([]Notification, error)
+	// FinishNotification stores n (the outcome of an attempt) if n.Version is one more than the
+	// stored Version, else returns ErrConflict (an operator changed it meanwhile, and wins).
+	// ErrNotFound if it does not exist.
+	FinishNotification(ctx context.Context, n Notification) error
+	// ChangeNotification is FinishNotification for an operator's change, audited atomically.
+	ChangeNotification(ctx context.Context, n Notification, a AuditEntry) error
+	// GetNotification returns one notification, or ErrNotFound.
+	GetNotification(ctx context.Context, id string) (Notification, error)
+	// ListNotifications returns notifications matching q, newest CreatedAt first, then by ID
+	// descending. A query by DedupKey reads only that key's notifications.
+	ListNotifications(ctx context.Context, q NotificationQuery) ([]Notification, error)
+	// OutboxStats counts notifications by state and finds the oldest one still waiting.
+	OutboxStats(ctx context.Context) (OutboxStats, error)
+	// PruneNotifications deletes delivered, dead and cancelled notifications last changed
+	// before cutoff, and returns how many it deleted.
+	PruneNotifications(ctx context.Context, cutoff time.Time) (int, error)
+}
+
+// Lease is a named lease and who holds it.
+type Lease struct {
+	Name    string    `json:"name"`
+	Holder  string    `json:"holder"`
+	Token   int64     `json:"token"` // increases each time the lease changes hands (a fencing token)
+	Expires time.Time `json:"expires"`
+}
+
+// Leases let one of several instances sharing a store do singleton work (the notification
+// dispatcher). Expiry compares the instances' clocks: keep them in sync well within the TTL.
+type Leases interface {
+	// AcquireLease gives the named lease to holder until now+ttl if it is free, expired at now,
+	// or already holder's (a renewal keeps the token), and reports whether holder now has it;
+	// the Lease returned is the stored one either way.
+	AcquireLease(ctx context.Context, name, holder string, now time.Time, ttl time.Duration) (Lease, bool, error)
+	// ReleaseLease ends holder's lease at once; it does nothing if someone else holds it.
+	ReleaseLease(ctx context.Context, name, holder string) error
 }

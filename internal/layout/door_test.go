@@ -16,7 +16,9 @@ var storeWrites = map[string]bool{
 	"CreateComponent": true, "UpdateComponent": true, "DeleteComponent": true, "AppendStatus": true,
 	"AppendTransition": true, "AddRollups": true, "PruneRollups": true, "CreateWindow": true, "UpdateWindow": true,
 	"CreateIncident": true, "UpdateIncident": true, "CreateKey": true, "RevokeKey": true, "AppendAudit": true,
-	"SetCursor": true,
+	"SetCursor": true, "AppendEvents": true, "SetJournalCursor": true, "PruneJournal": true, "EnqueueNotifications": true,
+	"ClaimNotifications": true, "FinishNotification": true, "ChangeNotification": true, "PruneNotifications": true,
+	"AcquireLease": true, "ReleaseLease": true,
 	"KeepStatusDays": true,
 }
 

@@ -150,6 +150,9 @@ func (s *Store) mutateMeta(ctx context.Context, hash, field string, a store.Audi
 				}
 				p.ZAdd(ctx, s.metaKey("audit"), goredis.Z{Score: float64(id), Member: entry})
 				for _, fn := range also {
+				if a.Event != nil {
+					s.journalInTx(ctx, p, *a.Event) // the change's event, in its transaction
+				}
 					fn(p)
 				}
 				return nil
@@ -669,7 +672,14 @@ func (s *Store) AppendAudit(ctx context.Context, a store.AuditEntry) error {
 	if err != nil {
 		return err
 	}
-	if err := s.rdb.ZAdd(ctx, s.metaKey("audit"), goredis.Z{Score: float64(id), Member: entry}).Err(); err != nil {
+	_, err = s.rdb.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+		p.ZAdd(ctx, s.metaKey("audit"), goredis.Z{Score: float64(id), Member: entry})
+		if a.Event != nil {
+			s.journalInTx(ctx, p, *a.Event)
+		}
+		return nil
+	})
+	if err != nil {
 		return fmt.Errorf("append audit: %w", err)
 	}
 	return nil

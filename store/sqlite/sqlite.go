@@ -35,7 +35,9 @@ import (
 var migrations embed.FS
 
 // SchemaVersion is the schema version this build writes (the number of the last migration).
-const SchemaVersion = 4
+// Migrations are numbered by the work that adds them and may leave gaps (0004 is the page
+// aggregates' number); each applied one is recorded (schema_migrations).
+const SchemaVersion = 5
 
 // Store is the SQLite backend.
 type Store struct {
@@ -84,12 +86,19 @@ func (s *Store) migrate(ctx context.Context) error {
 		return err
 	}
 	sort.Strings(names)
+	// Applied migrations are recorded by number, so one numbered below a migration already
+	// applied (two lines of work landing out of order) is still applied. A database from before
+	// the record has applied every migration up to its user_version.
+	applied, err := s.appliedMigrations(ctx, version)
+	if err != nil {
+		return err
+	}
 	for _, name := range names {
 		n, err := strconv.Atoi(strings.SplitN(strings.TrimPrefix(name, "migrations/"), "_", 2)[0])
 		if err != nil {
 			return fmt.Errorf("migration %s: bad name", name)
 		}
-		if n <= version {
+		if applied[n] {
 			continue
 		}
 		body, err := migrations.ReadFile(name)
@@ -100,14 +109,55 @@ func (s *Store) migrate(ctx context.Context) error {
 			if _, err := tx.ExecContext(ctx, string(body)); err != nil {
 				return fmt.Errorf("migration %s: %w", name, err)
 			}
-			_, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", n))
+			if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (n) VALUES (?)`, n); err != nil {
+				return err
+			}
+			_, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", max(n, version)))
 			return err
 		})
+		version = max(n, version)
 		if err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// appliedMigrations reads the numbers of the migrations applied, creating their record (and
+// filling it up to version, for a database from before it) if needed.
+func (s *Store) appliedMigrations(ctx context.Context, version int) (map[int]bool, error) {
+	applied := map[int]bool{}
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (n INTEGER PRIMARY KEY)`); err != nil {
+			return err
+		}
+		var recorded int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations`).Scan(&recorded); err != nil {
+			return err
+		}
+		for n := 1; recorded == 0 && n <= version; n++ {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (n) VALUES (?)`, n); err != nil {
+				return err
+			}
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT n FROM schema_migrations`)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var n int
+			if err := rows.Scan(&n); err != nil {
+				return err
+			}
+			applied[n] = true
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("migrations applied: %w", err)
+	}
+	return applied, nil
 }
 
 // Ping checks the database answers.
@@ -555,6 +605,9 @@ func appendAudit(ctx context.Context, tx *sql.Tx, a store.AuditEntry) error {
 		store.Millis(a.At), a.Actor, a.Action, a.Target, string(before), string(after), a.RemoteAddr, a.RequestID)
 	if err != nil {
 		return fmt.Errorf("append audit %s: %w", a.Action, err)
+	}
+	if a.Event != nil {
+		return appendJournal(ctx, tx, *a.Event) // the change's event, in its transaction
 	}
 	return nil
 }

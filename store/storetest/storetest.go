@@ -45,6 +45,11 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"IncidentIndexes", testIncidentIndexes},
 		{"StatusDays", testStatusDays},
 		{"StatusDaysImport", func(t *testing.T, s store.Store) { testStatusDaysImport(t, s, newStore(t)) }},
+		{"Journal", testJournal},
+		{"JournalConcurrent", testJournalConcurrent},
+		{"Outbox", testOutbox},
+		{"OutboxConcurrentClaims", testOutboxConcurrentClaims},
+		{"Leases", testLeases},
 		{"ExportImport", func(t *testing.T, s store.Store) { testExportImport(t, s, newStore(t)) }},
 		{"Ping", func(t *testing.T, s store.Store) {
 			if err := s.Ping(t.Context()); err != nil {
