@@ -40,7 +40,11 @@ func (e *Engine) maintenanceTick(ctx context.Context) {
 		for _, ev := range maintenanceEvents(windows, from, now, e.opts.Reminders) {
 			e.log.Info("maintenance", "event", ev.Kind, "window_id", ev.WindowID, "scheduled", ev.Scheduled)
 			ev.Actor = service.System.Name
-			e.svc.Monitors.Publish(ev)
+			if err := e.svc.Monitors.Record(ctx, ev); err != nil {
+				// Its notifications are owed once it is journaled: keep the cursor, try again.
+				e.log.Error("record maintenance event; the next run tries again", "event", ev.Kind, "window_id", ev.WindowID, "err", err)
+				return
+			}
 		}
 	}
 	if err := e.svc.Monitors.AdvanceCursor(ctx, maintenanceCursor, now); err != nil {

@@ -9,7 +9,9 @@ package events
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base32"
+	"encoding/hex"
 	"strconv"
 	"strings"
 	"sync"
@@ -51,6 +53,10 @@ const (
 
 	KeyCreated Kind = "key.created" // Reason: the key's id
 	KeyRevoked Kind = "key.revoked" // Reason: the key's id; key caches forget it at once
+
+	// NotificationChanged: an operator retried or cancelled a notification (Reason: its id;
+	// To: its new state). Notifications are never about notifications.
+	NotificationChanged Kind = "notification.changed"
 )
 
 // Event is one thing that happened.
@@ -90,6 +96,20 @@ func NewID(at time.Time) string {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	return "ev-" + strconv.FormatInt(at.UnixMilli(), 36) + "-" + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
+}
+
+// DerivedID makes an event id from what the event says: its kind, time and what it is about.
+// Events a job derives from stored state (a transition, a maintenance occurrence starting, a
+// burn-rate alert) get it, so deriving one again after a restart names the same event and the
+// journal keeps it once.
+func DerivedID(e Event) string {
+	h := sha256.New()
+	for _, f := range []string{string(e.Kind), strconv.FormatInt(e.At.UnixMilli(), 10), e.MonitorID, e.ComponentID, e.From, e.To,
+		e.WindowID, strconv.FormatInt(e.Scheduled.UnixMilli(), 10), e.Before.String(), e.IncidentID, e.Clock, e.Severity} {
+		h.Write([]byte(f))
+		h.Write([]byte{0})
+	}
+	return "ev-" + strconv.FormatInt(e.At.UnixMilli(), 36) + "-d" + hex.EncodeToString(h.Sum(nil)[:10])
 }
 
 // Bus is the in-process event stream. Publishing never blocks: a subscriber that falls behind

@@ -67,14 +67,20 @@ func (s *Incidents) checkAffected(ctx context.Context, as []incidents.Affected) 
 	return nil
 }
 
-func (s *Incidents) published(kind events.Kind, by Actor, now time.Time, from incidents.Status, inc incidents.Incident) {
+// event completes ev, the event of a change to inc made by by at now: the incident after the
+// change, who and what. An event with no time of its own (every change but an SLA alert, which
+// happened when its clock passed the point) is the change itself: from and to its status.
+func (s *Incidents) event(ev events.Event, by Actor, now time.Time, from incidents.Status, inc incidents.Incident) events.Event {
 	cp := inc
-	ids := make([]string, len(inc.Components))
-	for i, a := range inc.Components {
-		ids[i] = a.ComponentID
+	ev.Actor, ev.IncidentID, ev.Severity, ev.Incident = by.Name, inc.ID, string(inc.Severity), &cp
+	if ev.At.IsZero() {
+		ids := make([]string, len(inc.Components))
+		for i, a := range inc.Components {
+			ids[i] = a.ComponentID
+		}
+		ev.At, ev.MonitorID, ev.From, ev.To, ev.Components = now, inc.MonitorID, string(from), string(inc.Status), ids
 	}
-	s.publish(events.Event{Kind: kind, At: now, Actor: by.Name, IncidentID: inc.ID, Severity: string(inc.Severity),
-		MonitorID: inc.MonitorID, From: string(from), To: string(inc.Status), Components: ids, Incident: &cp})
+	return ev
 }
 
 // Declare opens an incident a person declares (or backfills, when d.ResolvedAt is set). The id
@@ -97,19 +103,21 @@ func (s *Incidents) Declare(ctx context.Context, by Actor, d incidents.Declarati
 	if inc.Backfilled {
 		action = "incident.backfill"
 	}
-	if err := s.store.CreateIncident(ctx, inc, by.audit(now, action, "incident/"+inc.ID, inc)); err != nil {
+	a := by.audit(now, action, "incident/"+inc.ID, inc)
+	inc.Version = 1
+	a, ev := s.journaled(a, s.event(events.Event{Kind: events.IncidentDeclared}, by, now, "", inc))
+	if err := s.store.CreateIncident(ctx, inc, a); err != nil {
 		return inc, fmt.Errorf("incident %s: %w", inc.ID, err)
 	}
-	inc.Version = 1
-	s.published(events.IncidentDeclared, by, now, "", inc)
+	s.publish(ev)
 	return inc, nil
 }
 
 // change applies one change to a stored incident with the optimistic-concurrency protocol: read,
 // apply, store only if no one changed it meanwhile, else read again and re-apply (the change is
-// a person's intent, so it applies to the fresh copy). It audits action and publishes kind (none
-// when kind is empty: the caller publishes its own event).
-func (s *Incidents) change(ctx context.Context, by Actor, id, action string, kind events.Kind,
+// a person's intent, so it applies to the fresh copy). It audits action, and journals and
+// publishes ev completed with the incident after the change.
+func (s *Incidents) change(ctx context.Context, by Actor, id, action string, ev events.Event,
 	apply func(inc *incidents.Incident, p *incidents.Policy, now time.Time) error) (incidents.Incident, error) {
 	now := s.now()
 	for attempt := 1; ; attempt++ {
@@ -122,16 +130,15 @@ func (s *Incidents) change(ctx context.Context, by Actor, id, action string, kin
 			return inc, err
 		}
 		inc.Version++
-		err = s.store.UpdateIncident(ctx, inc, by.audit(now, action, "incident/"+id, inc))
+		a, done := s.journaled(by.audit(now, action, "incident/"+id, inc), s.event(ev, by, now, from, inc))
+		err = s.store.UpdateIncident(ctx, inc, a)
 		if errors.Is(err, store.ErrConflict) && attempt < maxAttempts {
 			continue
 		}
 		if err != nil {
 			return inc, fmt.Errorf("incident %s: %w", id, err)
 		}
-		if kind != "" {
-			s.published(kind, by, now, from, inc)
-		}
+		s.publish(done)
 		return inc, nil
 	}
 }
@@ -147,7 +154,7 @@ func (s *Incidents) Update(ctx context.Context, by Actor, id string, ch incident
 	if ch.Status == incidents.Resolved {
 		kind = events.IncidentResolved
 	}
-	return s.change(ctx, by, id, "incident.update", kind, func(inc *incidents.Incident, p *incidents.Policy, now time.Time) error {
+	return s.change(ctx, by, id, "incident.update", events.Event{Kind: kind}, func(inc *incidents.Incident, p *incidents.Policy, now time.Time) error {
 		if err := incidents.CanMove(inc.Status, ch.Status); errors.Is(err, incidents.ErrInvalidState) && inc.Status == incidents.Resolved {
 			return fmt.Errorf("incident %s: %w", id, err)
 		}
@@ -157,21 +164,21 @@ func (s *Incidents) Update(ctx context.Context, by Actor, id string, ch incident
 
 // Acknowledge records that a person has seen the incident (its first response).
 func (s *Incidents) Acknowledge(ctx context.Context, by Actor, id string) (incidents.Incident, error) {
-	return s.change(ctx, by, id, "incident.acknowledge", events.IncidentAcknowledged, func(inc *incidents.Incident, _ *incidents.Policy, now time.Time) error {
+	return s.change(ctx, by, id, "incident.acknowledge", events.Event{Kind: events.IncidentAcknowledged}, func(inc *incidents.Incident, _ *incidents.Policy, now time.Time) error {
 		return inc.Acknowledge(by.Name, now)
 	})
 }
 
 // Resolve resolves an open incident, with body as the last public update ("" for the default).
 func (s *Incidents) Resolve(ctx context.Context, by Actor, id, body string) (incidents.Incident, error) {
-	return s.change(ctx, by, id, "incident.resolve", events.IncidentResolved, func(inc *incidents.Incident, _ *incidents.Policy, now time.Time) error {
+	return s.change(ctx, by, id, "incident.resolve", events.Event{Kind: events.IncidentResolved}, func(inc *incidents.Incident, _ *incidents.Policy, now time.Time) error {
 		return inc.Resolve(by.Name, body, now)
 	})
 }
 
 // Reopen reopens a resolved incident.
 func (s *Incidents) Reopen(ctx context.Context, by Actor, id, body string) (incidents.Incident, error) {
-	return s.change(ctx, by, id, "incident.reopen", events.IncidentReopened, func(inc *incidents.Incident, _ *incidents.Policy, now time.Time) error {
+	return s.change(ctx, by, id, "incident.reopen", events.Event{Kind: events.IncidentReopened}, func(inc *incidents.Incident, _ *incidents.Policy, now time.Time) error {
 		return inc.Reopen(by.Name, body, now)
 	})
 }
@@ -216,14 +223,16 @@ func (s *Incidents) OpenAutomatic(ctx context.Context, o Outage) (inc incidents.
 	if err := invalid(errs); err != nil {
 		return inc, false, err
 	}
-	err = s.store.CreateIncident(ctx, inc, by.audit(now, "incident.open_automatic", "incident/"+inc.ID, inc))
+	a := by.audit(now, "incident.open_automatic", "incident/"+inc.ID, inc)
+	inc.Version = 1
+	a, ev := s.journaled(a, s.event(events.Event{Kind: events.IncidentDeclared}, by, now, "", inc))
+	err = s.store.CreateIncident(ctx, inc, a)
 	if errors.Is(err, store.ErrConflict) {
 		return inc, false, nil // another instance opened it
 	} else if err != nil {
 		return inc, false, fmt.Errorf("incident %s: %w", inc.ID, err)
 	}
-	inc.Version = 1
-	s.published(events.IncidentDeclared, by, now, "", inc)
+	s.publish(ev)
 	return inc, true, nil
 }
 
@@ -254,14 +263,14 @@ func (s *Incidents) RecoverAutomatic(ctx context.Context, componentID, monitorID
 		var got incidents.Incident
 		var err error
 		if mode == RecoveryMonitoring {
-			got, err = s.change(ctx, by, inc.ID, "incident.monitoring_automatic", events.IncidentUpdated, func(inc *incidents.Incident, p *incidents.Policy, now time.Time) error {
+			got, err = s.change(ctx, by, inc.ID, "incident.monitoring_automatic", events.Event{Kind: events.IncidentUpdated}, func(inc *incidents.Incident, p *incidents.Policy, now time.Time) error {
 				if inc.Status == incidents.Monitoring || !inc.Open() {
 					return errNothingToDo
 				}
 				return invalid(inc.Apply(incidents.Change{Author: by.Name, Body: body + " Monitoring.", Status: incidents.Monitoring}, p, now))
 			})
 		} else {
-			got, err = s.change(ctx, by, inc.ID, "incident.resolve_automatic", events.IncidentResolved, func(inc *incidents.Incident, _ *incidents.Policy, now time.Time) error {
+			got, err = s.change(ctx, by, inc.ID, "incident.resolve_automatic", events.Event{Kind: events.IncidentResolved}, func(inc *incidents.Incident, _ *incidents.Policy, now time.Time) error {
 				if !inc.Open() {
 					return errNothingToDo // a person resolved it meanwhile
 				}
@@ -286,7 +295,7 @@ var errNothingToDo = errors.New("nothing to do")
 // is what keeps a restart or a new leader from publishing it again. recorded is false if it was
 // already recorded.
 func (s *Incidents) RecordSLAAlert(ctx context.Context, id, alert string, ev events.Event) (recorded bool, err error) {
-	inc, err := s.change(ctx, System, id, "incident.sla_alert", "", func(inc *incidents.Incident, _ *incidents.Policy, _ time.Time) error {
+	_, err = s.change(ctx, System, id, "incident.sla_alert", ev, func(inc *incidents.Incident, _ *incidents.Policy, _ time.Time) error {
 		for _, a := range inc.Alerts {
 			if a == alert {
 				return errNothingToDo
@@ -301,7 +310,5 @@ func (s *Incidents) RecordSLAAlert(ctx context.Context, id, alert string, ev eve
 	if err != nil {
 		return false, err
 	}
-	ev.Actor, ev.IncidentID, ev.Severity, ev.Incident = System.Name, inc.ID, string(inc.Severity), &inc
-	s.publish(ev)
 	return true, nil
 }

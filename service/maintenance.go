@@ -17,9 +17,10 @@ import (
 // the API, single occurrences cancelled, ended early or extended, and the config's windows synced.
 type Maintenance struct{ *deps }
 
-func (s *Maintenance) published(kind events.Kind, by Actor, now time.Time, w maintenance.Window, scheduled time.Time) {
+// journaled is the audit entry of a change to w carrying its event, and the event.
+func (s *Maintenance) journaled(kind events.Kind, a store.AuditEntry, w maintenance.Window, scheduled time.Time) (store.AuditEntry, events.Event) {
 	cp := w
-	s.publish(events.Event{Kind: kind, At: now, Actor: by.Name, WindowID: w.ID, Scheduled: scheduled, Components: w.Components, Window: &cp})
+	return s.deps.journaled(a, events.Event{Kind: kind, At: a.At, Actor: a.Actor, WindowID: w.ID, Scheduled: scheduled, Components: w.Components, Window: &cp})
 }
 
 // checkComponents verifies that every component a window names exists.
@@ -50,10 +51,11 @@ func (s *Maintenance) Create(ctx context.Context, by Actor, sp maintenance.Spec)
 		return w, invalidField("end", "the window is already over; backfilled maintenance is not accepted")
 	}
 	w.Source, w.CreatedAt, w.UpdatedAt = string(component.SourceAPI), now, now
-	if err := s.store.CreateWindow(ctx, w, by.audit(now, "maintenance.create", "maintenance/"+w.ID, w)); err != nil {
+	a, ev := s.journaled(events.MaintenanceScheduled, by.audit(now, "maintenance.create", "maintenance/"+w.ID, w), w, time.Time{})
+	if err := s.store.CreateWindow(ctx, w, a); err != nil {
 		return w, fmt.Errorf("maintenance window %s: %w", w.ID, err)
 	}
-	s.published(events.MaintenanceScheduled, by, now, w, time.Time{})
+	s.publish(ev)
 	return w, nil
 }
 
@@ -120,10 +122,11 @@ func (s *Maintenance) Update(ctx context.Context, by Actor, id string, p WindowP
 		return old, err
 	}
 	w.UpdatedAt = now
-	if err := s.store.UpdateWindow(ctx, w, by.audit(now, "maintenance.update", "maintenance/"+id, w)); err != nil {
+	a, ev := s.journaled(events.MaintenanceRescheduled, by.audit(now, "maintenance.update", "maintenance/"+id, w), w, time.Time{})
+	if err := s.store.UpdateWindow(ctx, w, a); err != nil {
 		return old, fmt.Errorf("maintenance window %s: %w", id, err)
 	}
-	s.published(events.MaintenanceRescheduled, by, now, w, time.Time{})
+	s.publish(ev)
 	return w, nil
 }
 
@@ -138,10 +141,11 @@ func (s *Maintenance) CancelSeries(ctx context.Context, by Actor, id string) (ma
 		return w, err
 	}
 	w.UpdatedAt = now
-	if err := s.store.UpdateWindow(ctx, w, by.audit(now, "maintenance.cancel", "maintenance/"+id, w)); err != nil {
+	a, ev := s.journaled(events.MaintenanceCancelled, by.audit(now, "maintenance.cancel", "maintenance/"+id, w), w, time.Time{})
+	if err := s.store.UpdateWindow(ctx, w, a); err != nil {
 		return w, fmt.Errorf("maintenance window %s: %w", id, err)
 	}
-	s.published(events.MaintenanceCancelled, by, now, w, time.Time{})
+	s.publish(ev)
 	return w, nil
 }
 
@@ -164,10 +168,11 @@ func (s *Maintenance) occurrence(ctx context.Context, by Actor, id string, sched
 	}
 	w.UpdatedAt = now
 	target := "maintenance/" + id + "/" + scheduled.UTC().Format(time.RFC3339)
-	if err := s.store.UpdateWindow(ctx, w, by.audit(now, "maintenance.occurrence."+op.name, target, w)); err != nil {
+	a, ev := s.journaled(op.kind, by.audit(now, "maintenance.occurrence."+op.name, target, w), w, scheduled.UTC())
+	if err := s.store.UpdateWindow(ctx, w, a); err != nil {
 		return w, maintenance.Occurrence{}, fmt.Errorf("maintenance window %s: %w", id, err)
 	}
-	s.published(op.kind, by, now, w, scheduled.UTC())
+	s.publish(ev)
 	o, err := w.Find(scheduled)
 	return w, o, err
 }
@@ -211,12 +216,14 @@ func (s *Maintenance) Sync(ctx context.Context, specs []maintenance.Spec) error 
 		byID[w.ID] = w
 	}
 	var errs []error
-	record := func(err error, kind events.Kind, w maintenance.Window) {
-		if err != nil {
+	// write stores one change of w with its audit entry and event, and publishes the event.
+	write := func(kind events.Kind, action string, w maintenance.Window, put func(store.AuditEntry) error) {
+		a, ev := s.journaled(kind, Config.audit(now, action, "maintenance/"+w.ID, w), w, time.Time{})
+		if err := put(a); err != nil {
 			errs = append(errs, err)
 			return
 		}
-		s.published(kind, Config, now, w, time.Time{})
+		s.publish(ev)
 	}
 	want := map[string]bool{}
 	for _, sp := range specs {
@@ -234,11 +241,11 @@ func (s *Maintenance) Sync(ctx context.Context, specs []maintenance.Spec) error 
 		old, exists := byID[w.ID]
 		switch {
 		case !exists:
-			record(s.store.CreateWindow(ctx, w, Config.audit(now, "maintenance.create", "maintenance/"+w.ID, w)), events.MaintenanceScheduled, w)
+			write(events.MaintenanceScheduled, "maintenance.create", w, func(a store.AuditEntry) error { return s.store.CreateWindow(ctx, w, a) })
 		case old.Source == string(component.SourceConfig) && maintenance.SameAccounting(&old, &w):
 			if old.Title != w.Title || old.Description != w.Description {
 				old.Title, old.Description, old.UpdatedAt = w.Title, w.Description, now
-				record(s.store.UpdateWindow(ctx, old, Config.audit(now, "maintenance.update", "maintenance/"+old.ID, old)), events.MaintenanceRescheduled, old)
+				write(events.MaintenanceRescheduled, "maintenance.update", old, func(a store.AuditEntry) error { return s.store.UpdateWindow(ctx, old, a) })
 			}
 		default:
 			archived := old
@@ -254,7 +261,7 @@ func (s *Maintenance) Sync(ctx context.Context, specs []maintenance.Spec) error 
 				w.AnnouncedAt = now // a changed announcement is a new one
 			}
 			w.CreatedAt = old.CreatedAt
-			record(s.store.UpdateWindow(ctx, w, Config.audit(now, "maintenance.update", "maintenance/"+w.ID, w)), events.MaintenanceRescheduled, w)
+			write(events.MaintenanceRescheduled, "maintenance.update", w, func(a store.AuditEntry) error { return s.store.UpdateWindow(ctx, w, a) })
 		}
 	}
 	for _, w := range stored {
@@ -265,7 +272,7 @@ func (s *Maintenance) Sync(ctx context.Context, specs []maintenance.Spec) error 
 			continue // a one-off that already ran: nothing to cancel
 		}
 		w.UpdatedAt = now
-		record(s.store.UpdateWindow(ctx, w, Config.audit(now, "maintenance.cancel", "maintenance/"+w.ID, w)), events.MaintenanceCancelled, w)
+		write(events.MaintenanceCancelled, "maintenance.cancel", w, func(a store.AuditEntry) error { return s.store.UpdateWindow(ctx, w, a) })
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("sync maintenance: %w", err)

@@ -31,21 +31,29 @@ type Monitors struct {
 // RecordTransition stores a monitor's transition and publishes it. underMaintenance marks a
 // change inside maintenance of its component (it opens no incident and pages no one).
 func (s *Monitors) RecordTransition(ctx context.Context, tr probe.Transition, componentID string, underMaintenance bool) error {
+	ev, err := s.record(ctx, events.Event{Kind: events.MonitorState, At: tr.At, Actor: Monitor(tr.MonitorID).Name, MonitorID: tr.MonitorID,
+		ComponentID: componentID, From: string(tr.From), To: string(tr.To), Reason: tr.Reason, UnderMaintenance: underMaintenance})
+	if err != nil {
+		return fmt.Errorf("monitor %s transition: %w", tr.MonitorID, err)
+	}
 	if err := s.store.AppendTransition(ctx, tr); err != nil {
 		return fmt.Errorf("monitor %s transition: %w", tr.MonitorID, err)
 	}
-	s.publish(events.Event{Kind: events.MonitorState, At: tr.At, Actor: Monitor(tr.MonitorID).Name, MonitorID: tr.MonitorID,
-		ComponentID: componentID, From: string(tr.From), To: string(tr.To), Reason: tr.Reason, UnderMaintenance: underMaintenance})
+	s.publish(ev)
 	return nil
 }
 
 // RecordStatus appends a component's measured status change to its timeline and publishes it.
 func (s *Monitors) RecordStatus(ctx context.Context, ch component.Change, from component.Status, underMaintenance bool) error {
+	ev, err := s.record(ctx, events.Event{Kind: events.ComponentStatus, At: ch.At, Actor: System.Name, ComponentID: ch.ComponentID,
+		From: string(from), To: string(ch.Status), Reason: ch.Reason, UnderMaintenance: underMaintenance})
+	if err != nil {
+		return fmt.Errorf("component %s status: %w", ch.ComponentID, err)
+	}
 	if err := s.store.AppendStatus(ctx, ch); err != nil {
 		return fmt.Errorf("component %s status: %w", ch.ComponentID, err)
 	}
-	s.publish(events.Event{Kind: events.ComponentStatus, At: ch.At, Actor: System.Name, ComponentID: ch.ComponentID,
-		From: string(from), To: string(ch.Status), Reason: ch.Reason, UnderMaintenance: underMaintenance})
+	s.publish(ev)
 	return nil
 }
 
@@ -64,7 +72,28 @@ func (s *Monitors) AdvanceCursor(ctx context.Context, name string, t time.Time) 
 	return s.store.SetCursor(ctx, name, t)
 }
 
-// Publish publishes an event the engine derives without a stored change of its own (a
-// maintenance occurrence starting, a reminder, a burn-rate alert): its cursor or its state is
-// what keeps it from repeating.
-func (s *Monitors) Publish(e events.Event) { s.publish(e) }
+// Publish journals and publishes an event the engine derives without a stored change of its own
+// (a burn-rate alert): its state is what keeps it from repeating. An event that cannot be
+// journaled is logged and still published. Jobs that keep a cursor use Record.
+func (s *Monitors) Publish(e events.Event) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	e, err := s.record(ctx, e)
+	if err != nil {
+		s.log.Error("event not journaled: no notification is owed for it", "kind", e.Kind, "err", err)
+	}
+	s.publish(e)
+}
+
+// Record journals and publishes an event the engine derives behind a stored cursor (a
+// maintenance occurrence starting, a reminder): the event's derived id keeps the journal from
+// holding it twice when the job resumes behind its cursor. An event that cannot be journaled
+// is not published, and the error tells the job not to move its cursor past it.
+func (s *Monitors) Record(ctx context.Context, e events.Event) error {
+	e, err := s.record(ctx, e)
+	if err != nil {
+		return err
+	}
+	s.publish(e)
+	return nil
+}

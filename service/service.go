@@ -8,6 +8,7 @@
 package service
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -43,6 +44,11 @@ type Options struct {
 	Policies      map[string]*incidents.Policy
 	DefaultPolicy string
 	Logger        *slog.Logger
+	// Outbox keeps the notifications owed (default: Store, when it keeps them too); nil leaves
+	// Service.Notifications nil.
+	Outbox OutboxStore
+	// Targets are the notification channels, for tests of a target (nil: none configured).
+	Targets Targets
 }
 
 // Service holds one door per aggregate.
@@ -54,6 +60,8 @@ type Service struct {
 	Audit       *Audit
 	// Monitors is nil when there is no MeasurementStore.
 	Monitors *Monitors
+	// Notifications is nil when there is no OutboxStore.
+	Notifications *Notifications
 }
 
 // New returns the doors, sharing one store, clock and bus.
@@ -65,8 +73,12 @@ func New(o Options) *Service {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	d := &deps{store: o.Store, clock: o.Clock, bus: o.Bus, log: o.Logger.With("component", "service")}
+	d.journal, _ = o.Store.(store.Journal)
 	if o.Measurements == nil {
 		o.Measurements, _ = o.Store.(MeasurementStore)
+	}
+	if o.Outbox == nil {
+		o.Outbox, _ = o.Store.(OutboxStore)
 	}
 	svc := &Service{
 		Components:  &Components{d},
@@ -78,20 +90,59 @@ func New(o Options) *Service {
 	if o.Measurements != nil {
 		svc.Monitors = &Monitors{deps: d, store: o.Measurements}
 	}
+	if o.Outbox != nil {
+		svc.Notifications = &Notifications{deps: d, store: o.Outbox, targets: o.Targets}
+	}
 	return svc
 }
 
 type deps struct {
-	store Store
-	clock clockwork.Clock
-	bus   *events.Bus
-	log   *slog.Logger
+	store   Store
+	journal store.Journal // nil: the store keeps no journal (events are only published)
+	clock   clockwork.Clock
+	bus     *events.Bus
+	log     *slog.Logger
 }
 
 // now is the one read of the clock a change makes.
 func (d *deps) now() time.Time { return d.clock.Now().UTC() }
 
 func (d *deps) publish(e events.Event) { d.bus.Publish(e) }
+
+// journaled gives e its id and attaches it to the change's audit entry: the store appends it to
+// the journal in the change's transaction, so a notification owed for the change survives any
+// crash once the change is stored (docs/notifications.md).
+func (d *deps) journaled(a store.AuditEntry, e events.Event) (store.AuditEntry, events.Event) {
+	if e.ID == "" {
+		e.ID = events.NewID(e.At)
+	}
+	if d.journal != nil {
+		a.Event = journalEntry(e)
+	}
+	return a, e
+}
+
+// record appends the event of a change that has no audit entry (a transition, a status, an
+// event the engine derives) to the journal, before the change itself is stored: if the process
+// dies in between, the notification is owed for something that was observed, never lost.
+// Such events have ids derived from what they say (events.DerivedID), so recording one again
+// (a retry, a job that resumes behind its cursor) appends nothing.
+func (d *deps) record(ctx context.Context, e events.Event) (events.Event, error) {
+	if e.ID == "" {
+		e.ID = events.DerivedID(e)
+	}
+	if d.journal == nil {
+		return e, nil
+	}
+	if err := d.journal.AppendEvents(ctx, []store.JournalEntry{*journalEntry(e)}); err != nil {
+		return e, fmt.Errorf("journal %s: %w", e.Kind, err)
+	}
+	return e, nil
+}
+
+func journalEntry(e events.Event) *store.JournalEntry {
+	return &store.JournalEntry{ID: e.ID, Kind: string(e.Kind), At: e.At, Body: store.MustJSON(e)}
+}
 
 // Actor is who makes a change and from where, for the audit log and the event.
 type Actor struct {

@@ -149,7 +149,20 @@ func TestEveryChangeAuditsAndPublishesOnce(t *testing.T) {
 			return err
 		}},
 		{"key.revoke", events.KeyRevoked, "key/", func() error { return f.svc.Keys.Revoke(ctx, ops, keyID) }},
+		{"notification.cancel", events.NotificationChanged, "notification/n-1", func() error {
+			_, err := f.svc.Notifications.Cancel(ctx, ops, "n-1")
+			return err
+		}},
+		{"notification.retry", events.NotificationChanged, "notification/n-1", func() error {
+			_, err := f.svc.Notifications.Retry(ctx, ops, "n-1")
+			return err
+		}},
 		{"component.delete", events.ComponentChanged, "component/api", func() error { return f.svc.Components.Delete(ctx, ops, "api") }},
+	}
+	// A notification for the operator's changes (enqueuing one is a record, not an edit).
+	if _, err := f.svc.Notifications.Enqueue(ctx, []store.Notification{{ID: "n-1", Target: "ops", Channel: "webhook", Kind: "test",
+		State: store.NotificationPending, CreatedAt: t0, NextAt: t0, UpdatedAt: t0, Version: 1}}); err != nil {
+		t.Fatal(err)
 	}
 	for _, st := range steps {
 		before := len(f.audit(t))
