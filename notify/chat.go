@@ -1,0 +1,89 @@
+package notify
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/nicholas-fedor/shoutrrr/pkg/router"
+	"github.com/nicholas-fedor/shoutrrr/pkg/types"
+)
+
+// chat sends a short text to any service shoutrrr reaches by URL (slack://, teams://,
+// discord://, telegram://, ntfy://, gotify://, matrix://, generic://...). The URL holds the
+// service's tokens, so it is a secret.
+//
+// shoutrrr's Send takes no context, and most services use Go's default HTTP client without a
+// timeout. So each send runs on its own goroutine and the attempt ends at the target's timeout
+// whatever the service does; services that accept a client (ntfy) get the bounded one. A send
+// that hangs keeps its goroutine until the receiver lets go, and keeps one of the target's
+// slots: at most 2 x max_in_flight such sends exist at once, after which the target fails fast.
+type chat struct {
+	t     Target
+	slots chan struct{}
+	http  *http.Client
+}
+
+// chatHTTP is the client given to the shoutrrr services that take one.
+func chatHTTP(timeout time.Duration) *http.Client {
+	c := NewHTTPClient()
+	c.Timeout = timeout
+	return c
+}
+
+func newChat(t Target) (*chat, error) {
+	if _, err := locateChat(t.URL); err != nil {
+		return nil, err
+	}
+	return &chat{t: t, slots: make(chan struct{}, 2*t.MaxInFlight), http: chatHTTP(t.Timeout)}, nil
+}
+
+// locateChat makes the shoutrrr service for a URL (a fresh one per send: services change their
+// config while sending, so one is not shared between goroutines).
+func locateChat(url string) (types.Service, error) {
+	svc, err := (&router.ServiceRouter{}).Locate(url)
+	if err != nil {
+		return nil, fmt.Errorf("chat URL: %w", err)
+	}
+	return svc, nil
+}
+
+// ChatText is what a chat message says.
+func ChatText(m Message) string {
+	s := m.Subject + "\n\n" + m.Text
+	if m.URL != "" {
+		s += "\n\n" + m.URL
+	}
+	return s
+}
+
+func (c *chat) Send(ctx context.Context, d Delivery) error {
+	select {
+	case c.slots <- struct{}{}:
+	default:
+		return fmt.Errorf("%d sends to this target are still hanging", cap(c.slots))
+	}
+	svc, err := locateChat(c.t.URL)
+	if err != nil {
+		<-c.slots
+		return &Permanent{Err: err}
+	}
+	if hc, ok := svc.(interface{ SetHTTPClient(*http.Client) }); ok {
+		hc.SetHTTPClient(c.http)
+	}
+	done := make(chan error, 1)
+	go func() {
+		defer func() { <-c.slots }()
+		done <- svc.Send(ChatText(d.Message), &types.Params{"title": d.Message.Subject})
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			return fmt.Errorf("%s: %w", svc.GetID(), err)
+		}
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("%s: no answer within %s: %w", svc.GetID(), c.t.Timeout, ctx.Err())
+	}
+}
