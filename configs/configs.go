@@ -47,6 +47,7 @@ type Config struct {
 	// Objectives are availability targets; the one without components is the default.
 	Objectives []Objective `yaml:"objectives"`
 	Cluster    Cluster     `yaml:"cluster"` // several instances on one Redis (cluster.go)
+	Notify     Notify      `yaml:"notify"`  // notification targets, routes, delivery (notify.go)
 
 	// Location is Server.TimeZone, loaded. Derived at load time, never read from the file.
 	Location *time.Location `yaml:"-"`
@@ -61,6 +62,10 @@ type Config struct {
 	policies  map[string]*incidents.Policy
 	monitors  []probe.Monitor // built by validateMonitors
 	brand     BrandFiles      // read by validatePage
+
+	notifyOn      bool                                         // the file has a notify section
+	notifyTargets map[string]string                            // target id -> its path
+	escalations   map[string]map[incidents.Severity]Escalation // by policy (notify.go)
 }
 
 // Server configures the HTTP server and the public page.
@@ -317,6 +322,7 @@ func (c *Config) applyDefaults() {
 	c.monitorDefaults()
 	c.clusterDefaults()
 	c.pageDefaults()
+	c.notifyDefaults()
 }
 
 const idRule = "must be 1-63 characters of a-z, 0-9, '-' and '_', starting with a letter or digit"
@@ -390,6 +396,7 @@ func (c *Config) validate(d *decoder) {
 	c.validateComponents(d)
 	c.validateMonitors(d)
 	c.validateMaintenance(d)
+	c.validateNotify(d) // before the policies: their escalations name targets
 	c.validateSLA(d)
 	c.validateObjectives(d)
 	c.validateCluster(d)

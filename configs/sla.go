@@ -33,6 +33,8 @@ type Policy struct {
 	WarnAt      float64             `yaml:"warn_at"`  // default warning point as a fraction of each target; default 0.75
 	Default     bool                `yaml:"default"`  // the policy incidents follow unless they name one
 	Severities  map[string]Severity `yaml:"severities"`
+	// Escalation pages, per severity, who must respond (notify.go; docs/notifications.md).
+	Escalation map[string]Escalation `yaml:"escalation"`
 }
 
 // Severity is one severity's targets. Targets are durations of working time ("30m", "2h") or
@@ -242,6 +244,7 @@ func (c *Config) validateSLA(main *decoder) {
 				}
 			}
 			c.policies[p.ID] = c.buildPolicy(src.d, path, p)
+			c.checkEscalation(src.d, path, p)
 		}
 	}
 	if c.DefaultPolicy == "" && len(c.policies) == 1 {

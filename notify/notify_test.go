@@ -655,3 +655,13 @@ func TestOneDispatcherAtATime(t *testing.T) {
 
 var _ = events.MonitorState
 var _ context.Context
+
+// TestRouteKindsMatchTheConfig: the kinds a config's route may name are those the router knows.
+func TestRouteKindsMatchTheConfig(t *testing.T) {
+	if !slices.Equal(notify.RouteKinds, configs.RouteKinds) {
+		t.Errorf("notify.RouteKinds %v\nconfigs.RouteKinds %v", notify.RouteKinds, configs.RouteKinds)
+	}
+	if !slices.Equal(notify.GroupFields, []string{"component", "kind", "severity", "monitor", "incident"}) {
+		t.Errorf("group fields %v", notify.GroupFields)
+	}
+}
