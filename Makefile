@@ -42,10 +42,16 @@ fuzz:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
-## bench-page: load / and /api/v2/summary.json with 200 and 1,000 components (BENCHMARKS.md)
+## bench-page: load / and /api/v2/summary.json with 200 and 1,000 components, then with 10,000 in
+## 500 groups and 100,000 incidents of history on SQLite and on Redis, half the clients busting
+## the cache with random query strings (BENCHMARKS.md)
+PAGE_HISTORY = -components 10000 -groups 500 -incidents 100000 -big-incidents 5 -bust 0.5 -duration 10s
 bench-page:
-	$(GO) run ./internal/bench/pageload -components 200 -duration 10s
-	$(GO) run ./internal/bench/pageload -components 1000 -duration 10s
+	$(GO) build -o bin/pageload ./internal/bench/pageload
+	bin/pageload -components 200 -duration 10s
+	bin/pageload -components 1000 -duration 10s
+	bin/pageload -backend sqlite $(PAGE_HISTORY)
+	bin/pageload -backend redis $(PAGE_HISTORY)
 
 ## bench-probes: 1,000 and 10,000 HTTP monitors every 10s, targets answering at once and after 50ms (BENCHMARKS.md)
 PROBE_DURATION ?= 90s

@@ -1,14 +1,20 @@
 // Command pageload measures the public page under load: it builds a store with N components
-// (90 days of history each, a few open incidents, nightly maintenance), serves Upstate's HTTP
-// surface on loopback, and loads / and /api/v2/summary.json from in-process keep-alive clients
-// that ask for gzip. It prints requests per second, latency percentiles, response sizes, heap
-// allocations per request (server and client together) and peak RSS.
+// (90 days of history each, a few open incidents, nightly maintenance, and optionally a long
+// history of resolved incidents, some with a thousand updates), serves Upstate's HTTP surface on
+// loopback, and loads / and /api/v2/summary.json from in-process keep-alive clients that ask for
+// gzip. A share of the clients can bust the cache, each request with a random query string, as
+// anyone on the internet may. It prints the first (cold) render, requests per second, latency
+// percentiles, response sizes, heap allocations per request (server and client together) and
+// peak RSS.
 //
 //	go run ./internal/bench/pageload -components 200 -duration 10s
+//	go run ./internal/bench/pageload -backend redis -components 10000 -groups 500 -incidents 100000 -big-incidents 5
 package main
 
 import (
+	"bufio"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -17,12 +23,16 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/jonboulle/clockwork"
@@ -37,161 +47,406 @@ import (
 	"github.com/upstate-dev/upstate/maintenance"
 	"github.com/upstate-dev/upstate/statuspage"
 	"github.com/upstate-dev/upstate/store"
+	"github.com/upstate-dev/upstate/store/redis"
 	"github.com/upstate-dev/upstate/store/sqlite"
 )
 
+// options are the command's flags.
+type options struct {
+	backend      string
+	components   int
+	groups       int
+	incidents    int // resolved incidents of history
+	historyDays  int
+	bigIncidents int // incidents with bigUpdates updates each; the newest stays open
+	bigUpdates   int
+	duration     time.Duration
+	conc         int
+	bust         float64 // share of the clients that send random query strings
+	renders      int     // uncached renders timed per path
+	cpuprofile   string  // profile of the uncached renders
+	paths        []string
+}
+
 func main() {
-	n := flag.Int("components", 200, "components on the page")
-	duration := flag.Duration("duration", 10*time.Second, "load per path")
-	conc := flag.Int("concurrency", 32, "concurrent clients")
+	var o options
+	flag.StringVar(&o.backend, "backend", "sqlite", "store: sqlite, or redis (starts a redis-server from PATH on a free loopback port)")
+	flag.IntVar(&o.components, "components", 200, "components on the page")
+	flag.IntVar(&o.groups, "groups", 0, "groups the components are spread over (0: one per ten components)")
+	flag.IntVar(&o.incidents, "incidents", 0, "resolved incidents of history, spread over -history-days, each on one to three components")
+	flag.IntVar(&o.historyDays, "history-days", 1000, "how far back the incident history goes")
+	flag.IntVar(&o.bigIncidents, "big-incidents", 0, "incidents with -big-updates updates each (the newest stays open)")
+	flag.IntVar(&o.bigUpdates, "big-updates", 1000, "updates of each big incident")
+	flag.DurationVar(&o.duration, "duration", 10*time.Second, "load per path")
+	flag.IntVar(&o.conc, "concurrency", 32, "concurrent clients")
+	flag.Float64Var(&o.bust, "bust", 0, "share of the clients (0 to 1) that add a random query string to every request")
+	flag.IntVar(&o.renders, "renders", 3, "uncached renders timed per path, one after another, on a second server without the response cache")
+	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the uncached renders to this file")
 	paths := flag.String("paths", "/,/api/v2/summary.json", "comma-separated paths to load")
 	flag.Parse()
-	if err := run(*n, *duration, *conc, strings.Split(*paths, ",")); err != nil {
+	o.paths = strings.Split(*paths, ",")
+	if o.groups <= 0 {
+		o.groups = (o.components + 9) / 10
+	}
+	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "pageload:", err)
 		os.Exit(1)
 	}
 }
 
-func run(n int, duration time.Duration, conc int, paths []string) error {
+// benchStore is what both backends offer.
+type benchStore interface {
+	store.Store
+}
+
+func run(o options) error {
 	ctx := context.Background()
 	dir, err := os.MkdirTemp("", "pageload")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	st, err := sqlite.Open(ctx, filepath.Join(dir, "bench.db"))
+	var st benchStore
+	var redisAddr string
+	switch o.backend {
+	case "sqlite":
+		s, err := sqlite.Open(ctx, filepath.Join(dir, "bench.db"))
+		if err != nil {
+			return err
+		}
+		st = s
+	case "redis":
+		addr, stop, err := startRedis(dir)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		redisAddr = addr
+		s, err := redis.Open(ctx, redis.Options{Addrs: []string{addr}})
+		if err != nil {
+			return err
+		}
+		st = s
+	default:
+		return fmt.Errorf("-backend %q: want sqlite or redis", o.backend)
+	}
+	defer st.Close()
+	loc, err := time.LoadLocation("Asia/Shanghai")
 	if err != nil {
 		return err
 	}
-	defer st.Close()
 	now := time.Now().UTC()
 	start := time.Now()
-	if err := seed(ctx, st, n, now); err != nil {
+	records, err := seed(o, now, loc)
+	if err != nil {
 		return err
 	}
-	fmt.Printf("seeded %d components with 90 days of history in %s\n", n, time.Since(start).Round(time.Millisecond))
-	loc, _ := time.LoadLocation("Asia/Shanghai")
+	if err := st.Import(ctx, records); err != nil {
+		return err
+	}
+	if err := keepDays(ctx, st, loc); err != nil {
+		return err
+	}
+	fmt.Printf("seeded %s with %d components in %d groups, 90 days of history each, %d resolved incidents over %d days and %d with %d updates, daily aggregates built, in %s\n",
+		o.backend, o.components, o.groups, o.incidents, o.historyDays, o.bigIncidents, o.bigUpdates, time.Since(start).Round(time.Millisecond))
+	records = nil
+	if redisAddr != "" {
+		fmt.Printf("redis used_memory after seeding: %s\n", redisMemory(redisAddr))
+	}
 	reports := &engine.Reports{Store: st, Now: time.Now, Objective: func(string) engine.Objective {
 		return engine.Objective{ID: "o", Objective: availability.Objective{Target: 0.995, Basis: availability.BasisCalendar, Weights: availability.DefaultWeights},
 			Location: loc, Notice: 24 * time.Hour}
 	}}
-	srv, err := statuspage.New(statuspage.Options{Store: st, Clock: clockwork.NewRealClock(), Registry: prometheus.NewRegistry(), Assets: assets.FS(),
-		Logger: slog.New(slog.DiscardHandler), Reports: reports, Page: statuspage.Page{Title: "Bench", Location: loc, PublicURL: "http://127.0.0.1"}})
-	if err != nil {
-		return err
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
-	}
 	sctx, stop := context.WithCancel(ctx)
 	defer stop()
-	go func() { _ = srv.Run(sctx, ln, 5*time.Second) }()
-	base := "http://" + ln.Addr().String()
+	serve := func(cacheTTL time.Duration) (string, error) {
+		srv, err := statuspage.New(statuspage.Options{Store: st, Clock: clockwork.NewRealClock(), Registry: prometheus.NewRegistry(), Assets: assets.FS(),
+			Logger: slog.New(slog.DiscardHandler), Reports: reports, CacheTTL: cacheTTL, Page: statuspage.Page{Title: "Bench", Location: loc, PublicURL: "http://127.0.0.1"}})
+		if err != nil {
+			return "", err
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return "", err
+		}
+		go func() { _ = srv.Run(sctx, ln, 5*time.Second) }()
+		return "http://" + ln.Addr().String(), nil
+	}
+	base, err := serve(0) // the default cache
+	if err != nil {
+		return err
+	}
+	uncached, err := serve(-1)
+	if err != nil {
+		return err
+	}
 
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: conc, DisableCompression: true}}
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: o.conc, DisableCompression: true}}
 	fmt.Printf("machine: %d CPUs, %s, GOMAXPROCS=%d\n", runtime.NumCPU(), runtime.Version(), runtime.GOMAXPROCS(0))
-	for _, p := range paths {
+	busting := int(o.bust*float64(o.conc) + 0.5)
+	for _, p := range o.paths {
 		// Sizes: once plain, once gzipped; and the time of a cold render.
 		coldStart := time.Now()
-		plain, err := fetch(client, base+p, false)
-		if err != nil {
-			return err
-		}
+		plain, code, err := fetch(client, base+p, false)
 		cold := time.Since(coldStart)
-		gz, err := fetch(client, base+p, true)
+		fmt.Printf("\n%s  (%d components)\n", p, o.components)
 		if err != nil {
-			return err
+			if code == 0 {
+				return err
+			}
+			fmt.Printf("  first (cold) render failed after %s: %v\n", cold.Round(time.Millisecond), err)
+		} else {
+			gz, _, err := fetch(client, base+p, true)
+			if err != nil {
+				return err
+			}
+			fmt.Printf("  size: %d bytes, %d gzipped; first (cold) render and transfer %s\n", plain, gz, cold.Round(time.Millisecond))
 		}
-		res := load(client, base+p, duration, conc)
-		fmt.Printf("\n%s  (%d components)\n", p, n)
-		fmt.Printf("  size: %d bytes, %d gzipped; first (cold) render and transfer %s\n", plain, gz, cold.Round(time.Millisecond))
-		fmt.Printf("  %d requests in %s with %d clients: %.0f req/s, %d errors\n", res.n, duration, conc, float64(res.n)/duration.Seconds(), res.errors)
-		fmt.Printf("  latency p50 %s, p90 %s, p99 %s, max %s\n", res.pct(50), res.pct(90), res.pct(99), res.max())
+		res := load(client, base+p, o.duration, o.conc, busting)
+		fmt.Printf("  %d requests in %s with %d clients: %.0f req/s, %d errors\n", res.all.n, o.duration, o.conc, float64(res.all.n)/o.duration.Seconds(), res.all.errors)
+		fmt.Printf("  latency p50 %s, p90 %s, p99 %s, max %s\n", res.all.pct(50), res.all.pct(90), res.all.pct(99), res.all.max())
 		fmt.Printf("  allocations per request (server and client): %.0f, %.1f KB\n", res.mallocs, res.kb)
+		if busting > 0 {
+			b, c := res.busting, res.cached
+			fmt.Printf("  %d clients with random query strings: %d requests, %d errors, latency p50 %s, p99 %s, max %s\n", busting, b.n, b.errors, b.pct(50), b.pct(99), b.max())
+			fmt.Printf("  %d clients with the plain path: %d requests, %d errors, latency p50 %s, p99 %s, max %s\n", o.conc-busting, c.n, c.errors, c.pct(50), c.pct(99), c.max())
+		}
+	}
+	fmt.Println()
+	if err := timeRenders(client, uncached, o); err != nil {
+		return err
 	}
 	fmt.Printf("\npeak RSS: %s\n", peakRSS())
 	return nil
 }
 
-func fetch(c *http.Client, url string, gzip bool) (int, error) {
+// timeRenders times o.renders uncached renders of each path, one after another, with a CPU
+// profile of them all if asked.
+func timeRenders(client *http.Client, base string, o options) error {
+	if o.renders <= 0 {
+		return nil
+	}
+	if o.cpuprofile != "" {
+		f, err := os.Create(o.cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	for _, p := range o.paths {
+		var times []time.Duration
+		for range o.renders {
+			t := time.Now()
+			if _, code, err := fetch(client, base+p, true); err != nil {
+				if code == 0 {
+					return err
+				}
+				fmt.Printf("uncached render of %s failed after %s: %v\n", p, time.Since(t).Round(time.Millisecond), err)
+				break
+			}
+			times = append(times, time.Since(t))
+		}
+		if len(times) > 0 {
+			slices.Sort(times)
+			fmt.Printf("uncached renders of %s (%d components): %d, min %s, median %s, max %s\n", p, o.components, len(times),
+				times[0].Round(time.Millisecond), times[len(times)/2].Round(time.Millisecond), times[len(times)-1].Round(time.Millisecond))
+		}
+	}
+	return nil
+}
+
+// keepDays has the store keep daily status aggregates in the page's zone, as serve does.
+func keepDays(ctx context.Context, st benchStore, loc *time.Location) error {
+	return st.KeepStatusDays(ctx, loc)
+}
+
+// startRedis starts a redis-server from PATH on a free loopback port, without persistence (as
+// internal/redistest does for tests), and returns its address and how to stop it.
+func startRedis(dir string) (string, func(), error) {
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		return "", nil, fmt.Errorf("-backend redis needs redis-server on PATH (apt-get install redis-server): %w", err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", dir, "--save", "", "--appendonly", "no",
+		"--protected-mode", "yes", "--daemonize", "no", "--loglevel", "warning", "--maxmemory-policy", "noeviction",
+		"--logfile", filepath.Join(dir, "redis.log"))
+	if err := cmd.Start(); err != nil {
+		return "", nil, fmt.Errorf("start redis-server: %w", err)
+	}
+	stop := func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+	}
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if ping(addr) {
+			return addr, stop, nil
+		}
+	}
+	stop()
+	log, _ := os.ReadFile(filepath.Join(dir, "redis.log"))
+	return "", nil, fmt.Errorf("redis-server on %s did not answer PING within 10s; its log:\n%s", addr, log)
+}
+
+func ping(addr string) bool {
+	conn, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+	if err != nil {
+		return false
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(time.Second))
+	if _, err := conn.Write([]byte("PING\r\n")); err != nil {
+		return false
+	}
+	line, err := bufio.NewReader(conn).ReadString('\n')
+	return err == nil && strings.HasPrefix(line, "+PONG")
+}
+
+// redisMemory is the server's used_memory_human, from INFO memory.
+func redisMemory(addr string) string {
+	conn, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return "unknown"
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := conn.Write([]byte("INFO memory\r\n")); err != nil {
+		return "unknown"
+	}
+	r := bufio.NewReader(conn)
+	if _, err := r.ReadString('\n'); err != nil { // the bulk string's length
+		return "unknown"
+	}
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			return "unknown"
+		}
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "used_memory_human:"); ok {
+			return v
+		}
+	}
+}
+
+// fetch gets url once; code is the status, 0 when there was no response.
+func fetch(c *http.Client, url string, gzip bool) (int, int, error) {
 	req, _ := http.NewRequest("GET", url, nil)
 	if gzip {
 		req.Header.Set("Accept-Encoding", "gzip")
 	}
 	resp, err := c.Do(req)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if resp.StatusCode != 200 {
-		return 0, fmt.Errorf("%s: %d %s", url, resp.StatusCode, b)
+		return 0, resp.StatusCode, fmt.Errorf("%s: %d %.200s", url, resp.StatusCode, b)
 	}
-	return len(b), err
+	return len(b), resp.StatusCode, err
 }
 
-type result struct {
-	n, errors   int64
-	latencies   []time.Duration
-	mallocs, kb float64
+type latencies struct {
+	n, errors int64
+	latencies []time.Duration
 }
 
-func (r result) pct(p int) time.Duration {
+func (r latencies) pct(p int) time.Duration {
 	if len(r.latencies) == 0 {
 		return 0
 	}
 	return r.latencies[min(len(r.latencies)-1, len(r.latencies)*p/100)].Round(time.Microsecond)
 }
 
-func (r result) max() time.Duration {
+func (r latencies) max() time.Duration {
 	if len(r.latencies) == 0 {
 		return 0
 	}
 	return r.latencies[len(r.latencies)-1].Round(time.Microsecond)
 }
 
-func load(c *http.Client, url string, d time.Duration, conc int) result {
+type result struct {
+	all, busting, cached latencies
+	mallocs, kb          float64
+}
+
+// load runs conc clients against url for d; the first busting of them add a random query
+// string to each request.
+func load(c *http.Client, url string, d time.Duration, conc, busting int) result {
 	var ms0, ms1 runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&ms0)
-	var n, errs atomic.Int64
 	var mu sync.Mutex
-	var all []time.Duration
+	var byKind [2]latencies
+	var n atomic.Int64
 	deadline := time.Now().Add(d)
 	var wg sync.WaitGroup
-	for range conc {
+	for i := range conc {
+		bust := i < busting
 		wg.Go(func() {
-			var mine []time.Duration
+			var mine latencies
+			r := rand.New(rand.NewPCG(uint64(i), 7))
 			req, _ := http.NewRequest("GET", url, nil)
 			req.Header.Set("Accept-Encoding", "gzip")
 			for time.Now().Before(deadline) {
+				if bust {
+					req, _ = http.NewRequest("GET", url+"?r="+strconv.FormatUint(r.Uint64(), 36), nil)
+					req.Header.Set("Accept-Encoding", "gzip")
+				}
 				t := time.Now()
 				resp, err := c.Do(req)
 				if err != nil {
-					errs.Add(1)
+					mine.errors++
 					continue
 				}
 				_, _ = io.Copy(io.Discard, resp.Body)
 				resp.Body.Close()
 				if resp.StatusCode != 200 {
-					errs.Add(1)
+					mine.errors++
 				}
-				mine = append(mine, time.Since(t))
+				mine.latencies = append(mine.latencies, time.Since(t))
+				mine.n++
 				n.Add(1)
 			}
+			k := 1
+			if bust {
+				k = 0
+			}
 			mu.Lock()
-			all = append(all, mine...)
+			byKind[k].n += mine.n
+			byKind[k].errors += mine.errors
+			byKind[k].latencies = append(byKind[k].latencies, mine.latencies...)
 			mu.Unlock()
 		})
 	}
 	wg.Wait()
 	runtime.ReadMemStats(&ms1)
-	slices.Sort(all)
-	r := result{n: n.Load(), errors: errs.Load(), latencies: all}
-	if r.n > 0 {
-		r.mallocs = float64(ms1.Mallocs-ms0.Mallocs) / float64(r.n)
-		r.kb = float64(ms1.TotalAlloc-ms0.TotalAlloc) / float64(r.n) / 1024
+	r := result{busting: byKind[0], cached: byKind[1]}
+	r.all = latencies{n: byKind[0].n + byKind[1].n, errors: byKind[0].errors + byKind[1].errors,
+		latencies: append(slices.Clone(byKind[0].latencies), byKind[1].latencies...)}
+	for _, l := range []*latencies{&r.all, &r.busting, &r.cached} {
+		slices.Sort(l.latencies)
+	}
+	if r.all.n > 0 {
+		r.mallocs = float64(ms1.Mallocs-ms0.Mallocs) / float64(r.all.n)
+		r.kb = float64(ms1.TotalAlloc-ms0.TotalAlloc) / float64(r.all.n) / 1024
 	}
 	return r
 }
@@ -209,19 +464,24 @@ func peakRSS() string {
 	return "unknown"
 }
 
-// seed makes n components in groups of 10, each operational for 100 days with about five
-// outages, three open incidents and a nightly maintenance window on the first group.
-func seed(ctx context.Context, st *sqlite.Store, n int, now time.Time) error {
+// seed makes the records of the benchmark's store: o.components components in o.groups groups,
+// each operational for 100 days with about five outages, three open incidents, a nightly
+// maintenance window on the first two components, o.incidents resolved incidents over the last
+// o.historyDays days (one to three components each, three updates), and o.bigIncidents
+// incidents with o.bigUpdates updates each, the newest of them open. The store writes them in
+// batches (Import), not through the service: the benchmark measures reads.
+func seed(o options, now time.Time, sh *time.Location) ([]store.Record, error) {
 	r := rand.New(rand.NewPCG(1, 2))
 	var records []store.Record
-	for g := 0; g*10 < n; g++ {
+	n, perGroup := o.components, (o.components+o.groups-1)/o.groups
+	for g := 0; g*perGroup < n; g++ {
 		gid := fmt.Sprintf("group-%d", g)
-		grp := component.Component{ID: gid, Name: fmt.Sprintf("Service group %d", g), IsGroup: true, Position: g * 11, Source: component.SourceAPI, CreatedAt: now, UpdatedAt: now}
+		grp := component.Component{ID: gid, Name: fmt.Sprintf("Service group %d", g), IsGroup: true, Position: g * (perGroup + 1), Source: component.SourceAPI, CreatedAt: now, UpdatedAt: now}
 		records = append(records, store.Record{Type: store.RecordComponent, Component: &grp})
-		for i := 0; i < 10 && g*10+i < n; i++ {
-			id := fmt.Sprintf("c-%d", g*10+i)
-			c := component.Component{ID: id, Name: fmt.Sprintf("Component %d", g*10+i), Description: "A component of the benchmark.", GroupID: gid,
-				Position: g*11 + i + 1, Source: component.SourceAPI, CreatedAt: now, UpdatedAt: now}
+		for i := 0; i < perGroup && g*perGroup+i < n; i++ {
+			id := fmt.Sprintf("c-%d", g*perGroup+i)
+			c := component.Component{ID: id, Name: fmt.Sprintf("Component %d", g*perGroup+i), Description: "A component of the benchmark.", GroupID: gid,
+				Position: g*(perGroup+1) + i + 1, Source: component.SourceAPI, CreatedAt: now, UpdatedAt: now}
 			records = append(records, store.Record{Type: store.RecordComponent, Component: &c})
 			at := now.Add(-100 * 24 * time.Hour)
 			records = append(records, store.Record{Type: store.RecordStatus, Status: &component.Change{ComponentID: id, At: at, Status: component.Operational}})
@@ -234,22 +494,71 @@ func seed(ctx context.Context, st *sqlite.Store, n int, now time.Time) error {
 			}
 		}
 	}
-	sh, _ := time.LoadLocation("Asia/Shanghai")
 	w := maintenance.Window{ID: "nightly", Title: "Nightly releases", Components: []string{"c-0", "c-1"}, TimeZone: "Asia/Shanghai", Rule: "FREQ=DAILY",
 		StartClock: 20 * 60, EndClock: 8 * 60, AnnouncedAt: now.Add(-120 * 24 * time.Hour), Source: "api", CreatedAt: now, UpdatedAt: now}
 	w.FirstDate = calendar.DateOf(now.Add(-100*24*time.Hour), sh)
 	if errs := w.Prepare(); len(errs) > 0 {
-		return fmt.Errorf("window: %v", errs[0])
+		return nil, fmt.Errorf("window: %v", errs[0])
 	}
 	records = append(records, store.Record{Type: store.RecordWindow, Window: &w})
 	for i := range 3 {
 		inc, errs := incidents.Declare(incidents.Declaration{ID: fmt.Sprintf("inc-%d", i), Title: fmt.Sprintf("Elevated errors %d", i), Body: "We are **investigating**.",
-			Severity: incidents.P2, Components: []incidents.Affected{{ComponentID: fmt.Sprintf("c-%d", i*7), Impact: component.DegradedPerformance}}}, nil, now)
+			Severity: incidents.P2, Components: []incidents.Affected{{ComponentID: fmt.Sprintf("c-%d", i*7%n), Impact: component.DegradedPerformance}}}, nil, now)
 		if len(errs) > 0 {
-			return fmt.Errorf("incident: %v", errs[0])
+			return nil, fmt.Errorf("incident: %v", errs[0])
 		}
 		inc.Version = 1
 		records = append(records, store.Record{Type: store.RecordIncident, Incident: &inc})
 	}
-	return st.Import(ctx, records)
+	impacts := []component.Status{component.DegradedPerformance, component.PartialOutage, component.MajorOutage}
+	history := time.Duration(o.historyDays) * 24 * time.Hour
+	for i := range o.incidents + o.bigIncidents {
+		big := i >= o.incidents
+		started := now.Add(-time.Hour - time.Duration(r.Int64N(int64(history))))
+		if big { // the big ones are recent, the newest still open
+			started = now.Add(-time.Duration(o.bigIncidents-(i-o.incidents)) * 24 * time.Hour)
+		}
+		var affected []incidents.Affected
+		for range 1 + r.IntN(3) {
+			id := fmt.Sprintf("c-%d", r.IntN(n))
+			if !slices.ContainsFunc(affected, func(a incidents.Affected) bool { return a.ComponentID == id }) {
+				affected = append(affected, incidents.Affected{ComponentID: id, Impact: impacts[r.IntN(3)]})
+			}
+		}
+		id := fmt.Sprintf("h-%d", i)
+		if big {
+			id = fmt.Sprintf("big-%d", i-o.incidents)
+		}
+		inc, errs := incidents.Declare(incidents.Declaration{ID: id, Title: fmt.Sprintf("Elevated error rates on %d services", len(affected)),
+			Body: "We are **investigating** reports of errors.", Severity: incidents.Severities[r.IntN(4)], Components: affected, Author: "sre"}, nil, started)
+		if len(errs) > 0 {
+			return nil, fmt.Errorf("incident %s: %v", id, errs[0])
+		}
+		updates := 1
+		if big {
+			updates = o.bigUpdates - 2
+		}
+		at := started
+		for u := range updates {
+			at = at.Add(time.Duration(1+r.IntN(10)) * time.Minute)
+			status := incidents.Identified
+			if u == updates-1 && !big {
+				status = incidents.Monitoring
+			}
+			if errs := inc.Apply(incidents.Change{Author: "sre", Body: fmt.Sprintf("Update %d: we have **identified** the cause and are working on a fix.", u+1), Status: status}, nil, at); len(errs) > 0 {
+				return nil, fmt.Errorf("incident %s update: %v", id, errs[0])
+			}
+		}
+		if !big || i < o.incidents+o.bigIncidents-1 {
+			if err := inc.Resolve("sre", "", at.Add(time.Duration(5+r.IntN(240))*time.Minute)); err != nil {
+				return nil, err
+			}
+		}
+		inc.Version = len(inc.Updates)
+		records = append(records, store.Record{Type: store.RecordIncident, Incident: &inc})
+	}
+	if len(records) == 0 {
+		return nil, errors.New("nothing to seed")
+	}
+	return records, nil
 }
