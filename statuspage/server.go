@@ -257,6 +257,7 @@ func New(o Options) (*Server, error) {
 		s.routesMonitors(o.PublicMonitors)
 	}
 	s.routesIncidents()
+	s.routesNotifications()
 	s.routesReports()
 	s.routesOpenAPI()
 	if ctl, ok := o.Monitors.(MonitorControl); ok {
