@@ -49,7 +49,7 @@ func cachedFixture(t *testing.T) (*fixture, *countingStore) {
 
 // cachedServer is a second server on the fixture's store, with its own cache and key cache,
 // as another instance would be.
-func cachedServer(t *testing.T, f *fixture, st Store, bus *events.Bus) *Server {
+func cachedServer(t testing.TB, f *fixture, st Store, bus *events.Bus) *Server {
 	t.Helper()
 	svc := service.New(service.Options{Store: f.store, Clock: f.clock, Bus: bus, Policies: f.srv.sla.Policies, DefaultPolicy: f.srv.sla.DefaultPolicy})
 	srv, err := New(Options{Store: st, Service: svc, Bus: bus, Clock: f.clock, Registry: prometheus.NewRegistry(), Assets: assets.FS(),
