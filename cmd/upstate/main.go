@@ -46,6 +46,8 @@ Usage:
   upstate export -config FILE [-o FILE]     everything, as JSON Lines
   upstate import -config FILE [-i FILE]     into an empty store; all or nothing
   upstate healthcheck [-config FILE | -url URL]   exit 0 if a running upstate is ready, 1 if not
+  upstate notify test -config FILE TARGET   send a test message to a notification target
+  upstate notify receive [-listen ADDR] [-secret S]   print the webhooks Upstate sends
   upstate incident declare|update|ack|resolve|list|show   the SRE's client (-server URL, UPSTATE_TOKEN)
   upstate maintenance create|cancel|end|extend|list       see docs/api.md
   upstate component status [ID...]
@@ -77,6 +79,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return importCmd(rest, stdout, stderr)
 	case "healthcheck":
 		return healthcheck(rest, stdout, stderr)
+	case "notify":
+		return notifyCmd(rest, stdout, stderr)
 	case "incident":
 		return incidentCmd(rest, stdout, stderr)
 	case "maintenance":

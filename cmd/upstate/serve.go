@@ -69,8 +69,12 @@ func serveConfig(ctx context.Context, cfg *configs.Config, devAssets string, log
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), collectors.NewBuildInfoCollector())
 	bus := events.NewBus(reg)
+	chans, err := notifyChannels(cfg, clock)
+	if err != nil {
+		return err
+	}
 	svc := service.New(service.Options{Store: st, Clock: clock, Bus: bus, Logger: log,
-		Policies: cfg.SLAPolicies(), DefaultPolicy: cfg.DefaultPolicy})
+		Policies: cfg.SLAPolicies(), DefaultPolicy: cfg.DefaultPolicy, Targets: chans})
 	if err := syncAgain(func() error { return svc.Components.Sync(ctx, cfg.ComponentList(clock.Now())) }); err != nil {
 		return err
 	}
@@ -86,6 +90,10 @@ func serveConfig(ctx context.Context, cfg *configs.Config, devAssets string, log
 		Reminders:           cfg.Maintenance.Reminders, Policies: cfg.SLAPolicies(), DefaultPolicy: cfg.DefaultPolicy,
 		MonitorSeverity: cfg.MonitorSeverities(), Recovery: engine.Recovery(cfg.Incidents.Recovery), Reports: newReports(st, cfg),
 		Cluster: clusterOf(cfg, st), MaxPendingWrites: cfg.Cluster.PendingWrites})
+	if err != nil {
+		return err
+	}
+	notifier, err := newNotifier(cfg, st, svc, chans, clock, log, reg, bus)
 	if err != nil {
 		return err
 	}
@@ -124,7 +132,7 @@ func serveConfig(ctx context.Context, cfg *configs.Config, devAssets string, log
 		}
 		log.Info("configuration reloaded", "file", cfg.File, "monitors_added", len(sum.Added), "monitors_changed", len(sum.Changed), "monitors_removed", len(sum.Removed))
 		return map[string]any{"monitors": sum, "components": len(next.Components), "maintenance_windows": len(next.Maintenance.Windows),
-			"restart_needed_for": "server, storage, log, probes, slas, objectives and incident settings"}, nil
+			"restart_needed_for": "server, storage, log, probes, slas, objectives, incident and notify settings"}, nil
 	}
 	srv, err := statuspage.New(statuspage.Options{
 		Store: st, Service: svc, Bus: bus, Clock: clock, Logger: log, Registry: reg, Assets: files, Version: version,
@@ -164,6 +172,7 @@ func serveConfig(ctx context.Context, cfg *configs.Config, devAssets string, log
 	})
 	g.Go(func() error { return srv.Run(gctx, ln, cfg.Server.ShutdownTimeout) })
 	g.Go(func() error { return eng.Run(gctx) })
+	g.Go(func() error { return notifier.Run(gctx) })
 	done := make(chan error, 1)
 	go func() { done <- g.Wait() }()
 	notifySupervisor(log, daemon.SdNotifyReady) // the socket is bound: requests are accepted
