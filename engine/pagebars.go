@@ -150,6 +150,8 @@ type pageBars struct {
 	byComponent map[string][]int // windows covering each component
 	maint       map[maintKey][]availability.Maintenance
 	months      map[string]monthSpan // by the objective's zone
+	spread      []store.DayTime      // buffers reused from one component to the next
+	exact       []bool
 	memo        map[memoKey]availability.Report
 }
 
@@ -194,10 +196,15 @@ func (pb *pageBars) bars(ctx context.Context, id string, cd store.ComponentDays,
 	month, monthFirst, monthFromDays := m.month, m.first, m.fromDays
 	from := earliest(pb.start, month.Start)
 	maint := pb.maintenanceFor(id, from, obj.Notice)
-	dts := cd.SpreadOver(pb.days, pb.now)
+	pb.spread = cd.AppendSpread(pb.spread[:0], pb.days, pb.now)
+	dts := pb.spread
 	// Which days need the timeline, and from when it is read.
 	w := obj.Objective.Weights
-	exact := make([]bool, len(dts))
+	if cap(pb.exact) < len(dts) {
+		pb.exact = make([]bool, len(dts))
+	}
+	exact := pb.exact[:len(dts)]
+	clear(exact)
 	var readFrom time.Time
 	need := func(t time.Time) {
 		if readFrom.IsZero() || t.Before(readFrom) {

@@ -58,7 +58,7 @@ func (s *historyReads) reset() (timelines, listings, decoded int) {
 
 // pageServer is a server on a SQLite store whose reads are counted, with the aggregates kept in
 // the page's zone and n components in groups of ten.
-func pageServer(t *testing.T, n int) (*Server, *historyReads, time.Time) {
+func pageServer(t testing.TB, n int) (*Server, *historyReads, time.Time) {
 	t.Helper()
 	sh, err := time.LoadLocation("Asia/Shanghai")
 	if err != nil {
@@ -137,7 +137,7 @@ func pageServer(t *testing.T, n int) (*Server, *historyReads, time.Time) {
 	return srv, cs, now
 }
 
-func getPage(t *testing.T, srv *Server, path string) string {
+func getPage(t testing.TB, srv *Server, path string) string {
 	t.Helper()
 	rec := httptest.NewRecorder()
 	srv.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
@@ -211,5 +211,19 @@ func TestLargePageCollapsesGroups(t *testing.T) {
 	}
 	if n := strings.Count(page, `<li class="component">`); n != collapseAbove+1 {
 		t.Errorf("%d components on the page, want %d", n, collapseAbove+1)
+	}
+}
+
+// BenchmarkPageOverHistory renders / (uncached) over 300 incidents of history, one with 1,300
+// updates: with 1,000 components (every component's bars) and with 2,000 (groups collapsed).
+func BenchmarkPageOverHistory(b *testing.B) {
+	for _, n := range []int{1000, 2000} {
+		b.Run(fmt.Sprintf("components=%d", n), func(b *testing.B) {
+			srv, _, _ := pageServer(b, n)
+			b.ReportAllocs()
+			for b.Loop() {
+				getPage(b, srv, "/")
+			}
+		})
 	}
 }

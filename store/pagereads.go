@@ -307,7 +307,11 @@ func (cd ComponentDays) Spread(q DaysQuery, now time.Time) []DayTime {
 
 // SpreadOver is Spread over q.Windows(), computed once for many components.
 func (cd ComponentDays) SpreadOver(days []DayWindow, now time.Time) []DayTime {
-	out := make([]DayTime, 0, len(days))
+	return cd.AppendSpread(make([]DayTime, 0, len(days)), days, now)
+}
+
+// AppendSpread is SpreadOver appending to out, so one buffer serves many components.
+func (cd ComponentDays) AppendSpread(out []DayTime, days []DayWindow, now time.Time) []DayTime {
 	cur, rows := cd.Before, cd.Days
 	for _, day := range days {
 		d, w := day.Date, day.Interval
