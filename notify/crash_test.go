@@ -164,8 +164,9 @@ func TestCrashLosesNoNotification(t *testing.T) {
 			notifytest.Eventually(t, 20*time.Second, "the receiver to hold deliveries", func() bool { return recv.Waiting() >= 4 })
 			kill9(t, cmd)
 			_ = out
+			// The held requests see their sender gone before the receiver answers anything.
+			notifytest.Eventually(t, 10*time.Second, "the held requests to end", func() bool { return recv.Waiting() == 0 })
 			recv.Resume()
-			notifytest.Eventually(t, 5*time.Second, "the held requests to end", func() bool { return recv.Waiting() == 0 })
 			if n := len(recv.Accepted()); n != 0 {
 				t.Fatalf("%d accepted before the receiver answered anything", n)
 			}

@@ -31,10 +31,13 @@ type Monitors struct {
 // RecordTransition stores a monitor's transition and publishes it. underMaintenance marks a
 // change inside maintenance of its component (it opens no incident and pages no one).
 func (s *Monitors) RecordTransition(ctx context.Context, tr probe.Transition, componentID string, underMaintenance bool) error {
-	ev, err := s.record(ctx, events.Event{Kind: events.MonitorState, At: tr.At, Actor: Monitor(tr.MonitorID).Name, MonitorID: tr.MonitorID,
-		ComponentID: componentID, From: string(tr.From), To: string(tr.To), Reason: tr.Reason, UnderMaintenance: underMaintenance})
-	if err != nil {
-		return fmt.Errorf("monitor %s transition: %w", tr.MonitorID, err)
+	ev := events.Event{Kind: events.MonitorState, At: tr.At, Actor: Monitor(tr.MonitorID).Name, MonitorID: tr.MonitorID,
+		ComponentID: componentID, From: string(tr.From), To: string(tr.To), Reason: tr.Reason, UnderMaintenance: underMaintenance}
+	var err error
+	if notifiable(ev.From, ev.To, string(probe.StateUnknown), string(probe.StateUp)) {
+		if ev, err = s.record(ctx, ev); err != nil {
+			return fmt.Errorf("monitor %s transition: %w", tr.MonitorID, err)
+		}
 	}
 	if err := s.store.AppendTransition(ctx, tr); err != nil {
 		return fmt.Errorf("monitor %s transition: %w", tr.MonitorID, err)
@@ -45,16 +48,28 @@ func (s *Monitors) RecordTransition(ctx context.Context, tr probe.Transition, co
 
 // RecordStatus appends a component's measured status change to its timeline and publishes it.
 func (s *Monitors) RecordStatus(ctx context.Context, ch component.Change, from component.Status, underMaintenance bool) error {
-	ev, err := s.record(ctx, events.Event{Kind: events.ComponentStatus, At: ch.At, Actor: System.Name, ComponentID: ch.ComponentID,
-		From: string(from), To: string(ch.Status), Reason: ch.Reason, UnderMaintenance: underMaintenance})
-	if err != nil {
-		return fmt.Errorf("component %s status: %w", ch.ComponentID, err)
+	ev := events.Event{Kind: events.ComponentStatus, At: ch.At, Actor: System.Name, ComponentID: ch.ComponentID,
+		From: string(from), To: string(ch.Status), Reason: ch.Reason, UnderMaintenance: underMaintenance}
+	var err error
+	if notifiable(ev.From, ev.To, string(component.Unknown), string(component.Operational)) {
+		if ev, err = s.record(ctx, ev); err != nil {
+			return fmt.Errorf("component %s status: %w", ch.ComponentID, err)
+		}
 	}
 	if err := s.store.AppendStatus(ctx, ch); err != nil {
 		return fmt.Errorf("component %s status: %w", ch.ComponentID, err)
 	}
 	s.publish(ev)
 	return nil
+}
+
+// notifiable reports whether a change of state or status can be notified, and so is journaled:
+// one to or from a problem. Between no data and fine (every monitor's first result after a
+// start, every monitor unknown at a clean stop) is not: ten thousand monitors starting would
+// otherwise double the first interval's writes for events no route sends.
+func notifiable(from, to, unknown, fine string) bool {
+	quiet := func(s string) bool { return s == "" || s == unknown || s == fine }
+	return !quiet(from) || !quiet(to)
 }
 
 // MergeRollups merges a batch of result summaries.

@@ -263,7 +263,15 @@ func (w *WebhookReceiver) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	w.mu.Unlock()
 	if paused != nil {
 		select {
-		case <-paused: // resumed: answer as usual
+		case <-paused: // resumed: answer as usual, unless the sender is gone
+			if r.Context().Err() == nil {
+				break
+			}
+			w.mu.Lock()
+			d.Status = 0
+			w.log = append(w.log, d)
+			w.mu.Unlock()
+			return
 		case <-r.Context().Done(): // the sender gave up or died: it never learns the answer
 			w.mu.Lock()
 			d.Status = 0
