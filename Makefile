@@ -4,7 +4,7 @@ CONFIG  ?= configs/upstate.example.yaml
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 
-.PHONY: run test build fmt-check vet race fuzz bench bench-page bench-probes clean
+.PHONY: run test build fmt-check vet race fuzz bench bench-page bench-probes bench-ha clean
 
 ## run: start the whole product on the embedded store with the example config
 run:
@@ -61,6 +61,13 @@ bench-probes:
 	bin/probeload -monitors 1000 -delay 50ms -duration $(PROBE_DURATION)
 	bin/probeload -monitors 10000 -delay 0 -duration $(PROBE_DURATION)
 	bin/probeload -monitors 10000 -delay 50ms -duration $(PROBE_DURATION)
+
+## bench-ha: three upstate serve processes on one redis-server, 10,000 monitors every 10s: checks, duplicates, CPU and Redis commands per check, take-over after kill -9 of the leader and of a prober (BENCHMARKS.md)
+HA_DURATION ?= 120s
+bench-ha:
+	$(GO) build -o bin/upstate ./cmd/upstate
+	$(GO) build -o bin/haload ./internal/bench/haload
+	bin/haload -upstate bin/upstate -monitors 10000 -interval 10s -duration $(HA_DURATION)
 
 clean:
 	rm -rf bin

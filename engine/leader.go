@@ -253,3 +253,18 @@ func (l *leader) singleton(fn func(context.Context)) func(context.Context) {
 		fn(tctx)
 	}
 }
+
+// alwaysLeads is the elector of an engine that is alone.
+type alwaysLeads struct{}
+
+func (alwaysLeads) IsLeader(context.Context) error { return nil }
+
+// Elector is the engine's leader election in the shape of gocron's Elector (and of
+// notify.Leader): nil while this instance leads, so other singleton work can follow the same
+// leader. An engine that is alone always leads.
+func (e *Engine) Elector() gocron.Elector {
+	if e.leader == nil {
+		return alwaysLeads{}
+	}
+	return e.leader
+}
