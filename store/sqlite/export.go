@@ -154,7 +154,7 @@ func (s *Store) Import(ctx context.Context, records []store.Record) error {
 				return fmt.Errorf("import record %d (%s): %w", i+1, r.Type, err)
 			}
 		}
-		return importedDays(ctx, tx) // the daily aggregates of the imported timelines (pagereads.go)
+		return s.importedDays(ctx, tx) // the daily aggregates of the imported timelines (pagereads.go)
 	})
 }
 

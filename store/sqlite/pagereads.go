@@ -199,10 +199,25 @@ func (s *Store) IncidentSpans(ctx context.Context, from, to time.Time) ([]store.
 
 // Daily status aggregates.
 
+// txStmt is the statement of text q, prepared once (stmts.go), for use inside tx: the writes that
+// keep the aggregates run in every status change's transaction, and parsing their statements
+// each time was most of their cost.
+func (s *Store) txStmt(ctx context.Context, tx *sql.Tx, q string) (*sql.Stmt, error) {
+	st, err := s.reads.stmt(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	return tx.StmtContext(ctx, st), nil
+}
+
 // dayZone reads the zone the aggregates are kept in ("" when none).
-func dayZone(ctx context.Context, q querier) (string, error) {
+func (s *Store) dayZone(ctx context.Context, tx *sql.Tx) (string, error) {
+	st, err := s.txStmt(ctx, tx, `SELECT zone FROM status_days_zone WHERE one = 1`)
+	if err != nil {
+		return "", err
+	}
 	var zone string
-	err := q.QueryRowContext(ctx, `SELECT zone FROM status_days_zone WHERE one = 1`).Scan(&zone)
+	err = st.QueryRowContext(ctx).Scan(&zone)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", nil
 	}
@@ -294,14 +309,14 @@ func sortDays(days []store.StatusDay) {
 // transaction if they are kept in another zone or none.
 func (s *Store) KeepStatusDays(ctx context.Context, loc *time.Location) error {
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		zone, err := dayZone(ctx, tx)
+		zone, err := s.dayZone(ctx, tx)
 		if err != nil || zone == loc.String() {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO status_days_zone (one, zone) VALUES (1, ?) ON CONFLICT (one) DO UPDATE SET zone = excluded.zone`, loc.String()); err != nil {
 			return err
 		}
-		return rebuildStatusDays(ctx, tx, loc)
+		return s.rebuildStatusDays(ctx, tx, loc)
 	})
 	if err != nil {
 		return fmt.Errorf("keep status days in %s: %w", loc, err)
@@ -310,7 +325,7 @@ func (s *Store) KeepStatusDays(ctx context.Context, loc *time.Location) error {
 }
 
 // rebuildStatusDays makes every row again from the timelines, in loc.
-func rebuildStatusDays(ctx context.Context, tx *sql.Tx, loc *time.Location) error {
+func (s *Store) rebuildStatusDays(ctx context.Context, tx *sql.Tx, loc *time.Location) error {
 	if _, err := tx.ExecContext(ctx, `DELETE FROM status_days`); err != nil {
 		return err
 	}
@@ -337,7 +352,7 @@ func rebuildStatusDays(ctx context.Context, tx *sql.Tx, loc *time.Location) erro
 	}
 	defer put.Close()
 	for _, id := range ids {
-		tl, err := timelineTx(ctx, tx, id, time.Time{}, time.Time{})
+		tl, err := s.timelineTx(ctx, tx, id, time.Time{}, time.Time{})
 		if err != nil {
 			return err
 		}
@@ -362,19 +377,21 @@ func dayArgs(id string, d store.StatusDay) []any {
 
 // timelineTx is StatusTimeline inside tx: the changes in [from, to) preceded by the last one
 // before from. Zero bounds: the whole timeline.
-func timelineTx(ctx context.Context, tx *sql.Tx, id string, from, to time.Time) ([]component.Change, error) {
-	var rows *sql.Rows
-	var err error
-	if from.IsZero() {
-		rows, err = tx.QueryContext(ctx, `SELECT at, status, reason FROM status_changes WHERE component_id = ? ORDER BY at, status, reason`, id)
-	} else {
-		rows, err = tx.QueryContext(ctx, `
+func (s *Store) timelineTx(ctx context.Context, tx *sql.Tx, id string, from, to time.Time) ([]component.Change, error) {
+	q, args := `SELECT at, status, reason FROM status_changes WHERE component_id = ? ORDER BY at, status, reason`, []any{id}
+	if !from.IsZero() {
+		q, args = `
 			SELECT at, status, reason FROM (
 				SELECT at, status, reason FROM status_changes WHERE component_id = ?1 AND at < ?2 ORDER BY at DESC, status DESC, reason DESC LIMIT 1)
 			UNION ALL
 			SELECT at, status, reason FROM status_changes WHERE component_id = ?1 AND at >= ?2 AND at < ?3
-			ORDER BY at, status, reason`, id, store.Millis(from), store.Millis(to))
+			ORDER BY at, status, reason`, []any{id, store.Millis(from), store.Millis(to)}
 	}
+	st, err := s.txStmt(ctx, tx, q)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := st.QueryContext(ctx, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -396,11 +413,11 @@ func timelineTx(ctx context.Context, tx *sql.Tx, id string, from, to time.Time) 
 // afterAppend keeps the aggregates up to date once ch is in the timeline (inserted: it was
 // new), in the append's transaction: the row of ch's day, and the component's next row, whose
 // first status may have changed.
-func afterAppend(ctx context.Context, tx *sql.Tx, ch component.Change, inserted bool) error {
+func (s *Store) afterAppend(ctx context.Context, tx *sql.Tx, ch component.Change, inserted bool) error {
 	if !inserted {
 		return nil
 	}
-	zone, err := dayZone(ctx, tx)
+	zone, err := s.dayZone(ctx, tx)
 	if err != nil || zone == "" {
 		return err
 	}
@@ -409,41 +426,50 @@ func afterAppend(ctx context.Context, tx *sql.Tx, ch component.Change, inserted 
 		return fmt.Errorf("status days in %s: %w", zone, err)
 	}
 	day := store.DayOf(ch.At, loc)
-	if err := rewriteDay(ctx, tx, ch.ComponentID, day, loc); err != nil {
+	if err := s.rewriteDay(ctx, tx, ch.ComponentID, day, loc); err != nil {
+		return err
+	}
+	st, err := s.txStmt(ctx, tx, `SELECT day FROM status_days WHERE component_id = ? AND day > ? ORDER BY day LIMIT 1`)
+	if err != nil {
 		return err
 	}
 	var next int64
-	err = tx.QueryRowContext(ctx, `SELECT day FROM status_days WHERE component_id = ? AND day > ? ORDER BY day LIMIT 1`,
-		ch.ComponentID, store.DayNumber(day)).Scan(&next)
+	err = st.QueryRowContext(ctx, ch.ComponentID, store.DayNumber(day)).Scan(&next)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	return rewriteDay(ctx, tx, ch.ComponentID, store.DateOfNumber(next), loc)
+	return s.rewriteDay(ctx, tx, ch.ComponentID, store.DateOfNumber(next), loc)
 }
 
 // rewriteDay makes one component's row of one day again from its timeline.
-func rewriteDay(ctx context.Context, tx *sql.Tx, id string, day calendar.Date, loc *time.Location) error {
+func (s *Store) rewriteDay(ctx context.Context, tx *sql.Tx, id string, day calendar.Date, loc *time.Location) error {
 	q := store.DaysQuery{Location: loc, First: day, Last: day}
 	span := q.Span()
-	tl, err := timelineTx(ctx, tx, id, span.Start, span.End)
+	tl, err := s.timelineTx(ctx, tx, id, span.Start, span.End)
 	if err != nil {
 		return err
 	}
 	cd := store.DaysFromTimeline(id, tl, q)
+	text, args := putDay, []any(nil)
 	if len(cd.Days) == 0 {
-		_, err = tx.ExecContext(ctx, `DELETE FROM status_days WHERE day = ? AND component_id = ?`, store.DayNumber(q.First), id)
+		text, args = `DELETE FROM status_days WHERE day = ? AND component_id = ?`, []any{store.DayNumber(q.First), id}
+	} else {
+		args = dayArgs(id, cd.Days[0])
+	}
+	st, err := s.txStmt(ctx, tx, text)
+	if err != nil {
 		return err
 	}
-	_, err = tx.ExecContext(ctx, putDay, dayArgs(id, cd.Days[0])...)
+	_, err = st.ExecContext(ctx, args...)
 	return err
 }
 
 // importedDays builds the aggregates of imported timelines, if a zone is kept.
-func importedDays(ctx context.Context, tx *sql.Tx) error {
-	zone, err := dayZone(ctx, tx)
+func (s *Store) importedDays(ctx context.Context, tx *sql.Tx) error {
+	zone, err := s.dayZone(ctx, tx)
 	if err != nil || zone == "" {
 		return err
 	}
@@ -451,5 +477,5 @@ func importedDays(ctx context.Context, tx *sql.Tx) error {
 	if err != nil {
 		return fmt.Errorf("status days in %s: %w", zone, err)
 	}
-	return rebuildStatusDays(ctx, tx, loc)
+	return s.rebuildStatusDays(ctx, tx, loc)
 }

@@ -2,9 +2,11 @@ package sqlite_test
 
 import (
 	"database/sql"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -91,5 +93,62 @@ func TestMigrationIndexesIncidents(t *testing.T) {
 	i := slices.IndexFunc(spans, func(sp store.IncidentSpan) bool { return sp.ID == "old-resolved" })
 	if len(spans) != 2 || i < 0 || !slices.Equal(spans[i].ComponentIDs, []string{"db", "api"}) || !spans[i].ResolvedAt.Equal(old[1].ResolvedAt) {
 		t.Errorf("IncidentSpans = %+v", spans)
+	}
+}
+
+// BenchmarkAppendStatusDays is one durable status change, as BenchmarkAppendStatus, and a burst
+// of 1,000 concurrent ones on 1,000 components (a start of the engine: one group commit),
+// with and without the daily aggregates kept (the change's day and the next one rewritten).
+func BenchmarkAppendStatusDays(b *testing.B) {
+	sh, err := time.LoadLocation("Asia/Shanghai")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, keep := range []bool{false, true} {
+		s, err := sqlite.Open(b.Context(), filepath.Join(b.TempDir(), "upstate.db"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer s.Close()
+		at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		var records []store.Record
+		for i := range 1000 {
+			c := component.Component{ID: fmt.Sprintf("c%d", i), Name: "C", Source: component.SourceAPI, CreatedAt: at, UpdatedAt: at}
+			records = append(records, store.Record{Type: store.RecordComponent, Component: &c})
+		}
+		if err := s.Import(b.Context(), records); err != nil {
+			b.Fatal(err)
+		}
+		if keep {
+			if err := s.KeepStatusDays(b.Context(), sh); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.Run(fmt.Sprintf("one/days=%v", keep), func(b *testing.B) {
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				i++
+				if err := s.AppendStatus(b.Context(), component.Change{ComponentID: "c0", At: at.Add(time.Duration(i) * time.Minute), Status: component.Operational}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(fmt.Sprintf("burst1000/days=%v", keep), func(b *testing.B) {
+			b.ReportAllocs()
+			n := 0
+			for b.Loop() {
+				n++
+				var wg sync.WaitGroup
+				for i := range 1000 {
+					wg.Go(func() {
+						if err := s.AppendStatus(b.Context(), component.Change{ComponentID: fmt.Sprintf("c%d", i), At: at.Add(time.Duration(n) * time.Hour), Status: component.MajorOutage}); err != nil {
+							b.Error(err)
+						}
+					})
+				}
+				wg.Wait()
+			}
+		})
 	}
 }

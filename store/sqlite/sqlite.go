@@ -308,7 +308,7 @@ func (s *Store) AppendStatus(ctx context.Context, ch component.Change) error {
 			return fmt.Errorf("append status %s: %w", ch.ComponentID, err)
 		}
 		n, _ := res.RowsAffected()
-		if err := afterAppend(ctx, tx, ch, n > 0); err != nil { // the daily aggregates (pagereads.go)
+		if err := s.afterAppend(ctx, tx, ch, n > 0); err != nil { // the daily aggregates (pagereads.go)
 			return fmt.Errorf("append status %s: %w", ch.ComponentID, err)
 		}
 		return nil
