@@ -4,7 +4,7 @@ CONFIG  ?= configs/upstate.example.yaml
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 
-.PHONY: run test build fmt-check vet race fuzz bench bench-page bench-probes bench-ha clean
+.PHONY: run test build fmt-check vet race fuzz bench bench-page bench-probes bench-ha bench-notify clean
 
 ## run: start the whole product on the embedded store with the example config
 run:
@@ -68,6 +68,12 @@ bench-ha:
 	$(GO) build -o bin/upstate ./cmd/upstate
 	$(GO) build -o bin/haload ./internal/bench/haload
 	bin/haload -upstate bin/upstate -monitors 10000 -interval 10s -duration $(HA_DURATION)
+
+## bench-notify: one incident update to 1,000 webhook targets and 1,000 mail recipients on loopback, on SQLite and on Redis: time until all are delivered, deliveries/s, CPU, memory, outbox rows/s (BENCHMARKS.md)
+bench-notify:
+	$(GO) build -o bin/notifyload ./internal/bench/notifyload
+	bin/notifyload -webhooks 1000 -emails 1000 -backend sqlite
+	bin/notifyload -webhooks 1000 -emails 1000 -backend redis
 
 clean:
 	rm -rf bin
