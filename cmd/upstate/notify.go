@@ -76,14 +76,16 @@ func notifyRules(cfg *configs.Config) notify.Rules {
 	return r
 }
 
-// newNotifier wires the router and the dispatcher to the store, the service and the bus.
+// newNotifier wires the router and the dispatcher to the store, the service and the bus. They
+// run where leader says (the engine's election: on Redis, the instance that holds the leader
+// lease runs every singleton job, notifications included; alone, always).
 func newNotifier(cfg *configs.Config, st store.Store, svc *service.Service, chans *notify.Channels, clock clockwork.Clock,
-	log *slog.Logger, reg prometheus.Registerer, bus *events.Bus) (*notify.Notifier, error) {
+	log *slog.Logger, reg prometheus.Registerer, bus *events.Bus, leader notify.Leader) (*notify.Notifier, error) {
 	n := cfg.Notify
 	return notify.New(notify.Options{Store: st, Door: svc.Notifications, Channels: chans, Rules: notifyRules(cfg), Page: notifyPage(cfg),
 		Retry: notify.Retry{Min: n.Retry.Min, Max: n.Retry.Max, DeadAfter: n.Retry.DeadAfter}, Workers: n.Workers, Poll: n.Poll,
 		TickEvery: n.EscalationEvery, Retention: n.Retention, Instance: cfg.InstanceID(), LeaseTTL: cfg.Cluster.Lease, Bus: bus,
-		Clock: clock, Logger: log, Registry: reg})
+		Leader: leader, Clock: clock, Logger: log, Registry: reg})
 }
 
 const notifyUsage = `Usage:

@@ -93,7 +93,7 @@ func serveConfig(ctx context.Context, cfg *configs.Config, devAssets string, log
 	if err != nil {
 		return err
 	}
-	notifier, err := newNotifier(cfg, st, svc, chans, clock, log, reg, bus)
+	notifier, err := newNotifier(cfg, st, svc, chans, clock, log, reg, bus, eng.Elector())
 	if err != nil {
 		return err
 	}
