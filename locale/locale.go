@@ -182,10 +182,18 @@ func (c *Catalogue) Supported(tag string) (*Locale, bool) {
 		return nil, false
 	}
 	_, i, conf := c.matcher.Match(t)
-	if conf < language.High {
+	if !serves(t, c.locales[i].tag, conf) {
 		return nil, false
 	}
 	return c.locales[i], true
+}
+
+// serves reports whether the matcher's answer serves a reader of want: a confident match in the
+// same language (x/text's matcher is confident of some stand-ins, such as English for Klingon).
+func serves(want, have language.Tag, conf language.Confidence) bool {
+	w, _ := want.Base()
+	h, _ := have.Base()
+	return conf >= language.High && w == h
 }
 
 // match is Supported before the matcher exists (Load).
@@ -202,7 +210,7 @@ func (c *Catalogue) match(tag string) (*Locale, bool) {
 		tags[i] = l.tag
 	}
 	_, i, conf := language.NewMatcher(tags).Match(t)
-	if conf < language.High {
+	if !serves(t, tags[i], conf) {
 		return nil, false
 	}
 	return c.locales[i], true
@@ -279,7 +287,7 @@ func (c *Catalogue) Accept(header string) (*Locale, bool) {
 			continue
 		}
 		_, i, conf := c.matcher.Match(p.tag)
-		if conf >= language.High {
+		if serves(p.tag, c.locales[i].tag, conf) {
 			return c.locales[i], true
 		}
 	}

@@ -54,6 +54,8 @@ func TestNegotiate(t *testing.T) {
 		{"unsupported query and no header: the default", "zh-Hans", "de", "", "zh-Hans"},
 		{"query that is a list is not a language", "en", "zh,en", "", "en"},
 		{"query that is not a tag", "en", "<script>", "", "en"},
+		{"a language the matcher stands English in for is not English", "zh-Hans", "tlh", "", "zh-Hans"},
+		{"nor in the header", "zh-Hans", "", "tlh, en;q=0.5", "en"},
 		{"an endless header is cut, not refused", "en", "", strings.Repeat("xx-yy, ", 400) + "zh", "en"},
 		{"only the first 16 entries count", "en", "", strings.Repeat("fr, ", 16) + "zh", "en"},
 		{"the 16th entry still counts", "en", "", strings.Repeat("fr, ", 15) + "zh", "zh-Hans"},
