@@ -37,6 +37,12 @@ func (e *Engine) announce(a announcement) {
 	if e.cluster == nil {
 		return
 	}
+	e.mu.Lock()
+	alone := len(e.members) <= 1
+	e.mu.Unlock()
+	if alone {
+		return // no one to tell: an instance that joins reads the store
+	}
 	a.From = e.cluster.Instance
 	select {
 	case e.announcements <- a:

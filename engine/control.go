@@ -120,7 +120,7 @@ func (e *Engine) pause(ctx context.Context, id, by string) error {
 	if from != probe.StateUnknown {
 		wctx, cancel := persistContext(ctx)
 		defer cancel()
-		e.transition(wctx, r.m.ComponentID, probe.Transition{MonitorID: id, At: now, From: from, To: probe.StateUnknown, Reason: "paused by " + by})
+		e.transition(wctx, r.m.ComponentID, probe.Transition{MonitorID: id, At: now, From: from, To: probe.StateUnknown, Reason: pausedReason + by})
 	}
 	return nil
 }
@@ -300,6 +300,9 @@ func (e *Engine) Reload(ctx context.Context, monitors []probe.Monitor, severity 
 	e.log.Info("monitors reloaded", "added", len(sum.Added), "changed", len(sum.Changed), "removed", len(sum.Removed), "unchanged", sum.Unchanged)
 	return sum, nil
 }
+
+// pausedReason begins the reason of the transition a pause records.
+const pausedReason = "paused by "
 
 // componentOf is the component of a monitor ("" if unknown).
 func (e *Engine) componentOf(id string) string {

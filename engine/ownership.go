@@ -5,6 +5,7 @@ import (
 	"errors"
 	"hash/fnv"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -208,6 +209,11 @@ func (e *Engine) rebalance(ctx context.Context, ids []string) {
 		}
 		e.mu.Lock()
 		r.detector = probe.NewDetector(r.m, st.To)
+		// A pause lives in memory; the last owner's one is read back from the transition it
+		// recorded, so a hand-over does not resume a paused monitor.
+		if st.To == probe.StateUnknown && strings.HasPrefix(st.Reason, pausedReason) {
+			r.paused = true
+		}
 		e.mu.Unlock()
 		if r.m.Kind == probe.KindHeartbeat && st.To == probe.StateDown {
 			e.heartbeats.MarkMissing(r.m.ID)
