@@ -1,6 +1,7 @@
 package redis
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -467,7 +468,9 @@ func merge(zs []goredis.Z, z goredis.Z) []goredis.Z {
 
 // appendStatus adds a change to a component's timeline and, when daily aggregates are kept,
 // rewrites the rows it changes (its day's, and the next row's) in the same MULTI/EXEC, under
-// WATCH of the timeline and the rows. An identical change already stored is a no-op.
+// WATCH of the timeline and the rows. An identical change already stored is a no-op. The reads
+// inside the WATCH go in one pipeline (two when there is a next row): a status change costs
+// four or five round trips.
 func (s *Store) appendStatus(ctx context.Context, ch component.Change) error {
 	at := store.Millis(ch.At)
 	z := goredis.Z{Score: float64(at), Member: string(store.MustJSON(storedChange{At: at, Status: string(ch.Status), Reason: ch.Reason}))}
@@ -484,24 +487,37 @@ func (s *Store) appendStatus(ctx context.Context, ch component.Change) error {
 		return fmt.Errorf("status days in %s: %w", zone, err)
 	}
 	id, dk, bk := ch.ComponentID, s.daysKey(ch.ComponentID, zone), s.builtKey(ch.ComponentID, zone)
+	day := store.DayOf(ch.At, loc)
 	done := false
 	for attempt := 0; !done; attempt++ {
 		if attempt == 50 {
 			return errors.New("too much contention")
 		}
 		err := s.rdb.Watch(ctx, func(tx *goredis.Tx) error {
-			if _, err := tx.ZScore(ctx, tl, z.Member.(string)).Result(); err == nil {
-				return nil // stored already
-			} else if !errors.Is(err, goredis.Nil) {
+			var stored *goredis.FloatCmd
+			var built *goredis.IntCmd
+			var next *goredis.StringSliceCmd
+			var reads dayReads
+			if _, err := tx.Pipelined(ctx, func(p goredis.Pipeliner) error {
+				stored = p.ZScore(ctx, tl, z.Member.(string))
+				built = p.Exists(ctx, bk)
+				reads = s.readDay(ctx, p, id, day, loc)
+				next = p.ZRangeByScore(ctx, dk, &goredis.ZRangeBy{Min: "(" + strconv.FormatInt(store.DayNumber(day), 10), Max: "+inf", Count: 1})
+				return nil
+			}); err != nil && !errors.Is(err, goredis.Nil) {
 				return err
 			}
-			built, err := tx.Exists(ctx, bk).Result()
-			if err != nil {
+			if stored.Err() == nil {
+				return nil // stored already
+			} else if !errors.Is(stored.Err(), goredis.Nil) {
+				return stored.Err()
+			}
+			if err := cmp.Or(built.Err(), next.Err()); err != nil {
 				return err
 			}
 			var rows []store.StatusDay // rows to write
 			var rewrite []int64        // days whose rows are replaced (all when building)
-			if built == 0 {
+			if built.Val() == 0 {
 				all, err := tx.ZRangeWithScores(ctx, tl, 0, -1).Result()
 				if err != nil {
 					return err
@@ -512,31 +528,33 @@ func (s *Store) appendStatus(ctx context.Context, ch component.Change) error {
 				}
 				rows = store.DaysOf(changes, component.Unknown, loc)
 			} else {
-				day := store.DayOf(ch.At, loc)
-				row, err := s.dayRow(ctx, tx, id, day, loc, z)
+				row, err := reads.row(id, z)
 				if err != nil {
 					return err
 				}
 				rows, rewrite = append(rows, row...), append(rewrite, store.DayNumber(day))
-				next, err := tx.ZRangeByScore(ctx, dk, &goredis.ZRangeBy{Min: "(" + strconv.FormatInt(store.DayNumber(day), 10), Max: "+inf", Count: 1}).Result()
-				if err != nil {
-					return err
-				}
-				if len(next) == 1 {
-					nd, err := decodeDay(next[0])
+				if len(next.Val()) == 1 {
+					nd, err := decodeDay(next.Val()[0])
 					if err != nil {
 						return err
 					}
-					row, err := s.dayRow(ctx, tx, id, nd.Date, loc, z)
+					var nextReads dayReads
+					if _, err := tx.Pipelined(ctx, func(p goredis.Pipeliner) error {
+						nextReads = s.readDay(ctx, p, id, nd.Date, loc)
+						return nil
+					}); err != nil {
+						return err
+					}
+					row, err := nextReads.row(id, z)
 					if err != nil {
 						return err
 					}
 					rows, rewrite = append(rows, row...), append(rewrite, store.DayNumber(nd.Date))
 				}
 			}
-			_, err = tx.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+			_, err := tx.TxPipelined(ctx, func(p goredis.Pipeliner) error {
 				p.ZAdd(ctx, tl, z)
-				if built == 0 {
+				if built.Val() == 0 {
 					p.Del(ctx, dk)
 					p.Set(ctx, bk, "1", 0)
 				}
@@ -568,21 +586,30 @@ func (s *Store) appendStatus(ctx context.Context, ch component.Change) error {
 	return nil
 }
 
-// dayRow makes a component's row of one day from its timeline read in tx, with z added (a
-// change not stored yet): nothing if the day holds no change.
-func (s *Store) dayRow(ctx context.Context, tx *goredis.Tx, id string, day calendar.Date, loc *time.Location, z goredis.Z) ([]store.StatusDay, error) {
+// dayReads are the reads queued for one day's row: the timeline's last change before the day
+// and its changes in the day.
+type dayReads struct {
+	q              store.DaysQuery
+	before, inside *goredis.ZSliceCmd
+}
+
+func (s *Store) readDay(ctx context.Context, p goredis.Pipeliner, id string, day calendar.Date, loc *time.Location) dayReads {
 	q := store.DaysQuery{Location: loc, First: day, Last: day}
 	span := q.Span()
 	from, to := strconv.FormatInt(store.Millis(span.Start), 10), strconv.FormatInt(store.Millis(span.End), 10)
-	before, err := tx.ZRevRangeByScoreWithScores(ctx, s.timelineKey(id), &goredis.ZRangeBy{Max: "(" + from, Min: "-inf", Count: 1}).Result()
-	if err != nil {
+	return dayReads{q: q,
+		before: p.ZRevRangeByScoreWithScores(ctx, s.timelineKey(id), &goredis.ZRangeBy{Max: "(" + from, Min: "-inf", Count: 1}),
+		inside: p.ZRangeByScoreWithScores(ctx, s.timelineKey(id), &goredis.ZRangeBy{Min: from, Max: "(" + to})}
+}
+
+// row makes the day's row from what was read, with z added (a change not stored yet): nothing
+// if the day holds no change.
+func (dr dayReads) row(id string, z goredis.Z) ([]store.StatusDay, error) {
+	if err := cmp.Or(dr.before.Err(), dr.inside.Err()); err != nil {
 		return nil, err
 	}
-	inside, err := tx.ZRangeByScoreWithScores(ctx, s.timelineKey(id), &goredis.ZRangeBy{Min: from, Max: "(" + to}).Result()
-	if err != nil {
-		return nil, err
-	}
-	zs := append(before, inside...)
+	span := dr.q.Span()
+	zs := append(slices.Clone(dr.before.Val()), dr.inside.Val()...)
 	if int64(z.Score) < store.Millis(span.End) {
 		zs = merge(zs, z)
 		if int64(z.Score) < store.Millis(span.Start) { // keep only the last change before the day
@@ -597,7 +624,7 @@ func (s *Store) dayRow(ctx context.Context, tx *goredis.Tx, id string, day calen
 	if err != nil {
 		return nil, err
 	}
-	return store.DaysFromTimeline(id, changes, q).Days, nil
+	return store.DaysFromTimeline(id, changes, dr.q).Days, nil
 }
 
 // importedDays builds the aggregates of imported timelines, if a zone is kept.

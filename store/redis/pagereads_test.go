@@ -1,7 +1,9 @@
 package redis_test
 
 import (
+	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -65,5 +67,60 @@ func TestIndexesExistingIncidents(t *testing.T) {
 		if !slices.Equal(got, tt.want) {
 			t.Errorf("ListIncidentHeads(%+v) = %v, want %v", tt.q, got, tt.want)
 		}
+	}
+}
+
+// BenchmarkAppendStatusDays is one status change, and a burst of 1,000 concurrent ones on 1,000
+// components, with and without the daily aggregates kept, on a real redis-server.
+func BenchmarkAppendStatusDays(b *testing.B) {
+	srv := redistest.Start(b, redistest.Options{})
+	sh, err := time.LoadLocation("Asia/Shanghai")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, keep := range []bool{false, true} {
+		s, err := redis.Open(b.Context(), redis.Options{Addrs: []string{srv.Addr}, KeyPrefix: fmt.Sprintf("bench-%v", keep)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer s.Close()
+		at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		var records []store.Record
+		for i := range 1000 {
+			c := component.Component{ID: fmt.Sprintf("c%d", i), Name: "C", Source: component.SourceAPI, CreatedAt: at, UpdatedAt: at}
+			records = append(records, store.Record{Type: store.RecordComponent, Component: &c})
+		}
+		if err := s.Import(b.Context(), records); err != nil {
+			b.Fatal(err)
+		}
+		if keep {
+			if err := s.KeepStatusDays(b.Context(), sh); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.Run(fmt.Sprintf("one/days=%v", keep), func(b *testing.B) {
+			i := 0
+			for b.Loop() {
+				i++
+				if err := s.AppendStatus(b.Context(), component.Change{ComponentID: "c0", At: at.Add(time.Duration(i) * time.Minute), Status: component.Operational}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(fmt.Sprintf("burst1000/days=%v", keep), func(b *testing.B) {
+			n := 0
+			for b.Loop() {
+				n++
+				var wg sync.WaitGroup
+				for i := range 1000 {
+					wg.Go(func() {
+						if err := s.AppendStatus(b.Context(), component.Change{ComponentID: fmt.Sprintf("c%d", i), At: at.Add(time.Duration(n) * time.Hour), Status: component.MajorOutage}); err != nil {
+							b.Error(err)
+						}
+					})
+				}
+				wg.Wait()
+			}
+		})
 	}
 }
