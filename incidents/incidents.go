@@ -87,7 +87,19 @@ type Update struct {
 	Components []Affected `json:"components,omitempty"`
 	Workaround bool       `json:"workaround,omitempty"` // this update gives a workaround
 	Kind       string     `json:"kind"`                 // declare, update, acknowledge, resolve, reopen, automatic
+	// Internal marks an entry for the team only: an acknowledgement without words. The public
+	// page, feeds, JSON and subscribers never show it; the admin API and the audit log do.
+	Internal bool `json:"internal,omitempty"`
 }
+
+// Public reports whether customers see this update. An acknowledgement is a public update
+// only when the SRE wrote something with it (older acknowledgements, stored before Internal,
+// carry the fixed "Acknowledged." text and are internal too).
+func (u Update) Public() bool {
+	return !u.Internal && !(u.Kind == "acknowledge" && u.Body == acknowledgedText)
+}
+
+const acknowledgedText = "Acknowledged."
 
 // Incident is something customers should know about.
 type Incident struct {
@@ -327,17 +339,25 @@ func (inc *Incident) Apply(ch Change, p *Policy, now time.Time) []*FieldError {
 	return nil
 }
 
-// Acknowledge records that a person has seen the incident: the first response.
-func (inc *Incident) Acknowledge(author string, now time.Time) error {
+// Acknowledge records that a person has seen the incident: the first response. With a body it
+// is also a public update (what the SRE tells customers); without one it is internal.
+func (inc *Incident) Acknowledge(author, body string, now time.Time) error {
 	if !inc.AcknowledgedAt.IsZero() {
 		return fmt.Errorf("incident %s was already acknowledged at %s: %w", inc.ID, inc.AcknowledgedAt.Format(time.RFC3339), ErrConflict)
 	}
 	if inc.Status == Resolved {
 		return fmt.Errorf("incident %s is resolved: %w", inc.ID, ErrInvalidState)
 	}
+	if errs := checkBody(body); len(errs) > 0 {
+		return errs[0]
+	}
 	now = now.UTC()
 	inc.AcknowledgedAt = now
-	inc.addUpdate(Update{At: now, Author: author, Status: inc.Status, Kind: "acknowledge", Body: "Acknowledged."})
+	u := Update{At: now, Author: author, Status: inc.Status, Kind: "acknowledge", Body: body}
+	if body == "" {
+		u.Body, u.Internal = acknowledgedText, true
+	}
+	inc.addUpdate(u)
 	inc.meet(FirstResponse, now)
 	return nil
 }

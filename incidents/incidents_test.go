@@ -133,10 +133,10 @@ func TestAutomaticIncidentWaitsForAHuman(t *testing.T) {
 	if st := clock(t, inc, p, incidents.FirstResponse, t0.Add(31*time.Minute)); st.State != incidents.Breached {
 		t.Errorf("no one answered in 30 minutes: %+v", st)
 	}
-	if err := inc.Acknowledge("oncall", t0.Add(20*time.Minute)); err != nil {
+	if err := inc.Acknowledge("oncall", "", t0.Add(20*time.Minute)); err != nil {
 		t.Fatal(err)
 	}
-	if err := inc.Acknowledge("oncall", t0.Add(21*time.Minute)); !errors.Is(err, incidents.ErrConflict) {
+	if err := inc.Acknowledge("oncall", "", t0.Add(21*time.Minute)); !errors.Is(err, incidents.ErrConflict) {
 		t.Errorf("acknowledging twice: %v", err)
 	}
 	if st := clock(t, inc, p, incidents.FirstResponse, t0.Add(time.Hour)); st.State != incidents.Met || st.Used != 20*time.Minute {

@@ -452,7 +452,7 @@ func TestEscalationAcrossTheNight(t *testing.T) {
 	}
 	// The acknowledgement: no repeat at 09:20, and the paged targets are told.
 	setClock(r.clock, at("2026-11-21 08:30"))
-	if _, err := r.svc.Incidents.Acknowledge(t.Context(), service.Actor{Name: "alice"}, p1.ID); err != nil {
+	if _, err := r.svc.Incidents.Acknowledge(t.Context(), service.Actor{Name: "alice"}, p1.ID, ""); err != nil {
 		t.Fatal(err)
 	}
 	r.route(t)
@@ -521,7 +521,7 @@ func TestRepeatWhileUnacknowledged(t *testing.T) {
 		t.Fatalf("the same repeat twice: %d", n)
 	}
 	r.deliver(t)
-	if _, err := r.svc.Incidents.Acknowledge(t.Context(), service.Actor{Name: "ops"}, inc.ID); err != nil {
+	if _, err := r.svc.Incidents.Acknowledge(t.Context(), service.Actor{Name: "ops"}, inc.ID, ""); err != nil {
 		t.Fatal(err)
 	}
 	r.clock.Advance(time.Hour)
@@ -581,7 +581,7 @@ func TestObsoleteEscalationIsCancelled(t *testing.T) {
 	inc := declare(t, r, incidents.P1, "Errors")
 	r.tick(t)
 	r.deliver(t)
-	if _, err := r.svc.Incidents.Acknowledge(t.Context(), service.Actor{Name: "ops"}, inc.ID); err != nil {
+	if _, err := r.svc.Incidents.Acknowledge(t.Context(), service.Actor{Name: "ops"}, inc.ID, ""); err != nil {
 		t.Fatal(err)
 	}
 	r.clock.Advance(time.Minute)

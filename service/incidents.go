@@ -162,10 +162,11 @@ func (s *Incidents) Update(ctx context.Context, by Actor, id string, ch incident
 	})
 }
 
-// Acknowledge records that a person has seen the incident (its first response).
-func (s *Incidents) Acknowledge(ctx context.Context, by Actor, id string) (incidents.Incident, error) {
+// Acknowledge records that a person has seen the incident (its first response); a body is
+// also a public update, none keeps the acknowledgement internal.
+func (s *Incidents) Acknowledge(ctx context.Context, by Actor, id, body string) (incidents.Incident, error) {
 	return s.change(ctx, by, id, "incident.acknowledge", events.Event{Kind: events.IncidentAcknowledged}, func(inc *incidents.Incident, _ *incidents.Policy, now time.Time) error {
-		return inc.Acknowledge(by.Name, now)
+		return inc.Acknowledge(by.Name, body, now)
 	})
 }
 

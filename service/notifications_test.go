@@ -49,10 +49,10 @@ func TestChangesJournalTheirEvents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.svc.Incidents.Acknowledge(ctx, ops, inc.ID); err != nil {
+	if _, err := f.svc.Incidents.Acknowledge(ctx, ops, inc.ID, ""); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.svc.Incidents.Acknowledge(ctx, ops, inc.ID); err == nil {
+	if _, err := f.svc.Incidents.Acknowledge(ctx, ops, inc.ID, ""); err == nil {
 		t.Fatal("a second acknowledgement was accepted")
 	}
 	if _, err := f.svc.Incidents.RecordSLAAlert(ctx, inc.ID, "resolution.warning", events.Event{Kind: events.SLAWarning, At: t0.Add(time.Hour), Clock: "resolution"}); err != nil {

@@ -110,7 +110,7 @@ func TestEveryChangeAuditsAndPublishesOnce(t *testing.T) {
 			return err
 		}},
 		{"incident.acknowledge", events.IncidentAcknowledged, "incident/", func() error {
-			_, err := f.svc.Incidents.Acknowledge(ctx, ops, incidentID)
+			_, err := f.svc.Incidents.Acknowledge(ctx, ops, incidentID, "")
 			return err
 		}},
 		{"incident.resolve", events.IncidentResolved, "incident/", func() error {

@@ -112,7 +112,7 @@ func (s *Server) changeIncident(op string) echo.HandlerFunc {
 			inc, err = s.svc.Incidents.Update(ctx, who, id, incidents.Change{Body: in.Message, Status: in.Status, Severity: in.Severity,
 				Components: toAffected(in.Components), Workaround: in.Workaround})
 		case "acknowledge":
-			inc, err = s.svc.Incidents.Acknowledge(ctx, who, id)
+			inc, err = s.svc.Incidents.Acknowledge(ctx, who, id, in.Message)
 		case "resolve":
 			inc, err = s.svc.Incidents.Resolve(ctx, who, id, in.Message)
 		case "reopen":
@@ -261,6 +261,9 @@ func (s *Server) viewIncident(inc incidents.Incident, now time.Time, public bool
 	}
 	for i := len(inc.Updates) - 1; i >= 0; i-- {
 		u := inc.Updates[i]
+		if public && !u.Public() {
+			continue // an acknowledgement without words is for the team
+		}
 		uv := updateView{ID: u.ID, At: u.At, Author: u.Author, Kind: u.Kind, Status: u.Status, Body: u.Body, BodyHTML: s.md.render(u.Body),
 			Severity: u.Severity, Components: u.Components, Workaround: u.Workaround}
 		if public {

@@ -88,12 +88,19 @@ func TestIncidentLifecycleThroughTheAPI(t *testing.T) {
 	if s := strings.Join(actions, ","); s != "incident.reopen,incident.resolve,incident.acknowledge,incident.update,incident.update,incident.declare" {
 		t.Errorf("audit = %s", s)
 	}
-	// The public view: sanitized HTML, no authors, no version.
+	// The public view: sanitized HTML, no authors, no version, and no acknowledgement without
+	// words (it is for the team: the admin view above has it).
 	pub := f.do("GET", "/api/v1/incidents/"+inc.ID, "", "")
 	pv := pub.incident(t)
 	if pub.code != 200 || strings.Contains(string(pub.body), "incidents-key") || strings.Contains(string(pub.body), `"version"`) ||
-		!strings.Contains(string(pv.Updates[5].BodyHTML), `<strong>looking</strong>`) {
+		len(pv.Updates) != 5 || strings.Contains(string(pub.body), `"acknowledge"`) ||
+		!strings.Contains(string(pv.Updates[4].BodyHTML), `<strong>looking</strong>`) {
 		t.Errorf("public incident: %s", pub.body)
+	}
+	for _, path := range []string{"/history.rss", "/api/v2/incidents.json", "/incidents/" + inc.ID} {
+		if body := string(f.do("GET", path, "", "").body); strings.Contains(body, "Acknowledged.") {
+			t.Errorf("%s shows the acknowledgement without words", path)
+		}
 	}
 	list := f.do("GET", "/api/v1/incidents?status=open", "", "")
 	if !strings.Contains(string(list.body), inc.ID) {
@@ -195,5 +202,21 @@ func TestIncidentAndHistoryPages(t *testing.T) {
 	}
 	if r := f.do("GET", "/history?month=soon", "", ""); r.code != 400 {
 		t.Errorf("bad month: %d", r.code)
+	}
+}
+
+// TestAcknowledgementWithWordsIsPublic: what the SRE writes with an acknowledgement is an update
+// customers see; an acknowledgement without words is not.
+func TestAcknowledgementWithWordsIsPublic(t *testing.T) {
+	f := newFixture(t)
+	f.addComponents("api")
+	ops := f.tokens[apikey.ScopeIncidents]
+	declared := f.do("POST", "/api/admin/v1/incidents", ops, `{"title":"Slow API","severity":"P2","message":"Looking.","components":[]}`).incident(t)
+	if r := f.do("POST", "/api/admin/v1/incidents/"+declared.ID+"/acknowledge", ops, `{"message":"We see it and are on it."}`); r.code != 200 {
+		t.Fatalf("acknowledge: %d %s", r.code, r.body)
+	}
+	pub := f.do("GET", "/api/v1/incidents/"+declared.ID, "", "").incident(t)
+	if len(pub.Updates) != 2 || pub.Updates[0].Kind != "acknowledge" || pub.Updates[0].Body != "We see it and are on it." {
+		t.Errorf("public updates %+v, want the acknowledgement's words first", pub.Updates)
 	}
 }

@@ -120,6 +120,9 @@ func (s *Server) v2IncidentOf(inc incidents.Incident, st *v2State) v2Incident {
 	}
 	prev := map[string]component.Status{}
 	for _, u := range inc.Updates {
+		if !u.Public() {
+			continue // an acknowledgement without words is for the team
+		}
 		if u.Status == incidents.Monitoring && v.MonitoringAt == nil {
 			m := s.v2Time(u.At)
 			v.MonitoringAt = &m
