@@ -62,7 +62,8 @@ func (s *Server) buildFeed(c echo.Context) (*feeds.Feed, error) {
 		title += " – " + cc.Name
 		link += "?component=" + comp
 	}
-	feed := &feeds.Feed{Title: title + " status", Link: &feeds.Link{Href: link}, Id: link,
+	// The page's title usually says "status" already ("Acme Status"): the feed says what it holds.
+	feed := &feeds.Feed{Title: title + " – incidents and maintenance", Link: &feeds.Link{Href: link}, Id: link,
 		Description: "Incidents and maintenance of " + title}
 	incs, err := s.store.ListIncidents(ctx, store.IncidentQuery{ComponentID: comp, Limit: 50})
 	if err != nil {
@@ -73,6 +74,9 @@ func (s *Server) buildFeed(c echo.Context) (*feeds.Feed, error) {
 		var b strings.Builder
 		for i := len(inc.Updates) - 1; i >= 0; i-- {
 			u := inc.Updates[i]
+			if !u.Public() {
+				continue // an acknowledgement without words is for the team
+			}
 			body := string(s.md.render(u.Body))
 			if u.Body == "" {
 				body = ""
@@ -112,7 +116,7 @@ func (s *Server) buildFeed(c echo.Context) (*feeds.Feed, error) {
 				desc += "<p>" + html.EscapeString(w.Description) + "</p>"
 			}
 			feed.Items = append(feed.Items, &feeds.Item{Title: "Maintenance: " + w.Title + " (" + statusWord(string(state)) + ")",
-				Link: &feeds.Link{Href: link}, Id: id, Created: w.AnnouncedAt, Updated: updated, Description: desc, Content: desc})
+				Link: &feeds.Link{Href: id}, Id: id, Created: w.AnnouncedAt, Updated: updated, Description: desc, Content: desc})
 		}
 	}
 	feed.Sort(func(a, b *feeds.Item) bool { return a.Updated.After(b.Updated) })

@@ -5,6 +5,8 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -82,6 +84,7 @@ func TestGolden(t *testing.T) {
 		{"admin-maintenance.json", "/api/admin/v1/maintenance"},
 		{"page.html", "/"},
 		{"incident.html", "/incidents/inc-open"},
+		{"maintenance.html", "/maintenance/tuesday-db-" + strconv.FormatInt(time.Date(2026, 11, 4, 5, 0, 0, 0, time.UTC).Unix(), 36)},
 		{"history.html", "/history?month=2026-10"},
 		{"history.atom", "/history.atom"},
 		{"history.rss", "/history.rss"},
@@ -173,4 +176,29 @@ func firstDiff(got, want string) string {
 		}
 	}
 	return "one is a prefix of the other"
+}
+
+// TestFeedLinksResolve: every item of the feeds links to a page that exists, maintenance
+// occurrences included (they linked to / and their id URL was a 404).
+func TestFeedLinksResolve(t *testing.T) {
+	f := goldenFixture(t)
+	links := regexp.MustCompile(`<link>(https://status\.example\.com/[^<]+)</link>`).FindAllStringSubmatch(string(f.do("GET", "/history.rss", "", "").body), -1)
+	maint := 0
+	for _, l := range links {
+		path := strings.TrimPrefix(l[1], "https://status.example.com")
+		if strings.HasPrefix(path, "/maintenance/") {
+			maint++
+		}
+		if r := f.do("GET", path, "", ""); r.code != 200 {
+			t.Errorf("the feed links to %s, which answers %d", path, r.code)
+		}
+	}
+	if maint == 0 {
+		t.Errorf("no maintenance item links to its own page: %v", links)
+	}
+	for _, bad := range []string{"/maintenance/nope", "/maintenance/tuesday-db-zzzzzzzzzzzz", "/maintenance/tuesday-db-1"} {
+		if r := f.do("GET", bad, "", ""); r.code != 404 {
+			t.Errorf("%s answers %d, want 404", bad, r.code)
+		}
+	}
 }

@@ -15,6 +15,7 @@ import (
 
 func (s *Server) routesHistory() {
 	s.echo.GET("/incidents/:id", s.incidentPage, s.cache.middleware)
+	s.echo.GET("/maintenance/:id", s.maintenancePage, s.cache.middleware)
 	s.echo.GET("/history", s.historyPage, s.cache.middleware)
 }
 

@@ -26,7 +26,7 @@ func parseTemplates(assets fs.FS) (*template.Template, error) {
 	if err != nil {
 		return nil, fmt.Errorf("statuspage: templates: %w", err)
 	}
-	for _, name := range []string{"index.html", "error.html", "incident.html", "history.html"} {
+	for _, name := range []string{"index.html", "error.html", "incident.html", "history.html", "maintenance.html"} {
 		if t.Lookup(name) == nil {
 			return nil, fmt.Errorf("statuspage: templates: %s is missing", name)
 		}
@@ -282,7 +282,7 @@ func (s *Server) viewIncidentPage(inc incidents.Incident, names map[string]strin
 		Status: statusWord(string(inc.Status)), Components: strings.Join(comps, ", ")}
 	for i := len(inc.Updates) - 1; i >= 0; i-- {
 		u := inc.Updates[i]
-		if u.Body == "" {
+		if u.Body == "" || !u.Public() {
 			continue
 		}
 		v.Updates = append(v.Updates, incidentUpdatePage{Status: statusWord(string(u.Status)),

@@ -293,6 +293,7 @@ func cachedRoutes() []cacheRoute {
 		{path: "/", lastGood: true},
 		{path: "/history", params: []cacheParam{month}, lastGood: true},
 		{path: "/incidents/:id", lastGood: true},
+		{path: "/maintenance/:id", lastGood: true},
 		{path: "/api/v1/components"},
 		{path: "/api/v1/incidents", params: []cacheParam{{name: "status", def: "all"}, {name: "severity"}, component,
 			{name: "limit", def: "50", norm: canonicalInt}}},
