@@ -27,6 +27,7 @@ type Record struct {
 	Window     *maintenance.Window  `json:"window,omitempty"`
 	Incident   *incidents.Incident  `json:"incident,omitempty"`
 	Cursor     *CursorRecord        `json:"cursor,omitempty"`
+	Subscriber *Subscriber          `json:"subscriber,omitempty"`
 }
 
 // The record types, in the order an export writes them.
@@ -41,6 +42,7 @@ const (
 	RecordWindow     = "window"
 	RecordIncident   = "incident"
 	RecordCursor     = "cursor"
+	RecordSubscriber = "subscriber"
 )
 
 // ExportHeader is an export's first line.

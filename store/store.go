@@ -49,6 +49,7 @@ type Store interface {
 	Journal
 	Outbox
 	Leases
+	Subscribers
 	Dump
 
 	// Ping reports whether the backend is reachable (for /readyz).

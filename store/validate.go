@@ -110,6 +110,14 @@ func ValidateRecords(records []Record) []error {
 				bad(i, "cursor needs a name and a time")
 			}
 			unique(i, "cursor", r.Cursor.Name)
+		case RecordSubscriber:
+			sub := r.Subscriber
+			if sub.ID == "" || !sub.Channel.Valid() || !sub.State.Valid() || sub.Address == "" || sub.LinkKey == "" || sub.Version < 1 ||
+				sub.CreatedAt.IsZero() || sub.Channel == SubscriberWebhook && sub.URL == "" {
+				bad(i, "subscriber %q: needs an id, a known channel and state, an address (and a URL for a webhook), a link key, a version and a creation time", sub.ID)
+			}
+			unique(i, "subscriber", sub.ID)
+			unique(i, "subscription", sub.Lookup())
 		default:
 			bad(i, "unknown record type %q", r.Type)
 		}
@@ -120,7 +128,7 @@ func ValidateRecords(records []Record) []error {
 func (r Record) payloads() int {
 	n := 0
 	for _, set := range []bool{r.Header != nil, r.Component != nil, r.Status != nil, r.Transition != nil, r.Rollup != nil,
-		r.Key != nil, r.Audit != nil, r.Window != nil, r.Incident != nil, r.Cursor != nil} {
+		r.Key != nil, r.Audit != nil, r.Window != nil, r.Incident != nil, r.Cursor != nil, r.Subscriber != nil} {
 		if set {
 			n++
 		}
@@ -148,6 +156,8 @@ func (r Record) payloadType() string {
 		return RecordIncident
 	case r.Cursor != nil:
 		return RecordCursor
+	case r.Subscriber != nil:
+		return RecordSubscriber
 	case r.Header != nil:
 		return RecordHeader
 	}

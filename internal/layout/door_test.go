@@ -19,7 +19,8 @@ var storeWrites = map[string]bool{
 	"SetCursor": true, "AppendEvents": true, "SetJournalCursor": true, "PruneJournal": true, "EnqueueNotifications": true,
 	"ClaimNotifications": true, "FinishNotification": true, "ChangeNotification": true, "PruneNotifications": true,
 	"AcquireLease": true, "ReleaseLease": true,
-	"KeepStatusDays": true,
+	"KeepStatusDays":   true,
+	"CreateSubscriber": true, "UpdateSubscriber": true, "DeleteSubscriber": true,
 }
 
 // coordination are the methods instances sharing a store agree through (store/cluster.go): a

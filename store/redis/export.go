@@ -193,12 +193,12 @@ func (s *Store) Export(ctx context.Context, emit func(store.Record) error) error
 			return err
 		}
 	}
-	return nil
+	return s.exportSubscribers(ctx, emit) // subscribers.go
 }
 
 // empty reports whether the store under this prefix holds nothing.
 func (s *Store) empty(ctx context.Context) (bool, error) {
-	for _, k := range []string{"components", "keys", "audit", "maintenance", "incidents", "cursors", "rollup-monitors"} {
+	for _, k := range []string{"components", "keys", "audit", "maintenance", "incidents", "cursors", "rollup-monitors", "subscribers"} {
 		n, err := s.rdb.Exists(ctx, s.metaKey(k)).Result()
 		if err != nil || n > 0 {
 			return false, err
@@ -296,6 +296,8 @@ func (s *Store) importRecord(ctx context.Context, p goredis.Pipeliner, r store.R
 		s.indexIncident(ctx, p, *inc, nil) // its head and indexes (pagereads.go)
 	case store.RecordCursor:
 		p.HSet(ctx, s.metaKey("cursors"), r.Cursor.Name, store.Millis(r.Cursor.At))
+	case store.RecordSubscriber:
+		s.indexSubscriber(ctx, p, store.NormalizeSubscriber(*r.Subscriber), nil)
 	default:
 		return fmt.Errorf("unknown record type %q", r.Type)
 	}

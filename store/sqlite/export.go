@@ -112,7 +112,7 @@ func (s *Store) Export(ctx context.Context, emit func(store.Record) error) error
 	if err != nil {
 		return err
 	}
-	return s.each(ctx, `SELECT name, at FROM cursors ORDER BY name`, func(r *sql.Rows) error {
+	err = s.each(ctx, `SELECT name, at FROM cursors ORDER BY name`, func(r *sql.Rows) error {
 		var c store.CursorRecord
 		var at int64
 		if err := r.Scan(&c.Name, &at); err != nil {
@@ -121,6 +121,10 @@ func (s *Store) Export(ctx context.Context, emit func(store.Record) error) error
 		c.At = store.FromMillis(at)
 		return emit(store.Record{Type: store.RecordCursor, Cursor: &c})
 	})
+	if err != nil {
+		return err
+	}
+	return s.exportSubscribers(ctx, emit) // subscribers.go
 }
 
 func (s *Store) each(ctx context.Context, q string, fn func(*sql.Rows) error) error {
@@ -140,7 +144,7 @@ func (s *Store) each(ctx context.Context, q string, fn func(*sql.Rows) error) er
 // Import writes records into an empty database, in one transaction: all or nothing.
 func (s *Store) Import(ctx context.Context, records []store.Record) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		for _, table := range []string{"components", "status_changes", "transitions", "rollups", "api_keys", "audit", "maintenance_windows", "incidents", "cursors"} {
+		for _, table := range []string{"components", "status_changes", "transitions", "rollups", "api_keys", "audit", "maintenance_windows", "incidents", "cursors", "subscribers"} {
 			var n int
 			if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+table).Scan(&n); err != nil {
 				return fmt.Errorf("import: %w", err)
@@ -163,8 +167,8 @@ func importRecord(ctx context.Context, tx *sql.Tx, r store.Record) error {
 	switch r.Type {
 	case store.RecordComponent:
 		c := r.Component
-		_, err = tx.ExecContext(ctx, `INSERT INTO components (id, name, description, group_id, is_group, position, source, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			c.ID, c.Name, c.Description, c.GroupID, c.IsGroup, c.Position, string(c.Source), store.Millis(c.CreatedAt), store.Millis(c.UpdatedAt))
+		_, err = tx.ExecContext(ctx, `INSERT INTO components (id, name, description, group_id, is_group, position, source, visibility, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			c.ID, c.Name, c.Description, c.GroupID, c.IsGroup, c.Position, string(c.Source), string(c.Visibility), store.Millis(c.CreatedAt), store.Millis(c.UpdatedAt))
 	case store.RecordStatus:
 		ch := r.Status
 		_, err = tx.ExecContext(ctx, `INSERT INTO status_changes (component_id, at, status, reason) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
@@ -208,6 +212,8 @@ func importRecord(ctx context.Context, tx *sql.Tx, r store.Record) error {
 		}
 	case store.RecordCursor:
 		_, err = tx.ExecContext(ctx, `INSERT INTO cursors (name, at) VALUES (?, ?)`, r.Cursor.Name, store.Millis(r.Cursor.At))
+	case store.RecordSubscriber:
+		err = insertSubscriber(ctx, tx, *r.Subscriber)
 	default:
 		err = fmt.Errorf("unknown record type %q", r.Type)
 	}

@@ -31,6 +31,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ComponentsCRUD", testComponentsCRUD},
 		{"ComponentsOrder", testComponentsOrder},
 		{"ComponentsAuditedAtomically", testComponentsAudited},
+		{"ComponentVisibility", func(t *testing.T, s store.Store) { testComponentVisibility(t, s, newStore(t)) }},
 		{"Timeline", testTimeline},
 		{"TimelineUnknownComponent", testTimelineUnknownComponent},
 		{"Transitions", testTransitions},
@@ -51,6 +52,10 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"OutboxConcurrentClaims", testOutboxConcurrentClaims},
 		{"Leases", testLeases},
 		{"ExportImport", func(t *testing.T, s store.Store) { testExportImport(t, s, newStore(t)) }},
+		{"Subscribers", testSubscribers},
+		{"SubscriberList", testSubscriberList},
+		{"SubscribersConcurrent", testSubscribersConcurrent},
+		{"SubscribersExportImport", func(t *testing.T, s store.Store) { testSubscribersExportImport(t, s, newStore(t)) }},
 		{"Ping", func(t *testing.T, s store.Store) {
 			if err := s.Ping(t.Context()); err != nil {
 				t.Fatalf("Ping: %v", err)
