@@ -127,7 +127,16 @@ type pageView struct {
 	Sections                    []sectionView
 	Active, Upcoming            []maintenanceView
 	Incidents                   []incidentPageView
+	Past                        []pastIncidentView // resolved in the last pastIncidentsFor
 	Zone, Updated, Version      string
+}
+
+// pastIncidentsFor is how far back the page lists resolved incidents, as Statuspage does.
+const pastIncidentsFor = 14 * 24 * time.Hour
+
+// pastIncidentView is a resolved incident in the page's "Past incidents": a line, neutral.
+type pastIncidentView struct {
+	ID, Title, Resolved, ResolvedISO, Lasted string
 }
 
 // incidentPageView is an open incident on the page.
@@ -200,6 +209,15 @@ func (s *Server) statusPage(c echo.Context) error {
 		iv := s.viewIncidentPage(h.Incident, names)
 		iv.Earlier = h.UpdateCount - len(h.Updates)
 		v.Incidents = append(v.Incidents, iv)
+	}
+	past, err := s.incidentHeads(c, store.IncidentQuery{ResolvedOnly: true, Since: now.Add(-pastIncidentsFor), Limit: 20})
+	if err != nil {
+		return err
+	}
+	for _, h := range past {
+		v.Past = append(v.Past, pastIncidentView{ID: h.ID, Title: h.Title,
+			Resolved: h.ResolvedAt.In(s.page.Location).Format("2 Jan 15:04 MST"), ResolvedISO: h.ResolvedAt.UTC().Format(time.RFC3339),
+			Lasted: humanDuration(h.ResolvedAt.Sub(h.StartedAt))})
 	}
 	var loose sectionView
 	groups := map[string]int{}
