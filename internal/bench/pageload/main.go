@@ -239,6 +239,7 @@ func timeRenders(client *http.Client, base string, o options) error {
 	}
 	for _, p := range o.paths {
 		var times []time.Duration
+		cpu0 := cpuTime()
 		for range o.renders {
 			t := time.Now()
 			if _, code, err := fetch(client, base+p, true); err != nil {
@@ -251,12 +252,23 @@ func timeRenders(client *http.Client, base string, o options) error {
 			times = append(times, time.Since(t))
 		}
 		if len(times) > 0 {
+			cpu := (cpuTime() - cpu0) / time.Duration(len(times))
 			slices.Sort(times)
-			fmt.Printf("uncached renders of %s (%d components): %d, min %s, median %s, max %s\n", p, o.components, len(times),
-				times[0].Round(time.Millisecond), times[len(times)/2].Round(time.Millisecond), times[len(times)-1].Round(time.Millisecond))
+			fmt.Printf("uncached renders of %s (%d components): %d, min %s, median %s, max %s; CPU %s a render\n", p, o.components, len(times),
+				times[0].Round(time.Millisecond), times[len(times)/2].Round(time.Millisecond), times[len(times)-1].Round(time.Millisecond), cpu.Round(time.Millisecond))
 		}
 	}
 	return nil
+}
+
+// cpuTime is the CPU time the process has used (user and system), server and client together:
+// unlike the wall time of a render, it does not grow with other processes' load.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // keepDays has the store keep daily status aggregates in the page's zone, as serve does.

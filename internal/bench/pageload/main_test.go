@@ -32,8 +32,8 @@ func TestSmokeHistory(t *testing.T) {
 				`(?m)^seeded ` + backend + ` with 12 components in 3 groups, 90 days of history each, 40 resolved incidents over 1000 days and 2 with 30 updates, daily aggregates built, in \S+$`,
 				`(?m)^  1 clients with random query strings: [1-9]\d* requests, 0 errors, latency p50 \S+, p99 \S+, max \S+$`,
 				`(?m)^  1 clients with the plain path: [1-9]\d* requests, 0 errors, latency p50 \S+, p99 \S+, max \S+$`,
-				`(?m)^uncached renders of / \(12 components\): 2, min \S+, median \S+, max \S+$`,
-				`(?m)^uncached renders of /api/v2/summary.json \(12 components\): 2, min \S+, median \S+, max \S+$`,
+				`(?m)^uncached renders of / \(12 components\): 2, min \S+, median \S+, max \S+; CPU \S+ a render$`,
+				`(?m)^uncached renders of /api/v2/summary.json \(12 components\): 2, min \S+, median \S+, max \S+; CPU \S+ a render$`,
 			} {
 				if !regexp.MustCompile(want).MatchString(out) {
 					t.Errorf("report lacks %s:\n%s", want, out)
