@@ -149,10 +149,10 @@ func (s *Store) mutateMeta(ctx context.Context, hash, field string, a store.Audi
 					p.HSet(ctx, hashKey, field, newValue)
 				}
 				p.ZAdd(ctx, s.metaKey("audit"), goredis.Z{Score: float64(id), Member: entry})
-				for _, fn := range also {
 				if a.Event != nil {
 					s.journalInTx(ctx, p, *a.Event) // the change's event, in its transaction
 				}
+				for _, fn := range also {
 					fn(p)
 				}
 				return nil
@@ -180,16 +180,18 @@ type storedComponent struct {
 	Source      string `json:"source"`
 	CreatedAt   int64  `json:"created_at"`
 	UpdatedAt   int64  `json:"updated_at"`
+	Visibility  string `json:"visibility,omitempty"` // absent: public
 }
 
 func toStored(c component.Component) storedComponent {
 	return storedComponent{ID: c.ID, Name: c.Name, Description: c.Description, GroupID: c.GroupID, IsGroup: c.IsGroup,
-		Position: c.Position, Source: string(c.Source), CreatedAt: store.Millis(c.CreatedAt), UpdatedAt: store.Millis(c.UpdatedAt)}
+		Position: c.Position, Source: string(c.Source), CreatedAt: store.Millis(c.CreatedAt), UpdatedAt: store.Millis(c.UpdatedAt),
+		Visibility: string(c.Visibility)}
 }
 
 func (sc storedComponent) component() component.Component {
 	return component.Component{ID: sc.ID, Name: sc.Name, Description: sc.Description, GroupID: sc.GroupID, IsGroup: sc.IsGroup,
-		Position: sc.Position, Source: component.Source(sc.Source), Status: component.Unknown,
+		Position: sc.Position, Source: component.Source(sc.Source), Visibility: component.Visibility(sc.Visibility), Status: component.Unknown,
 		CreatedAt: store.FromMillis(sc.CreatedAt), UpdatedAt: store.FromMillis(sc.UpdatedAt)}
 }
 

@@ -167,8 +167,8 @@ func importRecord(ctx context.Context, tx *sql.Tx, r store.Record) error {
 	switch r.Type {
 	case store.RecordComponent:
 		c := r.Component
-		_, err = tx.ExecContext(ctx, `INSERT INTO components (id, name, description, group_id, is_group, position, source, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			c.ID, c.Name, c.Description, c.GroupID, c.IsGroup, c.Position, string(c.Source), store.Millis(c.CreatedAt), store.Millis(c.UpdatedAt))
+		_, err = tx.ExecContext(ctx, `INSERT INTO components (id, name, description, group_id, is_group, position, source, visibility, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			c.ID, c.Name, c.Description, c.GroupID, c.IsGroup, c.Position, string(c.Source), string(c.Visibility), store.Millis(c.CreatedAt), store.Millis(c.UpdatedAt))
 	case store.RecordStatus:
 		ch := r.Status
 		_, err = tx.ExecContext(ctx, `INSERT INTO status_changes (component_id, at, status, reason) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,

@@ -37,7 +37,7 @@ var migrations embed.FS
 // SchemaVersion is the schema version this build writes (the number of the last migration).
 // Migrations are numbered by the work that adds them and may leave gaps (0004 is the page
 // aggregates' number); each applied one is recorded (schema_migrations).
-const SchemaVersion = 6
+const SchemaVersion = 7
 
 // Store is the SQLite backend.
 type Store struct {
@@ -183,7 +183,7 @@ func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 
 // Components.
 
-const componentColumns = `c.id, c.name, c.description, c.group_id, c.is_group, c.position, c.source, c.created_at, c.updated_at,
+const componentColumns = `c.id, c.name, c.description, c.group_id, c.is_group, c.position, c.source, c.visibility, c.created_at, c.updated_at,
 	COALESCE((SELECT status || ' ' || at FROM status_changes WHERE component_id = c.id ORDER BY at DESC, status DESC, reason DESC LIMIT 1), '')`
 
 type scanner interface{ Scan(...any) error }
@@ -191,11 +191,11 @@ type scanner interface{ Scan(...any) error }
 func scanComponent(r scanner) (component.Component, error) {
 	var c component.Component
 	var created, updated int64
-	var latest, source string
-	if err := r.Scan(&c.ID, &c.Name, &c.Description, &c.GroupID, &c.IsGroup, &c.Position, &source, &created, &updated, &latest); err != nil {
+	var latest, source, visibility string
+	if err := r.Scan(&c.ID, &c.Name, &c.Description, &c.GroupID, &c.IsGroup, &c.Position, &source, &visibility, &created, &updated, &latest); err != nil {
 		return c, err
 	}
-	c.Source = component.Source(source)
+	c.Source, c.Visibility = component.Source(source), component.Visibility(visibility)
 	c.CreatedAt, c.UpdatedAt = store.FromMillis(created), store.FromMillis(updated)
 	c.Status = component.Unknown
 	if status, at, ok := strings.Cut(latest, " "); ok {
@@ -246,9 +246,9 @@ func getComponent(ctx context.Context, q querier, id string) (component.Componen
 // CreateComponent stores a new component with its audit entry.
 func (s *Store) CreateComponent(ctx context.Context, c component.Component, a store.AuditEntry) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `INSERT INTO components (id, name, description, group_id, is_group, position, source, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
-			c.ID, c.Name, c.Description, c.GroupID, c.IsGroup, c.Position, string(c.Source), store.Millis(c.CreatedAt), store.Millis(c.UpdatedAt))
+		res, err := tx.ExecContext(ctx, `INSERT INTO components (id, name, description, group_id, is_group, position, source, visibility, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+			c.ID, c.Name, c.Description, c.GroupID, c.IsGroup, c.Position, string(c.Source), string(c.Visibility), store.Millis(c.CreatedAt), store.Millis(c.UpdatedAt))
 		if err != nil {
 			return fmt.Errorf("create component %s: %w", c.ID, err)
 		}
@@ -267,8 +267,8 @@ func (s *Store) UpdateComponent(ctx context.Context, c component.Component, a st
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE components SET name = ?, description = ?, group_id = ?, is_group = ?, position = ?, source = ?, updated_at = ? WHERE id = ?`,
-			c.Name, c.Description, c.GroupID, c.IsGroup, c.Position, string(c.Source), store.Millis(c.UpdatedAt), c.ID); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE components SET name = ?, description = ?, group_id = ?, is_group = ?, position = ?, source = ?, visibility = ?, updated_at = ? WHERE id = ?`,
+			c.Name, c.Description, c.GroupID, c.IsGroup, c.Position, string(c.Source), string(c.Visibility), store.Millis(c.UpdatedAt), c.ID); err != nil {
 			return fmt.Errorf("update component %s: %w", c.ID, err)
 		}
 		a.Before = store.MustJSON(old)
