@@ -31,6 +31,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ComponentsCRUD", testComponentsCRUD},
 		{"ComponentsOrder", testComponentsOrder},
 		{"ComponentsAuditedAtomically", testComponentsAudited},
+		{"ComponentVisibility", func(t *testing.T, s store.Store) { testComponentVisibility(t, s, newStore(t)) }},
 		{"Timeline", testTimeline},
 		{"TimelineUnknownComponent", testTimelineUnknownComponent},
 		{"Transitions", testTransitions},
