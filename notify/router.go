@@ -114,12 +114,21 @@ func (r *Router) step(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	var rows []store.Notification
+	added := 0
+	enqueue := func(rows []store.Notification) error {
+		if len(rows) == 0 {
+			return nil
+		}
+		n, err := r.door.Enqueue(ctx, rows)
+		added += n
+		return err
+	}
 	for {
 		entries, err := r.store.ReadJournal(ctx, r.pos, batch)
 		if err != nil {
-			return 0, err
+			return added, err
 		}
+		var rows []store.Notification // a batch at a time: a long backlog is not held in memory
 		for _, e := range entries {
 			var ev events.Event
 			if err := json.Unmarshal(e.Body, &ev); err != nil {
@@ -130,23 +139,26 @@ func (r *Router) step(ctx context.Context) (int, error) {
 				}
 				rows = append(rows, r.route(ev, e.Seq, now, names)...)
 			}
-			r.pos = e.Seq
+		}
+		if err := enqueue(rows); err != nil {
+			return added, err
+		}
+		if len(entries) > 0 {
+			r.pos = entries[len(entries)-1].Seq
 		}
 		if len(entries) < batch {
 			break
 		}
 	}
+	var rows []store.Notification
 	for k, g := range r.groups {
 		if !now.Before(g.deadline) {
 			rows = append(rows, r.groupRows(g, now, names)...)
 			delete(r.groups, k)
 		}
 	}
-	added := 0
-	if len(rows) > 0 {
-		if added, err = r.door.Enqueue(ctx, rows); err != nil {
-			return 0, err
-		}
+	if err := enqueue(rows); err != nil {
+		return added, err
 	}
 	cursor := r.pos
 	for _, g := range r.groups {
