@@ -57,7 +57,19 @@ const (
 	// NotificationChanged: an operator retried or cancelled a notification (Reason: its id;
 	// To: its new state). Notifications are never about notifications.
 	NotificationChanged Kind = "notification.changed"
+
+	// Subscribers (SubscriberID; never the address): what their own mails are about. None
+	// changes the page, and none is routed to the SREs' targets.
+	SubscriberRequested Kind = "subscriber.requested" // asked, or asked again while pending: a confirmation mail is owed
+	SubscriberReminded  Kind = "subscriber.reminded"  // asked again while subscribed: their manage link is mailed
+	SubscriberConfirmed Kind = "subscriber.confirmed" // by their link, or added confirmed by an operator
+	SubscriberUpdated   Kind = "subscriber.updated"   // chose other components or language, or resumed
+	SubscriberSuspended Kind = "subscriber.suspended" // a webhook that kept failing: its contact is mailed
+	SubscriberRemoved   Kind = "subscriber.removed"   // left, was removed, or never confirmed: deleted
 )
+
+// AboutSubscriber reports whether k is one of the subscriber kinds.
+func (k Kind) AboutSubscriber() bool { return strings.HasPrefix(string(k), "subscriber.") }
 
 // Event is one thing that happened.
 type Event struct {
@@ -84,6 +96,8 @@ type Event struct {
 	IncidentID string `json:"incident_id,omitempty"`
 	Severity   string `json:"severity,omitempty"`
 	Clock      string `json:"clock,omitempty"`
+	// Subscriber events: which subscriber (docs/subscribers.md).
+	SubscriberID string `json:"subscriber_id,omitempty"`
 
 	// The value after the change, where there is one.
 	Incident  *incidents.Incident  `json:"incident,omitempty"`

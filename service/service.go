@@ -1,7 +1,7 @@
 // Package service is the one door for every change Upstate keeps: the admin API, the CLI, config
 // sync and the engine's automation all call it, and nothing else writes through the store.
 //
-// One type per aggregate (Components, Keys, Incidents, Maintenance), one method per change. Each
+// One type per aggregate (Components, Keys, Incidents, Maintenance, Subscribers), one method per change. Each
 // method reads the injected clock once, applies the domain's rule (the domain packages hold the
 // rules; this package only sequences them), writes the change with its audit entry in the same
 // transaction, and publishes exactly one event on the bus once the change is stored.
@@ -49,6 +49,8 @@ type Options struct {
 	Outbox OutboxStore
 	// Targets are the notification channels, for tests of a target (nil: none configured).
 	Targets Targets
+	// Subscribers configures the subscribers' door (used when Store keeps subscribers).
+	Subscribers SubscriberOptions
 }
 
 // Service holds one door per aggregate.
@@ -62,6 +64,8 @@ type Service struct {
 	Monitors *Monitors
 	// Notifications is nil when there is no OutboxStore.
 	Notifications *Notifications
+	// Subscribers is nil when the store keeps no subscribers.
+	Subscribers *Subscribers
 }
 
 // New returns the doors, sharing one store, clock and bus.
@@ -92,6 +96,9 @@ func New(o Options) *Service {
 	}
 	if o.Outbox != nil {
 		svc.Notifications = &Notifications{deps: d, store: o.Outbox, targets: o.Targets}
+	}
+	if st, ok := o.Store.(store.Subscribers); ok {
+		svc.Subscribers = newSubscribers(d, st, o.Subscribers)
 	}
 	return svc
 }
