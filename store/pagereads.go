@@ -56,8 +56,15 @@ func HeadOf(inc incidents.Incident) IncidentHead {
 	return h
 }
 
-// EncodeHead is a head as both backends store it, next to the whole incident.
-func EncodeHead(inc incidents.Incident) []byte { return MustJSON(HeadOf(inc)) }
+// EncodeHead is a head as both backends store it, next to the whole incident: nothing (nil) for
+// an incident of HeadUpdates updates or fewer, whose head is the incident itself (a reader then
+// reads the document), so most incidents are not kept twice.
+func EncodeHead(inc incidents.Incident) []byte {
+	if len(inc.Updates) <= HeadUpdates {
+		return nil
+	}
+	return MustJSON(HeadOf(inc))
+}
 
 // DecodeHead reads a stored head.
 func DecodeHead(b []byte) (IncidentHead, error) {

@@ -42,7 +42,11 @@ func (s *Store) builtKey(componentID, zone string) string {
 // the stored version affected (nil for a new incident).
 func (s *Store) indexIncident(ctx context.Context, p goredis.Pipeliner, inc incidents.Incident, before []string) {
 	opened := float64(store.Millis(inc.OpenedAt))
-	p.HSet(ctx, s.incidentIndexKey("heads"), inc.ID, string(store.EncodeHead(inc)))
+	if head := store.EncodeHead(inc); head != nil {
+		p.HSet(ctx, s.incidentIndexKey("heads"), inc.ID, string(head))
+	} else {
+		p.HDel(ctx, s.incidentIndexKey("heads"), inc.ID)
+	}
 	p.HSet(ctx, s.incidentIndexKey("spans"), inc.ID, string(store.EncodeSpan(inc)))
 	p.ZAdd(ctx, s.metaKey("incidents:by-opened"), goredis.Z{Score: opened, Member: inc.ID})
 	if inc.Open() {
@@ -173,6 +177,26 @@ func (s *Store) listIncidents(ctx context.Context, q store.IncidentQuery, heads 
 		if err != nil {
 			return nil, err
 		}
+		// An incident without a head of its own (few updates: the head is the incident) is read
+		// from its document, all of them in one more call.
+		var missing []string
+		for j, v := range vals {
+			if _, ok := v.(string); !ok && heads {
+				missing = append(missing, part[j])
+			}
+		}
+		docs := map[string]string{}
+		if len(missing) > 0 {
+			got, err := s.rdb.HMGet(ctx, s.metaKey("incidents"), missing...).Result()
+			if err != nil {
+				return nil, err
+			}
+			for j, v := range got {
+				if doc, ok := v.(string); ok {
+					docs[missing[j]] = doc
+				}
+			}
+		}
 		for j, v := range vals {
 			raw, ok := v.(string)
 			var h store.IncidentHead
@@ -181,16 +205,10 @@ func (s *Store) listIncidents(ctx context.Context, q store.IncidentQuery, heads 
 				h, err = store.DecodeHead([]byte(raw))
 			case ok:
 				h.Incident, err = store.DecodeIncident([]byte(raw))
-			case heads: // no head yet: made from the document
-				raw, err = s.rdb.HGet(ctx, s.metaKey("incidents"), part[j]).Result()
-				if errors.Is(err, goredis.Nil) {
-					continue
-				}
-				if err == nil {
-					var inc incidents.Incident
-					inc, err = store.DecodeIncident([]byte(raw))
-					h = store.HeadOf(inc)
-				}
+			case docs[part[j]] != "":
+				var inc incidents.Incident
+				inc, err = store.DecodeIncident([]byte(docs[part[j]]))
+				h = store.HeadOf(inc)
 			default:
 				continue
 			}
