@@ -246,10 +246,15 @@ func (d *Dispatcher) finish(ctx context.Context, n store.Notification, err error
 	d.metrics.duration.WithLabelValues(n.Channel).Observe(took.Seconds())
 	var perm *Permanent
 	var ra *RetryAfter
+	var cancel *Cancel
 	switch {
 	case err == nil:
 		n.State, n.DeliveredAt, n.LastError = store.NotificationDelivered, now, ""
 		d.record(ctx, n, now, "delivered")
+		return
+	case errors.As(err, &cancel): // no longer owed (a subscriber who left): not a failure
+		n.State, n.LastError = store.NotificationCancelled, clip(err.Error(), 500)
+		d.record(ctx, n, now, "cancelled")
 		return
 	case errors.As(err, &perm):
 		n.State, n.LastError = store.NotificationDead, clip(err.Error(), 500)

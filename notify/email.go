@@ -79,7 +79,7 @@ type emailData struct {
 	Paragraphs []string
 }
 
-func (e *email) client() (*gomail.Client, error) {
+func (e *email) client(extra ...gomail.Option) (*gomail.Client, error) {
 	s := e.smtp
 	opts := []gomail.Option{gomail.WithTimeout(max(s.Timeout, time.Second)), gomail.WithTLSConfig(&tls.Config{ServerName: s.Host, RootCAs: s.RootCAs, MinVersion: tls.VersionTLS12})}
 	switch s.TLS {
@@ -112,7 +112,7 @@ func (e *email) client() (*gomail.Client, error) {
 		}
 		opts = append(opts, gomail.WithSMTPAuth(auth), gomail.WithUsername(s.Username), gomail.WithPassword(s.Password))
 	}
-	return gomail.NewClient(s.Host, opts...)
+	return gomail.NewClient(s.Host, append(opts, extra...)...)
 }
 
 // Compose builds the mail of one delivery.
