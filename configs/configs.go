@@ -48,6 +48,8 @@ type Config struct {
 	Objectives []Objective `yaml:"objectives"`
 	Cluster    Cluster     `yaml:"cluster"` // several instances on one Redis (cluster.go)
 	Notify     Notify      `yaml:"notify"`  // notification targets, routes, delivery (notify.go)
+	// Subscribers configures subscriptions from the page (subscribers.go).
+	Subscribers Subscribers `yaml:"subscribers"`
 
 	// Location is Server.TimeZone, loaded. Derived at load time, never read from the file.
 	Location *time.Location `yaml:"-"`
@@ -323,6 +325,7 @@ func (c *Config) applyDefaults() {
 	c.clusterDefaults()
 	c.pageDefaults()
 	c.notifyDefaults()
+	c.subscriberDefaults()
 }
 
 const idRule = "must be 1-63 characters of a-z, 0-9, '-' and '_', starting with a letter or digit"
@@ -401,6 +404,7 @@ func (c *Config) validate(d *decoder) {
 	c.validateObjectives(d)
 	c.validateCluster(d)
 	c.validatePage(d)
+	c.validateSubscribers(d)
 }
 
 func absoluteHTTP(s string) bool {

@@ -135,6 +135,14 @@ func TestLoadBadConfigs(t *testing.T) {
 			`11:23: objectives[0].components[1]: unknown component "web"`,
 			`14:18: objectives[1].components[0]: component "api" already has objective strict`,
 		}},
+		{"bad-subscribers.yaml", []string{
+			`2:12: subscribers.enabled: needs notify.smtp: confirmations and notices are mailed`,
+			`3:19: subscribers.confirm_within: must be between 10m and 720h`,
+			`4:18: subscribers.suspend_after: must be at least 1m`,
+			`5:20: subscribers.recipient_limit: must be 1 to 100 mails an hour`,
+			`6:17: subscribers.client_limit: must be 1 to 10000 requests an hour`,
+			`7:21: subscribers.mail_connections: must be 1 to 256`,
+		}},
 		{"bad-public-url.yaml", []string{`2:15: server.public_url: must be an absolute http or https URL, such as https://status.example.com`}},
 		{"bad-cluster.yaml", []string{
 			`2:13: cluster.instance: invalid instance "web 1": 1-100 characters of letters, digits, '.', '_', ':' and '-', starting with a letter or digit`,

@@ -18,7 +18,7 @@ func TestExampleNotifications(t *testing.T) {
 	if !cfg.NotifyOn() || len(n.Targets) != 4 || n.Targets[0].ID != "oncall" || n.Targets[0].Timeout != 30*time.Second || n.Targets[0].MaxInFlight != 4 {
 		t.Errorf("targets %+v", n.Targets)
 	}
-	if n.Retry.Min != 10*time.Second || n.Retry.Max != time.Hour || n.Retry.DeadAfter != 24*time.Hour || n.Workers != 64 || n.SMTP.Port != 587 || n.SMTP.TLS != "starttls" {
+	if n.Retry.Min != 10*time.Second || n.Retry.Max != time.Hour || n.Retry.DeadAfter != 24*time.Hour || n.Workers != 64 || n.SMTP.Port != 1025 || n.SMTP.TLS != "none" || n.SMTP.Timeout != time.Minute {
 		t.Errorf("defaults: retry %+v, workers %d, smtp %+v", n.Retry, n.Workers, n.SMTP)
 	}
 	if len(n.Routes) != 1 || n.Routes[0].GroupWait != 10*time.Second {
