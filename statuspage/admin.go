@@ -72,6 +72,7 @@ type componentInput struct {
 	GroupID     string `json:"group_id"`
 	IsGroup     bool   `json:"group"`
 	Position    int    `json:"position"`
+	Visibility  string `json:"visibility"` // public (default) or internal
 }
 
 // componentPatch is what a client sends to change one; absent fields stay as they are.
@@ -80,6 +81,7 @@ type componentPatch struct {
 	Description *string `json:"description"`
 	GroupID     *string `json:"group_id"`
 	Position    *int    `json:"position"`
+	Visibility  *string `json:"visibility"`
 }
 
 func (s *Server) createComponent(c echo.Context) error {
@@ -87,8 +89,12 @@ func (s *Server) createComponent(c echo.Context) error {
 	if err := decodeJSON(c, &in); err != nil {
 		return err
 	}
+	vis, err := component.ParseVisibility(in.Visibility)
+	if err != nil {
+		return fieldError(http.StatusUnprocessableEntity, "validation_failed", "visibility", "must be public or internal")
+	}
 	comp, err := s.svc.Components.Create(c.Request().Context(), by(c), component.Component{ID: in.ID, Name: in.Name,
-		Description: in.Description, GroupID: in.GroupID, IsGroup: in.IsGroup, Position: in.Position})
+		Description: in.Description, GroupID: in.GroupID, IsGroup: in.IsGroup, Position: in.Position, Visibility: vis})
 	if err != nil {
 		return err
 	}
@@ -104,8 +110,15 @@ func (s *Server) updateComponent(c echo.Context) error {
 	if err := decodeJSON(c, &p); err != nil {
 		return err
 	}
-	comp, err := s.svc.Components.Update(c.Request().Context(), by(c), id, service.ComponentPatch{Name: p.Name,
-		Description: p.Description, GroupID: p.GroupID, Position: p.Position})
+	patch := service.ComponentPatch{Name: p.Name, Description: p.Description, GroupID: p.GroupID, Position: p.Position}
+	if p.Visibility != nil {
+		vis, err := component.ParseVisibility(*p.Visibility)
+		if err != nil {
+			return fieldError(http.StatusUnprocessableEntity, "validation_failed", "visibility", "must be public or internal")
+		}
+		patch.Visibility = &vis
+	}
+	comp, err := s.svc.Components.Update(c.Request().Context(), by(c), id, patch)
 	if err != nil {
 		return err
 	}

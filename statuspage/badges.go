@@ -46,6 +46,7 @@ func (s *Server) badge(c echo.Context) error {
 		return newError(http.StatusNotFound, "not_found", "badges are status.svg, uptime.svg, status.json and uptime.json")
 	}
 	ctx := c.Request().Context()
+	l := s.locale(c)
 	comp, err := s.store.GetComponent(ctx, id)
 	if err != nil {
 		return err
@@ -60,7 +61,10 @@ func (s *Server) badge(c echo.Context) error {
 		if err != nil {
 			return err
 		}
-		b.message = strings.ToLower(shown.Label())
+		if !shown.Valid() {
+			shown = component.Unknown
+		}
+		b.message = l.T("badge." + string(shown))
 		b.color = map[component.Status]string{component.Operational: badgeGreen, component.DegradedPerformance: badgeYellow,
 			component.PartialOutage: badgeOrange, component.MajorOutage: badgeRed, component.UnderMaintenance: badgeBlue}[shown]
 		if b.color == "" {
@@ -85,18 +89,18 @@ func (s *Server) badge(c echo.Context) error {
 			return err
 		}
 		if c.QueryParam("label") == "" {
-			b.label = "uptime " + win
+			b.label = l.T("badge.uptime_label", "Window", win)
 		}
 		a := float64(r.Availability)
 		switch target := float64(r.Target); {
 		case math.IsNaN(a):
-			b.message, b.color = "no data", badgeGrey
+			b.message, b.color = l.T("badge.unknown"), badgeGrey
 		case a >= target:
-			b.message, b.color = percent(a), badgeGreen
+			b.message, b.color = l.Percent(a), badgeGreen
 		case a >= target-0.005:
-			b.message, b.color = percent(a), badgeYellow
+			b.message, b.color = l.Percent(a), badgeYellow
 		default:
-			b.message, b.color = percent(a), badgeRed
+			b.message, b.color = l.Percent(a), badgeRed
 		}
 	}
 	b.label, b.message = cleanText(b.label), cleanText(b.message) // a name stored before the text rule, or any ?label=
@@ -114,11 +118,14 @@ func percent(r float64) string {
 	return strings.TrimSuffix(strings.TrimRight(fmt.Sprintf("%.2f", p), "0"), ".") + "%"
 }
 
-// textWidth estimates the width of 11px Verdana text, as shields.io lays badges out.
+// textWidth estimates the width of 11px Verdana text, as shields.io lays badges out. Wide
+// characters (CJK, full-width forms) take a full em.
 func textWidth(s string) int {
 	w := 0.0
 	for _, r := range s {
 		switch {
+		case wideRune(r):
+			w += 11
 		case strings.ContainsRune("iljtf.,:;|!'() ", r):
 			w += 4
 		case r >= 'A' && r <= 'Z' || strings.ContainsRune("mwMW%@", r):
@@ -128,6 +135,13 @@ func textWidth(s string) int {
 		}
 	}
 	return int(math.Ceil(w))
+}
+
+// wideRune reports whether r is drawn a full em wide: CJK ideographs and punctuation, kana,
+// Hangul, full-width forms.
+func wideRune(r rune) bool {
+	return r >= 0x1100 && r <= 0x115F || r >= 0x2E80 && r <= 0xA4CF || r >= 0xAC00 && r <= 0xD7A3 ||
+		r >= 0xF900 && r <= 0xFAFF || r >= 0xFE30 && r <= 0xFE4F || r >= 0xFF00 && r <= 0xFF60 || r >= 0xFFE0 && r <= 0xFFE6
 }
 
 // badgeSVG draws a flat shields.io-style badge. Text is XML-escaped.

@@ -57,7 +57,7 @@ type responseCache struct {
 	// changed is the instant of the last change the server knows of (changes.go).
 	changed func(context.Context) time.Time
 	// staleBanner renders the notice a stale page carries; nil: stale copies are not served.
-	staleBanner func(since time.Time) []byte
+	staleBanner func(since time.Time, page []byte) []byte
 	onRender    func(key string) // tests: called once per render
 
 	mu         sync.Mutex
@@ -92,6 +92,9 @@ type cacheParam struct {
 	name string
 	def  string              // the value that means the same as none
 	norm func(string) string // the one spelling of a value (nil: as sent); invalid stays as sent
+	// header: the value is this request header's, normalised (never what the query says), and
+	// travels in the canonical query, as a render has no headers. Responses say Vary: header.
+	header string
 }
 
 // cacheRoute declares a cached route: its Echo path and what its response depends on.
@@ -178,7 +181,10 @@ func (rt *routeCache) canonical(c echo.Context) string {
 	keep := url.Values{}
 	for _, p := range rt.params {
 		v := q.Get(p.name)
-		if p.norm != nil && v != "" {
+		if p.header != "" && req.Context().Value(flightKey{}) == nil { // a render has its client's, in the query
+			v = req.Header.Get(p.header)
+		}
+		if p.norm != nil && (v != "" || p.header != "") {
 			v = p.norm(v)
 		}
 		if v != "" && v != p.def {
@@ -411,7 +417,7 @@ func (rc *responseCache) staleCopy(cur *cachedResponse) *cachedResponse {
 		if i := bytes.Index(body, []byte("<main")); i >= 0 {
 			if j := bytes.IndexByte(body[i:], '>'); j >= 0 {
 				at := i + j + 1
-				body = slices.Concat(body[:at:at], rc.staleBanner(cur.rendered), body[at:])
+				body = slices.Concat(body[:at:at], rc.staleBanner(cur.rendered, cur.body), body[at:])
 			}
 		}
 		s := newResponse(cur.status, cur.header, body)
@@ -465,6 +471,11 @@ func (rc *responseCache) serve(c echo.Context, rt *routeCache, resp *cachedRespo
 		h[k] = v
 	}
 	h.Add(echo.HeaderVary, echo.HeaderAcceptEncoding)
+	for _, p := range rt.params {
+		if p.header != "" {
+			h.Add(echo.HeaderVary, p.header)
+		}
+	}
 	switch {
 	case stale:
 		h.Set(echo.HeaderCacheControl, "no-cache")

@@ -10,7 +10,10 @@ import (
 //
 // Pages load only their own stylesheet and images (the favicon, and the logo, which may live on
 // another host): no script, no inline style, no frames, no plugins, and no other site may frame
-// them. Markdown in incident text may not pull in images from other hosts either.
+// them, unless the operator names who may (server.frame_ancestors: the page and /embed in the
+// operator's product). Such pages send frame-ancestors with those sources instead of 'none',
+// and no X-Frame-Options, which cannot name a site and would forbid it everywhere. Markdown in
+// incident text may not pull in images from other hosts either.
 //
 // SVG badges and the favicon draw with presentation attributes (fill, font-family) and no
 // style attribute or element, so they need nothing at all: default-src 'none' keeps a badge
@@ -26,17 +29,38 @@ const (
 
 // contentSecurityPolicy is the policy of a response of the given Content-Type; empty when there
 // is no content type (a 204, a 304), which keeps what the client already has.
-type contentSecurityPolicy struct{ page string }
+type contentSecurityPolicy struct {
+	page      string
+	frameable bool // pages name who may frame them
+}
 
 // newContentSecurityPolicy builds the policies; a logo on another host (server.logo_url) joins
-// the page's img-src.
-func newContentSecurityPolicy(logoURL string) contentSecurityPolicy {
+// the page's img-src, and frameAncestors (configs checked each is a source expression) replace
+// the pages' frame-ancestors 'none'.
+func newContentSecurityPolicy(logoURL string, frameAncestors []string) contentSecurityPolicy {
 	img := "'self'"
 	if origin := urlOrigin(logoURL); origin != "" {
 		img += " " + origin
 	}
+	ancestors := "'none'"
+	var sources []string
+	for _, src := range frameAncestors {
+		if src != "" && !strings.ContainsAny(src, " ;,\"\t\r\n") {
+			sources = append(sources, src)
+		}
+	}
+	if len(sources) > 0 {
+		ancestors = strings.Join(sources, " ")
+	}
 	return contentSecurityPolicy{page: "default-src 'none'; style-src 'self'; img-src " + img +
-		"; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"}
+		"; base-uri 'none'; form-action 'self'; frame-ancestors " + ancestors, frameable: len(sources) > 0}
+}
+
+// framed reports whether a response of this Content-Type may be framed by another site: a
+// page, when server.frame_ancestors names who. Everything else keeps X-Frame-Options: DENY.
+func (p contentSecurityPolicy) framed(contentType string) bool {
+	mt, _, _ := mime.ParseMediaType(contentType)
+	return p.frameable && mt == "text/html"
 }
 
 // For returns the policy for a Content-Type.

@@ -72,8 +72,42 @@ func TestPageImageSources(t *testing.T) {
 	}
 	for _, tt := range tests {
 		want := "default-src 'none'; style-src 'self'; img-src " + tt.want + "; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
-		if got := newContentSecurityPolicy(tt.logo).For("text/html; charset=UTF-8"); got != want {
+		if got := newContentSecurityPolicy(tt.logo, nil).For("text/html; charset=UTF-8"); got != want {
 			t.Errorf("logo %q: %q, want %q", tt.logo, got, want)
 		}
+	}
+}
+
+// TestFrameAncestors: server.frame_ancestors replaces the pages' frame-ancestors 'none' (and
+// their X-Frame-Options); data and badges keep theirs.
+func TestFrameAncestors(t *testing.T) {
+	page := "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors "
+	tests := []struct {
+		name   string
+		srcs   []string
+		want   string
+		framed bool
+	}{
+		{"unset", nil, "'none'", false},
+		{"one origin", []string{"https://app.example.com"}, "https://app.example.com", true},
+		{"several", []string{"'self'", "https://*.example.com", "http://127.0.0.1:9000"}, "'self' https://*.example.com http://127.0.0.1:9000", true},
+		{"a source that would break the policy is dropped", []string{"https://a.example.com; script-src *", "https://b.example.com"}, "https://b.example.com", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := newContentSecurityPolicy("", tt.srcs)
+			if got := p.For("text/html; charset=UTF-8"); got != page+tt.want {
+				t.Errorf("page policy %q, want %q", got, page+tt.want)
+			}
+			if got := p.framed("text/html; charset=UTF-8"); got != tt.framed {
+				t.Errorf("framed = %v, want %v", got, tt.framed)
+			}
+			if p.framed("application/json") || p.framed("image/svg+xml") {
+				t.Error("data or a badge may be framed")
+			}
+			if got := p.For("application/json"); got != cspData {
+				t.Errorf("data policy %q", got)
+			}
+		})
 	}
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/upstate-dev/upstate/component"
 	"github.com/upstate-dev/upstate/incidents"
+	"github.com/upstate-dev/upstate/locale"
 	"github.com/upstate-dev/upstate/maintenance"
 	"github.com/upstate-dev/upstate/service"
 	"github.com/upstate-dev/upstate/store"
@@ -192,10 +193,12 @@ func (s *Server) handleError(err error, c echo.Context) {
 const retryAfter = 5 * time.Second
 
 // staleBanner is the notice on a page served from its last good copy while the store cannot be
-// read (cache.go's staleCopy): since when it has not been refreshed, in the page's zone.
-func (s *Server) staleBanner(since time.Time) []byte {
+// read (cache.go's staleCopy): since when it has not been refreshed, in the page's zone and
+// language (its <html lang>).
+func (s *Server) staleBanner(since time.Time, page []byte) []byte {
+	l := s.langs.Localizer(htmlLang(page))
 	var buf bytes.Buffer
-	if err := s.templates.ExecuteTemplate(&buf, "stale", since.In(s.page.Location).Format("2 Jan 15:04 MST")); err != nil {
+	if err := s.tmpl[l.Tag()].ExecuteTemplate(&buf, "stale", l.Date(since.In(s.page.Location), locale.DayTime)); err != nil {
 		s.log.Error("render the stale banner", "err", err)
 		return nil
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/upstate-dev/upstate/component"
+	"github.com/upstate-dev/upstate/locale"
 	"github.com/upstate-dev/upstate/store"
 )
 
@@ -52,19 +53,20 @@ func (s *Server) buildFeed(c echo.Context) (*feeds.Feed, error) {
 		return nil, fieldError(http.StatusBadRequest, "invalid_query", "component", "not a component id")
 	}
 	now := s.clock.Now().UTC()
-	title := s.page.Title
+	l := s.locale(c)
 	link := s.page.PublicURL + "/"
+	feed := &feeds.Feed{Title: l.T("feed.title", "Title", s.page.Title), Link: &feeds.Link{Href: link}, Id: link,
+		Description: l.T("feed.summary", "Title", s.page.Title)}
 	if comp != "" {
 		cc, err := s.store.GetComponent(ctx, comp)
 		if err != nil {
 			return nil, err
 		}
-		title += " – " + cc.Name
 		link += "?component=" + comp
+		feed.Link.Href, feed.Id = link, link
+		feed.Title = l.T("feed.title_component", "Title", s.page.Title, "Component", cc.Name)
+		feed.Description = l.T("feed.summary_component", "Title", s.page.Title, "Component", cc.Name)
 	}
-	// The page's title usually says "status" already ("Acme Status"): the feed says what it holds.
-	feed := &feeds.Feed{Title: title + " – incidents and maintenance", Link: &feeds.Link{Href: link}, Id: link,
-		Description: "Incidents and maintenance of " + title}
 	incs, err := s.store.ListIncidents(ctx, store.IncidentQuery{ComponentID: comp, Limit: 50})
 	if err != nil {
 		return nil, err
@@ -81,10 +83,10 @@ func (s *Server) buildFeed(c echo.Context) (*feeds.Feed, error) {
 			if u.Body == "" {
 				body = ""
 			}
-			b.WriteString("<p><strong>" + html.EscapeString(statusWord(string(u.Status))) + "</strong> – " +
-				html.EscapeString(u.At.In(s.page.Location).Format("2 Jan 2006 15:04 MST")) + "</p>" + body)
+			b.WriteString("<p><strong>" + html.EscapeString(l.T("incident_status."+string(u.Status))) + "</strong> – " +
+				html.EscapeString(l.Date(u.At.In(s.page.Location), locale.DayTimeYear)) + "</p>" + body)
 		}
-		feed.Items = append(feed.Items, &feeds.Item{Title: inc.Title + " (" + statusWord(string(inc.Status)) + ")", Link: &feeds.Link{Href: url},
+		feed.Items = append(feed.Items, &feeds.Item{Title: l.T("feed.item_title", "Title", inc.Title, "Status", l.T("incident_status."+string(inc.Status))), Link: &feeds.Link{Href: url},
 			Id: url, Created: inc.OpenedAt, Updated: inc.UpdatedAt, Description: b.String(), Content: b.String()})
 	}
 	windows, err := s.store.ListWindows(ctx)
@@ -109,13 +111,13 @@ func (s *Server) buildFeed(c echo.Context) (*feeds.Feed, error) {
 					updated = t // the latest thing that happened to it
 				}
 			}
-			mv := s.viewMaintenance(w, o, names)
-			desc := "<p><strong>" + html.EscapeString(statusWord(string(state))) + "</strong> – " + html.EscapeString(mv.When) + " (" +
-				html.EscapeString(mv.WhenUTC) + ")</p><p>Affects: " + html.EscapeString(mv.Components) + "</p>"
+			mv := s.viewMaintenance(l, w, o, names)
+			desc := "<p><strong>" + html.EscapeString(l.T("maintenance_state."+string(state))) + "</strong> – " + html.EscapeString(mv.When) + " (" +
+				html.EscapeString(mv.WhenUTC) + ")</p><p>" + html.EscapeString(l.T("maintenance.affects", "Components", mv.Components)) + "</p>"
 			if w.Description != "" {
 				desc += "<p>" + html.EscapeString(w.Description) + "</p>"
 			}
-			feed.Items = append(feed.Items, &feeds.Item{Title: "Maintenance: " + w.Title + " (" + statusWord(string(state)) + ")",
+			feed.Items = append(feed.Items, &feeds.Item{Title: l.T("feed.maintenance_title", "Title", w.Title, "State", l.T("maintenance_state."+string(state))),
 				Link: &feeds.Link{Href: id}, Id: id, Created: w.AnnouncedAt, Updated: updated, Description: desc, Content: desc})
 		}
 	}

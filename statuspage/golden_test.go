@@ -100,6 +100,21 @@ func TestGolden(t *testing.T) {
 		{"v2-scheduled-maintenances-active.json", "/api/v2/scheduled-maintenances/active.json"},
 		{"badge-status.svg", "/badge/api/status.svg"},
 		{"badge-uptime.svg", "/badge/db/uptime.svg?window=30d"},
+		// The reader's language (docs/page.md): the same pages in Simplified Chinese, asked for
+		// as zh-CN, zh and zh-Hans; incident text and names stay as written.
+		{"page.zh-Hans.html", "/?lang=zh-CN"},
+		{"incident.zh-Hans.html", "/incidents/inc-open?lang=zh"},
+		{"history.zh-Hans.html", "/history?month=2026-10&lang=zh-Hans"},
+		{"history.zh-Hans.atom", "/history.atom?lang=zh-Hans"},
+		{"maintenance.zh-Hans.ics", "/maintenance.ics?lang=zh-Hans"},
+		{"badge-status.zh-Hans.svg", "/badge/api/status.svg?lang=zh-Hans"},
+		{"badge-uptime.zh-Hans.svg", "/badge/db/uptime.svg?window=30d&lang=zh-Hans"},
+		{"maintenance.zh-Hans.html", "/maintenance/tuesday-db-tnyok0?lang=zh-Hans"},
+		// The embeddable view and its badge.
+		{"embed.html", "/embed"},
+		{"embed.zh-Hans.html", "/embed?lang=zh-Hans"},
+		{"embed-status.svg", "/embed/status.svg"},
+		{"embed-status.zh-Hans.svg", "/embed/status.svg?lang=zh-Hans"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			token := ""

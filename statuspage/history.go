@@ -10,6 +10,7 @@ import (
 
 	"github.com/upstate-dev/upstate/availability"
 	"github.com/upstate-dev/upstate/component"
+	"github.com/upstate-dev/upstate/locale"
 	"github.com/upstate-dev/upstate/store"
 )
 
@@ -49,7 +50,8 @@ func (s *Server) incidentPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	v := incidentPageData{pageView: s.basePage(s.clock.Now()), Incident: s.viewIncidentPage(inc, names)}
+	l := s.locale(c)
+	v := incidentPageData{pageView: s.basePage(c, s.clock.Now()), Incident: s.viewIncidentPage(l, inc, names)}
 	v.Title = inc.Title + " – " + s.page.Title
 	return s.render(c, http.StatusOK, "incident.html", v)
 }
@@ -79,9 +81,10 @@ func (s *Server) historyPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	v := historyData{pageView: s.basePage(s.clock.Now())}
-	v.Title = "History – " + s.page.Title
-	label := func(t time.Time) string { return t.Format("January 2006") }
+	l := s.locale(c)
+	v := historyData{pageView: s.basePage(c, s.clock.Now())}
+	v.Title = l.T("history.title", "Title", s.page.Title)
+	label := func(t time.Time) string { return l.Date(t, locale.Month) }
 	v.MonthLabel = label(month.Start.In(s.page.Location))
 	prev := month.Start.In(s.page.Location).AddDate(0, -1, 0)
 	v.Prev, v.PrevLabel = prev.Format("2006-01"), label(prev)
@@ -100,11 +103,12 @@ func (s *Server) historyPage(c echo.Context) error {
 		for _, a := range inc.Components {
 			comps = append(comps, names[a.ComponentID])
 		}
-		when := inc.StartedAt.In(s.page.Location).Format("2 Jan 15:04")
+		when := l.Date(inc.StartedAt.In(s.page.Location), locale.DayTimeShort)
 		if !inc.ResolvedAt.IsZero() {
-			when += " – " + inc.ResolvedAt.In(s.page.Location).Format("2 Jan 15:04 MST")
+			when = l.T("format.range", "From", when, "To", l.Date(inc.ResolvedAt.In(s.page.Location), locale.DayTime))
 		}
-		v.Incidents = append(v.Incidents, historyIncident{ID: inc.ID, Title: inc.Title, Status: statusWord(string(inc.Status)), When: when, Components: strings.Join(comps, ", ")})
+		v.Incidents = append(v.Incidents, historyIncident{ID: inc.ID, Title: inc.Title, Status: l.T("incident_status." + string(inc.Status)),
+			When: when, Components: strings.Join(comps, l.T("list.separator"))})
 	}
 	windows, err := s.store.ListWindows(ctx)
 	if err != nil {
@@ -113,7 +117,7 @@ func (s *Server) historyPage(c echo.Context) error {
 	for i := range windows {
 		for _, o := range windows[i].Occurrences(month.Start, month.End) {
 			if !o.Cancelled && o.Start.Before(s.clock.Now()) {
-				v.Maintenance = append(v.Maintenance, s.viewMaintenance(&windows[i], o, names))
+				v.Maintenance = append(v.Maintenance, s.viewMaintenance(l, &windows[i], o, names))
 			}
 		}
 	}

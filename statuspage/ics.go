@@ -13,6 +13,7 @@ import (
 
 	"github.com/upstate-dev/upstate/calendar"
 	"github.com/upstate-dev/upstate/component"
+	"github.com/upstate-dev/upstate/locale"
 	"github.com/upstate-dev/upstate/maintenance"
 )
 
@@ -51,8 +52,9 @@ func (s *Server) maintenanceICS(c echo.Context) error {
 	cal := ics.NewCalendarFor("Upstate")
 	cal.SetMethod(ics.MethodPublish)
 	cal.SetCalscale("GREGORIAN")
-	cal.SetName(icsText(s.page.Title + " maintenance"))
-	cal.SetXWRCalName(icsText(s.page.Title + " maintenance"))
+	l := s.locale(c)
+	cal.SetName(icsText(l.T("calendar.name", "Title", s.page.Title)))
+	cal.SetXWRCalName(icsText(l.T("calendar.name", "Title", s.page.Title)))
 	zones := map[string]*time.Location{}
 	for i := range ws {
 		w := &ws[i]
@@ -60,7 +62,7 @@ func (s *Server) maintenanceICS(c echo.Context) error {
 			continue
 		}
 		zones[w.TimeZone] = w.Location()
-		s.addWindowEvent(cal, w, names, host, now)
+		s.addWindowEvent(l, cal, w, names, host, now)
 	}
 	zoneNames := make([]string, 0, len(zones))
 	for name := range zones {
@@ -91,7 +93,7 @@ func (s *Server) maintenanceICS(c echo.Context) error {
 // or when it was ended early or extended. The master's duration is the window's usual length: its
 // exact duration, or for a wall-clock end the length on paper, written as DTEND when the first
 // occurrence has it and as DURATION (with an override for the first) when it does not.
-func (s *Server) addWindowEvent(cal *ics.Calendar, w *maintenance.Window, names map[string]string, host string, now time.Time) {
+func (s *Server) addWindowEvent(l *locale.Locale, cal *ics.Calendar, w *maintenance.Window, names map[string]string, host string, now time.Time) {
 	uid := w.ID + "@" + host
 	seq := int(w.UpdatedAt.Sub(w.CreatedAt) / time.Second)
 	loc := w.Location()
@@ -121,7 +123,7 @@ func (s *Server) addWindowEvent(cal *ics.Calendar, w *maintenance.Window, names 
 		if desc != "" {
 			desc += "\n\n"
 		}
-		ev.SetDescription(icsText(desc + "Affects: " + strings.Join(affects, ", ")))
+		ev.SetDescription(icsText(desc + l.T("maintenance.affects", "Components", strings.Join(affects, l.T("list.separator")))))
 		ev.SetProperty(ics.ComponentPropertyCategories, "MAINTENANCE")
 		ev.SetTimeTransparency(ics.TransparencyTransparent)
 		if u := icsURI(s.page.PublicURL); u != "" {

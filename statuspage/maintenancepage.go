@@ -62,8 +62,9 @@ func (s *Server) maintenancePage(c echo.Context) error {
 	if class == "" {
 		class = "ok"
 	}
-	v := maintenancePageData{pageView: s.basePage(now), Maintenance: s.viewMaintenance(&w, o, names),
-		Status: statusWord(string(state)), StatusClass: class, Cancelled: state == maintenance.StateCancelled}
-	v.Title = "Maintenance: " + w.Title + " – " + s.page.Title
+	l := s.locale(c)
+	v := maintenancePageData{pageView: s.basePage(c, now), Maintenance: s.viewMaintenance(l, &w, o, names),
+		Status: l.T("maintenance_state." + string(state)), StatusClass: class, Cancelled: state == maintenance.StateCancelled}
+	v.Title = l.T("maintenance.title", "Title", w.Title) + " – " + s.page.Title
 	return s.render(c, http.StatusOK, "maintenance.html", v)
 }

@@ -146,9 +146,13 @@ func (s *Server) listMonitors(c echo.Context) error {
 	if comp != "" && !component.ValidID(comp) {
 		return fieldError(http.StatusBadRequest, "invalid_query", "component", "not a component id")
 	}
+	hidden, err := s.hiddenFor(c)
+	if err != nil {
+		return err
+	}
 	out := []monitorView{}
 	for _, m := range ms {
-		if comp != "" && m.Monitor.ComponentID != comp {
+		if comp != "" && m.Monitor.ComponentID != comp || hidden[m.Monitor.ComponentID] {
 			continue
 		}
 		v, err := s.viewMonitor(c.Request().Context(), m, false)
@@ -169,7 +173,11 @@ func (s *Server) getMonitor(c echo.Context) error {
 		return newError(http.StatusNotFound, "not_found", "no monitors run in this process")
 	}
 	m, ok := s.monitors.Monitor(id)
-	if !ok {
+	hidden, err := s.hiddenFor(c)
+	if err != nil {
+		return err
+	}
+	if !ok || hidden[m.Monitor.ComponentID] {
 		return newError(http.StatusNotFound, "not_found", "monitor %s not found", id)
 	}
 	v, err := s.viewMonitor(c.Request().Context(), m, true)

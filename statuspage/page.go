@@ -5,10 +5,10 @@ import (
 	"context"
 	"fmt"
 	"html/template"
-	"io/fs"
 	"math"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -17,22 +17,10 @@ import (
 	"github.com/upstate-dev/upstate/component"
 	"github.com/upstate-dev/upstate/engine"
 	"github.com/upstate-dev/upstate/incidents"
+	"github.com/upstate-dev/upstate/locale"
 	"github.com/upstate-dev/upstate/maintenance"
 	"github.com/upstate-dev/upstate/store"
 )
-
-func parseTemplates(assets fs.FS) (*template.Template, error) {
-	t, err := template.New("").ParseFS(assets, "templates/*.html")
-	if err != nil {
-		return nil, fmt.Errorf("statuspage: templates: %w", err)
-	}
-	for _, name := range []string{"index.html", "error.html", "incident.html", "history.html", "maintenance.html"} {
-		if t.Lookup(name) == nil {
-			return nil, fmt.Errorf("statuspage: templates: %s is missing", name)
-		}
-	}
-	return t, nil
-}
 
 // statusView is a status as the page shows it: a CSS class and words.
 type statusView struct {
@@ -40,19 +28,19 @@ type statusView struct {
 	Label string
 }
 
-func viewStatus(s component.Status) statusView {
+func viewStatus(l *locale.Locale, s component.Status) statusView {
 	class := map[component.Status]string{
 		component.Operational: "ok", component.DegradedPerformance: "degraded", component.PartialOutage: "partial",
 		component.MajorOutage: "major", component.UnderMaintenance: "maint",
 	}[s]
 	if class == "" {
-		class = "unknown"
+		class, s = "unknown", component.Unknown
 	}
-	return statusView{Class: class, Label: s.Label()}
+	return statusView{Class: class, Label: l.T("status." + string(s))}
 }
 
-// banner is the page's overall message, in Statuspage's words.
-func banner(statuses []component.Status) statusView {
+// bannerClass is the page's overall state: in its words (banner.<class>), Statuspage's.
+func bannerClass(statuses []component.Status) string {
 	worst := component.Worst(statuses...)
 	maint := false
 	for _, s := range statuses {
@@ -60,36 +48,46 @@ func banner(statuses []component.Status) statusView {
 	}
 	switch {
 	case worst == component.MajorOutage:
-		return statusView{"major", "Major System Outage"}
+		return "major"
 	case worst == component.PartialOutage:
-		return statusView{"partial", "Partial System Outage"}
+		return "partial"
 	case worst == component.DegradedPerformance:
-		return statusView{"degraded", "Partially Degraded Service"}
+		return "degraded"
 	case maint:
-		return statusView{"maint", "Service Under Maintenance"}
+		return "maint"
 	case worst == component.Operational:
-		return statusView{"ok", "All Systems Operational"}
+		return "ok"
 	}
-	return statusView{"unknown", "Waiting for the first checks"}
+	return "unknown"
 }
 
 var bannerRank = map[string]int{"unknown": 0, "ok": 1, "maint": 2, "degraded": 3, "minor": 4, "partial": 5, "major": 6}
 
-// incidentBanner is the banner an open incident of this impact calls for.
-func incidentBanner(impact string) statusView {
-	switch impact {
-	case "critical":
-		return statusView{"major", "Major System Outage"}
-	case "major":
-		return statusView{"partial", "Partial System Outage"}
-	case "minor":
-		return statusView{"minor", "Minor Service Outage"}
+// incidentBannerClass is the banner an open incident of this impact calls for ("": none).
+func incidentBannerClass(impact string) string {
+	return map[string]string{"critical": "major", "major": "partial", "minor": "minor"}[impact]
+}
+
+// overallClass is the page's banner: the components' worst, raised by the open incidents'
+// impacts, as Statuspage's indicator is.
+func overallClass(statuses []component.Status, open []incidents.Incident) string {
+	class := bannerClass(statuses)
+	for _, inc := range open {
+		if b := incidentBannerClass(inc.Severity.Impact()); b != "" && bannerRank[b] > bannerRank[class] {
+			class = b
+		}
 	}
-	return statusView{}
+	return class
+}
+
+// viewBanner is the banner of a class in l's words.
+func viewBanner(l *locale.Locale, class string) statusView {
+	return statusView{Class: class, Label: l.T("banner." + class)}
 }
 
 type componentView struct {
 	Name, Description string
+	Internal          bool // shown on the internal page only
 	Status            statusView
 	Since             string
 	status            component.Status
@@ -107,6 +105,7 @@ const barDays = 90
 type sectionView struct {
 	id                string
 	Name, Description string // empty for components outside any group
+	Internal          bool   // an internal group (the internal page)
 	Status            statusView
 	Components        []componentView
 	// Collapsed: the group is a <details> element, open (Open) only while one of its
@@ -121,6 +120,7 @@ type sectionView struct {
 const collapseAbove = 1000
 
 type pageView struct {
+	chrome
 	Title, Description, LogoURL string
 	Links                       []Link
 	Banner                      statusView
@@ -142,6 +142,7 @@ type pastIncidentView struct {
 // incidentPageView is an open incident on the page.
 type incidentPageView struct {
 	ID, Title, Impact, ImpactClass, Status, Components string
+	Internal                                           bool // touches only internal components (the internal page)
 	Updates                                            []incidentUpdatePage
 	Earlier                                            int // updates not shown: the page shows an incident's latest ones
 }
@@ -161,10 +162,11 @@ type maintenanceView struct {
 	Repeats            string // for a recurring window: how it repeats, in the window's own zone
 }
 
-func (s *Server) basePage(now time.Time) pageView {
+func (s *Server) basePage(c echo.Context, now time.Time) pageView {
 	local := now.In(s.page.Location)
-	return pageView{Title: s.page.Title, Description: s.page.Description, LogoURL: s.page.LogoURL, Links: s.page.Links,
-		Zone: s.page.Location.String() + local.Format(" (UTC-07:00)"), Updated: local.Format("2006-01-02 15:04 MST"), Version: s.version}
+	l := s.locale(c)
+	return pageView{chrome: s.chromeFor(c), Title: s.page.Title, Description: s.page.Description, LogoURL: s.page.LogoURL, Links: s.page.Links,
+		Zone: s.page.Location.String() + l.Date(local, locale.ZoneOffset), Updated: l.Date(local, locale.DateTime), Version: s.version}
 }
 
 // statusPage renders the public page: the banner, then groups with their components and the
@@ -175,7 +177,9 @@ func (s *Server) statusPage(c echo.Context) error {
 		return err
 	}
 	now := s.clock.Now()
-	v := s.basePage(now)
+	v := s.basePage(c, now)
+	l := s.locale(c)
+	hidden := component.Hidden(cs) // none on the public page: the store showed it none (visibility.go)
 	windows, err := s.store.ListWindows(c.Request().Context())
 	if err != nil {
 		return err
@@ -191,10 +195,10 @@ func (s *Server) statusPage(c echo.Context) error {
 		for _, o := range w.Occurrences(now, now.Add(s.maint.Horizon)) {
 			switch o.State(now) {
 			case maintenance.StateInProgress:
-				v.Active = append(v.Active, s.viewMaintenance(w, o, names))
+				v.Active = append(v.Active, s.viewMaintenance(l, w, o, names))
 			case maintenance.StateScheduled:
 				if next {
-					v.Upcoming = append(v.Upcoming, s.viewMaintenance(w, o, names))
+					v.Upcoming = append(v.Upcoming, s.viewMaintenance(l, w, o, names))
 					next = false
 				}
 			}
@@ -206,8 +210,9 @@ func (s *Server) statusPage(c echo.Context) error {
 		return err
 	}
 	for _, h := range open {
-		iv := s.viewIncidentPage(h.Incident, names)
+		iv := s.viewIncidentPage(l, h.Incident, names)
 		iv.Earlier = h.UpdateCount - len(h.Updates)
+		iv.Internal = h.Internal(hidden)
 		v.Incidents = append(v.Incidents, iv)
 	}
 	past, err := s.incidentHeads(c, store.IncidentQuery{ResolvedOnly: true, Since: now.Add(-pastIncidentsFor), Limit: 20})
@@ -216,8 +221,8 @@ func (s *Server) statusPage(c echo.Context) error {
 	}
 	for _, h := range past {
 		v.Past = append(v.Past, pastIncidentView{ID: h.ID, Title: h.Title,
-			Resolved: h.ResolvedAt.In(s.page.Location).Format("2 Jan 15:04 MST"), ResolvedISO: h.ResolvedAt.UTC().Format(time.RFC3339),
-			Lasted: humanDuration(h.ResolvedAt.Sub(h.StartedAt))})
+			Resolved: l.Date(h.ResolvedAt.In(s.page.Location), locale.DayTime), ResolvedISO: h.ResolvedAt.UTC().Format(time.RFC3339),
+			Lasted: l.Duration(h.ResolvedAt.Sub(h.StartedAt))})
 	}
 	var loose sectionView
 	groups := map[string]int{}
@@ -225,7 +230,7 @@ func (s *Server) statusPage(c echo.Context) error {
 	for _, comp := range cs {
 		if comp.IsGroup {
 			groups[comp.ID] = len(v.Sections)
-			v.Sections = append(v.Sections, sectionView{id: comp.ID, Name: comp.Name, Description: comp.Description})
+			v.Sections = append(v.Sections, sectionView{id: comp.ID, Name: comp.Name, Description: comp.Description, Internal: hidden[comp.ID]})
 		}
 	}
 	var ids []string
@@ -245,12 +250,12 @@ func (s *Server) statusPage(c echo.Context) error {
 		}
 		shown := shownStatus[comp.ID]
 		statuses = append(statuses, shown)
-		cv := componentView{Name: comp.Name, Description: comp.Description, Status: viewStatus(shown), status: shown}
+		cv := componentView{Name: comp.Name, Description: comp.Description, Internal: hidden[comp.ID], Status: viewStatus(l, shown), status: shown}
 		if b, ok := bars[comp.ID]; ok {
-			s.addBars(&cv, b)
+			s.addBars(l, &cv, b)
 		}
 		if !comp.StatusSince.IsZero() {
-			cv.Since = comp.StatusSince.In(s.page.Location).Format("2006-01-02 15:04 MST")
+			cv.Since = l.Date(comp.StatusSince.In(s.page.Location), locale.DateTime)
 		}
 		if i, ok := groups[comp.GroupID]; ok {
 			v.Sections[i].Components = append(v.Sections[i].Components, cv)
@@ -264,7 +269,7 @@ func (s *Server) statusPage(c echo.Context) error {
 		if len(sec.Components) == 0 {
 			continue
 		}
-		sec.Status = viewStatus(shownStatus[sec.id])
+		sec.Status = viewStatus(l, shownStatus[sec.id])
 		sec.Collapsed = collapsed
 		sec.Open = sec.Status.Class != "ok" && sec.Status.Class != "unknown"
 		sections = append(sections, sec)
@@ -273,20 +278,18 @@ func (s *Server) statusPage(c echo.Context) error {
 		sections = append(sections, loose)
 	}
 	v.Sections = sections
-	v.Banner = banner(statuses)
-	// Open incidents raise the banner too, as Statuspage's indicator does.
-	for _, inc := range open {
-		if b := incidentBanner(inc.Severity.Impact()); b.Class != "" && bannerRank[b.Class] > bannerRank[v.Banner.Class] {
-			v.Banner = b
-		}
+	openIncidents := make([]incidents.Incident, len(open))
+	for i, h := range open {
+		openIncidents[i] = h.Incident
 	}
+	v.Banner = viewBanner(l, overallClass(statuses, openIncidents)) // open incidents raise it too, as Statuspage's indicator
 	c.Response().Header().Set(echo.HeaderCacheControl, "public, max-age=10")
 	return s.render(c, http.StatusOK, "index.html", v)
 }
 
 var impactClass = map[string]string{"critical": "major", "major": "partial", "minor": "degraded", "none": "unknown"}
 
-func (s *Server) viewIncidentPage(inc incidents.Incident, names map[string]string) incidentPageView {
+func (s *Server) viewIncidentPage(l *locale.Locale, inc incidents.Incident, names map[string]string) incidentPageView {
 	var comps []string
 	for _, a := range inc.Components {
 		n := names[a.ComponentID]
@@ -297,14 +300,14 @@ func (s *Server) viewIncidentPage(inc incidents.Incident, names map[string]strin
 	}
 	impact := inc.Severity.Impact()
 	v := incidentPageView{ID: inc.ID, Title: inc.Title, Impact: impact, ImpactClass: impactClass[impact],
-		Status: statusWord(string(inc.Status)), Components: strings.Join(comps, ", ")}
+		Status: l.T("incident_status." + string(inc.Status)), Components: strings.Join(comps, l.T("list.separator"))}
 	for i := len(inc.Updates) - 1; i >= 0; i-- {
 		u := inc.Updates[i]
 		if u.Body == "" || !u.Public() {
 			continue
 		}
-		v.Updates = append(v.Updates, incidentUpdatePage{Status: statusWord(string(u.Status)),
-			When: u.At.In(s.page.Location).Format("2 Jan 15:04 MST"), ISO: u.At.Format(time.RFC3339), Body: s.md.render(u.Body)})
+		v.Updates = append(v.Updates, incidentUpdatePage{Status: l.T("incident_status." + string(u.Status)),
+			When: l.Date(u.At.In(s.page.Location), locale.DayTime), ISO: u.At.Format(time.RFC3339), Body: s.md.render(u.Body)})
 	}
 	return v
 }
@@ -362,16 +365,16 @@ func (s *Server) incidentHeads(c echo.Context, q store.IncidentQuery) ([]store.I
 }
 
 // addBars fills a component's daily bars (if computed) and uptime figures.
-func (s *Server) addBars(cv *componentView, bars engine.Bars) {
+func (s *Server) addBars(l *locale.Locale, cv *componentView, bars engine.Bars) {
 	for _, d := range bars.Days {
 		r := d.Report
-		label := time.Date(d.Date.Year, d.Date.Month, d.Date.Day, 0, 0, 0, 0, time.UTC).Format("2 Jan")
+		label := l.Date(time.Date(d.Date.Year, d.Date.Month, d.Date.Day, 0, 0, 0, 0, time.UTC), locale.Day)
 		b := barView{}
 		switch {
 		case r.Basis == 0:
-			b.Class, b.Title = "n", label+": no data"
+			b.Class, b.Title = "n", l.T("bar.no_data", "Day", label)
 		case r.Down == 0:
-			b.Class, b.Title = "ok", label+": 100%"
+			b.Class, b.Title = "ok", l.T("bar.full", "Day", label)
 		default:
 			b.Class = "mi" // minor: up to 30 min down
 			if r.Down > 30*time.Minute {
@@ -380,10 +383,10 @@ func (s *Server) addBars(cv *componentView, bars engine.Bars) {
 			if r.Down > 2*time.Hour {
 				b.Class = "ma" // major
 			}
-			b.Title = fmt.Sprintf("%s: %s up, %s down", label, percent(float64(r.Availability)), humanDuration(r.Down.Round(time.Minute)))
+			b.Title = l.T("bar.down", "Day", label, "Percent", l.Percent(float64(r.Availability)), "Duration", l.Duration(r.Down.Round(time.Minute)))
 		}
 		if r.Maintenance > 0 {
-			b.Title += ", " + humanDuration(r.Maintenance.Round(time.Minute)) + " maintenance"
+			b.Title += l.T("bar.maintenance", "Duration", l.Duration(r.Maintenance.Round(time.Minute)))
 		}
 		if len(d.Incidents) > 0 {
 			b.Title += " · " + strings.Join(d.Incidents, "; ")
@@ -391,28 +394,16 @@ func (s *Server) addBars(cv *componentView, bars engine.Bars) {
 		cv.Bars = append(cv.Bars, b)
 	}
 	if a := float64(bars.Span.Availability); !math.IsNaN(a) {
-		cv.Uptime = percent(a) + " uptime"
+		cv.Uptime = l.T("component.uptime", "Percent", l.Percent(a))
 	}
 	if a := float64(bars.Month.Availability); !math.IsNaN(a) {
 		left := bars.Month.BudgetLeft // the whole month's budget less the downtime so far (engine.Reports.MonthOf)
-		budget := "budget spent"
+		budget := l.T("component.budget_spent")
 		if left > 0 {
-			budget = humanDuration(left.Round(time.Minute)) + " of budget left"
+			budget = l.T("component.budget_left", "Duration", l.Duration(left.Round(time.Minute)))
 		}
-		cv.Month = fmt.Sprintf("This month %s (target %s), %s", percent(a), percent(float64(bars.Target)), budget)
+		cv.Month = l.T("component.this_month", "Percent", l.Percent(a), "Target", l.Percent(float64(bars.Target)), "Budget", budget)
 	}
-}
-
-// humanDuration writes 2h as "2 h" and 90m as "1 h 30 min".
-func humanDuration(d time.Duration) string {
-	h, m := int(d/time.Hour), int(d%time.Hour/time.Minute)
-	switch {
-	case h > 0 && m > 0:
-		return fmt.Sprintf("%d h %d min", h, m)
-	case h > 0:
-		return fmt.Sprintf("%d h", h)
-	}
-	return fmt.Sprintf("%d min", m)
 }
 
 func statusWord(s string) string {
@@ -422,7 +413,7 @@ func statusWord(s string) string {
 	return strings.ToUpper(s[:1]) + strings.ReplaceAll(s[1:], "_", " ")
 }
 
-func (s *Server) viewMaintenance(w *maintenance.Window, o maintenance.Occurrence, names map[string]string) maintenanceView {
+func (s *Server) viewMaintenance(l *locale.Locale, w *maintenance.Window, o maintenance.Occurrence, names map[string]string) maintenanceView {
 	var comps []string
 	for _, id := range w.Components {
 		if n, ok := names[id]; ok {
@@ -433,22 +424,47 @@ func (s *Server) viewMaintenance(w *maintenance.Window, o maintenance.Occurrence
 	}
 	loc := s.page.Location
 	start, end := o.Start.In(loc), o.End.In(loc)
-	endLayout := "15:04 MST"
+	endLayout := locale.Clock
 	if start.YearDay() != end.YearDay() || start.Year() != end.Year() {
-		endLayout = "Mon 2 Jan 15:04 MST"
+		endLayout = locale.WeekdayDayTime
 	}
-	when := start.Format("Mon 2 Jan 2006, 15:04") + " – " + end.Format(endLayout)
-	whenUTC := o.Start.UTC().Format("2 Jan 15:04") + " – " + o.End.UTC().Format("2 Jan 15:04") + " UTC"
-	mv := maintenanceView{Title: w.Title, Description: w.Description, Components: strings.Join(comps, ", "), When: when, WhenUTC: whenUTC,
+	when := l.T("format.range", "From", l.Date(start, locale.WeekdayDateTime), "To", l.Date(end, endLayout))
+	whenUTC := l.T("format.range", "From", l.Date(o.Start.UTC(), locale.DayTimeShort), "To", l.Date(o.End.UTC(), locale.DayTimeShort)) + " UTC"
+	mv := maintenanceView{Title: w.Title, Description: w.Description, Components: strings.Join(comps, l.T("list.separator")), When: when, WhenUTC: whenUTC,
 		StartISO: o.Start.Format(time.RFC3339), EndISO: o.End.Format(time.RFC3339), Unannounced: !w.Announced(o, s.maint.NoticePeriod)}
 	if w.Recurring() {
-		length := "for " + humanDuration(w.Duration)
+		length := l.T("maintenance.for", "Duration", l.Duration(w.Duration))
 		if w.Duration == 0 {
-			length = "to " + w.EndClock.String()
+			length = l.T("maintenance.until", "Clock", w.EndClock.String())
 		}
-		mv.Repeats = fmt.Sprintf("Repeats %s at %s %s (%s)", w.Describe(), w.StartClock, length, w.TimeZone)
+		mv.Repeats = l.T("maintenance.repeats", "Days", describeRule(l, w.Rule), "Start", w.StartClock.String(), "Length", length, "Zone", w.TimeZone)
 	}
 	return mv
+}
+
+// describeRule says how a window repeats, in l's words (maintenance.Window.Describe's rule):
+// every day, every Tuesday, every Monday, Wednesday and Friday, or the rule itself.
+func describeRule(l *locale.Locale, rule string) string {
+	days := map[string]time.Weekday{"SU": time.Sunday, "MO": time.Monday, "TU": time.Tuesday, "WE": time.Wednesday,
+		"TH": time.Thursday, "FR": time.Friday, "SA": time.Saturday}
+	if rule == "FREQ=DAILY" {
+		return l.T("maintenance.every_day")
+	}
+	if list, ok := strings.CutPrefix(rule, "FREQ=WEEKLY;BYDAY="); ok && !strings.Contains(list, ";") {
+		var names []string
+		for code := range strings.SplitSeq(list, ",") {
+			d, ok := days[code]
+			if !ok {
+				return l.T("maintenance.rule", "Rule", rule)
+			}
+			names = append(names, l.Weekday(d))
+		}
+		if len(names) == 7 {
+			return l.T("maintenance.every_day")
+		}
+		return l.T("maintenance.every", "Days", l.List(names))
+	}
+	return l.T("maintenance.rule", "Rule", rule)
 }
 
 type errorView struct {
@@ -458,7 +474,20 @@ type errorView struct {
 }
 
 func (s *Server) renderError(c echo.Context, ae *apiError) error {
-	v := errorView{pageView: s.basePage(s.clock.Now()), Status: ae.Status, Heading: http.StatusText(ae.Status), Message: ae.Message}
+	l := s.locale(c)
+	v := errorView{pageView: s.basePage(c, s.clock.Now()), Status: ae.Status, Heading: l.T("error.status", "Status", ae.Status), Message: ae.Message}
+	if id := "error." + strconv.Itoa(ae.Status); l.Has(id) {
+		v.Heading = l.T(id)
+	}
+	// The API's message names what was wrong, in English; the usual ones have the reader's words.
+	switch {
+	case ae.Status == http.StatusNotFound && ae.Field == "":
+		v.Message = l.T("error.not_found")
+	case ae.Status == http.StatusServiceUnavailable:
+		v.Message = l.T("error.unavailable")
+	case ae.Status >= 500:
+		v.Message = l.T("error.internal")
+	}
 	return s.render(c, ae.Status, "error.html", v)
 }
 
@@ -467,7 +496,7 @@ func (s *Server) renderError(c echo.Context, ae *apiError) error {
 // characters through, and the templates themselves hold none.
 func (s *Server) render(c echo.Context, status int, name string, data any) error {
 	var buf bytes.Buffer
-	if err := s.templates.ExecuteTemplate(&buf, name, data); err != nil {
+	if err := s.templatesFor(c).ExecuteTemplate(&buf, name, data); err != nil {
 		return fmt.Errorf("render %s: %w", name, err)
 	}
 	return c.HTMLBlob(status, []byte(cleanText(buf.String())))

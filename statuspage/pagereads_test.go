@@ -164,7 +164,7 @@ func TestPageReadsFollowWhatIsShown(t *testing.T) {
 	}
 	// The open incident shows its latest updates and links to the rest.
 	if !strings.Contains(page, "Still looking (15).") || strings.Contains(page, "Still looking (5).") ||
-		!strings.Contains(page, `<a href="/incidents/open">5 earlier updates on the incident's page</a>`) {
+		!strings.Contains(page, `<a href="/incidents/open">5 earlier updates on the incident’s page</a>`) {
 		t.Errorf("the open incident's updates on the page are not its latest ten with a link to the rest")
 	}
 	getPage(t, srv, "/history?month="+now.AddDate(0, -2, 0).Format("2006-01"))

@@ -207,6 +207,11 @@ func (s *Server) componentAvailability(c echo.Context) error {
 	if f := c.QueryParam("format"); f != "" && f != "json" && f != "csv" {
 		return fieldError(http.StatusBadRequest, "invalid_query", "format", "must be json or csv")
 	}
+	// The store answers for the component as this request may see it: an internal one is as
+	// missing as one that never existed (visibility.go).
+	if _, err := s.store.GetComponent(c.Request().Context(), id); err != nil {
+		return err
+	}
 	now := s.clock.Now()
 	var r engine.ComponentReport
 	switch {
@@ -257,9 +262,15 @@ func (s *Server) monthlyReports(c echo.Context) error {
 	if err != nil {
 		return notStarted(err, "month")
 	}
+	hidden, err := s.hiddenFor(c)
+	if err != nil {
+		return err
+	}
 	views := make([]ReportView, 0, len(reports))
 	for _, r := range reports {
-		views = append(views, ViewReport(r))
+		if !hidden[r.ComponentID] {
+			views = append(views, ViewReport(r))
+		}
 	}
 	return s.respondReports(c, views)
 }

@@ -15,6 +15,7 @@ import (
 	"net"
 	"net/http"
 	"runtime"
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -27,6 +28,7 @@ import (
 
 	"github.com/upstate-dev/upstate/apikey"
 	"github.com/upstate-dev/upstate/events"
+	"github.com/upstate-dev/upstate/locale"
 	"github.com/upstate-dev/upstate/service"
 	"github.com/upstate-dev/upstate/store"
 )
@@ -49,6 +51,12 @@ type Page struct {
 	Location    *time.Location
 	LogoURL     string
 	Links       []Link
+	// Language is the default language (server.language: a message file under Assets' i18n;
+	// "" is English). FrameAncestors may embed the pages (CSP frame-ancestors sources; nil:
+	// nobody). Brand is the operator's look (brand.go). docs/page.md.
+	Language       string
+	FrameAncestors []string
+	Brand          Brand
 }
 
 // Link is a header link.
@@ -67,7 +75,7 @@ type Options struct {
 	Clock    clockwork.Clock
 	Logger   *slog.Logger
 	Registry *prometheus.Registry // served at /metrics; the server registers its own metrics here
-	Assets   fs.FS                // holding templates/ and static/
+	Assets   fs.FS                // holding templates/, static/ and i18n/
 	Page     Page
 	Version  string
 	// Maintenance: the notice period and announcement horizon (defaults 24h and 7 days).
@@ -105,7 +113,10 @@ type Server struct {
 	log         *slog.Logger
 	page        Page
 	version     string
-	templates   *template.Template
+	langs       *locale.Catalogue
+	tmpl        map[string]*template.Template // by language (locale.go)
+	brand       *brandView
+	brandAssets map[string]brandAsset
 	auth        *authenticator
 	maint       Maintenance
 	sla         SLA
@@ -167,18 +178,23 @@ func New(o Options) (*Server, error) {
 		o.Service = service.New(service.Options{Store: o.Store, Clock: o.Clock, Logger: o.Logger,
 			Policies: o.SLA.Policies, DefaultPolicy: o.SLA.DefaultPolicy})
 	}
-	tmpl, err := parseTemplates(o.Assets)
+	langs, err := locale.Load(o.Assets, o.Page.Language)
+	if err != nil {
+		return nil, fmt.Errorf("statuspage: %w", err)
+	}
+	tmpl, err := parseLocalized(o.Assets, langs)
 	if err != nil {
 		return nil, err
 	}
 	s := &Server{
 		echo: echo.New(), store: o.Store, clock: o.Clock, log: o.Logger.With("component", "http"),
-		page: o.Page, version: o.Version, templates: tmpl,
+		page: o.Page, version: o.Version, langs: langs, tmpl: tmpl,
 		auth: newAuthenticator(o.Store, o.Clock.Now), maint: o.Maintenance, sla: o.SLA, md: newMarkdown(), reports: o.Reports,
-		cache:    newResponseCache(o.Clock, o.CacheTTL, o.FeedCacheTTL, o.RequestTimeout, cachedRoutes()),
+		cache:    newResponseCache(o.Clock, o.CacheTTL, o.FeedCacheTTL, o.RequestTimeout, cachedRoutes(langParams(langs))),
 		monitors: o.Monitors, svc: o.Service, bus: o.Bus, readTimeout: o.ReadTimeout,
 	}
 	s.cache.handler, s.cache.staleBanner = s, s.staleBanner
+	s.brand, s.brandAssets = s.newBrand(o.Page.Brand)
 	s.cache.changed = func(ctx context.Context) time.Time { return s.lastChanged(ctx) }
 	if s.maint.NoticePeriod == 0 {
 		s.maint.NoticePeriod = 24 * time.Hour
@@ -218,7 +234,8 @@ func New(o Options) (*Server, error) {
 		s.requestLogger(),
 		middleware.BodyLimit(strconv.FormatInt(o.MaxBodyBytes, 10)+"B"),
 		middleware.ContextTimeoutWithConfig(middleware.ContextTimeoutConfig{Timeout: o.RequestTimeout}),
-		securityHeaders(newContentSecurityPolicy(o.Page.LogoURL)),
+		securityHeaders(newContentSecurityPolicy(o.Page.LogoURL, o.Page.FrameAncestors)),
+		visibilityScope,
 	)
 
 	static, err := fs.Sub(o.Assets, "static")
@@ -229,6 +246,7 @@ func New(o Options) (*Server, error) {
 	// their responses depend on, in cachedRoutes below.
 	e.GET("/", s.statusPage, s.cache.middleware)
 	e.GET("/static/*", staticFiles(static))
+	e.GET("/brand/:name", s.brandFile)
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
 	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(o.Registry, promhttp.HandlerOpts{EnableOpenMetrics: true, ErrorHandling: promhttp.ContinueOnError})))
@@ -260,6 +278,8 @@ func New(o Options) (*Server, error) {
 	s.routesNotifications()
 	s.routesReports()
 	s.routesOpenAPI()
+	s.routesEmbed()
+	s.routesInternal()
 	if ctl, ok := o.Monitors.(MonitorControl); ok {
 		s.routesControl(ctl)
 	}
@@ -275,6 +295,9 @@ func New(o Options) (*Server, error) {
 			delete(s.cache.routes, path) // optional routes (monitors, reports) may be absent
 		}
 	}
+	// Every read from here on shows the public view unless the route sees everything
+	// (visibility.go). Routes registered above asked the store itself for what it can do.
+	s.store = visibleStore{s.store}
 	return s, nil
 }
 
@@ -284,16 +307,18 @@ func New(o Options) (*Server, error) {
 // canonical form, before the handler sees it: a handler must read no other parameter, and any
 // other parameter a client sends is ignored and never makes a new cache entry. docs/page.md
 // lists them with their bounds.
-func cachedRoutes() []cacheRoute {
+func cachedRoutes(lang []cacheParam) []cacheRoute {
 	component := cacheParam{name: "component"}
 	month := cacheParam{name: "month", norm: canonicalMonth}
 	from, to := cacheParam{name: "from", norm: canonicalTime}, cacheParam{name: "to", norm: canonicalTime}
 	format := cacheParam{name: "format", def: "json"}
 	return []cacheRoute{
-		{path: "/", lastGood: true},
-		{path: "/history", params: []cacheParam{month}, lastGood: true},
-		{path: "/incidents/:id", lastGood: true},
-		{path: "/maintenance/:id", lastGood: true},
+		{path: "/", params: lang, lastGood: true},
+		{path: "/history", params: with(lang, month), lastGood: true},
+		{path: "/incidents/:id", params: lang, lastGood: true},
+		{path: "/embed", params: lang, lastGood: true},
+		{path: "/embed/status.svg", params: lang, class: classFeed},
+		{path: "/maintenance/:id", params: lang, lastGood: true},
 		{path: "/api/v1/components"},
 		{path: "/api/v1/incidents", params: []cacheParam{{name: "status", def: "all"}, {name: "severity"}, component,
 			{name: "limit", def: "50", norm: canonicalInt}}},
@@ -309,16 +334,21 @@ func cachedRoutes() []cacheRoute {
 		{path: "/api/v2/scheduled-maintenances.json"},
 		{path: "/api/v2/scheduled-maintenances/upcoming.json"},
 		{path: "/api/v2/scheduled-maintenances/active.json"},
-		{path: "/history.rss", params: []cacheParam{component}, class: classFeed},
-		{path: "/feed.rss", params: []cacheParam{component}, class: classFeed},
-		{path: "/history.atom", params: []cacheParam{component}, class: classFeed},
-		{path: "/feed.atom", params: []cacheParam{component}, class: classFeed},
-		{path: "/feed.json", params: []cacheParam{component}, class: classFeed},
-		{path: "/maintenance.ics", params: []cacheParam{component}, class: classFeed},
+		{path: "/history.rss", params: with(lang, component), class: classFeed},
+		{path: "/feed.rss", params: with(lang, component), class: classFeed},
+		{path: "/history.atom", params: with(lang, component), class: classFeed},
+		{path: "/feed.atom", params: with(lang, component), class: classFeed},
+		{path: "/feed.json", params: with(lang, component), class: classFeed},
+		{path: "/maintenance.ics", params: with(lang, component), class: classFeed},
 		// The badge handler cuts a label at 60 bytes with an ellipsis: 61 keep that it was cut.
-		{path: "/badge/:id/:kind", params: []cacheParam{{name: "label", norm: func(v string) string { return v[:min(len(v), 61)] }},
-			{name: "window", def: "30d"}}, class: classFeed, entries: 1024},
+		{path: "/badge/:id/:kind", params: with(lang, cacheParam{name: "label", norm: func(v string) string { return v[:min(len(v), 61)] }},
+			cacheParam{name: "window", def: "30d"}), class: classFeed, entries: 1024},
 	}
+}
+
+// with is a localized route's parameters: the language's (langParams) and its own.
+func with(lang []cacheParam, own ...cacheParam) []cacheParam {
+	return append(slices.Clone(lang), own...)
 }
 
 // canonicalMonth spells a month YYYY-MM; canonicalTime spells an instant in RFC 3339 UTC;
@@ -407,11 +437,16 @@ func securityHeaders(csp contentSecurityPolicy) echo.MiddlewareFunc {
 			h := c.Response().Header()
 			h.Set("X-Content-Type-Options", "nosniff")
 			h.Set("Referrer-Policy", "strict-origin-when-cross-origin")
-			h.Set("X-Frame-Options", "DENY")
 			c.Response().Before(func() {
 				h := c.Response().Header() // the cache may have swapped the writer since
-				if p := csp.For(h.Get(echo.HeaderContentType)); p != "" && h.Get("Content-Security-Policy") == "" {
+				ct := h.Get(echo.HeaderContentType)
+				if p := csp.For(ct); p != "" && h.Get("Content-Security-Policy") == "" {
 					h.Set("Content-Security-Policy", p)
+				}
+				// X-Frame-Options for browsers without frame-ancestors; a page that may be
+				// framed (server.frame_ancestors) says so in its policy alone.
+				if !csp.framed(ct) {
+					h.Set("X-Frame-Options", "DENY")
 				}
 			})
 			return next(c)

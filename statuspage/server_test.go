@@ -473,7 +473,7 @@ func TestBanner(t *testing.T) {
 		{nil, "Waiting for the first checks"},
 	}
 	for _, tt := range tests {
-		if got := banner(tt.in).Label; got != tt.want {
+		if got := viewBanner(english(t), bannerClass(tt.in)).Label; got != tt.want {
 			t.Errorf("banner(%v) = %q, want %q", tt.in, got, tt.want)
 		}
 	}
