@@ -137,7 +137,8 @@ func serveConfig(ctx context.Context, cfg *configs.Config, devAssets string, log
 	srv, err := statuspage.New(statuspage.Options{
 		Store: st, Service: svc, Bus: bus, Clock: clock, Logger: log, Registry: reg, Assets: files, Version: version,
 		Page: statuspage.Page{Title: cfg.Server.Title, Description: cfg.Server.Description, PublicURL: cfg.Server.PublicURL,
-			Location: cfg.Location, LogoURL: cfg.Server.LogoURL, Links: links},
+			Location: cfg.Location, LogoURL: cfg.Server.LogoURL, Links: links,
+			Language: cfg.Server.Language, FrameAncestors: cfg.Server.FrameAncestors, Brand: brandOf(cfg)},
 		Maintenance:    statuspage.Maintenance{NoticePeriod: cfg.Maintenance.NoticePeriod, Horizon: cfg.Maintenance.Horizon},
 		SLA:            statuspage.SLA{Policies: cfg.SLAPolicies(), DefaultPolicy: cfg.DefaultPolicy},
 		Reports:        newReports(st, cfg),
