@@ -11,9 +11,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/upstate-dev/upstate/apikey"
+	"github.com/upstate-dev/upstate/assets"
 	"github.com/upstate-dev/upstate/component"
+	"github.com/upstate-dev/upstate/engine"
 	"github.com/upstate-dev/upstate/incidents"
+	"github.com/upstate-dev/upstate/probe"
 	"github.com/upstate-dev/upstate/store"
 )
 
@@ -353,5 +357,56 @@ func TestVisibilityThroughTheAPI(t *testing.T) {
 	}
 	if r := f.do("PATCH", "/api/admin/v1/components/api", admin, `{"visibility":"hidden"}`); r.code != 422 || !strings.Contains(string(r.body), `"field":"visibility"`) {
 		t.Errorf("a bad visibility in a patch: %d %s", r.code, r.body)
+	}
+}
+
+// twoMonitors runs a monitor on a public component and one on an internal one.
+type twoMonitors struct{}
+
+func (twoMonitors) Monitors() []engine.MonitorSnapshot {
+	return []engine.MonitorSnapshot{
+		{Monitor: probe.Monitor{ID: "api-up", Name: "API", ComponentID: publicComp, Kind: probe.KindHTTP, HTTP: &probe.HTTPSpec{URL: "http://api.example/"}}, State: probe.StateUp},
+		{Monitor: probe.Monitor{ID: "vault-up", Name: secretCompName, ComponentID: secretComp, Kind: probe.KindHTTP, HTTP: &probe.HTTPSpec{URL: "http://10.0.0.9/"}}, State: probe.StateDown},
+	}
+}
+
+func (m twoMonitors) Monitor(id string) (engine.MonitorSnapshot, bool) {
+	for _, s := range m.Monitors() {
+		if s.Monitor.ID == id {
+			return s, true
+		}
+	}
+	return engine.MonitorSnapshot{}, false
+}
+
+// TestMonitorsHideInternal: with server.public_monitors, the monitors API (no key) leaves out
+// the monitors of internal components (one asked for by id is as missing as an unknown one);
+// without it, the API behind its read key lists them all.
+func TestMonitorsHideInternal(t *testing.T) {
+	f := newFixture(t)
+	visibilityFixture(t, f)
+	srv, err := New(Options{Store: f.store, Clock: f.clock, Registry: prometheus.NewRegistry(), Assets: assets.FS(), Page: f.srv.page,
+		SLA: f.srv.sla, CacheTTL: -1, Monitors: twoMonitors{}, PublicMonitors: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.srv = srv
+	list := f.do("GET", "/api/v1/monitors", "", "")
+	checkNoSecrets(t, "GET /api/v1/monitors", "", list)
+	if !strings.Contains(string(list.body), `"api-up"`) || strings.Contains(string(list.body), "vault-up") {
+		t.Errorf("public monitors: %s", list.body)
+	}
+	hidden, unknown := f.do("GET", "/api/v1/monitors/vault-up", "", ""), f.do("GET", "/api/v1/monitors/nope-up", "", "")
+	if hidden.code != 404 || strings.ReplaceAll(string(hidden.body), "vault-up", "nope-up") != string(unknown.body) {
+		t.Errorf("an internal monitor by id: %d %s (an unknown one: %s)", hidden.code, hidden.body, unknown.body)
+	}
+	srv, err = New(Options{Store: f.store, Clock: f.clock, Registry: prometheus.NewRegistry(), Assets: assets.FS(), Page: f.srv.page,
+		SLA: f.srv.sla, CacheTTL: -1, Monitors: twoMonitors{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.srv = srv
+	if keyed := f.do("GET", "/api/v1/monitors", f.tokens[apikey.ScopeRead], ""); !strings.Contains(string(keyed.body), "vault-up") {
+		t.Errorf("with a read key the monitors API hides a monitor: %s", keyed.body)
 	}
 }
