@@ -214,5 +214,7 @@ func invalidField(field, format string, args ...any) error {
 }
 
 // maxAttempts bounds the optimistic-concurrency retries of one change: read, apply, store if
-// no one changed it meanwhile, else read again.
-const maxAttempts = 5
+// no one changed it meanwhile, else read again. Each round of racing writers lets one through,
+// so n people changing one thing at once need up to n attempts; the store queues this
+// process's writes one at a time, which makes that worst case the usual one.
+const maxAttempts = 16
