@@ -116,6 +116,9 @@ func changedIn(now time.Time, cs []component.Component, ws []maintenance.Window,
 // a monitor's own state (the component's status has its own event), reminders and burn-rate
 // alerts change nothing public.
 func publicChange(k events.Kind) bool {
+	if k.AboutSubscriber() { // nothing public: a subscription never invalidates the page
+		return false
+	}
 	switch k {
 	case events.KeyCreated, events.KeyRevoked, events.MonitorState, events.MaintenanceReminder, events.BudgetBurn:
 		return false

@@ -130,6 +130,8 @@ type chrome struct {
 	// Base prefixes the links to incidents: "" on the public pages, "/internal" on the
 	// internal page (which sees internal incidents).
 	Base string
+	// Subscribe: the page offers subscriptions by email and webhook (subscribe.go).
+	Subscribe bool
 }
 
 // alternate is this page in one language.
@@ -141,7 +143,7 @@ type alternate struct {
 // chromeFor builds the chrome of c's page.
 func (s *Server) chromeFor(c echo.Context) chrome {
 	l := s.locale(c)
-	ch := chrome{Lang: l.Tag(), Brand: s.brand}
+	ch := chrome{Lang: l.Tag(), Brand: s.brand, Subscribe: s.subscribeOn()}
 	if tag := s.chosenLang(c); tag != "" {
 		ch.LangQuery, ch.LangParam = "?"+langParam+"="+tag, "&"+langParam+"="+tag
 	}

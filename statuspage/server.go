@@ -103,6 +103,8 @@ type Options struct {
 	ReadTimeout    time.Duration
 	MaxBodyBytes   int64        // default 1 MiB
 	TrustedProxies []*net.IPNet // whose X-Forwarded-For is believed
+	// Subscriptions configures /subscribe and the subscribers' pages (subscribe.go).
+	Subscriptions Subscriptions
 }
 
 // Server is the HTTP surface. It implements http.Handler.
@@ -132,6 +134,7 @@ type Server struct {
 	sub         atomic.Pointer[events.Subscription] // while Run follows the bus
 	changes     lastChange
 	readTimeout time.Duration
+	subs        *subscriptions // subscribe.go
 }
 
 // New builds the server: routes, middleware and templates. A template that does not parse is an
@@ -280,6 +283,7 @@ func New(o Options) (*Server, error) {
 	s.routesOpenAPI()
 	s.routesEmbed()
 	s.routesInternal()
+	s.routesSubscriptions(o.Subscriptions)
 	if ctl, ok := o.Monitors.(MonitorControl); ok {
 		s.routesControl(ctl)
 	}
@@ -319,6 +323,7 @@ func cachedRoutes(lang []cacheParam) []cacheRoute {
 		{path: "/embed", params: lang, lastGood: true},
 		{path: "/embed/status.svg", params: lang, class: classFeed},
 		{path: "/maintenance/:id", params: lang, lastGood: true},
+		{path: "/subscribe", params: lang, lastGood: true},
 		{path: "/api/v1/components"},
 		{path: "/api/v1/incidents", params: []cacheParam{{name: "status", def: "all"}, {name: "severity"}, component,
 			{name: "limit", def: "50", norm: canonicalInt}}},

@@ -1,0 +1,318 @@
+package statuspage
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/upstate-dev/upstate/apikey"
+	"github.com/upstate-dev/upstate/assets"
+	"github.com/upstate-dev/upstate/component"
+	"github.com/upstate-dev/upstate/service"
+	"github.com/upstate-dev/upstate/store"
+)
+
+// newSubscribeFixture is the fixture with subscriptions offered, its service door configured.
+func newSubscribeFixture(t *testing.T, o service.SubscriberOptions, clientLimit int) *fixture {
+	t.Helper()
+	f := newFixture(t)
+	o.Languages = []string{"en", "zh-Hans"}
+	svc := service.New(service.Options{Store: f.store, Clock: f.clock, Subscribers: o})
+	srv, err := New(Options{Store: f.store, Service: svc, Clock: f.clock, Registry: prometheus.NewPedanticRegistry(), Assets: assets.FS(), Version: "test",
+		MaxBodyBytes: 4096, CacheTTL: -1, Page: Page{Title: "Acme Status", Location: mustZone(t, "Asia/Shanghai"), PublicURL: "https://status.example.com"},
+		Subscriptions: Subscriptions{Enabled: true, Webhooks: true, ClientLimit: clientLimit}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.srv = srv
+	for _, c := range []component.Component{{ID: "core", Name: "Core", IsGroup: true}, {ID: "api", Name: "API", GroupID: "core"},
+		{ID: "db", Name: "Database", GroupID: "core"}, {ID: "cdn", Name: "CDN"}} {
+		c.Source, c.CreatedAt, c.UpdatedAt = component.SourceConfig, t0, t0
+		mustOK(t, f.store.CreateComponent(t.Context(), c, store.AuditEntry{At: t0}))
+	}
+	return f
+}
+
+func form(kv ...string) string {
+	v := url.Values{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		v.Add(kv[i], kv[i+1])
+	}
+	return v.Encode()
+}
+
+// post sends a form as a browser does.
+func (f *fixture) post(path, body string, hdr ...string) response {
+	return f.do("POST", path, "", body, append([]string{"Content-Type", "application/x-www-form-urlencoded", "Accept", "text/html"}, hdr...)...)
+}
+
+func (f *fixture) subscribers() []store.Subscriber {
+	f.t.Helper()
+	subs, err := f.store.ListSubscribers(f.t.Context(), store.SubscriberQuery{})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return subs
+}
+
+func TestSubscribeForm(t *testing.T) {
+	f := newSubscribeFixture(t, service.SubscriberOptions{}, 0)
+	r := f.do("GET", "/subscribe", "", "", "Accept", "text/html")
+	if r.code != 200 {
+		t.Fatalf("GET /subscribe: %d %s", r.code, r.body)
+	}
+	page := string(r.body)
+	for _, want := range []string{`<form method="post" action="/subscribe"`, `name="address" type="email"`, `name="url" type="url"`,
+		`value="core"> All of Core`, `value="api"> API`, `value="cdn"> CDN`, `<option value="zh-Hans" lang="zh-Hans">简体中文</option>`,
+		`<p class="field" hidden><label for="website">`, `name="component_updates"`, `href="/history.atom"`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the form lacks %s", want)
+		}
+	}
+	if csp := r.hdr.Get("Content-Security-Policy"); !strings.Contains(csp, "form-action 'self'") || strings.Contains(csp, "script-src") {
+		t.Errorf("CSP %q: want forms to post here only and no script", csp)
+	}
+	if strings.Contains(page, "<script") {
+		t.Error("the form has a script")
+	}
+	zh := f.do("GET", "/subscribe?lang=zh-Hans", "", "", "Accept", "text/html")
+	if !strings.Contains(string(zh.body), "订阅更新") || !strings.Contains(string(zh.body), `<option value="zh-Hans" lang="zh-Hans" selected>`) {
+		t.Errorf("the form in Chinese: %s", zh.body)
+	}
+	// The page links to it.
+	if home := f.do("GET", "/", "", "", "Accept", "text/html"); !strings.Contains(string(home.body), `<a href="/subscribe">by email or webhook</a>`) {
+		t.Errorf("the page does not link to /subscribe")
+	}
+	golden(t, "subscribe.html", r.body)
+}
+
+// golden compares got with testdata/golden/name, rewritten with -update.
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", "golden", name)
+	if *update {
+		mustOK(t, os.WriteFile(path, got, 0o644))
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./statuspage -run %s -update)", err, t.Name())
+	}
+	if string(got) != string(want) {
+		t.Errorf("%s differs from its golden file (go test ./statuspage -run %s -update, then read the diff):\n%s", name, t.Name(), got)
+	}
+}
+
+func TestSubscribeWithoutMailOffersFeedsOnly(t *testing.T) {
+	f := newFixture(t)
+	r := f.do("GET", "/subscribe", "", "", "Accept", "text/html")
+	if r.code != 200 || strings.Contains(string(r.body), "<form") || !strings.Contains(string(r.body), "does not offer subscriptions") ||
+		!strings.Contains(string(r.body), `href="/history.rss"`) {
+		t.Errorf("GET /subscribe without mail: %d %s", r.code, r.body)
+	}
+	if r := f.post("/subscribe", form("address", "ada@example.com")); r.code != 404 {
+		t.Errorf("POST /subscribe without mail: %d, want 404", r.code)
+	}
+	if home := f.do("GET", "/", "", "", "Accept", "text/html"); strings.Contains(string(home.body), `href="/subscribe"`) {
+		t.Errorf("the page links to a subscription it does not offer")
+	}
+}
+
+// TestSubscribeRefusesBadInput: each invalid form is answered 422 with the form again and its
+// error beside the field; nothing is stored and nothing is mailed.
+func TestSubscribeRefusesBadInput(t *testing.T) {
+	f := newSubscribeFixture(t, service.SubscriberOptions{}, 1000)
+	for _, tt := range []struct {
+		name, body, want string
+	}{
+		{"bad address", form("address", "not-an-address"), "Give a mail address such as name@example.com. (is not a mail address"},
+		{"header injection", form("address", "ada@example.com\r\nBcc: everyone@example.com"), "must not contain spaces, line breaks"},
+		{"header injection in a name", form("address", "Ada\r\nBcc: x@example.com <ada@example.com>"), "must not contain spaces, line breaks"},
+		{"ftp webhook", form("channel", "webhook", "address", "ops@example.com", "url", "ftp://example.com/hook"), "scheme &#34;ftp&#34; is not allowed"},
+		{"javascript webhook", form("channel", "webhook", "address", "ops@example.com", "url", "javascript:alert(1)"), "is not an absolute URL"},
+		{"loopback webhook", form("channel", "webhook", "address", "ops@example.com", "url", "http://127.0.0.1:9099/hook"), "127.0.0.1 is not a public address"},
+		{"private webhook", form("channel", "webhook", "address", "ops@example.com", "url", "http://192.168.1.10/hook"), "is not a public address"},
+		{"unknown component", form("address", "ada@example.com", "scope", "some", "components", "billing"), "no component or group &#34;billing&#34;"},
+		{"none chosen", form("address", "ada@example.com", "scope", "some"), "Choose at least one component"},
+		{"unknown language", form("address", "ada@example.com", "language", "tlh"), "unknown language"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := f.post("/subscribe", tt.body)
+			if r.code != http.StatusUnprocessableEntity || !strings.Contains(string(r.body), tt.want) || !strings.Contains(string(r.body), "<form") {
+				t.Errorf("%d, want 422 with the form and %q:\n%s", r.code, tt.want, r.body)
+			}
+		})
+	}
+	if subs := f.subscribers(); len(subs) != 0 {
+		t.Errorf("refused forms stored %d subscribers", len(subs))
+	}
+	if js, _ := f.store.ReadJournal(t.Context(), 0, 100); len(js) != 0 {
+		t.Errorf("refused forms journaled %d events (mails owed)", len(js))
+	}
+}
+
+// stripped is a page without what differs between two requests by design (none here: a fixed
+// clock renders the same page).
+var requestID = regexp.MustCompile(`req-[a-zA-Z0-9]+`)
+
+// TestSubscribeAnswerRevealsNothing: a new address, a pending one, a subscribed one and a
+// filled honeypot get the same page.
+func TestSubscribeAnswerRevealsNothing(t *testing.T) {
+	f := newSubscribeFixture(t, service.SubscriberOptions{AllowPrivateWebhooks: true}, 1000)
+	ctx := t.Context()
+	if _, err := f.srv.svc.Subscribers.Add(ctx, service.Actor{Name: "ops"}, service.SubscribeRequest{Address: "known@example.com"}, true); err != nil {
+		t.Fatal(err)
+	}
+	answers := map[string]string{}
+	for name, body := range map[string]string{
+		"new":        form("address", "new@example.com"),
+		"pending":    form("address", "new@example.com"),
+		"subscribed": form("address", "KNOWN@example.com"),
+		"honeypot":   form("address", "bot@example.com", "website", "http://spam.example.com"),
+	} {
+		r := f.post("/subscribe", body)
+		if r.code != 200 {
+			t.Fatalf("%s: %d %s", name, r.code, r.body)
+		}
+		answers[name] = requestID.ReplaceAllString(string(r.body), "")
+		if cc := r.hdr.Get("Cache-Control"); cc != "private, no-store" {
+			t.Errorf("%s: Cache-Control %q", name, cc)
+		}
+	}
+	for name, a := range answers {
+		if a != answers["new"] {
+			t.Errorf("the answer for %s differs from a new address's", name)
+		}
+	}
+	if !strings.Contains(answers["new"], "a mail with a confirmation link is on its way") {
+		t.Errorf("the answer: %s", answers["new"])
+	}
+	for _, sub := range f.subscribers() {
+		if sub.Address == "bot@example.com" {
+			t.Error("the honeypot's request was stored")
+		}
+	}
+	// The subscribed address was not changed by someone else's request.
+	if subs := f.subscribers(); len(subs) != 2 {
+		t.Errorf("%d subscribers, want known and new", len(subs))
+	}
+}
+
+func TestSubscribeLimitedPerClientAddress(t *testing.T) {
+	f := newSubscribeFixture(t, service.SubscriberOptions{}, 3)
+	for i := range 3 {
+		if r := f.post("/subscribe", form("address", "a"+string(rune('a'+i))+"@example.com")); r.code != 200 {
+			t.Fatalf("request %d: %d", i+1, r.code)
+		}
+	}
+	r := f.post("/subscribe", form("address", "ad@example.com"))
+	if r.code != http.StatusTooManyRequests || r.hdr.Get("Retry-After") == "" {
+		t.Errorf("the fourth request in an hour from one address: %d, Retry-After %q; want 429 with Retry-After", r.code, r.hdr.Get("Retry-After"))
+	}
+}
+
+// TestConfirmManageAndOneClickUnsubscribe follows a subscription's links as the mails give them.
+func TestConfirmManageAndOneClickUnsubscribe(t *testing.T) {
+	f := newSubscribeFixture(t, service.SubscriberOptions{}, 1000)
+	door := f.srv.svc.Subscribers
+	if r := f.post("/subscribe", form("address", "ada@example.com", "scope", "some", "components", "api", "language", "zh-Hans")); r.code != 200 {
+		t.Fatal(r.code)
+	}
+	sub := f.subscribers()[0]
+	confirm := door.ConfirmToken(sub, t0)
+	// Fetching the link confirms nothing: it shows a button.
+	r := f.do("GET", "/subscriptions/confirm?t="+url.QueryEscape(confirm), "", "", "Accept", "text/html")
+	if r.code != 200 || !strings.Contains(string(r.body), `<input type="hidden" name="t" value="`+confirm+`">`) || !strings.Contains(string(r.body), "Components: API") {
+		t.Fatalf("the confirm page: %d %s", r.code, r.body)
+	}
+	if f.subscribers()[0].State != store.SubscriberPending {
+		t.Fatal("fetching the link confirmed the subscription")
+	}
+	r = f.post("/subscriptions/confirm", form("t", confirm))
+	if r.code != 200 || !strings.Contains(string(r.body), "You are subscribed") || f.subscribers()[0].State != store.SubscriberConfirmed {
+		t.Fatalf("confirm: %d %s", r.code, r.body)
+	}
+	manage := service.ManageToken(sub)
+	r = f.do("GET", "/subscriptions/manage?t="+manage, "", "", "Accept", "text/html")
+	if r.code != 200 || !strings.Contains(string(r.body), `value="api" checked`) || r.hdr.Get("Cache-Control") != "private, no-store" {
+		t.Fatalf("manage page: %d %s", r.code, r.body)
+	}
+	r = f.post("/subscriptions/manage", form("t", manage, "scope", "some", "components", "core", "components", "cdn", "component_updates", "1", "language", "en"))
+	got := f.subscribers()[0]
+	if r.code != 200 || strings.Join(got.Components, ",") != "cdn,core" || !got.ComponentUpdates || got.Language != "en" {
+		t.Errorf("manage: %d, %+v", r.code, got)
+	}
+	// RFC 8058: the mail client POSTs List-Unsubscribe=One-Click to the header's URL, no cookie.
+	r = f.post("/subscriptions/unsubscribe?t="+url.QueryEscape(manage), "List-Unsubscribe=One-Click", "Accept", "*/*")
+	if r.code != 200 || len(f.subscribers()) != 0 {
+		t.Fatalf("one-click unsubscribe: %d, %d subscribers left", r.code, len(f.subscribers()))
+	}
+	// Again (a client that retries): the same answer.
+	if r := f.post("/subscriptions/unsubscribe?t="+url.QueryEscape(manage), "List-Unsubscribe=One-Click"); r.code != 200 {
+		t.Errorf("a second one-click: %d", r.code)
+	}
+	// The manage link is dead with the subscription, and a forged one never worked.
+	for _, tok := range []string{manage, "sub-aaaaaaaaaaaaaaaa.m.AAAAAAAAAAAAAAAAAAAAAA", "garbage"} {
+		if r := f.do("GET", "/subscriptions/manage?t="+tok, "", "", "Accept", "text/html"); r.code != 404 || !strings.Contains(string(r.body), "This link does not work") {
+			t.Errorf("manage with %q: %d %s", tok, r.code, r.body)
+		}
+	}
+}
+
+func TestSubscribersAdminAPI(t *testing.T) {
+	f := newSubscribeFixture(t, service.SubscriberOptions{}, 1000)
+	admin := f.tokens[apikey.ScopeAdmin]
+	r := f.do("POST", "/api/admin/v1/subscribers", admin, `{"address":"ada@example.com","components":["api"],"confirmed":true}`)
+	if r.code != 201 {
+		t.Fatalf("add: %d %s", r.code, r.body)
+	}
+	var added subscriberView
+	mustOK(t, json.Unmarshal(r.body, &added))
+	if r := f.do("POST", "/api/admin/v1/subscribers", admin, `{"address":"ADA@example.com"}`); r.code != 409 {
+		t.Errorf("adding a subscribed address: %d, want 409", r.code)
+	}
+	if r := f.do("POST", "/api/admin/v1/subscribers", admin, `{"address":"x@example.com","channel":"webhook","url":"ftp://x"}`); r.code != 422 || r.apiErr(t).Field != "url" {
+		t.Errorf("a bad webhook URL: %d %s", r.code, r.body)
+	}
+	if r := f.do("GET", "/api/admin/v1/subscribers", f.tokens[apikey.ScopeRead], ""); r.code != 403 {
+		t.Errorf("a read key lists subscribers: %d, want 403 (addresses need the admin scope)", r.code)
+	}
+	imp := "address,components,language\nbob@example.com,cdn,zh-Hans\nada@example.com,,\nbroken,,\ncy@example.com,core,\n"
+	r = f.do("POST", "/api/admin/v1/subscribers/import?confirmed=true", admin, imp, "Content-Type", "text/csv")
+	if r.code != 200 || !strings.Contains(string(r.body), `"added":2,"skipped":1`) || !strings.Contains(string(r.body), `"row":3`) {
+		t.Errorf("import: %d %s", r.code, r.body)
+	}
+	r = f.do("GET", "/api/admin/v1/subscribers?component=db", admin, "")
+	var list subscriberList
+	mustOK(t, json.Unmarshal(r.body, &list))
+	if len(list.Subscribers) != 1 || list.Subscribers[0].Address != "cy@example.com" {
+		t.Errorf("subscribers of db (through its group core): %s", r.body)
+	}
+	r = f.do("GET", "/api/admin/v1/subscribers?limit=2", admin, "")
+	mustOK(t, json.Unmarshal(r.body, &list))
+	if len(list.Subscribers) != 2 || list.Next == "" {
+		t.Errorf("a page of 2: %s", r.body)
+	}
+	r = f.do("GET", "/api/admin/v1/subscribers/export?state=confirmed", admin, "")
+	if r.code != 200 || !strings.HasPrefix(string(r.body), "id,channel,address,url,state,components,component_updates,language,created_at,confirmed_at\n") ||
+		strings.Count(string(r.body), "\n") != 4 || !strings.Contains(string(r.body), ",bob@example.com,,confirmed,cdn,false,zh-Hans,") {
+		t.Errorf("export: %d\n%s", r.code, r.body)
+	}
+	if r := f.do("DELETE", "/api/admin/v1/subscribers/"+added.ID, admin, ""); r.code != 204 {
+		t.Errorf("delete: %d %s", r.code, r.body)
+	}
+	if r := f.do("GET", "/api/admin/v1/subscribers/"+added.ID, admin, ""); r.code != 404 {
+		t.Errorf("after delete: %d", r.code)
+	}
+	entries, _ := f.store.ListAudit(t.Context(), store.AuditQuery{Target: "subscriber/" + added.ID})
+	if len(entries) != 2 || entries[0].Action != "subscriber.remove" || strings.Contains(string(entries[0].Before), "ada@") || entries[0].Actor != "admin-key" {
+		t.Errorf("audit of the deletion: %+v", entries)
+	}
+}
