@@ -48,6 +48,8 @@ Usage:
   upstate healthcheck [-config FILE | -url URL]   exit 0 if a running upstate is ready, 1 if not
   upstate notify test -config FILE TARGET   send a test message to a notification target
   upstate notify receive [-listen ADDR] [-secret S]   print the webhooks Upstate sends
+  upstate mailcatcher [-listen ADDR]        print the mail Upstate sends (a local SMTP server)
+  upstate subscriber list|add|remove|export|import|hash   subscribers (-server URL, UPSTATE_TOKEN)
   upstate incident declare|update|ack|resolve|list|show   the SRE's client (-server URL, UPSTATE_TOKEN)
   upstate maintenance create|cancel|end|extend|list       see docs/api.md
   upstate component status [ID...]
@@ -81,6 +83,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return healthcheck(rest, stdout, stderr)
 	case "notify":
 		return notifyCmd(rest, stdout, stderr)
+	case "subscriber":
+		return subscriberCmd(rest, stdout, stderr)
+	case "mailcatcher":
+		return mailcatcher(rest, stdout, stderr)
 	case "incident":
 		return incidentCmd(rest, stdout, stderr)
 	case "maintenance":

@@ -74,7 +74,7 @@ func serveConfig(ctx context.Context, cfg *configs.Config, devAssets string, log
 		return err
 	}
 	svc := service.New(service.Options{Store: st, Clock: clock, Bus: bus, Logger: log,
-		Policies: cfg.SLAPolicies(), DefaultPolicy: cfg.DefaultPolicy, Targets: chans})
+		Policies: cfg.SLAPolicies(), DefaultPolicy: cfg.DefaultPolicy, Targets: chans, Subscribers: subscriberOptions(cfg)})
 	if err := syncAgain(func() error { return svc.Components.Sync(ctx, cfg.ComponentList(clock.Now())) }); err != nil {
 		return err
 	}
@@ -97,6 +97,11 @@ func serveConfig(ctx context.Context, cfg *configs.Config, devAssets string, log
 	if err != nil {
 		return err
 	}
+	fanout, err := newFanout(cfg, st, svc, chans, notifier, clock, log, reg, bus) // subscribers (docs/subscribers.md)
+	if err != nil {
+		return err
+	}
+	defer fanout.Close()
 	files := assets.FS()
 	if devAssets != "" {
 		files = os.DirFS(devAssets)
@@ -146,6 +151,7 @@ func serveConfig(ctx context.Context, cfg *configs.Config, devAssets string, log
 		Reload:         reload,
 		PublicMonitors: cfg.Server.PublicMonitors,
 		RequestTimeout: cfg.Server.RequestTimeout, MaxBodyBytes: cfg.Server.MaxBodyBytes, TrustedProxies: proxies,
+		Subscriptions: pageSubscriptions(cfg),
 	})
 	if err != nil {
 		return err
@@ -174,6 +180,7 @@ func serveConfig(ctx context.Context, cfg *configs.Config, devAssets string, log
 	g.Go(func() error { return srv.Run(gctx, ln, cfg.Server.ShutdownTimeout) })
 	g.Go(func() error { return eng.Run(gctx) })
 	g.Go(func() error { return notifier.Run(gctx) })
+	g.Go(func() error { return fanout.Run(gctx) })
 	done := make(chan error, 1)
 	go func() { done <- g.Wait() }()
 	notifySupervisor(log, daemon.SdNotifyReady) // the socket is bound: requests are accepted
