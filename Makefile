@@ -4,7 +4,7 @@ CONFIG  ?= configs/upstate.example.yaml
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 
-.PHONY: run test build fmt-check vet race fuzz bench bench-page bench-probes bench-ha bench-notify clean
+.PHONY: run test build fmt-check vet race fuzz bench bench-page bench-probes bench-ha bench-notify bench-subscribers clean
 
 ## run: start the whole product on the embedded store with the example config
 run:
@@ -74,6 +74,12 @@ bench-notify:
 	$(GO) build -o bin/notifyload ./internal/bench/notifyload
 	bin/notifyload -webhooks 1000 -emails 1000 -backend sqlite
 	bin/notifyload -webhooks 1000 -emails 1000 -backend redis
+
+## bench-subscribers: one incident update to 100,000 confirmed email subscribers, each mail handed to an SMTP server on loopback, on SQLite and on Redis: the SRE's call, time to the last mail, mails/s, CPU, memory (BENCHMARKS.md)
+bench-subscribers:
+	$(GO) build -o bin/subload ./internal/bench/subload
+	bin/subload -subscribers 100000 -backend sqlite
+	bin/subload -subscribers 100000 -backend redis
 
 clean:
 	rm -rf bin

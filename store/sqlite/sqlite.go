@@ -70,6 +70,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
 	db.SetMaxOpenConns(8)
+	db.SetMaxIdleConns(8) // database/sql keeps 2 by default: more concurrent readers closed and reopened connections (a file open and its pragmas each time)
 	s := &Store{db: db, reads: newStmtCache(db), writer: make(chan struct{}, 1)}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
