@@ -21,6 +21,7 @@ import (
 	"github.com/upstate-dev/upstate/component"
 	"github.com/upstate-dev/upstate/incidents"
 	"github.com/upstate-dev/upstate/locale"
+	"github.com/upstate-dev/upstate/maintenance"
 	"github.com/upstate-dev/upstate/notify"
 	"github.com/upstate-dev/upstate/notify/notifytest"
 	"github.com/upstate-dev/upstate/service"
@@ -482,5 +483,52 @@ func TestSubscriberMessagesCoverThePageLanguages(t *testing.T) {
 	}
 	if a, b := pageCat.Tags(), mailCat.Tags(); !slices.Equal(a, b) {
 		t.Errorf("the page's languages %v, the mails' %v: add notify/i18n/<tag>.yaml", a, b)
+	}
+}
+
+// TestSubscribersMaintenanceAndStatusChanges: a window announced less than the notice period
+// ahead says so, reaches the subscribers of its components with its times in the page's zone
+// and UTC and a link to the occurrence; a component's status change reaches only those who asked
+// for status changes, and never from "no data".
+func TestSubscribersMaintenanceAndStatusChanges(t *testing.T) {
+	r := newSubRig(t, service.SubscriberOptions{}, notify.SubscriberOptions{})
+	ctx := t.Context()
+	r.add(t, service.SubscribeRequest{Address: "ada@example.com", Components: []string{"db"}, ComponentUpdates: true})
+	r.add(t, service.SubscribeRequest{Address: "bob@example.com", Components: []string{"db"}})
+	r.add(t, service.SubscribeRequest{Address: "cy@example.com", Components: []string{"api"}, ComponentUpdates: true})
+	start := subT0.Add(3 * time.Hour) // 17:00 in Shanghai, three hours after it is announced
+	w, err := r.svc.Maintenance.Create(ctx, service.Actor{Name: "ops"}, maintenance.Spec{ID: "db-upgrade", Title: "Database upgrade", Components: []string{"db"},
+		TimeZone: "Asia/Shanghai", Start: start, End: start.Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := 0
+	r.fan(t)
+	r.deliver(t)
+	ms := r.mails(t, &seen)
+	if got := recipients(ms); !slices.Equal(got, []string{"ada@example.com", "bob@example.com"}) {
+		t.Fatalf("a window on db: mails to %v, want ada and bob", got)
+	}
+	m := ms[0]
+	for _, want := range []string{"From 2026-11-24 17:00 CST (2026-11-24 09:00 UTC) to 2026-11-24 18:00 CST (2026-11-24 10:00 UTC).",
+		"Announced less than 24 h ahead.", "Affects: Database", "https://status.example.com/maintenance/" + w.ID + "-"} {
+		if !strings.Contains(m.Text, want) {
+			t.Errorf("the maintenance mail lacks %q:\n%s", want, m.Text)
+		}
+	}
+	if m.Subject != "[Example Status] Scheduled maintenance: Database upgrade" {
+		t.Errorf("subject %q", m.Subject)
+	}
+	for _, ch := range []struct{ from, to component.Status }{{component.Unknown, component.Operational}, {component.Operational, component.MajorOutage}} {
+		r.clock.Advance(time.Minute)
+		if err := r.svc.Monitors.RecordStatus(ctx, component.Change{ComponentID: "db", At: r.clock.Now(), Status: ch.to}, ch.from, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r.fan(t)
+	r.deliver(t)
+	ms = r.mails(t, &seen)
+	if got := recipients(ms); !slices.Equal(got, []string{"ada@example.com"}) || ms[0].Subject != "[Example Status] Database: Major outage" {
+		t.Fatalf("db's status change: mails to %v (%v), want ada's only, about the outage", got, ms)
 	}
 }
