@@ -104,6 +104,9 @@ type cacheRoute struct {
 	class    cacheClass
 	lastGood bool // a page a person reads: on a store fault, its last good copy, marked stale
 	entries  int  // responses kept (0: defaultEntries)
+	// maxAge, when shorter than the class's bound, is the route's own (never longer: a test or
+	// an operator that turns the cache off keeps it off).
+	maxAge time.Duration
 }
 
 type routeCache struct {
@@ -160,6 +163,9 @@ func newResponseCache(clock clockwork.Clock, pageTTL, feedTTL, timeout time.Dura
 		ttl := pageTTL
 		if r.class == classFeed {
 			ttl = feedTTL
+		}
+		if r.maxAge > 0 && (ttl <= 0 || r.maxAge < ttl) {
+			ttl = r.maxAge
 		}
 		rc.routes[r.path] = &routeCache{cacheRoute: r, ttl: ttl, lru: list.New(), byKey: map[string]*list.Element{},
 			flights: map[string]*flight{}, renders: make(chan struct{}, rendersPerRoute)}

@@ -64,13 +64,19 @@ func TestHeadOnEveryGetRoute(t *testing.T) {
 			if len(headBody) != 0 {
 				t.Errorf("HEAD %s sent a body of %d bytes", name, len(headBody))
 			}
-			if cl := head.Header.Get("Content-Length"); cl != "" && cl != strconv.Itoa(len(getBody)) {
+			// /metrics counts the requests themselves: uncached, the GET's body is not the HEAD's.
+			live := route.Path == "/metrics" && !cached
+			if cl := head.Header.Get("Content-Length"); cl != "" && cl != strconv.Itoa(len(getBody)) && !live {
 				t.Errorf("HEAD %s: Content-Length %s, the GET's body has %d bytes", name, cl, len(getBody))
 			}
 			for _, h := range headerNames(head.Header, getRes.Header) {
 				switch h {
 				case "Date", "X-Request-Id", "Content-Length":
 					continue
+				case "Etag":
+					if live {
+						continue
+					}
 				}
 				if !slices.Equal(head.Header.Values(h), getRes.Header.Values(h)) {
 					t.Errorf("%s: HEAD %s: %q, GET: %q", name, h, head.Header.Values(h), getRes.Header.Values(h))

@@ -24,7 +24,6 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/upstate-dev/upstate/apikey"
 	"github.com/upstate-dev/upstate/events"
@@ -126,15 +125,18 @@ type Server struct {
 	reports     Reporter
 	cache       *responseCache
 	monitors    MonitorSource
-	control     MonitorControl
-	reload      Reloader
-	rollups     RollupReader
-	svc         *service.Service
-	bus         *events.Bus
-	sub         atomic.Pointer[events.Subscription] // while Run follows the bus
-	changes     lastChange
-	readTimeout time.Duration
-	subs        *subscriptions // subscribe.go
+	// publicMonitors: the monitors' API and their series in the public /metrics need no key.
+	publicMonitors bool
+	gatherer       prometheus.Gatherer // what /metrics serves (metrics.go)
+	control        MonitorControl
+	reload         Reloader
+	rollups        RollupReader
+	svc            *service.Service
+	bus            *events.Bus
+	sub            atomic.Pointer[events.Subscription] // while Run follows the bus
+	changes        lastChange
+	readTimeout    time.Duration
+	subs           *subscriptions // subscribe.go
 }
 
 // New builds the server: routes, middleware and templates. A template that does not parse is an
@@ -194,7 +196,7 @@ func New(o Options) (*Server, error) {
 		page: o.Page, version: o.Version, langs: langs, tmpl: tmpl,
 		auth: newAuthenticator(o.Store, o.Clock.Now), maint: o.Maintenance, sla: o.SLA, md: newMarkdown(), reports: o.Reports,
 		cache:    newResponseCache(o.Clock, o.CacheTTL, o.FeedCacheTTL, o.RequestTimeout, cachedRoutes(langParams(langs))),
-		monitors: o.Monitors, svc: o.Service, bus: o.Bus, readTimeout: o.ReadTimeout,
+		monitors: o.Monitors, publicMonitors: o.PublicMonitors, gatherer: o.Registry, svc: o.Service, bus: o.Bus, readTimeout: o.ReadTimeout,
 	}
 	s.cache.handler, s.cache.staleBanner = s, s.staleBanner
 	s.brand, s.brandAssets = s.newBrand(o.Page.Brand)
@@ -252,7 +254,7 @@ func New(o Options) (*Server, error) {
 	e.GET("/brand/:name", s.brandFile)
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
-	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(o.Registry, promhttp.HandlerOpts{EnableOpenMetrics: true, ErrorHandling: promhttp.ContinueOnError})))
+	e.GET("/metrics", s.metrics) // the public view from the cache, everything to a read key (metrics.go)
 
 	e.GET("/api/v1/components", s.publicComponents, s.cache.middleware)
 
@@ -325,6 +327,7 @@ func cachedRoutes(lang []cacheParam) []cacheRoute {
 		{path: "/maintenance/:id", params: lang, lastGood: true},
 		{path: "/subscribe", params: lang, lastGood: true},
 		{path: "/api/v1/components"},
+		{path: "/metrics", maxAge: metricsMaxAge},
 		{path: "/api/v1/incidents", params: []cacheParam{{name: "status", def: "all"}, {name: "severity"}, component,
 			{name: "limit", def: "50", norm: canonicalInt}}},
 		{path: "/api/v1/incidents/:id"},

@@ -53,6 +53,9 @@ var secrets = []string{secretGroup, secretGroupName, secretInGroup, secretInGrou
 func visibilityFixture(t *testing.T, f *fixture) {
 	t.Helper()
 	ctx := t.Context()
+	if reg, ok := f.srv.gatherer.(prometheus.Registerer); ok {
+		thingSeries(t, reg) // what the engine would name on /metrics
+	}
 	for _, c := range []component.Component{
 		{ID: publicGroup, Name: "Core", IsGroup: true},
 		{ID: secretGroup, Name: secretGroupName, IsGroup: true, Visibility: component.Internal, Position: 1},

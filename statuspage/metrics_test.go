@@ -1,0 +1,104 @@
+package statuspage
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/upstate-dev/upstate/apikey"
+	"github.com/upstate-dev/upstate/assets"
+)
+
+// thingSeries registers, in reg, series as the engine names them: each component, window,
+// incident and monitor of the visibility fixture, public and internal. The walk of
+// TestNoInternalLeak reads them on /metrics too.
+func thingSeries(t testing.TB, reg prometheus.Registerer) {
+	t.Helper()
+	status := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "upstate_component_status", Help: "h"}, []string{"component", "status"})
+	burn := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "upstate_error_budget_burn_rate", Help: "h"}, []string{"component", "window"})
+	maint := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "upstate_maintenance_active", Help: "h"}, []string{"window"})
+	clock := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "upstate_sla_clock_remaining_seconds", Help: "h"}, []string{"incident", "severity", "clock"})
+	probe := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "upstate_probe_success", Help: "h"}, []string{"monitor"})
+	queue := prometheus.NewGauge(prometheus.GaugeOpts{Name: "upstate_notifications_waiting", Help: "h"})
+	reg.MustRegister(status, burn, maint, clock, probe, queue)
+	for _, id := range []string{publicComp, publicGroup, publicInGroup, secretGroup, secretInGroup, secretComp, secretInPublic} {
+		status.WithLabelValues(id, "operational").Set(1)
+		burn.WithLabelValues(id, "1h").Set(0.5)
+	}
+	for _, id := range []string{mixedWindow, secretWindow} {
+		maint.WithLabelValues(id).Set(1)
+	}
+	for _, id := range []string{mixedIncident, secretIncident} {
+		clock.WithLabelValues(id, "P1", "resolution").Set(60)
+	}
+	probe.WithLabelValues("api-up").Set(1)
+	probe.WithLabelValues("vault-up").Set(0)
+	queue.Set(3)
+}
+
+// TestPublicMetricsHideInternal: the public /metrics names no internal component, group,
+// window or incident, and no monitor unless monitors are public (then not those of internal
+// components); everything else is there, the burn-rate "window" label included. A read key sees
+// every series, uncached; the public view is cached for at most a second.
+func TestPublicMetricsHideInternal(t *testing.T) {
+	for _, tc := range []struct {
+		name           string
+		publicMonitors bool
+		cacheTTL       time.Duration
+	}{{"monitors private", false, -1}, {"monitors public", true, -1}, {"cached", false, 0}} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t)
+			visibilityFixture(t, f)
+			reg := prometheus.NewRegistry()
+			thingSeries(t, reg)
+			srv, err := New(Options{Store: f.store, Clock: f.clock, Registry: reg, Assets: assets.FS(), Page: f.srv.page,
+				SLA: f.srv.sla, CacheTTL: tc.cacheTTL, Monitors: twoMonitors{}, PublicMonitors: tc.publicMonitors})
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.srv = srv
+			pub := f.do("GET", "/metrics", "", "", "Accept", "application/openmetrics-text;version=1.0.0")
+			checkNoSecrets(t, "GET /metrics", "", pub)
+			body := string(pub.body)
+			for _, want := range []string{
+				`upstate_component_status{component="` + publicComp + `",status="operational"} 1`,
+				`upstate_component_status{component="` + publicGroup + `"`,
+				`upstate_error_budget_burn_rate{component="` + publicComp + `",window="1h"} 0.5`,
+				`upstate_maintenance_active{window="` + mixedWindow + `"} 1`,
+				`upstate_sla_clock_remaining_seconds{clock="resolution",incident="` + mixedIncident + `",severity="P1"} 60`,
+				"upstate_notifications_waiting 3",
+			} {
+				if !strings.Contains(body, want) {
+					t.Errorf("the public metrics lack %s:\n%s", want, body)
+				}
+			}
+			if got := strings.Contains(body, `upstate_probe_success{monitor="api-up"} 1`); got != tc.publicMonitors {
+				t.Errorf("a public component's monitor shown: %v, want %v (server.public_monitors)", got, tc.publicMonitors)
+			}
+			if strings.Contains(body, "vault-up") {
+				t.Error("an internal component's monitor is on the public metrics")
+			}
+			if ct := pub.hdr.Get("Content-Type"); !strings.HasPrefix(ct, "text/plain") {
+				t.Errorf("the public metrics' type %q: want the one text format whatever the Accept", ct)
+			}
+			if cc := pub.hdr.Get("Cache-Control"); tc.cacheTTL == 0 && cc != "public, max-age=1" {
+				t.Errorf("Cache-Control %q: the public metrics are at most a second old, and say so", cc)
+			}
+
+			keyed := f.do("GET", "/metrics", f.tokens[apikey.ScopeRead], "")
+			if keyed.code != 200 || keyed.hdr.Get("Cache-Control") != "private, no-store" {
+				t.Fatalf("with a read key: %d %q", keyed.code, keyed.hdr.Get("Cache-Control"))
+			}
+			for _, s := range []string{secretComp, secretInGroup, secretWindow, secretIncident, "vault-up"} {
+				if !strings.Contains(string(keyed.body), s) {
+					t.Errorf("a read key does not see %s on /metrics", s)
+				}
+			}
+			if bad := f.do("GET", "/metrics", "up_nope_nope", ""); bad.code != 401 {
+				t.Errorf("a bad key on /metrics: %d, want 401 (not the public view)", bad.code)
+			}
+		})
+	}
+}
