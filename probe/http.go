@@ -34,6 +34,15 @@ type HTTP struct {
 // and memory scale with targets, not monitors; pass nil for a private default transport.
 // Monitors that skip TLS verification must be given a transport configured for it.
 func NewHTTP(spec HTTPSpec, transport http.RoundTripper) *HTTP {
+	return newHTTPFrom(spec, transport, "")
+}
+
+// LocationHeader names the location an HTTP check is sent from, when the instance has one.
+const LocationHeader = "X-Upstate-Location"
+
+// newHTTPFrom is NewHTTP for a check sent from location (may be ""): the location is sent in
+// LocationHeader and in the User-Agent. The monitor's own headers come last and win.
+func newHTTPFrom(spec HTTPSpec, transport http.RoundTripper, location string) *HTTP {
 	if transport == nil {
 		transport = NewTransport(spec.InsecureSkipVerify, spec.IPFamily)
 	}
@@ -54,6 +63,10 @@ func NewHTTP(spec HTTPSpec, transport http.RoundTripper) *HTTP {
 		},
 	}
 	header := http.Header{"User-Agent": {"Upstate/1 (+status monitor)"}}
+	if location != "" {
+		header.Set("User-Agent", "Upstate/1 (+status monitor; location "+location+")")
+		header.Set(LocationHeader, location)
+	}
 	for k, v := range spec.Headers {
 		header.Set(k, v)
 	}

@@ -13,6 +13,10 @@ type Env struct {
 	Transport  func(insecure bool, family string) http.RoundTripper
 	Heartbeats *Heartbeats // where heartbeat check-ins are received
 	Now        time.Time
+	// Location names where the engine probes from (cluster.location), or "". HTTP checks
+	// send it in the X-Upstate-Location header and the User-Agent, so a target can tell the
+	// locations apart.
+	Location string
 }
 
 // KindInfo is everything Upstate knows of one kind of check.
@@ -31,7 +35,7 @@ type KindInfo struct {
 var kinds = map[Kind]KindInfo{
 	KindHTTP: {
 		New: func(m Monitor, env Env) (Prober, error) {
-			return NewHTTP(*m.HTTP, env.Transport(m.HTTP.InsecureSkipVerify, m.HTTP.IPFamily)), nil
+			return newHTTPFrom(*m.HTTP, env.Transport(m.HTTP.InsecureSkipVerify, m.HTTP.IPFamily), env.Location), nil
 		},
 		Target:  func(m Monitor) string { return m.HTTP.URL },
 		HasSpec: func(m Monitor) bool { return m.HTTP != nil },

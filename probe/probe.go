@@ -138,6 +138,10 @@ type Monitor struct {
 	Heartbeat   *HeartbeatSpec
 	ICMP        *ICMPSpec
 	Paused      bool // start paused: no runs until resumed
+	// Locations is how many locations the monitor is checked from when several instances
+	// share the store (0 or 1: one, its component's owner's); its state is then their quorum
+	// (Quorum).
+	Locations int
 }
 
 // Transition is a change of a monitor's state, stored with its time. Confirmed downtime is
