@@ -51,6 +51,10 @@ func TestLoadBadConfigs(t *testing.T) {
 			`20:15: monitors[2].dns.server: invalid resolver address "8.8.8.8": want host:port, such as 127.0.0.1:53`,
 			`21:18: monitors[2].dns.transport: unknown transport "quic" (want udp or tcp)`,
 		}},
+		{"bad-locations.yaml", []string{
+			`8:16: monitors[0].locations: must be between 1 and 16`,
+			`14:16: monitors[1].locations: a heartbeat monitor is checked in by its job, not probed from locations`,
+		}},
 		{"bad-heartbeat.yaml", []string{
 			`9:14: monitors[0].heartbeat.token: must be 22 to 128 characters of A-Z, a-z, 0-9, '-' and '_' (make one with: openssl rand -base64 24 | tr '+/' '-_')`,
 			`10:15: monitors[0].heartbeat.period: must be at least 1m`,

@@ -45,7 +45,13 @@ type Monitor struct {
 	// how often Upstate judges the check-ins (default 10s).
 	Heartbeat *Heartbeat `yaml:"heartbeat"`
 	ICMP      *ICMP      `yaml:"icmp"`
+	// Locations: check from this many locations (instances' cluster.location) and take their
+	// quorum (docs/deploy.md, "Locations"). 0 or 1: from one. Not for heartbeat monitors.
+	Locations int `yaml:"locations"`
 }
+
+// MaxLocations bounds monitors[].locations.
+const MaxLocations = 16
 
 // ICMP is a ping check: count echo requests, healthy when min_replies come back in time.
 type ICMP struct {
@@ -281,8 +287,14 @@ func (c *Config) validateMonitors(d *decoder) {
 				d.at(path+"."+string(k), "belongs to kind %s, but the monitor is kind %s", k, kind)
 			}
 		}
+		switch {
+		case m.Locations < 0 || m.Locations > MaxLocations:
+			d.at(path+".locations", "must be between 1 and %d", MaxLocations)
+		case m.Locations > 1 && kind == probe.KindHeartbeat:
+			d.at(path+".locations", "a heartbeat monitor is checked in by its job, not probed from locations")
+		}
 		pm := probe.Monitor{ID: m.ID, Name: m.Name, ComponentID: m.Component, Kind: kind,
-			Interval: m.Interval, Timeout: m.Timeout, Paused: m.Paused,
+			Interval: m.Interval, Timeout: m.Timeout, Paused: m.Paused, Locations: m.Locations,
 			Thresholds: probe.Thresholds{Failures: m.Failures, Successes: m.Successes, LatencyThreshold: m.LatencyThreshold,
 				Retries: *m.Retries, RetrySpacing: m.RetrySpacing}}
 		switch kind {
