@@ -29,6 +29,10 @@ type announcement struct {
 	Code    int            `json:"code,omitempty"`
 	By      string         `json:"by,omitempty"`
 	State   probe.State    `json:"state,omitempty"`
+	// A location's state (op loc; locations.go), or several (op locs).
+	Location string    `json:"location,omitempty"`
+	Reason   string    `json:"reason,omitempty"`
+	Locs     []locNote `json:"locs,omitempty"`
 }
 
 // announce queues a for the other instances, if there are any, without waiting: a full queue
@@ -98,9 +102,20 @@ func (e *Engine) heard(ctx context.Context, msg []byte) {
 	if err := json.Unmarshal(msg, &a); err != nil || a.From == e.cluster.Instance {
 		return
 	}
+	switch a.Op {
+	case "loc":
+		e.heardLocation(ctx, a.From, locNote{Monitor: a.Monitor, Location: a.Location, State: a.State, Since: a.At, Reason: a.Reason})
+		return
+	case "locs":
+		for _, n := range a.Locs {
+			e.heardLocation(ctx, a.From, n)
+		}
+		return
+	}
 	e.mu.Lock()
 	r, ok := e.monitors[a.Monitor]
 	owned := ok && r.owned
+	probes := ok && r.probes
 	e.mu.Unlock()
 	if !ok {
 		return // not in this instance's configuration
@@ -125,13 +140,18 @@ func (e *Engine) heard(ctx context.Context, msg []byte) {
 			e.log.Warn("resume announced by "+a.From, "monitor", a.Monitor, "err", err)
 		}
 	case "run":
-		if owned {
-			_ = e.RunNow(a.Monitor)
+		if probes {
+			e.mu.Lock()
+			rctx, paused, running := e.runCtx, r.paused, e.running
+			e.mu.Unlock()
+			if !paused && running {
+				_ = e.runHere(rctx, r)
+			}
 		}
 	case "state":
 		e.mu.Lock()
 		if !r.owned && e.monitors[a.Monitor] == r && a.State.Valid() {
-			r.detector = probe.NewDetector(r.m, a.State) // a view of the owner's state
+			r.setRecorded(a.State) // a view of the owner's state
 		}
 		e.mu.Unlock()
 	}

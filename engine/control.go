@@ -46,9 +46,9 @@ func (e *Engine) Ping(token string, kind probe.PingKind, exitCode int) (string, 
 func (e *Engine) RunNow(id string) error {
 	e.mu.Lock()
 	r, ok := e.monitors[id]
-	var paused, running, owned bool
+	var paused, running, owned, located bool
 	if ok {
-		paused, running, owned = r.paused, e.running, r.owned
+		paused, running, owned, located = r.paused, e.running, r.probes, r.located()
 	}
 	ctx := e.runCtx
 	e.mu.Unlock()
@@ -62,7 +62,15 @@ func (e *Engine) RunNow(id string) error {
 	case !owned:
 		e.announce(announcement{Op: "run", Monitor: id, At: e.opts.Clock.Now()})
 		return nil
+	case located:
+		// Checked from several locations: run it in each.
+		e.announce(announcement{Op: "run", Monitor: id, At: e.opts.Clock.Now()})
 	}
+	return e.runHere(ctx, r)
+}
+
+// runHere starts a run of r at once, or right after the run in progress.
+func (e *Engine) runHere(ctx context.Context, r *runner) error {
 	if !r.pending.CompareAndSwap(false, true) {
 		return nil // a run-now is already waiting: it will see whatever this one would
 	}
@@ -106,11 +114,12 @@ func (e *Engine) pause(ctx context.Context, id, by string) error {
 	r.paused = true
 	job := r.job
 	r.job = nil
-	from := r.detector.State()
+	from := r.recorded()
 	if !r.owned {
 		from = probe.StateUnknown // its owner records its state, not this instance
 	}
 	r.detector = probe.NewDetector(r.m, probe.StateUnknown)
+	r.combined, r.locs = probe.StateUnknown, nil // the locations start again when resumed
 	e.mu.Unlock()
 	if job != nil {
 		if err := e.sched.RemoveJob(job.ID()); err != nil {
@@ -148,7 +157,7 @@ func (e *Engine) resume(id string) error {
 		return ErrNotPaused
 	}
 	r.paused = false
-	running = e.running && r.owned // another instance runs the monitors it owns
+	running = e.running && r.probes // another instance runs the monitors it owns
 	e.mu.Unlock()
 	if !running {
 		return nil // Run schedules it
@@ -243,7 +252,7 @@ func (e *Engine) Reload(ctx context.Context, monitors []probe.Monitor, severity 
 		r := old[id]
 		e.stopJob(r)
 		e.mu.Lock()
-		from := r.detector.State()
+		from := r.recorded()
 		if !r.owned {
 			from = probe.StateUnknown // its owner records it
 		}
@@ -264,6 +273,8 @@ func (e *Engine) Reload(ctx context.Context, monitors []probe.Monitor, severity 
 		e.stopJob(prev)
 		e.mu.Lock()
 		r.detector = probe.NewDetector(r.m, prev.detector.State())
+		r.setRecorded(prev.recorded())
+		r.combinedAt, r.locs = prev.combinedAt, prev.locs
 		r.recent, r.stats = prev.recent, prev.stats
 		r.paused = r.m.Paused || prev.paused && prev.m.Paused == r.m.Paused
 		e.putRunnerLocked(r)
@@ -279,14 +290,14 @@ func (e *Engine) Reload(ctx context.Context, monitors []probe.Monitor, severity 
 			e.log.Error("reload: last transition", "monitor", id, "err", err)
 		}
 		e.mu.Lock()
-		r.detector = probe.NewDetector(r.m, st)
+		r.setRecorded(st)
 		e.putRunnerLocked(r)
 		e.mu.Unlock()
 		touched[r.m.ComponentID] = true
 	}
 	if running {
 		for _, id := range append(slices.Clone(sum.Changed), sum.Added...) {
-			if r := fresh[id]; !r.paused && r.owned {
+			if r := fresh[id]; !r.paused && r.probes {
 				if err := e.schedule(r, now); err != nil {
 					return sum, err
 				}

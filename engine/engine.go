@@ -83,6 +83,10 @@ type Options struct {
 	// MaxPendingWrites bounds the state changes kept while the store does not answer (default
 	// DefaultMaxPendingWrites; pending.go).
 	MaxPendingWrites int
+	// Location is this instance's location label when it is alone (Cluster.Location when it
+	// shares the store): HTTP checks name it, and monitors asking for several locations are
+	// checked from it alone (locations.go).
+	Location string
 }
 
 func (o *Options) validate() error {
@@ -186,6 +190,7 @@ type Engine struct {
 	severity  map[string]incidents.Severity // by monitor id; replaced on reload
 	reloadMu  sync.Mutex                    // one reload (or rebalance) at a time
 	members   []string                      // live instances sharing the store, by id; nil when alone
+	memberSet []store.Member                // the same, with their locations
 
 	// Counted for the tests, which wait for the engine to be idle (helpers_test.go): runs in
 	// progress, scheduled or on demand; those of them waiting on the clock to re-probe; and
@@ -227,7 +232,15 @@ type runner struct {
 	busy      sync.Mutex  // held for a run: scheduled and on-demand runs never overlap
 	pending   atomic.Bool // an on-demand run is waiting for busy
 	retrying  atomic.Bool // a run waits on the clock to re-probe (for the tests)
-	owned     bool        // this instance owns the monitor's component: it runs the monitor
+	owned     bool        // this instance owns the monitor's component: it records the monitor's state
+	// probes: this instance runs the monitor's probes. The same as owned, but for a monitor
+	// checked from several locations, which instances of other locations probe too.
+	probes bool
+	// A monitor checked from several locations (locations.go): its state as recorded (the
+	// quorum's, by its owner), since when, and each location's state as last heard.
+	combined   probe.State
+	combinedAt time.Time
+	locs       map[string]probe.LocationResult
 }
 
 // New builds an engine. It starts nothing: Run does.
@@ -292,7 +305,11 @@ func New(o Options) (*Engine, error) {
 }
 
 func (e *Engine) newRunner(m probe.Monitor) (*runner, error) {
-	p, err := probe.NewProber(m, probe.Env{Heartbeats: e.heartbeats, Now: e.opts.Clock.Now(),
+	var location string
+	if e.cluster != nil && e.cluster.Location != "" || e.opts.Location != "" {
+		location = e.location()
+	}
+	p, err := probe.NewProber(m, probe.Env{Heartbeats: e.heartbeats, Now: e.opts.Clock.Now(), Location: location,
 		Transport: func(insecure bool, family string) http.RoundTripper {
 			return e.transports[transportKey{insecure, family}]
 		}})
@@ -300,7 +317,7 @@ func (e *Engine) newRunner(m probe.Monitor) (*runner, error) {
 		return nil, fmt.Errorf("engine: %w", err)
 	}
 	return &runner{m: m, prober: p, detector: probe.NewDetector(m, probe.StateUnknown), recent: &recentRing{},
-		labels: newSeriesLabels(m.ID), paused: m.Paused}, nil
+		labels: newSeriesLabels(m.ID), paused: m.Paused, combined: probe.StateUnknown}, nil
 }
 
 // Bus returns the engine's event bus.
@@ -346,7 +363,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	e.mu.Lock()
 	runners := make([]*runner, 0, len(e.monitors))
 	for _, r := range e.monitors {
-		if !r.paused && r.owned {
+		if !r.paused && r.probes {
 			runners = append(runners, r)
 		}
 	}
@@ -364,7 +381,8 @@ func (e *Engine) Run(ctx context.Context) error {
 		{"pending-writes", time.Second, e.replayPending},
 	}
 	if e.cluster != nil {
-		local = append(local, job{"impacts", e.opts.SLAEvery, e.impactsTick})
+		local = append(local, job{"impacts", e.opts.SLAEvery, e.impactsTick},
+			job{"announce-locations", e.opts.FlushInterval, e.announceLocations})
 	}
 	// The leader only: what must happen once however many instances run.
 	singletons := []job{
@@ -423,7 +441,8 @@ func (e *Engine) Run(ctx context.Context) error {
 	e.running, e.runCtx = true, ctx
 	count := len(e.monitors)
 	e.mu.Unlock()
-	e.log.Info("engine started", "monitors", count, "instance", e.instance(), "members", e.memberList())
+	e.log.Info("engine started", "monitors", count, "instance", e.instance(), "location", e.location(), "members", e.memberList())
+	e.warnFewerLocations()
 	<-ctx.Done()
 
 	e.mu.Lock()
@@ -531,7 +550,7 @@ func (e *Engine) restore(ctx context.Context) error {
 		if !ok {
 			continue // removed by a reload meanwhile
 		}
-		r.detector = probe.NewDetector(r.m, st)
+		r.setRecorded(st)
 		if r.m.Kind == probe.KindHeartbeat && st == probe.StateDown {
 			e.heartbeats.MarkMissing(id)
 		}
@@ -732,7 +751,7 @@ func (e *Engine) probeOnce(ctx context.Context, r *runner) probe.Result {
 	// A run that outlived its monitor's pause, reload or hand-over judges nothing.
 	var tr probe.Transition
 	changed := false
-	if e.monitors[r.m.ID] == r && !r.paused && r.owned {
+	if e.monitors[r.m.ID] == r && !r.paused && r.probes {
 		tr, changed = r.detector.Observe(res)
 	}
 	e.mu.Unlock()
@@ -741,7 +760,11 @@ func (e *Engine) probeOnce(ctx context.Context, r *runner) probe.Result {
 		// Once observed, a transition must be stored even if shutdown cancels the job now.
 		wctx, cancel := persistContext(ctx)
 		defer cancel()
-		e.transition(wctx, r.m.ComponentID, tr)
+		if r.located() {
+			e.locationChanged(wctx, r, tr) // the quorum of the locations decides (locations.go)
+		} else {
+			e.transition(wctx, r.m.ComponentID, tr)
+		}
 	}
 	return res
 }
@@ -797,7 +820,7 @@ func (e *Engine) monitorStatus(componentID string) component.Status {
 	defer e.mu.Unlock()
 	var states []component.Status
 	for _, r := range e.byComponent[componentID] {
-		states = append(states, ComponentStatusOf(r.detector.State()))
+		states = append(states, ComponentStatusOf(r.recorded()))
 	}
 	return component.Worst(states...)
 }
@@ -805,7 +828,7 @@ func (e *Engine) monitorStatus(componentID string) component.Status {
 // putRunnerLocked adds r, or replaces the runner of the same monitor.
 func (e *Engine) putRunnerLocked(r *runner) {
 	e.deleteRunnerLocked(r.m.ID)
-	r.owned = e.ownsLocked(r.m.ComponentID)
+	r.owned, r.probes = e.rolesLocked(r)
 	e.monitors[r.m.ID] = r
 	e.byComponent[r.m.ComponentID] = append(e.byComponent[r.m.ComponentID], r)
 }
@@ -849,7 +872,7 @@ func (e *Engine) updateComponent(ctx context.Context, componentID string, at tim
 	}
 	var states []component.Status
 	for _, r := range e.byComponent[componentID] {
-		states = append(states, ComponentStatusOf(r.detector.State()))
+		states = append(states, ComponentStatusOf(r.recorded()))
 	}
 	if len(states) == 0 {
 		// Without monitors a component is managed by people: operational unless an open
@@ -878,22 +901,26 @@ func (e *Engine) updateComponent(ctx context.Context, componentID string, at tim
 func (e *Engine) expire(ctx context.Context) {
 	now := e.opts.Clock.Now()
 	var trs []probe.Transition
-	var components []string
+	var runners []*runner
 	e.mu.Lock()
 	for _, r := range e.monitors {
-		if !r.owned {
-			continue // its owner judges it
+		if !r.probes {
+			continue // another instance probes it and judges it
 		}
 		if tr, ok := r.detector.Expire(now); ok {
 			trs = append(trs, tr)
-			components = append(components, r.m.ComponentID)
+			runners = append(runners, r)
 		}
 	}
 	e.mu.Unlock()
 	wctx, cancel := persistContext(ctx)
 	defer cancel()
 	for i, tr := range trs {
-		e.transition(wctx, components[i], tr)
+		if runners[i].located() {
+			e.locationChanged(wctx, runners[i], tr)
+		} else {
+			e.transition(wctx, runners[i].m.ComponentID, tr)
+		}
 	}
 }
 
@@ -912,10 +939,11 @@ func (e *Engine) markAllUnknown(ctx context.Context, at time.Time, reason string
 		if !r.owned {
 			continue // another instance runs it and records it
 		}
-		if st := r.detector.State(); st != probe.StateUnknown {
+		if st := r.recorded(); st != probe.StateUnknown {
 			trs = append(trs, probe.Transition{MonitorID: id, At: at.UTC(), From: st, To: probe.StateUnknown, Reason: reason})
 			components = append(components, r.m.ComponentID)
 			r.detector = probe.NewDetector(r.m, probe.StateUnknown)
+			r.combined = probe.StateUnknown
 		}
 	}
 	e.mu.Unlock()
@@ -980,6 +1008,9 @@ type MonitorSnapshot struct {
 	Last    probe.Result   // the newest result; At is zero before the first run
 	NextRun time.Time      // when the scheduler starts the next run; zero if paused, stopped or a heartbeat
 	Recent  []probe.Result // oldest first, up to 60; filled by Monitor only
+	// Locations are a monitor's locations' states, by location, when it is checked from
+	// several (Monitor.Locations > 1): what this instance last heard, each marked fresh or not.
+	Locations []probe.LocationResult
 }
 
 // Monitors returns every monitor with its last result (not the others: ten thousand monitors'
@@ -1009,9 +1040,12 @@ func (e *Engine) Monitor(id string) (MonitorSnapshot, bool) {
 
 func (e *Engine) snapshotLocked(r *runner) MonitorSnapshot {
 	last, _ := r.recent.last(r.m.ID)
-	s := MonitorSnapshot{Monitor: r.m, State: r.detector.State(), Paused: r.paused, Last: last}
+	s := MonitorSnapshot{Monitor: r.m, State: r.recorded(), Paused: r.paused, Last: last}
+	if r.located() {
+		s.Locations = e.locationResultsLocked(r)
+	}
 	// A heartbeat's runs only look for missed check-ins: what its owner waits for is the job.
-	if e.running && !r.paused && r.job != nil && r.m.Kind != probe.KindHeartbeat {
+	if e.running && !r.paused && r.job != nil && r.m.Kind != probe.KindHeartbeat && r.probes {
 		s.NextRun = r.nextRun
 	}
 	return s

@@ -122,7 +122,7 @@ func (c *monitorCollector) Collect(ch chan<- prometheus.Metric) {
 	c.e.mu.Lock()
 	rows := make([]row, 0, len(c.e.monitors))
 	for _, r := range c.e.monitors {
-		rows = append(rows, row{r.labels, r.detector.State(), r.stats})
+		rows = append(rows, row{r.labels, r.recorded(), r.stats})
 	}
 	components := make([]component.Component, 0, len(c.e.status))
 	for id, st := range c.e.status {

@@ -77,7 +77,7 @@ func (e *Engine) join(ctx context.Context) error {
 		members, err := c.Coordinator.Beat(ctx, store.Member{ID: c.Instance, Location: c.Location}, c.MemberTimeout)
 		if err == nil {
 			if beats++; beats == 2 {
-				e.setMembersLocked(memberIDs(members))
+				e.setMembersLocked(members)
 				return nil
 			}
 		}
@@ -94,14 +94,25 @@ func (e *Engine) join(ctx context.Context) error {
 
 // setMembersLocked records the live members (at start, before anything runs) and marks the
 // runners this instance owns.
-func (e *Engine) setMembersLocked(ids []string) {
+func (e *Engine) setMembersLocked(members []store.Member) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.members = ids
+	e.members, e.memberSet = memberIDs(members), normalMembers(members)
 	for _, r := range e.monitors {
-		r.owned = e.ownsLocked(r.m.ComponentID)
+		r.owned, r.probes = e.rolesLocked(r)
 	}
-	e.cmetrics.observe(ids, e.monitors)
+	e.cmetrics.observe(e.members, e.monitors)
+}
+
+// normalMembers is members with the location of those without one named.
+func normalMembers(members []store.Member) []store.Member {
+	out := slices.Clone(members)
+	for i := range out {
+		if out[i].Location == "" {
+			out[i].Location = defaultLocation
+		}
+	}
+	return out
 }
 
 // takeOverSpread bounds the spread of the first runs of monitors taken over from an instance
@@ -149,7 +160,7 @@ func (e *Engine) beatLoop(ctx context.Context) {
 			e.log.Info("heartbeat recovered")
 			failing = false
 		}
-		e.rebalance(ctx, memberIDs(members))
+		e.rebalance(ctx, members)
 	}
 }
 
@@ -159,27 +170,39 @@ func (e *Engine) beatLoop(ctx context.Context) {
 // joined) starts its monitors a Heartbeat late, by when the last owner has seen the change
 // and stopped: no check runs twice. One whose owner is gone has gone unchecked since it died:
 // its monitors' first runs are spread over a second (takeOverSpread), not over their interval.
-func (e *Engine) rebalance(ctx context.Context, ids []string) {
+func (e *Engine) rebalance(ctx context.Context, members []store.Member) {
 	e.reloadMu.Lock() // not during a reload, which schedules by ownership too
 	defer e.reloadMu.Unlock()
+	ids, set := memberIDs(members), normalMembers(members)
 	e.mu.Lock()
-	if slices.Equal(ids, e.members) {
+	if slices.Equal(set, e.memberSet) {
 		e.mu.Unlock()
 		return
 	}
-	prev := e.members
-	e.members = ids
-	var lost, gained []*runner
+	prev, prevSet := e.members, e.memberSet
+	e.members, e.memberSet = ids, set
+	// owner: gained the recording of the monitor's state; lost, gained: its probes.
+	var owner, lost, gained []*runner
+	located := false
 	for _, r := range e.monitors {
-		owned := e.ownsLocked(r.m.ComponentID)
-		if owned == r.owned {
-			continue
+		owned, probes := e.rolesLocked(r)
+		located = located || r.located()
+		if owned && !r.owned {
+			owner = append(owner, r)
 		}
 		r.owned = owned
-		if owned {
+		if probes == r.probes {
+			continue
+		}
+		r.probes = probes
+		if probes {
 			gained = append(gained, r)
 		} else {
 			lost = append(lost, r)
+		}
+		if r.located() {
+			// Its own location's judgement starts again from nothing when it comes back.
+			r.detector = probe.NewDetector(r.m, probe.StateUnknown)
 		}
 	}
 	running := e.running
@@ -190,14 +213,21 @@ func (e *Engine) rebalance(ctx context.Context, ids []string) {
 	for _, r := range lost {
 		e.stopJob(r)
 	}
-	if len(gained) == 0 {
+	wctx, cancel := persistContext(ctx)
+	defer cancel()
+	if located {
+		defer func() {
+			e.warnFewerLocations()
+			e.judgeAll(wctx)           // which locations are fresh changed
+			e.announceLocations(wctx) // a new arbiter, a new instance, learn them
+		}()
+	}
+	if len(gained) == 0 && len(owner) == 0 {
 		return
 	}
 	now := e.opts.Clock.Now()
-	wctx, cancel := persistContext(ctx)
-	defer cancel()
 	components := map[string]bool{}
-	for _, r := range gained {
+	for _, r := range owner {
 		components[r.m.ComponentID] = true
 		st, err := e.opts.Store.LastTransition(wctx, r.m.ID)
 		switch {
@@ -208,7 +238,7 @@ func (e *Engine) rebalance(ctx context.Context, ids []string) {
 			continue // keep what this instance last knew
 		}
 		e.mu.Lock()
-		r.detector = probe.NewDetector(r.m, st.To)
+		r.setRecorded(st.To)
 		// A pause lives in memory; the last owner's one is read back from the transition it
 		// recorded, so a hand-over does not resume a paused monitor.
 		if st.To == probe.StateUnknown && strings.HasPrefix(st.Reason, pausedReason) {
@@ -231,13 +261,20 @@ func (e *Engine) rebalance(ctx context.Context, ids []string) {
 	}
 	for _, r := range gained {
 		e.mu.Lock()
-		paused, owned := r.paused, r.owned
+		paused, probes := r.paused, r.probes
+		// Who probed it before from this instance's location, if that one is still live.
+		var before string
+		if r.located() {
+			before = Place(r.m.ID, r.m.ComponentID, r.m.Locations, prevSet)[e.location()]
+		} else {
+			before = Owner(r.m.ComponentID, prev)
+		}
 		e.mu.Unlock()
-		if paused || !owned {
+		if paused || !probes {
 			continue
 		}
 		var err error
-		if slices.Contains(ids, Owner(r.m.ComponentID, prev)) {
+		if before != "" && slices.Contains(ids, before) {
 			err = e.schedule(r, now.Add(e.cluster.Heartbeat))
 		} else {
 			spread := min(r.m.Interval*9/10, takeOverSpread)
