@@ -218,7 +218,7 @@ func (e *Engine) rebalance(ctx context.Context, members []store.Member) {
 	if located {
 		defer func() {
 			e.warnFewerLocations()
-			e.judgeAll(wctx)           // which locations are fresh changed
+			e.judgeAll(wctx)          // which locations are fresh changed
 			e.announceLocations(wctx) // a new arbiter, a new instance, learn them
 		}()
 	}
