@@ -14,6 +14,7 @@ import (
 	"github.com/upstate-dev/upstate/apikey"
 	"github.com/upstate-dev/upstate/component"
 	"github.com/upstate-dev/upstate/incidents"
+	"github.com/upstate-dev/upstate/probe"
 	"github.com/upstate-dev/upstate/store"
 )
 
@@ -76,12 +77,15 @@ func goldenFixture(t *testing.T) *fixture {
 
 func TestGolden(t *testing.T) {
 	f := goldenFixture(t)
+	f.srv.monitors = goldenMonitors()
 	for _, tt := range []struct{ name, path string }{
 		{"v1-components.json", "/api/v1/components"},
 		{"v1-incidents.json", "/api/v1/incidents"},
 		{"admin-components.json", "/api/admin/v1/components"},
 		{"admin-incident.json", "/api/admin/v1/incidents/inc-open"},
 		{"admin-maintenance.json", "/api/admin/v1/maintenance"},
+		{"admin-monitors.json", "/api/v1/monitors"},
+		{"admin-monitor-located.json", "/api/v1/monitors/api-eu"},
 		{"page.html", "/"},
 		{"incident.html", "/incidents/inc-open"},
 		{"maintenance.html", "/maintenance/tuesday-db-" + strconv.FormatInt(time.Date(2026, 11, 4, 5, 0, 0, 0, time.UTC).Unix(), 36)},
@@ -118,7 +122,7 @@ func TestGolden(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			token := ""
-			if strings.HasPrefix(tt.path, "/api/admin/") {
+			if strings.HasPrefix(tt.path, "/api/admin/") || strings.HasPrefix(tt.path, "/api/v1/monitors") {
 				token = f.tokens[apikey.ScopeRead]
 			}
 			r := f.do("GET", tt.path, token, "")
@@ -215,5 +219,24 @@ func TestFeedLinksResolve(t *testing.T) {
 		if r := f.do("GET", bad, "", ""); r.code != 404 {
 			t.Errorf("%s answers %d, want 404", bad, r.code)
 		}
+	}
+}
+
+// goldenMonitors are a monitor checked from one place and one checked from three locations,
+// one of which went stale (its instance died) while down: the state is the quorum of the two
+// fresh ones, degraded as one of them fails.
+func goldenMonitors() fixedMonitors {
+	spec := &probe.HTTPSpec{URL: "https://api.example.com/healthz"}
+	last := probe.Result{At: t0.Add(-4 * time.Second), OK: true, Duration: 31 * time.Millisecond, StatusCode: 200}
+	return fixedMonitors{
+		{Monitor: probe.Monitor{ID: "api-health", Name: "API health", ComponentID: "api", Kind: probe.KindHTTP, Interval: 10 * time.Second, HTTP: spec},
+			State: probe.StateUp, Recent: []probe.Result{last}, NextRun: t0.Add(6 * time.Second)},
+		{Monitor: probe.Monitor{ID: "api-eu", Name: "API from three locations", ComponentID: "api", Kind: probe.KindHTTP, Interval: 10 * time.Second, HTTP: spec, Locations: 3},
+			State: probe.StateDegraded, Recent: []probe.Result{last}, NextRun: t0.Add(6 * time.Second),
+			Locations: []probe.LocationResult{
+				{Location: "ap-south", Instance: "web-3", State: probe.StateDown, Since: t0.Add(-10 * time.Minute), Reason: "connect: connection refused"},
+				{Location: "eu-west", Instance: "web-1", State: probe.StateUp, Since: t0.Add(-time.Hour), Reason: "check passed", Fresh: true},
+				{Location: "us-east", Instance: "web-2", State: probe.StateDown, Since: t0.Add(-2 * time.Minute), Reason: "http: status 503", Fresh: true},
+			}},
 	}
 }

@@ -77,11 +77,42 @@ type monitorView struct {
 	NextRun         *time.Time           `json:"next_run"`
 	Recent          []resultView         `json:"recent_results,omitempty"`
 	Stats           map[string]statsView `json:"stats,omitempty"`
+	Locations       *locationsView       `json:"locations,omitempty"`
+}
+
+// locationsView is a monitor's locations, when it is checked from several (docs/deploy.md,
+// "Locations"): how many it asked for, how many fresh ones its state was taken over, and each
+// location's state since its last change.
+type locationsView struct {
+	Asked   int            `json:"asked"`
+	Counted int            `json:"counted"`
+	Results []locationView `json:"results"`
+}
+
+type locationView struct {
+	Location string      `json:"location"`
+	Instance string      `json:"instance"`
+	State    probe.State `json:"state"`
+	Since    *time.Time  `json:"since"`
+	Reason   string      `json:"reason,omitempty"`
+	Fresh    bool        `json:"fresh"`
+}
+
+func viewLocations(m probe.Monitor, rs []probe.LocationResult) *locationsView {
+	if m.Locations <= 1 {
+		return nil
+	}
+	v := &locationsView{Asked: m.Locations, Counted: probe.Quorum(m.Locations, rs).Counted, Results: []locationView{}}
+	for _, r := range rs {
+		v.Results = append(v.Results, locationView{Location: r.Location, Instance: r.Instance, State: r.State,
+			Since: optTime(r.Since.UTC()), Reason: r.Reason, Fresh: r.Fresh})
+	}
+	return v
 }
 
 func (s *Server) viewMonitor(ctx context.Context, m engine.MonitorSnapshot, detail bool) (monitorView, error) {
 	v := monitorView{ID: m.Monitor.ID, Name: m.Monitor.Name, Component: m.Monitor.ComponentID, Kind: m.Monitor.Kind, Target: probe.Target(m.Monitor),
-		IntervalSeconds: m.Monitor.Interval.Seconds(), State: m.State, Paused: m.Paused}
+		IntervalSeconds: m.Monitor.Interval.Seconds(), State: m.State, Paused: m.Paused, Locations: viewLocations(m.Monitor, m.Locations)}
 	if tr, err := s.rollups.LastTransition(ctx, m.Monitor.ID); err == nil {
 		v.Since = optTime(tr.At)
 	}
