@@ -1,7 +1,9 @@
 package main
 
 import (
+	"cmp"
 	"errors"
+	"log/slog"
 
 	"github.com/upstate-dev/upstate/configs"
 	"github.com/upstate-dev/upstate/engine"
@@ -19,6 +21,24 @@ func clusterOf(cfg *configs.Config, st store.Store) *engine.Cluster {
 	c := cfg.Cluster
 	return &engine.Cluster{Coordinator: coord, Instance: cfg.InstanceID(), Location: c.Location,
 		Lease: c.Lease, Heartbeat: c.Heartbeat, MemberTimeout: c.MemberTimeout}
+}
+
+// warnLocationsAlone says, at start, that monitors asking for several locations are checked
+// from this one alone when nothing shares the store (SQLite): their state is this location's.
+func warnLocationsAlone(cfg *configs.Config, st store.Store, log *slog.Logger) {
+	if clusterOf(cfg, st) != nil {
+		return
+	}
+	var located []string
+	for _, m := range cfg.ProbeMonitors() {
+		if m.Locations > 1 {
+			located = append(located, m.ID)
+		}
+	}
+	if len(located) > 0 {
+		log.Warn("monitors ask for several locations, but one instance serves this store: they are checked from this location alone (docs/deploy.md, \"Locations\")",
+			"monitors", located, "location", cmp.Or(cfg.Cluster.Location, "default"), "backend", cfg.Storage.Backend)
+	}
 }
 
 // syncAgain runs a config sync again while it fails with store.ErrConflict: instances started

@@ -89,10 +89,11 @@ func serveConfig(ctx context.Context, cfg *configs.Config, devAssets string, log
 		MaxConcurrentProbes: cfg.Probes.MaxConcurrent,
 		Reminders:           cfg.Maintenance.Reminders, Policies: cfg.SLAPolicies(), DefaultPolicy: cfg.DefaultPolicy,
 		MonitorSeverity: cfg.MonitorSeverities(), Recovery: engine.Recovery(cfg.Incidents.Recovery), Reports: newReports(st, cfg),
-		Cluster: clusterOf(cfg, st), MaxPendingWrites: cfg.Cluster.PendingWrites})
+		Cluster: clusterOf(cfg, st), MaxPendingWrites: cfg.Cluster.PendingWrites, Location: cfg.Cluster.Location})
 	if err != nil {
 		return err
 	}
+	warnLocationsAlone(cfg, st, log)
 	notifier, err := newNotifier(cfg, st, svc, chans, clock, log, reg, bus, eng.Elector())
 	if err != nil {
 		return err
