@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/upstate-dev/upstate/engine"
 	"github.com/upstate-dev/upstate/internal/redistest"
 	"github.com/upstate-dev/upstate/probe"
 	"github.com/upstate-dev/upstate/store/redis"
@@ -170,21 +171,26 @@ func TestLocationsQuorum(t *testing.T) {
 	waitFor("back up", probe.StateUp, "check passed from 3 of 3 locations")
 
 	// One location fails, then its instance is killed: its result goes stale, and the quorum
-	// is taken over the two live locations.
-	tgt.set("ap-south")
-	waitFor("failing from ap-south", probe.StateDegraded, "failing from 1 of 3 locations: ap-south")
-	victim := ins[2] // c, in ap-south
+	// is taken over the two live locations. The instance killed is the monitor's arbiter (its
+	// component's owner), so the record moves too: another instance reads the state back and
+	// takes the quorum.
+	arbiter := engine.Owner("edge", []string{"a", "b", "c"})
+	i := slices.IndexFunc(ins, func(in haInstance) bool { return in.name == arbiter })
+	victim, where := ins[i], locations[arbiter]
+	rest := slices.Delete(slices.Clone(ins), i, i+1)
+	tgt.set(where)
+	waitFor("failing from "+where, probe.StateDegraded, "failing from 1 of 3 locations: "+where)
 	victim.p.Kill9()
-	rest := ins[:2]
-	waitFor("ap-south's result stale after kill -9 of c", probe.StateUp, "check passed from 2 of 2 locations (2 of the 3 locations asked have a fresh result)")
+	waitFor(where+"'s result stale after kill -9 of the arbiter "+victim.name, probe.StateUp,
+		"check passed from 2 of 2 locations (2 of the 3 locations asked have a fresh result)")
 	for _, in := range rest {
-		waitUntil(t, 30*time.Second, in.name+" shows ap-south stale", func() bool {
+		waitUntil(t, 30*time.Second, in.name+" shows "+where+" stale", func() bool {
 			m, ok := view(in)
-			if !ok || m.Locations.Counted != 2 {
+			if !ok || m.Locations.Counted != 2 || m.State != probe.StateUp {
 				return false
 			}
 			for _, r := range m.Locations.Results {
-				if r.Location == "ap-south" && r.Fresh {
+				if r.Location == where && r.Fresh {
 					return false
 				}
 			}
@@ -192,8 +198,9 @@ func TestLocationsQuorum(t *testing.T) {
 		})
 	}
 	// Of the two left, one fails: a minority still, degraded.
-	tgt.set("us-east")
-	waitFor("failing from us-east of two", probe.StateDegraded, "failing from 1 of 2 locations: us-east")
+	other := locations[rest[0].name]
+	tgt.set(other)
+	waitFor("failing from "+other+" of two", probe.StateDegraded, "failing from 1 of 2 locations: "+other)
 	if out := rest[0].p.out.String() + rest[1].p.out.String(); !strings.Contains(out, "checked from fewer locations than they ask") {
 		t.Error("no instance logged that the monitor is checked from fewer locations than it asks")
 	}
