@@ -48,6 +48,70 @@ type Locale struct {
 	name      string // the language's name in itself (language.name)
 	localizer *i18n.Localizer
 	messages  map[string]bool
+	// plain holds each message whose "other" form is literal text and {{.Name}} variables
+	// only (nearly all of them), split at its variables: T fills it without go-i18n's
+	// template machinery, which a page of 10,000 components called some 50,000 times a
+	// render. TestPlainMessagesAreLocalized holds it to go-i18n's output for every message.
+	plain map[string]plainMessage
+}
+
+// plainMessage is a message's "other" form as literal text and variables: text[0], the value
+// of vars[0], text[1], ... (len(text) == len(vars)+1).
+type plainMessage struct {
+	text []string
+	vars []string
+}
+
+// parsePlain splits a message's "other" form at its variables; ok is false when the form
+// holds anything else a template could do (other actions, custom delimiters).
+func parsePlain(m *i18n.Message) (plainMessage, bool) {
+	if m.LeftDelim != "" || m.RightDelim != "" || m.Other == "" {
+		return plainMessage{}, false
+	}
+	var pm plainMessage
+	last := 0
+	for _, loc := range templateVar.FindAllStringSubmatchIndex(m.Other, -1) {
+		pm.text = append(pm.text, m.Other[last:loc[0]])
+		pm.vars = append(pm.vars, m.Other[loc[2]:loc[3]])
+		last = loc[1]
+	}
+	pm.text = append(pm.text, m.Other[last:])
+	for _, t := range pm.text {
+		if strings.Contains(t, "{{") {
+			return plainMessage{}, false
+		}
+	}
+	return pm, true
+}
+
+// fill writes pm with the variables' values, as text/template prints them; ok is false when
+// a variable has no value (the template would print "<no value>": let go-i18n say so).
+func (pm plainMessage) fill(nameValues []any) (string, bool) {
+	if len(pm.vars) == 0 {
+		return pm.text[0], true
+	}
+	var b strings.Builder
+	for i, name := range pm.vars {
+		b.WriteString(pm.text[i])
+		var value any
+		for j := 0; j+1 < len(nameValues); j += 2 { // as a map: the last value of a name wins
+			if n, _ := nameValues[j].(string); n == name {
+				value = nameValues[j+1]
+			}
+		}
+		switch v := value.(type) {
+		case nil:
+			return "", false
+		case string:
+			b.WriteString(v)
+		case int:
+			b.WriteString(strconv.Itoa(v))
+		default:
+			fmt.Fprint(&b, v)
+		}
+	}
+	b.WriteString(pm.text[len(pm.text)-1])
+	return b.String(), true
 }
 
 // Load reads every message file under Dir in fsys. def is the default language (the config's
@@ -61,8 +125,9 @@ func Load(fsys fs.FS, def string) (*Catalogue, error) {
 	bundle := i18n.NewBundle(language.English)
 	bundle.RegisterUnmarshalFunc("yaml", yaml.Unmarshal)
 	type file struct {
-		tag  language.Tag
-		vars map[string]string // message id -> its template variables, sorted and joined
+		tag   language.Tag
+		vars  map[string]string // message id -> its template variables, sorted and joined
+		plain map[string]plainMessage
 	}
 	var files []file
 	var errs []error
@@ -83,9 +148,12 @@ func Load(fsys fs.FS, def string) (*Catalogue, error) {
 			errs = append(errs, fmt.Errorf("locale: %s: %w", name, err))
 			continue
 		}
-		f := file{tag: tag, vars: map[string]string{}}
+		f := file{tag: tag, vars: map[string]string{}, plain: map[string]plainMessage{}}
 		for _, m := range mf.Messages {
 			f.vars[m.ID] = templateVars(m)
+			if pm, ok := parsePlain(m); ok {
+				f.plain[m.ID] = pm
+			}
 		}
 		files = append(files, f)
 	}
@@ -117,7 +185,7 @@ func Load(fsys fs.FS, def string) (*Catalogue, error) {
 	}
 	c := &Catalogue{byTag: map[string]*Locale{}}
 	for _, f := range files {
-		l := &Locale{tag: f.tag, localizer: i18n.NewLocalizer(bundle, f.tag.String()), messages: map[string]bool{}}
+		l := &Locale{tag: f.tag, localizer: i18n.NewLocalizer(bundle, f.tag.String()), messages: map[string]bool{}, plain: f.plain}
 		for id := range f.vars {
 			l.messages[id] = true
 		}
@@ -319,6 +387,11 @@ func (l *Locale) Has(id string) bool { return l.messages[id] }
 // A message that does not exist is a programming error: T returns its id, so it shows and a
 // test catches it (every id the code uses is checked against the reference file).
 func (l *Locale) T(id string, nameValues ...any) string {
+	if pm, ok := l.plain[id]; ok {
+		if s, ok := pm.fill(nameValues); ok {
+			return s
+		}
+	}
 	return l.localize(id, nil, nameValues)
 }
 
