@@ -2,6 +2,7 @@ package statuspage
 
 import (
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -41,6 +42,9 @@ type v2State struct {
 	shown      map[string]component.Status // with the maintenance overlay
 	windows    []maintenance.Window
 	unresolved []incidents.Incident
+	// Indexes of components, made once per request (loadV2), not per incident or group.
+	byID     map[string]component.Component
+	children map[string][]string // groupChildren
 }
 
 func (s *Server) loadV2(c echo.Context) (*v2State, error) {
@@ -57,14 +61,19 @@ func (s *Server) loadV2(c echo.Context) (*v2State, error) {
 		return nil, err
 	}
 	st.shown = component.Shown(st.components, maintenance.InProgress(st.windows, st.now))
+	st.byID = make(map[string]component.Component, len(st.components))
+	for _, comp := range st.components {
+		st.byID[comp.ID] = comp
+	}
+	st.children = groupChildren(st.components)
 	st.updated = s.lastChanged(ctx, changedIn(st.now, st.components, st.windows, st.unresolved))
 	return st, nil
 }
 
 func (s *Server) v2Components(st *v2State) []v2Component {
-	out := []v2Component{}
+	out := make([]v2Component, 0, len(st.components))
 	for _, comp := range st.components {
-		out = append(out, s.v2Component(comp, st.components, st.shown[comp.ID]))
+		out = append(out, s.v2Component(comp, st.children, st.shown[comp.ID]))
 	}
 	return out
 }
@@ -102,10 +111,7 @@ func v2PageStatus(st *v2State) v2PageIndicator {
 }
 
 func (s *Server) v2IncidentOf(inc incidents.Incident, st *v2State) v2Incident {
-	byID := map[string]component.Component{}
-	for _, comp := range st.components {
-		byID[comp.ID] = comp
-	}
+	byID := st.byID
 	v := v2Incident{ID: inc.ID, Name: inc.Title, Status: string(inc.Status), CreatedAt: s.v2Time(inc.OpenedAt), UpdatedAt: s.v2Time(inc.UpdatedAt),
 		Impact: inc.Severity.Impact(), Shortlink: s.page.PublicURL + "/incidents/" + inc.ID, StartedAt: s.v2Time(inc.StartedAt),
 		PageID: s.pageID(), IncidentUpdates: []v2Update{}, Components: []v2Component{}}
@@ -115,7 +121,7 @@ func (s *Server) v2IncidentOf(inc incidents.Incident, st *v2State) v2Incident {
 	}
 	for _, a := range inc.Components {
 		if comp, ok := byID[a.ComponentID]; ok {
-			v.Components = append(v.Components, s.v2Component(comp, st.components, st.shown[comp.ID]))
+			v.Components = append(v.Components, s.v2Component(comp, st.children, st.shown[comp.ID]))
 		}
 	}
 	prev := map[string]component.Status{}
@@ -144,8 +150,9 @@ func (s *Server) v2IncidentOf(inc incidents.Incident, st *v2State) v2Incident {
 		if up.Body == "" {
 			up.Body = statusWord(string(u.Status)) + "."
 		}
-		v.IncidentUpdates = append([]v2Update{up}, v.IncidentUpdates...) // newest first
+		v.IncidentUpdates = append(v.IncidentUpdates, up)
 	}
+	slices.Reverse(v.IncidentUpdates) // newest first
 	return v
 }
 
@@ -158,15 +165,11 @@ func (s *Server) routesV2More() {
 			unresolved = append(unresolved, s.v2IncidentOf(inc, st))
 		}
 		maint := []v2ScheduledMaintenance{}
-		comps := map[string]component.Component{}
-		for _, comp := range st.components {
-			comps[comp.ID] = comp
-		}
 		for i := range st.windows {
 			w := &st.windows[i]
 			for _, o := range w.Occurrences(st.now, st.now.Add(s.maint.Horizon)) {
 				if state := o.State(st.now); !o.Cancelled && (state == maintenance.StateScheduled || state == maintenance.StateInProgress) {
-					maint = append(maint, s.v2Maintenance(w, o, comps, st.components, st.now))
+					maint = append(maint, s.v2Maintenance(w, o, st.byID, st.children, st.now))
 				}
 			}
 		}
