@@ -63,9 +63,13 @@ func (r *Reports) PageBars(ctx context.Context, ids []string, loc *time.Location
 	if err != nil {
 		return nil, err
 	}
-	spans, err := ps.IncidentSpans(ctx, start, now)
-	if err != nil {
-		return nil, err
+	// Incidents only name themselves in the days' captions (Report.Incidents): they count in
+	// no figure, so a page without days does not read them.
+	var spans []store.IncidentSpan
+	if withDays {
+		if spans, err = ps.IncidentSpans(ctx, start, now); err != nil {
+			return nil, err
+		}
 	}
 	// Incidents by component, newest opened first (as Bars lists them: captions keep that order).
 	slices.SortFunc(spans, func(a, b store.IncidentSpan) int {
