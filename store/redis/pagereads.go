@@ -379,9 +379,14 @@ func (s *Store) StatusDays(ctx context.Context, q store.DaysQuery) ([]store.Comp
 }
 
 // KeepStatusDays keeps the daily aggregates in loc: it records the zone, builds the rows of
-// every component that has none in it yet, and drops the rows kept in another zone before.
+// every component that has none in it yet, and drops the rows kept in another zone before. It
+// also loads the script that reads them, so that the first page does not send its pipeline of
+// calls twice (StatusDays loads it again after a NOSCRIPT, as after a Redis restart).
 func (s *Store) KeepStatusDays(ctx context.Context, loc *time.Location) error {
 	zone := loc.String()
+	if err := readDays.Load(ctx, s.rdb).Err(); err != nil {
+		return fmt.Errorf("keep status days in %s: %w", zone, err)
+	}
 	old, err := s.rdb.GetSet(ctx, s.metaKey("days:zone"), zone).Result()
 	if err != nil && !errors.Is(err, goredis.Nil) {
 		return fmt.Errorf("keep status days in %s: %w", zone, err)
