@@ -17,11 +17,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 	"unicode"
-
-	"golang.org/x/time/rate"
 
 	"github.com/upstate-dev/upstate/component"
 	"github.com/upstate-dev/upstate/events"
@@ -46,9 +43,12 @@ type SubscriberOptions struct {
 	// suspended and its contact mailed (default 24h).
 	SuspendAfter time.Duration
 	// RecipientLimit mails (confirmations and manage links) per address per RecipientWindow,
-	// whoever asks for them (default 3 per hour). Kept in memory, per instance.
+	// whoever asks for them (default 3 per hour).
 	RecipientLimit  int
 	RecipientWindow time.Duration
+	// ClientLimit subscription requests per client address per hour (default 10): AllowClient.
+	// Both limits are counted in the store (CountRate), so instances sharing a Redis share them.
+	ClientLimit int
 }
 
 // Subscriber defaults.
@@ -57,6 +57,7 @@ const (
 	DefaultSuspendAfter    = 24 * time.Hour
 	DefaultRecipientLimit  = 3
 	DefaultRecipientWindow = time.Hour
+	DefaultClientLimit     = 10
 	// MaxSubscriberComponents bounds the ids one subscriber may choose.
 	MaxSubscriberComponents = 1000
 )
@@ -72,9 +73,8 @@ var ErrBadLink = errors.New("invalid or expired link")
 // which the notifier turns into the subscriber's own mail where one is owed.
 type Subscribers struct {
 	*deps
-	store      store.Subscribers
-	o          SubscriberOptions
-	recipients *keyLimiter
+	store store.Subscribers
+	o     SubscriberOptions
 }
 
 func newSubscribers(d *deps, st store.Subscribers, o SubscriberOptions) *Subscribers {
@@ -90,14 +90,42 @@ func newSubscribers(d *deps, st store.Subscribers, o SubscriberOptions) *Subscri
 	if o.RecipientWindow <= 0 {
 		o.RecipientWindow = DefaultRecipientWindow
 	}
+	if o.ClientLimit <= 0 {
+		o.ClientLimit = DefaultClientLimit
+	}
 	if len(o.Languages) == 0 {
 		o.Languages = []string{"en"}
 	}
 	if o.Resolver == nil {
 		o.Resolver = net.DefaultResolver
 	}
-	return &Subscribers{deps: d, store: st, o: o,
-		recipients: newKeyLimiter(rate.Every(o.RecipientWindow/time.Duration(o.RecipientLimit)), o.RecipientLimit)}
+	return &Subscribers{deps: d, store: st, o: o}
+}
+
+// AllowClient counts a subscription request from a client address against ClientLimit an
+// hour; over it, it says how long until the next hour's share. The count is the store's
+// (shared by instances on one Redis), keyed by a hash of the address.
+func (s *Subscribers) AllowClient(ctx context.Context, addr string) (time.Duration, bool, error) {
+	sum := sha256.Sum256([]byte("upstate-client\x00" + addr))
+	now := s.now()
+	n, end, err := s.store.CountRate(ctx, "client:"+hex.EncodeToString(sum[:16]), time.Hour, now)
+	if err != nil {
+		return 0, false, fmt.Errorf("subscription limit: %w", err)
+	}
+	if n > int64(s.o.ClientLimit) {
+		return end.Sub(now), false, nil
+	}
+	return 0, true, nil
+}
+
+// allowRecipient counts one subscription mail to address against RecipientLimit per
+// RecipientWindow, in the store, keyed by the address's hash.
+func (s *Subscribers) allowRecipient(ctx context.Context, address string, now time.Time) (bool, error) {
+	n, _, err := s.store.CountRate(ctx, "recipient:"+AddressHash(store.SubscriberEmail, address), s.o.RecipientWindow, now)
+	if err != nil {
+		return false, fmt.Errorf("subscription limit: %w", err)
+	}
+	return n <= int64(s.o.RecipientLimit), nil
 }
 
 // Options are the door's options, defaults applied.
@@ -391,7 +419,11 @@ func (s *Subscribers) Subscribe(ctx context.Context, by Actor, r SubscribeReques
 		return err
 	}
 	now := s.now()
-	if !s.recipients.allow(strings.ToLower(want.Address), now) {
+	allowed, err := s.allowRecipient(ctx, want.Address, now)
+	if err != nil {
+		return err
+	}
+	if !allowed {
 		s.log.Info("subscription mail not sent: the address had its share this hour", "address_hash", AddressHash(store.SubscriberEmail, want.Address))
 		return nil
 	}
@@ -753,40 +785,4 @@ func (s *Subscribers) Expire(ctx context.Context) (int, error) {
 		}
 		after = page[len(page)-1].ID
 	}
-}
-
-// keyLimiter allows each key burst events, refilled at every: a bounded map of token buckets.
-// When it holds too many keys it forgets the ones that are full again (they lose nothing).
-type keyLimiter struct {
-	mu    sync.Mutex
-	every rate.Limit
-	burst int
-	keys  map[string]*rate.Limiter
-}
-
-const maxLimiterKeys = 100_000
-
-func newKeyLimiter(every rate.Limit, burst int) *keyLimiter {
-	return &keyLimiter{every: every, burst: burst, keys: map[string]*rate.Limiter{}}
-}
-
-func (l *keyLimiter) allow(key string, now time.Time) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	lim := l.keys[key]
-	if lim == nil {
-		if len(l.keys) >= maxLimiterKeys {
-			for k, v := range l.keys {
-				if v.TokensAt(now) >= float64(l.burst) {
-					delete(l.keys, k)
-				}
-			}
-			if len(l.keys) >= maxLimiterKeys {
-				clear(l.keys) // under a flood of distinct keys: start over rather than grow
-			}
-		}
-		lim = rate.NewLimiter(l.every, l.burst)
-		l.keys[key] = lim
-	}
-	return lim.AllowN(now, 1)
 }

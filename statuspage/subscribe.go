@@ -11,11 +11,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
-	"golang.org/x/time/rate"
 
 	"github.com/upstate-dev/upstate/apikey"
 	"github.com/upstate-dev/upstate/component"
@@ -35,56 +33,20 @@ type Subscriptions struct {
 	Enabled bool
 	// Webhooks: the form offers a webhook as well as email.
 	Webhooks bool
-	// ClientLimit is how many subscription requests one client address may make per hour
-	// (default 10).
-	ClientLimit int
 }
 
-// subscriptions holds the pages' state: the per-client limit.
+// subscriptions holds the pages' configuration. The per-client limit is the service's
+// (service.Subscribers.AllowClient), counted in the store.
 type subscriptions struct {
-	o       Subscriptions
-	mu      sync.Mutex
-	clients map[string]*rate.Limiter
-}
-
-const maxClientKeys = 100_000
-
-// allow takes one request of addr's hourly share.
-func (sp *subscriptions) allow(addr string, now time.Time) (time.Duration, bool) {
-	sp.mu.Lock()
-	defer sp.mu.Unlock()
-	lim := sp.clients[addr]
-	if lim == nil {
-		if len(sp.clients) >= maxClientKeys {
-			for k, v := range sp.clients {
-				if v.TokensAt(now) >= float64(sp.o.ClientLimit) {
-					delete(sp.clients, k)
-				}
-			}
-			if len(sp.clients) >= maxClientKeys {
-				clear(sp.clients)
-			}
-		}
-		lim = rate.NewLimiter(rate.Every(time.Hour/time.Duration(sp.o.ClientLimit)), sp.o.ClientLimit)
-		sp.clients[addr] = lim
-	}
-	r := lim.ReserveN(now, 1)
-	if d := r.DelayFrom(now); d > 0 {
-		r.CancelAt(now)
-		return d, false
-	}
-	return 0, true
+	o Subscriptions
 }
 
 func (s *Server) routesSubscriptions(o Subscriptions) {
-	if o.ClientLimit <= 0 {
-		o.ClientLimit = 10
-	}
 	reader, ok := s.store.(subscriberReader)
 	if s.svc.Subscribers == nil || !ok {
 		o.Enabled = false
 	}
-	s.subs = &subscriptions{o: o, clients: map[string]*rate.Limiter{}}
+	s.subs = &subscriptions{o: o}
 	e := s.echo
 	e.GET("/subscribe", s.subscribePage, s.cache.middleware)
 	offered := s.offered // without subscriptions, the pages below answer 404
@@ -262,7 +224,11 @@ func (s *Server) subscribe(c echo.Context) error {
 			f.Chosen[id] = true
 		}
 	}
-	if wait, ok := s.subs.allow(c.RealIP(), s.clock.Now()); !ok {
+	wait, ok, err := s.svc.Subscribers.AllowClient(c.Request().Context(), c.RealIP())
+	if err != nil {
+		return err
+	}
+	if !ok {
 		c.Response().Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
 		return newError(http.StatusTooManyRequests, "rate_limited", "%s", s.locale(c).T("subscribe.limited"))
 	}

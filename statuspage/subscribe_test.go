@@ -3,6 +3,7 @@ package statuspage
 import (
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -10,13 +11,16 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jonboulle/clockwork"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/upstate-dev/upstate/apikey"
 	"github.com/upstate-dev/upstate/assets"
 	"github.com/upstate-dev/upstate/component"
+	"github.com/upstate-dev/upstate/internal/redistest"
 	"github.com/upstate-dev/upstate/service"
 	"github.com/upstate-dev/upstate/store"
+	"github.com/upstate-dev/upstate/store/redis"
 )
 
 // newSubscribeFixture is the fixture with subscriptions offered, its service door configured.
@@ -24,10 +28,11 @@ func newSubscribeFixture(t *testing.T, o service.SubscriberOptions, clientLimit 
 	t.Helper()
 	f := newFixture(t)
 	o.Languages = []string{"en", "zh-Hans"}
+	o.ClientLimit = clientLimit
 	svc := service.New(service.Options{Store: f.store, Clock: f.clock, Subscribers: o})
 	srv, err := New(Options{Store: f.store, Service: svc, Clock: f.clock, Registry: prometheus.NewPedanticRegistry(), Assets: assets.FS(), Version: "test",
 		MaxBodyBytes: 4096, CacheTTL: -1, Page: Page{Title: "Acme Status", Location: mustZone(t, "Asia/Shanghai"), PublicURL: "https://status.example.com"},
-		Subscriptions: Subscriptions{Enabled: true, Webhooks: true, ClientLimit: clientLimit}})
+		Subscriptions: Subscriptions{Enabled: true, Webhooks: true}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -314,5 +319,68 @@ func TestSubscribersAdminAPI(t *testing.T) {
 	entries, _ := f.store.ListAudit(t.Context(), store.AuditQuery{Target: "subscriber/" + added.ID})
 	if len(entries) != 2 || entries[0].Action != "subscriber.remove" || strings.Contains(string(entries[0].Before), "ada@") || entries[0].Actor != "admin-key" {
 		t.Errorf("audit of the deletion: %+v", entries)
+	}
+}
+
+// TestSubscribeLimitsSharedThroughRedis: two instances (two servers, two services, two Redis
+// clients) behind one balancer share both limits: a client's requests and an address's mails
+// count wherever they land.
+func TestSubscribeLimitsSharedThroughRedis(t *testing.T) {
+	rs := redistest.Start(t, redistest.Options{})
+	clock := clockwork.NewFakeClockAt(t0)
+	var srvs []*Server
+	var st store.Store
+	for range 2 {
+		s, err := redis.Open(t.Context(), redis.Options{Addrs: []string{rs.Addr}, KeyPrefix: "shared"})
+		mustOK(t, err)
+		t.Cleanup(func() { s.Close() })
+		st = s
+		svc := service.New(service.Options{Store: s, Clock: clock, Subscribers: service.SubscriberOptions{Languages: []string{"en", "zh-Hans"}, ClientLimit: 5, RecipientLimit: 2}})
+		srv, err := New(Options{Store: s, Service: svc, Clock: clock, Registry: prometheus.NewPedanticRegistry(), Assets: assets.FS(), Version: "test",
+			MaxBodyBytes: 4096, CacheTTL: -1, Page: Page{Title: "Acme Status", Location: mustZone(t, "Asia/Shanghai"), PublicURL: "https://status.example.com"},
+			Subscriptions: Subscriptions{Enabled: true}})
+		mustOK(t, err)
+		srvs = append(srvs, srv)
+	}
+	post := func(srv *Server, ip string, kv ...string) int {
+		req := httptest.NewRequest("POST", "/subscribe", strings.NewReader(form(kv...)))
+		req.RemoteAddr = ip + ":4321"
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Accept", "text/html")
+		rec := httptest.NewRecorder()
+		srv.ServeHTTP(rec, req)
+		return rec.Code
+	}
+	language := func() string {
+		sub, err := st.FindSubscriber(t.Context(), store.Subscriber{Channel: store.SubscriberEmail, Address: "ada@example.com"}.Lookup())
+		mustOK(t, err)
+		return sub.Language
+	}
+	// The address's two mails an hour: the first on one instance, the second on the other; the
+	// third (on either) changes nothing.
+	for i, tt := range []struct {
+		srv      int
+		lang     string
+		wantLang string
+	}{{0, "en", "en"}, {1, "zh-Hans", "zh-Hans"}, {0, "en", "zh-Hans"}, {1, "en", "zh-Hans"}} {
+		if code := post(srvs[tt.srv], "198.51.100.1", "address", "ada@example.com", "language", tt.lang); code != http.StatusOK {
+			t.Fatalf("request %d: %d", i+1, code)
+		}
+		if got := language(); got != tt.wantLang {
+			t.Errorf("after request %d (on instance %d): language %q, want %q", i+1, tt.srv+1, got, tt.wantLang)
+		}
+	}
+	// The client's five requests an hour: four made above, one more on instance 2, then 429 on
+	// either; another client is not limited.
+	if code := post(srvs[1], "198.51.100.1", "address", "bob@example.com"); code != http.StatusOK {
+		t.Fatalf("the fifth request: %d", code)
+	}
+	for i, srv := range srvs {
+		if code := post(srv, "198.51.100.1", "address", "eve@example.com"); code != http.StatusTooManyRequests {
+			t.Errorf("a sixth request on instance %d: %d, want 429", i+1, code)
+		}
+	}
+	if code := post(srvs[0], "198.51.100.2", "address", "eve@example.com"); code != http.StatusOK {
+		t.Errorf("another client: %d", code)
 	}
 }

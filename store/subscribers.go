@@ -192,4 +192,19 @@ type Subscribers interface {
 	ListSubscribers(ctx context.Context, q SubscriberQuery) ([]Subscriber, error)
 	// CountSubscribers counts subscribers by channel and state.
 	CountSubscribers(ctx context.Context) (SubscriberCounts, error)
+	// CountRate adds one to key's count in the window holding now (windows of length window,
+	// from the Unix epoch) and returns the count with this one and when the window ends: the
+	// subscription limits (per client, per recipient), shared by every instance on the store.
+	// Keys are the caller's (hashes: no address is kept); a count is forgotten after its window.
+	// Redis keeps it in the store; SQLite, single-instance, in the process's memory.
+	CountRate(ctx context.Context, key string, window time.Duration, now time.Time) (int64, time.Time, error)
+}
+
+// RateWindow is the window of the fixed-window count that holds now, and its end.
+func RateWindow(window time.Duration, now time.Time) (int64, time.Time) {
+	if window <= 0 {
+		window = time.Hour
+	}
+	idx := now.UnixMilli() / window.Milliseconds()
+	return idx, time.UnixMilli((idx + 1) * window.Milliseconds()).UTC()
 }

@@ -22,7 +22,7 @@ import (
 func subscriberOptions(cfg *configs.Config) service.SubscriberOptions {
 	s := cfg.Subscribers
 	o := service.SubscriberOptions{AllowPrivateWebhooks: s.AllowPrivateWebhooks, ConfirmWithin: s.ConfirmWithin, SuspendAfter: s.SuspendAfter,
-		RecipientLimit: s.RecipientLimit, RecipientWindow: time.Hour}
+		RecipientLimit: s.RecipientLimit, RecipientWindow: time.Hour, ClientLimit: s.ClientLimit}
 	if langs, err := locale.Load(assets.FS(), cfg.Server.Language); err == nil { // checked at load
 		o.Languages = langs.Tags()
 	}
@@ -31,7 +31,7 @@ func subscriberOptions(cfg *configs.Config) service.SubscriberOptions {
 
 // pageSubscriptions is what the page offers.
 func pageSubscriptions(cfg *configs.Config) statuspage.Subscriptions {
-	return statuspage.Subscriptions{Enabled: cfg.SubscribersOn(), Webhooks: cfg.WebhookSubscriptions(), ClientLimit: cfg.Subscribers.ClientLimit}
+	return statuspage.Subscriptions{Enabled: cfg.SubscribersOn(), Webhooks: cfg.WebhookSubscriptions()}
 }
 
 // newFanout adds the subscriber channels to chans and returns the fan-out, which runs while

@@ -20,7 +20,7 @@ var storeWrites = map[string]bool{
 	"ClaimNotifications": true, "FinishNotification": true, "ChangeNotification": true, "PruneNotifications": true,
 	"AcquireLease": true, "ReleaseLease": true,
 	"KeepStatusDays":   true,
-	"CreateSubscriber": true, "UpdateSubscriber": true, "DeleteSubscriber": true,
+	"CreateSubscriber": true, "UpdateSubscriber": true, "DeleteSubscriber": true, "CountRate": true,
 }
 
 // coordination are the methods instances sharing a store agree through (store/cluster.go): a

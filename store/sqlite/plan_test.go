@@ -53,3 +53,42 @@ func TestIncidentQueriesUseTheirIndex(t *testing.T) {
 		}
 	}
 }
+
+// TestClaimWalksTheWaitingIndex: the outbox's claim reads the waiting rows in its own order
+// and sorts nothing (a sort reads every due row: 100,000 of them behind one fan-out).
+func TestClaimWalksTheWaitingIndex(t *testing.T) {
+	s, err := Open(t.Context(), filepath.Join(t.TempDir(), "upstate.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, tt := range []struct {
+		name, query string
+		args        []any
+	}{
+		{"due", dueQuery, []any{int64(1)}},
+		{"claim", claimQuery, []any{int64(1), 256}},
+	} {
+		rows, err := s.db.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+tt.query, tt.args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var plan []string
+		for rows.Next() {
+			var id, parent, unused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			plan = append(plan, detail)
+		}
+		rows.Close()
+		joined := strings.Join(plan, " | ")
+		if !strings.Contains(joined, "USING INDEX notifications_waiting (next_at<?)") && !strings.Contains(joined, "USING COVERING INDEX notifications_waiting (next_at<?)") {
+			t.Errorf("%s: plan %q does not search notifications_waiting", tt.name, joined)
+		}
+		if strings.Contains(joined, "TEMP B-TREE") {
+			t.Errorf("%s: plan %q sorts", tt.name, joined)
+		}
+	}
+}

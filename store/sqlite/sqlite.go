@@ -37,7 +37,7 @@ var migrations embed.FS
 // SchemaVersion is the schema version this build writes (the number of the last migration).
 // Migrations are numbered by the work that adds them and may leave gaps (0004 is the page
 // aggregates' number); each applied one is recorded (schema_migrations).
-const SchemaVersion = 7
+const SchemaVersion = 8
 
 // Store is the SQLite backend.
 type Store struct {
@@ -51,6 +51,7 @@ type Store struct {
 	reads  *stmtCache // prepared once per text (stmts.go)
 	group  *grouper   // commits small appends together (group.go)
 	lock   *fileLock  // held from OpenExclusive to Close (lock.go); nil after Open
+	rates  rates      // the subscription limits' counts (rates.go)
 }
 
 var _ store.Store = (*Store)(nil)

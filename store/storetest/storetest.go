@@ -55,6 +55,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Subscribers", testSubscribers},
 		{"SubscriberList", testSubscriberList},
 		{"SubscribersConcurrent", testSubscribersConcurrent},
+		{"SubscriptionRates", testSubscriptionRates},
 		{"SubscribersExportImport", func(t *testing.T, s store.Store) { testSubscribersExportImport(t, s, newStore(t)) }},
 		{"Ping", func(t *testing.T, s store.Store) {
 			if err := s.Ping(t.Context()); err != nil {

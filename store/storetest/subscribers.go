@@ -288,3 +288,40 @@ func testSubscribersExportImport(t *testing.T, from, to store.Store) {
 		t.Errorf("imported component index: %v", subscriberIDs(page))
 	}
 }
+
+func testSubscriptionRates(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	at := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+	// Counts go up within a window, per key, and start again in the next window.
+	for i := int64(1); i <= 4; i++ {
+		n, end, err := s.CountRate(ctx, "recipient:sha256:aa", time.Hour, at.Add(time.Duration(i)*time.Minute))
+		if err != nil {
+			t.Fatalf("CountRate: %v", err)
+		}
+		if n != i || !end.Equal(at.Add(time.Hour)) {
+			t.Errorf("count %d: %d ending %s; want %d ending %s", i, n, end, i, at.Add(time.Hour))
+		}
+	}
+	if n, _, err := s.CountRate(ctx, "recipient:sha256:bb", time.Hour, at.Add(time.Minute)); err != nil || n != 1 {
+		t.Errorf("another key: %d, %v; want 1", n, err)
+	}
+	if n, _, err := s.CountRate(ctx, "recipient:sha256:aa", time.Minute, at.Add(time.Minute)); err != nil || n != 1 {
+		t.Errorf("another window length: %d, %v; want 1", n, err)
+	}
+	if n, end, err := s.CountRate(ctx, "recipient:sha256:aa", time.Hour, at.Add(time.Hour)); err != nil || n != 1 || !end.Equal(at.Add(2*time.Hour)) {
+		t.Errorf("the next window: %d ending %s, %v; want 1 ending %s", n, end, err, at.Add(2*time.Hour))
+	}
+	// Concurrent counts lose none.
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Go(func() {
+			if _, _, err := s.CountRate(ctx, "client:sha256:cc", time.Hour, at); err != nil {
+				t.Errorf("CountRate: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if n, _, err := s.CountRate(ctx, "client:sha256:cc", time.Hour, at); err != nil || n != 21 {
+		t.Errorf("after 20 concurrent counts: %d, %v; want 21", n, err)
+	}
+}

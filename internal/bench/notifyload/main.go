@@ -15,7 +15,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"flag"
 	"fmt"
@@ -24,27 +23,21 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"runtime/pprof"
 	"strconv"
-	"strings"
 	"sync/atomic"
-	"syscall"
 	"time"
 
-	"github.com/emersion/go-smtp"
 	"github.com/jonboulle/clockwork"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/upstate-dev/upstate/component"
 	"github.com/upstate-dev/upstate/events"
 	"github.com/upstate-dev/upstate/incidents"
+	"github.com/upstate-dev/upstate/internal/bench/loadkit"
 	"github.com/upstate-dev/upstate/notify"
 	"github.com/upstate-dev/upstate/service"
 	"github.com/upstate-dev/upstate/store"
-	"github.com/upstate-dev/upstate/store/redis"
-	"github.com/upstate-dev/upstate/store/sqlite"
 )
 
 const secret = "notifyload-secret"
@@ -91,157 +84,44 @@ func serveReceivers() {
 		w.WriteHeader(http.StatusNoContent)
 	})}
 	go func() { _ = srv.Serve(hl) }()
-	sl, err := net.Listen("tcp", "127.0.0.1:0")
+	smtpAddr, err := loadkit.ServeSMTP(&accepted)
 	if err != nil {
 		panic(err)
 	}
-	s := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &session{n: &accepted}, nil }))
-	s.Domain, s.AllowInsecureAuth, s.MaxMessageBytes = "localhost", true, 1<<20
-	go func() { _ = s.Serve(sl) }()
-	fmt.Printf("http %s smtp %s\n", hl.Addr(), sl.Addr())
-	in := bufio.NewScanner(os.Stdin)
-	for in.Scan() {
-		fmt.Printf("count %d\n", accepted.Load())
-	}
-}
-
-type session struct{ n *atomic.Int64 }
-
-func (s *session) Mail(string, *smtp.MailOptions) error { return nil }
-func (s *session) Rcpt(string, *smtp.RcptOptions) error { return nil }
-func (s *session) Data(r io.Reader) error {
-	if _, err := io.Copy(io.Discard, r); err != nil {
-		return err
-	}
-	s.n.Add(1)
-	return nil
-}
-func (s *session) Reset()        {}
-func (s *session) Logout() error { return nil }
-
-type child struct {
-	cmd  *exec.Cmd
-	in   io.Writer
-	out  *bufio.Scanner
-	http string
-	smtp string
-}
-
-func startReceivers() (*child, error) {
-	cmd := exec.Command(os.Args[0], "-receivers")
-	in, err := cmd.StdinPipe()
-	if err != nil {
-		return nil, err
-	}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	c := &child{cmd: cmd, in: in, out: bufio.NewScanner(out)}
-	if !c.out.Scan() {
-		return nil, fmt.Errorf("the receivers did not start")
-	}
-	if _, err := fmt.Sscanf(c.out.Text(), "http %s smtp %s", &c.http, &c.smtp); err != nil {
-		return nil, fmt.Errorf("receivers said %q: %w", c.out.Text(), err)
-	}
-	return c, nil
-}
-
-func (c *child) count() int64 {
-	fmt.Fprintln(c.in)
-	if !c.out.Scan() {
-		return -1
-	}
-	n, _ := strconv.ParseInt(strings.TrimPrefix(c.out.Text(), "count "), 10, 64)
-	return n
-}
-
-func (c *child) stop() {
-	_ = c.cmd.Process.Kill()
-	_ = c.cmd.Wait()
-}
-
-// startRedis starts a redis-server without persistence on a free loopback port.
-func startRedis() (string, func(), error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", nil, err
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	dir, err := os.MkdirTemp("", "notifyload-redis")
-	if err != nil {
-		return "", nil, err
-	}
-	cmd := exec.Command("redis-server", "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir)
-	if err := cmd.Start(); err != nil {
-		return "", nil, fmt.Errorf("start redis-server (apt-get install redis-server): %w", err)
-	}
-	addr := "127.0.0.1:" + strconv.Itoa(port)
-	for range 100 {
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return addr, func() { _ = cmd.Process.Kill(); _ = cmd.Wait(); os.RemoveAll(dir) }, nil
-}
-
-func openStore(ctx context.Context, backend, redisAddr, prefix string) (store.Store, error) {
-	if backend == "redis" {
-		return redis.Open(ctx, redis.Options{Addrs: []string{redisAddr}, KeyPrefix: prefix})
-	}
-	dir, err := os.MkdirTemp("", "notifyload")
-	if err != nil {
-		return nil, err
-	}
-	return sqlite.Open(ctx, filepath.Join(dir, "upstate.db"))
-}
-
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-func peakRSS() int64 {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return ru.Maxrss * 1024
+	loadkit.AnswerCounts(fmt.Sprintf("http %s smtp %s", hl.Addr(), smtpAddr), &accepted)
 }
 
 func run(webhooks, emails int, backend, redisAddr string, rows, inflight, workers int) error {
 	ctx := context.Background()
 	if backend == "redis" && redisAddr == "" {
-		addr, stop, err := startRedis()
+		addr, stop, err := loadkit.StartRedis()
 		if err != nil {
 			return err
 		}
 		defer stop()
 		redisAddr = addr
 	}
-	rec, err := startReceivers()
+	rec, err := loadkit.StartChild("-receivers")
 	if err != nil {
 		return err
 	}
-	defer rec.stop()
-	st, err := openStore(ctx, backend, redisAddr, "fanout")
+	defer rec.Stop()
+	var httpAddr, smtpAddr string
+	if _, err := fmt.Sscanf(rec.Hello, "http %s smtp %s", &httpAddr, &smtpAddr); err != nil {
+		return fmt.Errorf("receivers said %q: %w", rec.Hello, err)
+	}
+	st, closeStore, err := loadkit.OpenStore(ctx, backend, redisAddr, "fanout")
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer closeStore()
 
 	page := notify.Page{Title: "Load", PublicURL: "https://status.example.com", Location: time.UTC}
 	var targets []notify.Target
 	var ids []string
 	for i := range webhooks {
 		id := "hook-" + strconv.Itoa(i)
-		targets = append(targets, notify.Target{ID: id, Kind: notify.KindWebhook, URL: "http://" + rec.http + "/hook/" + strconv.Itoa(i), Secret: secret})
+		targets = append(targets, notify.Target{ID: id, Kind: notify.KindWebhook, URL: "http://" + httpAddr + "/hook/" + strconv.Itoa(i), Secret: secret})
 		ids = append(ids, id)
 	}
 	if emails > 0 {
@@ -252,7 +132,7 @@ func run(webhooks, emails int, backend, redisAddr string, rows, inflight, worker
 		targets = append(targets, notify.Target{ID: "mail", Kind: notify.KindEmail, To: to, MaxInFlight: inflight})
 		ids = append(ids, "mail")
 	}
-	host, port, _ := net.SplitHostPort(rec.smtp)
+	host, port, _ := net.SplitHostPort(smtpAddr)
 	p, _ := strconv.Atoi(port)
 	clock := clockwork.NewRealClock()
 	chans, err := notify.NewChannels(notify.ChannelOptions{Targets: targets, Page: page, Clock: clock, Version: "bench",
@@ -293,7 +173,7 @@ func run(webhooks, emails int, backend, redisAddr string, rows, inflight, worker
 		}
 		defer pprof.StopCPUProfile()
 	}
-	cpu0, start := cpuTime(), time.Now()
+	cpu0, start := loadkit.CPUTime(), time.Now()
 	if _, err := svc.Incidents.Update(ctx, service.Actor{Name: "sre"}, inc.ID, incidents.Change{Body: "A fix is being deployed.", Status: incidents.Identified}); err != nil {
 		return err
 	}
@@ -301,14 +181,14 @@ func run(webhooks, emails int, backend, redisAddr string, rows, inflight, worker
 	var got int64
 	for got < want {
 		time.Sleep(5 * time.Millisecond)
-		if got = rec.count(); got < 0 {
+		if got = rec.Count(); got < 0 {
 			return fmt.Errorf("the receivers died")
 		}
 		if time.Since(start) > 10*time.Minute {
 			return fmt.Errorf("only %d of %d delivered after 10 minutes", got, want)
 		}
 	}
-	elapsed, cpu := time.Since(start), cpuTime()-cpu0
+	elapsed, cpu := time.Since(start), loadkit.CPUTime()-cpu0
 	if profilePath != "" {
 		pprof.StopCPUProfile()
 	}
@@ -321,7 +201,7 @@ func run(webhooks, emails int, backend, redisAddr string, rows, inflight, worker
 	fmt.Printf("  time until all %d were accepted     %s\n", want, elapsed.Round(time.Millisecond))
 	fmt.Printf("  deliveries per second                %.0f\n", float64(want)/elapsed.Seconds())
 	fmt.Printf("  CPU                                  %s (%.3f ms per delivery)\n", cpu.Round(time.Millisecond), float64(cpu.Microseconds())/1000/float64(want))
-	fmt.Printf("  peak RSS                             %.1f MiB\n", float64(peakRSS())/(1<<20))
+	fmt.Printf("  peak RSS                             %.1f MiB\n", float64(loadkit.PeakRSS())/(1<<20))
 	fmt.Printf("  outbox after                         %d delivered, %d waiting\n", stats.ByState[store.NotificationDelivered],
 		stats.ByState[store.NotificationPending]+stats.ByState[store.NotificationSending])
 	return outboxRates(ctx, backend, redisAddr, rows)
@@ -330,11 +210,11 @@ func run(webhooks, emails int, backend, redisAddr string, rows, inflight, worker
 // outboxRates times the outbox alone: rows enqueued in batches of 500, then claimed 256 at a
 // time and each finished as delivered (one write each, from 64 goroutines, as the dispatcher does).
 func outboxRates(ctx context.Context, backend, redisAddr string, rows int) error {
-	st, err := openStore(ctx, backend, redisAddr, "rates")
+	st, closeStore, err := loadkit.OpenStore(ctx, backend, redisAddr, "rates")
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer closeStore()
 	svc := service.New(service.Options{Store: st})
 	now := time.Now().UTC()
 	payload := []byte(`{"kind":"incident.updated","subject":"[P1 Update] API errors","text":"A fix is being deployed.","events":[]}`)

@@ -15,7 +15,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"flag"
 	"fmt"
@@ -25,28 +24,23 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"runtime"
 	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"time"
 
-	"github.com/emersion/go-smtp"
 	"github.com/jonboulle/clockwork"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/upstate-dev/upstate/component"
 	"github.com/upstate-dev/upstate/events"
 	"github.com/upstate-dev/upstate/incidents"
+	"github.com/upstate-dev/upstate/internal/bench/loadkit"
 	"github.com/upstate-dev/upstate/notify"
 	"github.com/upstate-dev/upstate/service"
 	"github.com/upstate-dev/upstate/store"
-	"github.com/upstate-dev/upstate/store/redis"
-	"github.com/upstate-dev/upstate/store/sqlite"
 )
 
 func main() {
@@ -73,146 +67,33 @@ func main() {
 // stdin with "count N": the mails it accepted.
 func serveSMTP() {
 	var accepted atomic.Int64
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := loadkit.ServeSMTP(&accepted)
 	if err != nil {
 		panic(err)
 	}
-	s := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &session{n: &accepted}, nil }))
-	s.Domain, s.AllowInsecureAuth, s.MaxMessageBytes = "localhost", true, 1<<20
-	go func() { _ = s.Serve(ln) }()
-	fmt.Printf("smtp %s\n", ln.Addr())
-	in := bufio.NewScanner(os.Stdin)
-	for in.Scan() {
-		fmt.Printf("count %d\n", accepted.Load())
-	}
-}
-
-type session struct{ n *atomic.Int64 }
-
-func (s *session) Mail(string, *smtp.MailOptions) error { return nil }
-func (s *session) Rcpt(string, *smtp.RcptOptions) error { return nil }
-func (s *session) Data(r io.Reader) error {
-	if _, err := io.Copy(io.Discard, r); err != nil {
-		return err
-	}
-	s.n.Add(1)
-	return nil
-}
-func (s *session) Reset()        {}
-func (s *session) Logout() error { return nil }
-
-type child struct {
-	cmd  *exec.Cmd
-	in   io.Writer
-	out  *bufio.Scanner
-	addr string
-}
-
-func startReceiver() (*child, error) {
-	cmd := exec.Command(os.Args[0], "-receiver")
-	in, err := cmd.StdinPipe()
-	if err != nil {
-		return nil, err
-	}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	c := &child{cmd: cmd, in: in, out: bufio.NewScanner(out)}
-	if !c.out.Scan() {
-		return nil, fmt.Errorf("the receiver did not start")
-	}
-	c.addr = strings.TrimPrefix(c.out.Text(), "smtp ")
-	return c, nil
-}
-
-func (c *child) count() int64 {
-	fmt.Fprintln(c.in)
-	if !c.out.Scan() {
-		return -1
-	}
-	n, _ := strconv.ParseInt(strings.TrimPrefix(c.out.Text(), "count "), 10, 64)
-	return n
-}
-
-func (c *child) stop() {
-	_ = c.cmd.Process.Kill()
-	_ = c.cmd.Wait()
-}
-
-func startRedis() (string, func(), error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", nil, err
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	dir, err := os.MkdirTemp("", "subload-redis")
-	if err != nil {
-		return "", nil, err
-	}
-	cmd := exec.Command("redis-server", "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir)
-	if err := cmd.Start(); err != nil {
-		return "", nil, fmt.Errorf("start redis-server (apt-get install redis-server): %w", err)
-	}
-	addr := "127.0.0.1:" + strconv.Itoa(port)
-	for range 100 {
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return addr, func() { _ = cmd.Process.Kill(); _ = cmd.Wait(); os.RemoveAll(dir) }, nil
-}
-
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-func peakRSS() int64 {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return ru.Maxrss * 1024
+	loadkit.AnswerCounts("smtp "+addr, &accepted)
 }
 
 func run(n int, backend, redisAddr string, conns, workers, backlog int, profile string) error {
 	ctx := context.Background()
-	var st store.Store
-	var err error
-	if backend == "redis" {
-		if redisAddr == "" {
-			addr, stop, err := startRedis()
-			if err != nil {
-				return err
-			}
-			defer stop()
-			redisAddr = addr
+	if backend == "redis" && redisAddr == "" {
+		addr, stop, err := loadkit.StartRedis()
+		if err != nil {
+			return err
 		}
-		st, err = redis.Open(ctx, redis.Options{Addrs: []string{redisAddr}, KeyPrefix: "subload"})
-	} else {
-		dir, derr := os.MkdirTemp("", "subload")
-		if derr != nil {
-			return derr
-		}
-		defer os.RemoveAll(dir)
-		st, err = sqlite.Open(ctx, filepath.Join(dir, "upstate.db"))
+		defer stop()
+		redisAddr = addr
 	}
+	st, closeStore, err := loadkit.OpenStore(ctx, backend, redisAddr, "subload")
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	rec, err := startReceiver()
+	defer closeStore()
+	rec, err := loadkit.StartChild("-receiver")
 	if err != nil {
 		return err
 	}
-	defer rec.stop()
+	defer rec.Stop()
 
 	// The subscribers, imported at once (the store is empty): confirmed, by email, every
 	// component, one in five in Chinese.
@@ -235,7 +116,7 @@ func run(n int, backend, redisAddr string, conns, workers, backlog int, profile 
 	records = nil
 	fmt.Printf("seeded %d subscribers on %s in %s\n", n, backend, time.Since(seeded).Round(time.Millisecond))
 
-	host, port, _ := net.SplitHostPort(rec.addr)
+	host, port, _ := net.SplitHostPort(strings.TrimPrefix(rec.Hello, "smtp "))
 	p, _ := strconv.Atoi(port)
 	mailer := notify.SMTP{Host: host, Port: p, TLS: "none", From: "Load Status <status@example.com>", Timeout: 30 * time.Second}
 	page := notify.Page{Title: "Load", PublicURL: "https://status.example.com", Location: time.UTC}
@@ -312,7 +193,7 @@ func run(n int, backend, redisAddr string, conns, workers, backlog int, profile 
 		defer pprof.StopCPUProfile()
 	}
 	want := int64(n)
-	cpu0, start := cpuTime(), time.Now()
+	cpu0, start := loadkit.CPUTime(), time.Now()
 	if _, err := svc.Incidents.Update(ctx, service.Actor{Name: "sre"}, inc.ID, incidents.Change{Body: "A fix is being **deployed**.", Status: incidents.Identified}); err != nil {
 		return err
 	}
@@ -321,7 +202,7 @@ func run(n int, backend, redisAddr string, conns, workers, backlog int, profile 
 	var half time.Duration
 	for got < want {
 		time.Sleep(20 * time.Millisecond)
-		if got = rec.count(); got < 0 {
+		if got = rec.Count(); got < 0 {
 			return fmt.Errorf("the receiver died")
 		}
 		if half == 0 && got >= want/2 {
@@ -331,7 +212,7 @@ func run(n int, backend, redisAddr string, conns, workers, backlog int, profile 
 			return fmt.Errorf("only %d of %d mails after 30 minutes", got, want)
 		}
 	}
-	elapsed, cpu := time.Since(start), cpuTime()-cpu0
+	elapsed, cpu := time.Since(start), loadkit.CPUTime()-cpu0
 	if profile != "" {
 		pprof.StopCPUProfile()
 	}
@@ -349,7 +230,7 @@ func run(n int, backend, redisAddr string, conns, workers, backlog int, profile 
 	fmt.Printf("  the last mail accepted after            %s\n", elapsed.Round(time.Millisecond))
 	fmt.Printf("  mails per second                        %.0f\n", float64(want)/elapsed.Seconds())
 	fmt.Printf("  CPU                                     %s (%.3f ms per mail)\n", cpu.Round(time.Millisecond), float64(cpu.Microseconds())/1000/float64(want))
-	fmt.Printf("  peak RSS                                %.1f MiB\n", float64(peakRSS())/(1<<20))
+	fmt.Printf("  peak RSS                                %.1f MiB\n", float64(loadkit.PeakRSS())/(1<<20))
 	fmt.Printf("  outbox after                            %d delivered, %d waiting, %d dead\n", stats.ByState[store.NotificationDelivered],
 		stats.ByState[store.NotificationPending]+stats.ByState[store.NotificationSending], stats.ByState[store.NotificationDead])
 	return nil
