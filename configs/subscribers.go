@@ -10,7 +10,10 @@ type Subscribers struct {
 	Enabled *bool `yaml:"enabled"`
 	// Webhooks: the form offers a webhook as well as email. Default true.
 	Webhooks *bool `yaml:"webhooks"`
-	// AllowPrivateWebhooks lets webhook URLs point at loopback, private and link-local
+	// Chats: the form offers a chat room (a shoutrrr URL: Slack, Teams, Discord, Mattermost,
+	// Google Chat, Telegram...) as well. Default true.
+	Chats *bool `yaml:"chats"`
+	// AllowPrivateWebhooks lets webhook and chat URLs point at loopback, private and link-local
 	// addresses (an intranet; a local try-out). Default false: such URLs are refused, when
 	// given and when each request is made.
 	AllowPrivateWebhooks bool `yaml:"allow_private_webhooks"`
@@ -84,6 +87,11 @@ func (c *Config) validateSubscribers(d *decoder) {
 func (c *Config) SubscribersOn() bool {
 	s := c.Subscribers
 	return c.Notify.SMTP.Host != "" && (s.Enabled == nil || *s.Enabled)
+}
+
+// ChatSubscriptions reports whether the page offers chat subscriptions.
+func (c *Config) ChatSubscriptions() bool {
+	return c.Subscribers.Chats == nil || *c.Subscribers.Chats
 }
 
 // WebhookSubscriptions reports whether the page offers webhook subscriptions.

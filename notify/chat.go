@@ -59,23 +59,30 @@ func ChatText(m Message) string {
 }
 
 func (c *chat) Send(ctx context.Context, d Delivery) error {
+	return shout(ctx, c.slots, c.http, c.t.URL, ChatText(d.Message), d.Message.Subject, c.t.Timeout)
+}
+
+// shout sends text to the shoutrrr URL on a goroutine of its own, taking one of slots (failing
+// fast when all are held by sends still hanging), and returns at ctx's end whatever the service
+// does. Services that take an HTTP client get hc.
+func shout(ctx context.Context, slots chan struct{}, hc *http.Client, url, text, title string, timeout time.Duration) error {
 	select {
-	case c.slots <- struct{}{}:
+	case slots <- struct{}{}:
 	default:
-		return fmt.Errorf("%d sends to this target are still hanging", cap(c.slots))
+		return fmt.Errorf("%d sends to this target are still hanging", cap(slots))
 	}
-	svc, err := locateChat(c.t.URL)
+	svc, err := locateChat(url)
 	if err != nil {
-		<-c.slots
+		<-slots
 		return &Permanent{Err: err}
 	}
-	if hc, ok := svc.(interface{ SetHTTPClient(*http.Client) }); ok {
-		hc.SetHTTPClient(c.http)
+	if s, ok := svc.(interface{ SetHTTPClient(*http.Client) }); ok {
+		s.SetHTTPClient(hc)
 	}
 	done := make(chan error, 1)
 	go func() {
-		defer func() { <-c.slots }()
-		done <- svc.Send(ChatText(d.Message), &types.Params{"title": d.Message.Subject})
+		defer func() { <-slots }()
+		done <- svc.Send(text, &types.Params{"title": title})
 	}()
 	select {
 	case err := <-done:
@@ -84,6 +91,6 @@ func (c *chat) Send(ctx context.Context, d Delivery) error {
 		}
 		return nil
 	case <-ctx.Done():
-		return fmt.Errorf("%s: no answer within %s: %w", svc.GetID(), c.t.Timeout, ctx.Err())
+		return fmt.Errorf("%s: no answer within %s: %w", svc.GetID(), timeout, ctx.Err())
 	}
 }

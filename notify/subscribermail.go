@@ -290,9 +290,12 @@ func (f *Fanout) mailData(sub store.Subscriber, purpose string, ev events.Event)
 	switch purpose {
 	case purposeConfirm:
 		d.Heading = l.T("confirm.subject")
-		if sub.Channel == store.SubscriberWebhook {
+		switch sub.Channel {
+		case store.SubscriberWebhook:
 			d.Lines = []string{l.T("confirm.intro_webhook", "Title", p.Title, "URL", sub.URL, "Address", sub.Address)}
-		} else {
+		case store.SubscriberChat: // the URL holds the chat's token: its service and host only
+			d.Lines = []string{l.T("confirm.intro_chat", "Title", p.Title, "Service", service.ChatDestination(sub.URL), "Address", sub.Address)}
+		default:
 			d.Lines = []string{l.T("confirm.intro", "Title", p.Title, "Address", sub.Address)}
 		}
 		d.Lines = append(d.Lines, l.T("confirm.chosen", "Components", f.view.names(cs, l, sub.Components)))
@@ -308,6 +311,13 @@ func (f *Fanout) mailData(sub store.Subscriber, purpose string, ev events.Event)
 		if since.IsZero() {
 			since = sub.SuspendedAt
 		}
+		if sub.Channel == store.SubscriberChat {
+			d.Heading = l.T("suspended.subject_chat")
+			d.Lines = []string{l.T("suspended.intro_chat", "Service", service.ChatDestination(sub.URL), "Since", p.whenIn(l, since), "Title", p.Title)}
+			d.Action = &mailLink{URL: ManageURL(p, sub), Label: l.T("suspended.action_chat")}
+			d.Why = l.T("mail.why_chat_contact", "Address", sub.Address, "Title", p.Title)
+			break
+		}
 		d.Lines = []string{l.T("suspended.intro", "URL", sub.URL, "Since", p.whenIn(l, since), "Title", p.Title)}
 		d.Action = &mailLink{URL: ManageURL(p, sub), Label: l.T("suspended.action")}
 		d.Why = l.T("mail.why_webhook", "Address", sub.Address, "Title", p.Title)
@@ -315,7 +325,11 @@ func (f *Fanout) mailData(sub store.Subscriber, purpose string, ev events.Event)
 		r := f.view.cached(ev, l)
 		d.Heading, d.Lines, d.Body, d.BodyHTML, d.After = r.Heading, r.Lines, r.Body, r.BodyHTML, r.After
 		d.Action = &mailLink{URL: r.Action.URL, Label: r.Action.Label}
-		d.Why = l.T("mail.why", "Address", sub.Address, "Title", p.Title, "Components", f.view.names(cs, l, sub.Components))
+		if sub.Channel == store.SubscriberChat {
+			d.Why = l.T("mail.why_chat", "Title", p.Title, "Components", f.view.names(cs, l, sub.Components))
+		} else {
+			d.Why = l.T("mail.why", "Address", sub.Address, "Title", p.Title, "Components", f.view.names(cs, l, sub.Components))
+		}
 		d.Links = []mailLink{{ManageURL(p, sub), l.T("mail.manage")}, {UnsubscribeURL(p, sub), l.T("mail.unsubscribe")}}
 		d.Subject = l.T("mail.subject", "Title", p.Title, "Subject", r.Subject)
 	}

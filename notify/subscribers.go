@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"net"
 	"net/http"
 	"slices"
 	"strconv"
@@ -82,6 +83,7 @@ type SubscriberOptions struct {
 	Timeout           time.Duration // one delivery (default 30 s)
 	Poll              time.Duration // the journal when nothing wakes it (default 1 s)
 	HTTP              *http.Client  // webhooks (default: one that refuses non-public addresses unless allowed)
+	Resolver          *net.Resolver // chat hosts, checked before each send (default net.DefaultResolver)
 	Leader            Leader        // who fans out (default: always this instance)
 	Bus               *events.Bus   // wakes the fan-out at once on a local change
 	Wake              func()        // tells the dispatcher there are new rows (Notifier.Wake)
@@ -196,7 +198,7 @@ func EnableSubscribers(chans *Channels, o SubscriberOptions) (*Fanout, error) {
 	f.view.notice = o.NoticePeriod
 	f.progress.Store(o.Clock.Now().UnixMilli())
 	f.gauge = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "upstate_subscribers",
-		Help: "Subscribers by channel (email, webhook) and state (pending, confirmed, suspended)."}, []string{"channel", "state"})
+		Help: "Subscribers by channel (email, webhook, chat) and state (pending, confirmed, suspended)."}, []string{"channel", "state"})
 	for _, ch := range store.SubscriberChannels {
 		for _, st := range store.SubscriberStates {
 			f.gauge.WithLabelValues(string(ch), string(st))
@@ -224,6 +226,7 @@ func EnableSubscribers(chans *Channels, o SubscriberOptions) (*Fanout, error) {
 		chans.targets[id] = Target{ID: id, Kind: KindWebhook, Timeout: o.Timeout, MaxInFlight: o.WebhookInFlight}
 		chans.chans[id] = f.hook
 	}
+	f.chatTargets(chans)
 	return f, nil
 }
 

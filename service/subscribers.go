@@ -221,15 +221,23 @@ func CheckWebhookURL(ctx context.Context, resolver *net.Resolver, raw string, al
 	if parsed.User != nil {
 		return "", errors.New("must not carry a user name or password: pass a secret in the path or check the signature")
 	}
-	host := parsed.Hostname()
+	if err := CheckPublicHost(ctx, resolver, parsed.Hostname(), allowPrivate); err != nil {
+		return "", err
+	}
+	return parsed.String(), nil
+}
+
+// CheckPublicHost accepts a host that is, or resolves only to, public addresses (any host when
+// allowPrivate). Webhooks and chats are checked with it when given, and chats before each send.
+func CheckPublicHost(ctx context.Context, resolver *net.Resolver, host string, allowPrivate bool) error {
 	if allowPrivate {
-		return parsed.String(), nil
+		return nil
 	}
 	if ip, err := netip.ParseAddr(host); err == nil {
 		if !PublicAddr(ip) {
-			return "", fmt.Errorf("%s is %w (loopback, private or reserved)", host, ErrPrivateAddress)
+			return fmt.Errorf("%s is %w (loopback, private or reserved)", host, ErrPrivateAddress)
 		}
-		return parsed.String(), nil
+		return nil
 	}
 	if resolver == nil {
 		resolver = net.DefaultResolver
@@ -238,14 +246,14 @@ func CheckWebhookURL(ctx context.Context, resolver *net.Resolver, raw string, al
 	defer cancel()
 	addrs, err := resolver.LookupNetIP(rctx, "ip", host)
 	if err != nil || len(addrs) == 0 {
-		return "", fmt.Errorf("host %s does not resolve", host)
+		return fmt.Errorf("host %s does not resolve", host)
 	}
 	for _, a := range addrs {
 		if !PublicAddr(a) {
-			return "", fmt.Errorf("host %s resolves to %s, %w (loopback, private or reserved)", host, a.Unmap(), ErrPrivateAddress)
+			return fmt.Errorf("host %s resolves to %s, %w (loopback, private or reserved)", host, a.Unmap(), ErrPrivateAddress)
 		}
 	}
-	return parsed.String(), nil
+	return nil
 }
 
 // AddressHash is what the audit log keeps of an address or URL: a SHA-256 of it (an address in
@@ -279,8 +287,8 @@ func auditView(sub store.Subscriber) subscriberAudit {
 	if v.Components == nil {
 		v.Components = []string{}
 	}
-	if sub.Channel == store.SubscriberWebhook {
-		v.URLHash = AddressHash(store.SubscriberWebhook, sub.URL)
+	if sub.Channel.HasURL() {
+		v.URLHash = AddressHash(sub.Channel, sub.URL)
 	}
 	return v
 }
@@ -302,7 +310,7 @@ func (s *Subscribers) check(ctx context.Context, r SubscribeRequest) (store.Subs
 		sub.Channel = store.SubscriberEmail
 	}
 	if !sub.Channel.Valid() {
-		bad("channel", "unknown channel %q (want email or webhook)", clipText(string(r.Channel), 40))
+		bad("channel", "unknown channel %q (want email, webhook or chat)", clipText(string(r.Channel), 40))
 	}
 	addr, err := CheckAddress(r.Address)
 	if err != nil {
@@ -316,8 +324,14 @@ func (s *Subscribers) check(ctx context.Context, r SubscribeRequest) (store.Subs
 			bad("url", "%v", err)
 		}
 		sub.URL = u
+	case sub.Channel == store.SubscriberChat:
+		u, err := CheckChatURL(ctx, s.o.Resolver, r.URL, s.o.AllowPrivateWebhooks)
+		if err != nil {
+			bad("url", "%v", err)
+		}
+		sub.URL = u
 	case strings.TrimSpace(r.URL) != "":
-		bad("url", "is only for a webhook subscription")
+		bad("url", "is only for a webhook or chat subscription")
 	}
 	lang, err := s.language(r.Language)
 	if err != nil {

@@ -33,6 +33,8 @@ type Subscriptions struct {
 	Enabled bool
 	// Webhooks: the form offers a webhook as well as email.
 	Webhooks bool
+	// Chats: the form offers a chat room (a shoutrrr URL) as well.
+	Chats bool
 }
 
 // subscriptions holds the pages' configuration. The per-client limit is the service's
@@ -106,15 +108,15 @@ type languageChoice struct {
 
 // subscriptionForm is what a form said, to show it again with its errors.
 type subscriptionForm struct {
-	Channel, Address, URL, Language string
-	Some, ComponentUpdates          bool
+	Channel, Address, URL, ChatURL, Language string
+	Some, ComponentUpdates                   bool
 	Chosen                          map[string]bool
 }
 
 type subscribeView struct {
 	pageView
-	Enabled, Webhooks bool
-	Sent              bool
+	Enabled, Webhooks, Chats bool
+	Sent                     bool
 	Groups            []choiceGroup
 	Languages         []languageChoice
 	Form              subscriptionForm
@@ -163,7 +165,7 @@ func (s *Server) languageChoices(selected string) []languageChoice {
 }
 
 func (s *Server) subscribeView(c echo.Context, form subscriptionForm) (subscribeView, error) {
-	v := subscribeView{pageView: s.basePage(c, s.clock.Now()), Enabled: s.subs.o.Enabled, Webhooks: s.subs.o.Webhooks, Form: form, Errors: map[string]string{}}
+	v := subscribeView{pageView: s.basePage(c, s.clock.Now()), Enabled: s.subs.o.Enabled, Webhooks: s.subs.o.Webhooks, Chats: s.subs.o.Chats, Form: form, Errors: map[string]string{}}
 	if form.Language == "" {
 		v.Form.Language = s.locale(c).Tag()
 	}
@@ -214,7 +216,7 @@ func (s *Server) subscribe(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	f := subscriptionForm{Channel: form.Get("channel"), Address: form.Get("address"), URL: form.Get("url"), Language: form.Get("language"),
+	f := subscriptionForm{Channel: form.Get("channel"), Address: form.Get("address"), URL: form.Get("url"), ChatURL: form.Get("chat_url"), Language: form.Get("language"),
 		Some: form.Get("scope") == "some", ComponentUpdates: form.Get("component_updates") != "", Chosen: map[string]bool{}}
 	if f.Channel == "" {
 		f.Channel = "email"
@@ -243,8 +245,11 @@ func (s *Server) subscribe(c echo.Context) error {
 		return s.render(c, http.StatusOK, "subscribe.html", v)
 	}
 	req := service.SubscribeRequest{Channel: store.SubscriberChannel(f.Channel), Address: f.Address, URL: f.URL, ComponentUpdates: f.ComponentUpdates, Language: f.Language}
-	if f.Channel == "webhook" && !s.subs.o.Webhooks {
+	switch {
+	case f.Channel == "webhook" && !s.subs.o.Webhooks, f.Channel == "chat" && !s.subs.o.Chats:
 		req.Channel = "email"
+	case f.Channel == "chat":
+		req.URL = f.ChatURL // the webhook's field is not the chat's
 	}
 	for id := range f.Chosen {
 		req.Components = append(req.Components, id)
@@ -260,7 +265,11 @@ func (s *Server) subscribe(c echo.Context) error {
 		switch {
 		case errors.As(err, &ve):
 			for _, fe := range ve.Fields {
-				errs[fe.Field] = fieldHelp(l, fe.Field) + " (" + fe.Message + ")"
+				field := fe.Field
+				if field == "url" && req.Channel == store.SubscriberChat {
+					field = "chat_url"
+				}
+				errs[field] = fieldHelp(l, field) + " (" + fe.Message + ")"
 			}
 		case err != nil:
 			return err
@@ -285,6 +294,8 @@ func fieldHelp(l *locale.Locale, field string) string {
 		return l.T("subscribe.error_address")
 	case "url":
 		return l.T("subscribe.error_url")
+	case "chat_url":
+		return l.T("subscribe.error_chat_url")
 	case "components":
 		return l.T("subscribe.error_components")
 	case "language":
@@ -320,6 +331,9 @@ func (s *Server) subscriptionView(c echo.Context, mode, token string, sub store.
 		URL: sub.URL, State: string(sub.State), All: len(sub.Components) == 0, Updates: sub.ComponentUpdates}
 	if sub.Channel == store.SubscriberWebhook && sub.State != store.SubscriberPending {
 		v.Secret = sub.Secret
+	}
+	if sub.Channel == store.SubscriberChat {
+		v.URL = service.ChatDestination(sub.URL) // the URL holds the room's token: never shown back
 	}
 	if sub.ID != "" && sub.State != store.SubscriberPending {
 		v.ManageURL = "/subscriptions/manage?t=" + url.QueryEscape(service.ManageToken(sub))

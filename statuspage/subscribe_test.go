@@ -32,7 +32,7 @@ func newSubscribeFixture(t *testing.T, o service.SubscriberOptions, clientLimit 
 	svc := service.New(service.Options{Store: f.store, Clock: f.clock, Subscribers: o})
 	srv, err := New(Options{Store: f.store, Service: svc, Clock: f.clock, Registry: prometheus.NewPedanticRegistry(), Assets: assets.FS(), Version: "test",
 		MaxBodyBytes: 4096, CacheTTL: -1, Page: Page{Title: "Acme Status", Location: mustZone(t, "Asia/Shanghai"), PublicURL: "https://status.example.com"},
-		Subscriptions: Subscriptions{Enabled: true, Webhooks: true}})
+		Subscriptions: Subscriptions{Enabled: true, Webhooks: true, Chats: true}})
 	if err != nil {
 		t.Fatal(err)
 	}

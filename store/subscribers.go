@@ -37,23 +37,30 @@ type SubscriberChannel string
 const (
 	SubscriberEmail   SubscriberChannel = "email"
 	SubscriberWebhook SubscriberChannel = "webhook"
+	// SubscriberChat posts to a chat room (Slack, Teams, Discord, Mattermost, Google Chat,
+	// Telegram...) by a shoutrrr URL, which holds the room's token.
+	SubscriberChat SubscriberChannel = "chat"
 )
 
 // SubscriberChannels lists the channels.
-var SubscriberChannels = []SubscriberChannel{SubscriberEmail, SubscriberWebhook}
+var SubscriberChannels = []SubscriberChannel{SubscriberEmail, SubscriberWebhook, SubscriberChat}
 
 // Valid reports whether c is a known channel.
 func (c SubscriberChannel) Valid() bool { return slices.Contains(SubscriberChannels, c) }
 
-// Subscriber is one subscription: an email address, or a webhook URL with an address for its
-// failure notices, following some components (all when Components is empty).
+// HasURL reports whether the channel delivers to a URL (webhook, chat), its Address being the
+// contact for failure notices.
+func (c SubscriberChannel) HasURL() bool { return c == SubscriberWebhook || c == SubscriberChat }
+
+// Subscriber is one subscription: an email address, or a webhook or chat URL with an address
+// for its failure notices, following some components (all when Components is empty).
 type Subscriber struct {
 	ID      string            `json:"id"`
 	Channel SubscriberChannel `json:"channel"`
 	// Address is where mail goes: the subscriber's own (email), or the contact told when the
-	// webhook fails (webhook).
+	// webhook or chat fails (webhook, chat).
 	Address string `json:"address"`
-	URL     string `json:"url,omitempty"` // webhook: where each notification is POSTed
+	URL     string `json:"url,omitempty"` // webhook: where each notification is POSTed; chat: the shoutrrr URL (a secret)
 	// Components are the component and group ids chosen (a group stands for its components);
 	// empty: every public component, those added later too.
 	Components []string `json:"components,omitempty"`
@@ -79,16 +86,16 @@ type Subscriber struct {
 	Version int `json:"version"`
 }
 
-// Target is where the subscriber's notifications go: the address, or the webhook's URL.
+// Target is where the subscriber's notifications go: the address, or the webhook's or chat's URL.
 func (s Subscriber) Target() string {
-	if s.Channel == SubscriberWebhook {
+	if s.Channel.HasURL() {
 		return s.URL
 	}
 	return s.Address
 }
 
 // Lookup is the key that makes a subscription unique: one per address by email, one per URL by
-// webhook (the case of an address does not make another one). Backends index it.
+// webhook or chat (the case of an address does not make another one). Backends index it.
 func (s Subscriber) Lookup() string { return SubscriberLookup(s.Channel, s.Target()) }
 
 // SubscriberLookup is the lookup key of a channel and target (Subscriber.Lookup).

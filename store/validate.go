@@ -113,7 +113,7 @@ func ValidateRecords(records []Record) []error {
 		case RecordSubscriber:
 			sub := r.Subscriber
 			if sub.ID == "" || !sub.Channel.Valid() || !sub.State.Valid() || sub.Address == "" || sub.LinkKey == "" || sub.Version < 1 ||
-				sub.CreatedAt.IsZero() || sub.Channel == SubscriberWebhook && sub.URL == "" {
+				sub.CreatedAt.IsZero() || sub.Channel.HasURL() && sub.URL == "" {
 				bad(i, "subscriber %q: needs an id, a known channel and state, an address (and a URL for a webhook), a link key, a version and a creation time", sub.ID)
 			}
 			unique(i, "subscriber", sub.ID)

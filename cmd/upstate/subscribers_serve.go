@@ -31,7 +31,7 @@ func subscriberOptions(cfg *configs.Config) service.SubscriberOptions {
 
 // pageSubscriptions is what the page offers.
 func pageSubscriptions(cfg *configs.Config) statuspage.Subscriptions {
-	return statuspage.Subscriptions{Enabled: cfg.SubscribersOn(), Webhooks: cfg.WebhookSubscriptions()}
+	return statuspage.Subscriptions{Enabled: cfg.SubscribersOn(), Webhooks: cfg.WebhookSubscriptions(), Chats: cfg.ChatSubscriptions()}
 }
 
 // newFanout adds the subscriber channels to chans and returns the fan-out, which runs while

@@ -1,0 +1,89 @@
+package notify
+
+import (
+	"bytes"
+	"context"
+	"net"
+
+	"github.com/upstate-dev/upstate/service"
+	"github.com/upstate-dev/upstate/store"
+)
+
+// subscriberChat posts a subscriber's notices to their chat room through shoutrrr (the URL
+// holds the room's token): the mail's text part in the subscriber's language, its manage and
+// unsubscribe links at the foot. Each outcome goes to the door, which suspends a chat that
+// keeps failing, as it does a webhook.
+//
+// shoutrrr's services dial for themselves (only ntfy takes our client), so the rule on private
+// addresses is held before each send: the host the service will reach (the URL's, or Slack's,
+// Discord's and Telegram's own) must resolve to public addresses only, unless allowed.
+type subscriberChat struct {
+	f        *Fanout
+	slots    chan struct{}
+	resolver *net.Resolver
+}
+
+func (c *subscriberChat) Send(ctx context.Context, d Delivery) error {
+	n := d.Notification
+	p, err := decodePayload(n)
+	if err != nil {
+		return err
+	}
+	f := c.f
+	f.attempt(n)
+	sub, err := f.subscriberFor(ctx, p)
+	if err != nil {
+		return err
+	}
+	ev, err := f.view.load(ctx, p.Seq, p.EventID)
+	if err != nil {
+		return err
+	}
+	if _, err := f.view.components(ctx); err != nil {
+		return err
+	}
+	data := f.mailData(sub, p.Purpose, ev)
+	var text bytes.Buffer
+	if err := subscriberText.Execute(&text, data); err != nil {
+		return &Permanent{Err: err}
+	}
+	sendErr := c.checkHost(ctx, sub.URL)
+	if sendErr == nil {
+		sendErr = shout(ctx, c.slots, f.o.HTTP, sub.URL, text.String(), data.Subject, f.o.Timeout)
+	}
+	suspended, derr := f.o.Door.Delivered(context.WithoutCancel(ctx), sub.ID, sendErr == nil)
+	if derr != nil {
+		f.log.Warn("record a chat subscriber's delivery", "subscriber", sub.ID, "err", derr)
+	}
+	switch {
+	case sendErr == nil:
+		return nil
+	case suspended:
+		return &Cancel{Reason: "the chat is suspended: it kept failing (" + clip(sendErr.Error(), 200) + ")"}
+	}
+	return sendErr
+}
+
+// checkHost refuses a chat whose service would reach a non-public address (unless allowed).
+func (c *subscriberChat) checkHost(ctx context.Context, url string) error {
+	host, fixed, err := service.ChatHost(url)
+	if err != nil {
+		return &Permanent{Err: err}
+	}
+	if fixed {
+		return nil
+	}
+	return service.CheckPublicHost(ctx, c.resolver, host, c.f.o.AllowPrivateWebhooks)
+}
+
+var _ Channel = (*subscriberChat)(nil)
+
+// chatTargets registers the chat pseudo-targets (as many as the webhooks').
+func (f *Fanout) chatTargets(chans *Channels) {
+	c := &subscriberChat{f: f, slots: make(chan struct{}, 2*f.o.WebhookShards*f.o.WebhookInFlight), resolver: f.o.Resolver}
+	for i := range f.o.WebhookShards {
+		id := SubscriberTarget(store.SubscriberChat, i)
+		chans.targets[id] = Target{ID: id, Kind: KindChat, Timeout: f.o.Timeout, MaxInFlight: f.o.WebhookInFlight}
+		chans.chans[id] = c
+	}
+}
