@@ -43,6 +43,7 @@ func (c *subscriberChat) Send(ctx context.Context, d Delivery) error {
 		return err
 	}
 	data := f.mailData(sub, p.Purpose, ev)
+	data.Heading = data.Subject // a chat post has no subject line: its first line says it
 	var text bytes.Buffer
 	if err := subscriberText.Execute(&text, data); err != nil {
 		return &Permanent{Err: err}

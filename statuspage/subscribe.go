@@ -560,7 +560,8 @@ type subscriberHandlers struct {
 }
 
 // subscriberView is a subscriber as the admin API shows it: never its link key; a webhook's
-// secret only on a single read.
+// secret and a chat's whole URL (it holds the room's token) only on a single read, a chat's
+// service and host in lists.
 type subscriberView struct {
 	ID               string     `json:"id"`
 	Channel          string     `json:"channel"`
@@ -588,6 +589,8 @@ func viewSubscriber(sub store.Subscriber, full bool) subscriberView {
 	}
 	if full {
 		v.Secret = sub.Secret
+	} else if sub.Channel == store.SubscriberChat {
+		v.URL = service.ChatDestination(sub.URL)
 	}
 	return v
 }
@@ -618,7 +621,7 @@ func (h *subscriberHandlers) query(c echo.Context, limitDefault int) (store.Subs
 	if ch := c.QueryParam("channel"); ch != "" {
 		q.Channel = store.SubscriberChannel(ch)
 		if !q.Channel.Valid() {
-			return q, fieldError(http.StatusBadRequest, "invalid_parameter", "channel", "unknown channel %q (want email or webhook)", truncate(ch, 40))
+			return q, fieldError(http.StatusBadRequest, "invalid_parameter", "channel", "unknown channel %q (want email, webhook or chat)", truncate(ch, 40))
 		}
 	}
 	if id := c.QueryParam("component"); id != "" {

@@ -144,6 +144,9 @@ func TestSubscribeRefusesBadInput(t *testing.T) {
 		{"javascript webhook", form("channel", "webhook", "address", "ops@example.com", "url", "javascript:alert(1)"), "is not an absolute URL"},
 		{"loopback webhook", form("channel", "webhook", "address", "ops@example.com", "url", "http://127.0.0.1:9099/hook"), "127.0.0.1 is not a public address"},
 		{"private webhook", form("channel", "webhook", "address", "ops@example.com", "url", "http://192.168.1.10/hook"), "is not a public address"},
+		{"loopback chat", form("channel", "chat", "address", "ops@example.com", "chat_url", "mattermost://127.0.0.1:8065/token?disabletls=yes"), `id="chat-url-error">Give the chat room&#39;s webhook address or shoutrrr URL. (127.0.0.1 is not a public address`},
+		{"unknown chat service", form("channel", "chat", "address", "ops@example.com", "chat_url", "smtp://mail.example.com"), "service &#34;smtp&#34; is not offered"},
+		{"chat without its URL", form("channel", "chat", "address", "ops@example.com", "url", "https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX"), `id="chat-url-error"`},
 		{"unknown component", form("address", "ada@example.com", "scope", "some", "components", "billing"), "no component or group &#34;billing&#34;"},
 		{"none chosen", form("address", "ada@example.com", "scope", "some"), "Choose at least one component"},
 		{"unknown language", form("address", "ada@example.com", "language", "tlh"), "unknown language"},
@@ -285,6 +288,18 @@ func TestSubscribersAdminAPI(t *testing.T) {
 	}
 	if r := f.do("POST", "/api/admin/v1/subscribers", admin, `{"address":"x@example.com","channel":"webhook","url":"ftp://x"}`); r.code != 422 || r.apiErr(t).Field != "url" {
 		t.Errorf("a bad webhook URL: %d %s", r.code, r.body)
+	}
+	// A chat: its whole URL (the room's token) on a single read only; lists show its service.
+	r = f.do("POST", "/api/admin/v1/subscribers", admin, `{"address":"ops@example.com","channel":"chat","url":"https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX","confirmed":true}`)
+	var chat subscriberView
+	if r.code != 201 || json.Unmarshal(r.body, &chat) != nil || chat.URL != "slack://hook:T00000000-B00000000-XXXXXXXXXXXXXXXXXXXXXXXX@webhook" {
+		t.Fatalf("add a chat: %d %s", r.code, r.body)
+	}
+	if r := f.do("GET", "/api/admin/v1/subscribers?channel=chat", admin, ""); r.code != 200 || !strings.Contains(string(r.body), `"url":"slack (hooks.slack.com)"`) || strings.Contains(string(r.body), "XXXX") {
+		t.Errorf("the chats' list: %d %s", r.code, r.body)
+	}
+	if r := f.do("DELETE", "/api/admin/v1/subscribers/"+chat.ID, admin, ""); r.code != 204 {
+		t.Errorf("delete the chat: %d", r.code)
 	}
 	if r := f.do("GET", "/api/admin/v1/subscribers", f.tokens[apikey.ScopeRead], ""); r.code != 403 {
 		t.Errorf("a read key lists subscribers: %d, want 403 (addresses need the admin scope)", r.code)

@@ -100,7 +100,7 @@ func subscriberList(args []string, stdout, stderr io.Writer) int {
 				fmt.Fprintln(w, "ID\tCHANNEL\tADDRESS\tSTATE\tCOMPONENTS\tLANGUAGE\tSOURCE")
 				for _, s := range rows {
 					addr := s.Address
-					if s.Channel == "webhook" {
+					if s.Channel == "webhook" || s.Channel == "chat" { // a chat's URL is listed as its service and host
 						addr = s.URL + " (" + s.Address + ")"
 					}
 					comps := strings.Join(s.Components, ",")
@@ -114,13 +114,14 @@ func subscriberList(args []string, stdout, stderr io.Writer) int {
 }
 
 func subscriberAdd(args []string, stdout, stderr io.Writer) int {
-	var webhook, language *string
+	var webhook, chat, language *string
 	var comps stringList
 	var updates, confirmed *bool
-	return clientCommand("subscriber add", "subscriber add ADDRESS [-webhook URL] [-components IDS] [-language TAG] [-component-updates] [-confirmed]",
+	return clientCommand("subscriber add", "subscriber add ADDRESS [-webhook URL | -chat URL] [-components IDS] [-language TAG] [-component-updates] [-confirmed]",
 		1, true, args, stdout, stderr,
 		func(fs *flag.FlagSet) {
 			webhook = fs.String("webhook", "", "subscribe this webhook `URL`; ADDRESS is then its contact for failure notices")
+			chat = fs.String("chat", "", "subscribe this chat room: its incoming webhook or shoutrrr `URL` (slack://, teams://, discord://...); ADDRESS is then its contact for failure notices")
 			fs.Var(&comps, "components", "follow only these component or group `ids` (comma-separated; default every component)")
 			language = fs.String("language", "", "the messages' language (default the page's)")
 			updates = fs.Bool("component-updates", false, "also each status change of the components")
@@ -128,8 +129,13 @@ func subscriberAdd(args []string, stdout, stderr io.Writer) int {
 		},
 		func(c *client, pos []string) error {
 			body := map[string]any{"address": pos[0], "confirmed": *confirmed, "component_updates": *updates}
-			if *webhook != "" {
+			switch {
+			case *webhook != "" && *chat != "":
+				return usagef("give -webhook or -chat, not both")
+			case *webhook != "":
 				body["channel"], body["url"] = "webhook", *webhook
+			case *chat != "":
+				body["channel"], body["url"] = "chat", *chat
 			}
 			if len(comps) > 0 {
 				body["components"] = []string(comps)
@@ -275,7 +281,7 @@ func subscriberImport(args []string, stdout, stderr io.Writer) int {
 
 func subscriberHash(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("subscriber hash", "subscriber hash ADDRESS", stderr)
-	webhook := fs.Bool("webhook", false, "ADDRESS is a webhook URL")
+	webhook := fs.Bool("webhook", false, "ADDRESS is a webhook's or a chat's URL (as stored: a chat's shoutrrr URL)")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
