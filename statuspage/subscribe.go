@@ -110,17 +110,17 @@ type languageChoice struct {
 type subscriptionForm struct {
 	Channel, Address, URL, ChatURL, Language string
 	Some, ComponentUpdates                   bool
-	Chosen                          map[string]bool
+	Chosen                                   map[string]bool
 }
 
 type subscribeView struct {
 	pageView
 	Enabled, Webhooks, Chats bool
 	Sent                     bool
-	Groups            []choiceGroup
-	Languages         []languageChoice
-	Form              subscriptionForm
-	Errors            map[string]string
+	Groups                   []choiceGroup
+	Languages                []languageChoice
+	Form                     subscriptionForm
+	Errors                   map[string]string
 }
 
 // choices are the public components by group, with the chosen ones checked.
