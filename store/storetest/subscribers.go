@@ -250,7 +250,9 @@ func testSubscribersConcurrent(t *testing.T, s store.Store) {
 
 func testSubscribersExportImport(t *testing.T, from, to store.Store) {
 	ctx := t.Context()
-	for _, sub := range []store.Subscriber{subscriber("sub-1", "a@example.com", "api"), webhookSubscriber("sub-2", "https://h.example.com/x", "b@example.com")} {
+	chat := subscriber("sub-3", "c@example.com")
+	chat.Channel, chat.URL, chat.State = store.SubscriberChat, "slack://hook:T00000000-B00000000-XXXXXXXXXXXXXXXXXXXXXXXX@webhook", store.SubscriberConfirmed
+	for _, sub := range []store.Subscriber{subscriber("sub-1", "a@example.com", "api"), webhookSubscriber("sub-2", "https://h.example.com/x", "b@example.com"), chat} {
 		if err := from.CreateSubscriber(ctx, sub, audit("subscriber.add", "subscriber/"+sub.ID)); err != nil {
 			t.Fatal(err)
 		}
@@ -265,8 +267,8 @@ func testSubscribersExportImport(t *testing.T, from, to store.Store) {
 			subs = append(subs, r.Subscriber.ID)
 		}
 	}
-	if !slices.Equal(subs, []string{"sub-1", "sub-2"}) {
-		t.Fatalf("exported subscribers %v, want sub-1 and sub-2", subs)
+	if !slices.Equal(subs, []string{"sub-1", "sub-2", "sub-3"}) {
+		t.Fatalf("exported subscribers %v, want sub-1, sub-2 and sub-3", subs)
 	}
 	if errs := store.ValidateRecords(records); len(errs) > 0 {
 		t.Fatalf("the export does not validate: %v", errs)
@@ -281,10 +283,14 @@ func testSubscribersExportImport(t *testing.T, from, to store.Store) {
 	if err != nil || got.Secret != "whsec_test" || got.LinkKey == "" {
 		t.Errorf("imported webhook subscriber = %+v, %v; want it found by its URL with its secret and link key", got, err)
 	}
-	if c, _ := to.CountSubscribers(ctx); c[store.SubscriberEmail][store.SubscriberPending] != 1 || c[store.SubscriberWebhook][store.SubscriberPending] != 1 {
+	if got, err := to.FindSubscriber(ctx, chat.Lookup()); err != nil || got.URL != chat.URL || got.Channel != store.SubscriberChat {
+		t.Errorf("imported chat subscriber = %+v, %v; want it found by its URL", got, err)
+	}
+	if c, _ := to.CountSubscribers(ctx); c[store.SubscriberEmail][store.SubscriberPending] != 1 || c[store.SubscriberWebhook][store.SubscriberPending] != 1 ||
+		c[store.SubscriberChat][store.SubscriberConfirmed] != 1 {
 		t.Errorf("imported counts: %v", c)
 	}
-	if page, _ := to.ListSubscribers(ctx, store.SubscriberQuery{Components: []string{"api"}}); !slices.Equal(subscriberIDs(page), []string{"sub-1", "sub-2"}) {
+	if page, _ := to.ListSubscribers(ctx, store.SubscriberQuery{Components: []string{"api"}}); !slices.Equal(subscriberIDs(page), []string{"sub-1", "sub-2", "sub-3"}) {
 		t.Errorf("imported component index: %v", subscriberIDs(page))
 	}
 }
