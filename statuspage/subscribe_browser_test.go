@@ -83,6 +83,24 @@ func TestSubscribeFormInRealBrowser(t *testing.T) {
 	if len(subs) != 1 || subs[0].Address != "ada@example.com" || subs[0].State != store.SubscriberPending || strings.Join(subs[0].Components, ",") != "api,cdn" {
 		t.Errorf("stored %+v, want ada pending for api and cdn", subs)
 	}
+	// A chat room: its Slack webhook address pasted, a contact for failure notices.
+	const slackHook = "https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX"
+	err = chromedp.Do(bctx,
+		chromedp.Navigate(srv.URL+"/subscribe"),
+		chromedp.WaitVisible(chromedp.CSS("form.subscribe-form")),
+		chromedp.Click(chromedp.CSS(`input[name=channel][value=chat]`)),
+		chromedp.SendKeys(chromedp.CSS("#address"), "ops@example.com"),
+		chromedp.SendKeys(chromedp.CSS("#chat_url"), slackHook),
+		chromedp.Click(chromedp.CSS(`form.subscribe-form button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.CSS(".form-done")),
+	)
+	if err != nil {
+		t.Fatalf("browser: submit the form for a chat: %v", err)
+	}
+	chat, err := f.store.FindSubscriber(t.Context(), store.SubscriberLookup(store.SubscriberChat, "slack://hook:T00000000-B00000000-XXXXXXXXXXXXXXXXXXXXXXXX@webhook"))
+	if err != nil || chat.Address != "ops@example.com" || chat.State != store.SubscriberPending {
+		t.Errorf("the chat subscription: %+v, %v; want it pending with ops as its contact", chat, err)
+	}
 	mu.Lock()
 	defer mu.Unlock()
 	if len(problems) > 0 {
