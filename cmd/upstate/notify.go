@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -186,11 +187,30 @@ func notifyReceive(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
+// receivedUpstate is the part of a webhook's body the receiver prints.
+type receivedUpstate struct {
+	Subject string `json:"subject"`
+	Text    string `json:"text"`
+	Action  string `json:"action"`
+}
+
 func receiver(secret string, out io.Writer) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(io.LimitReader(r.Body, 10<<20))
 		if err != nil || r.Method != http.MethodPost {
 			http.Error(w, "POST a body", http.StatusBadRequest)
+			return
+		}
+		var p struct {
+			Upstate *receivedUpstate `json:"upstate"`
+			Text    string           `json:"text"` // a chat post (Slack's and Mattermost's incoming webhook)
+		}
+		_ = json.Unmarshal(body, &p)
+		if p.Upstate == nil && p.Text != "" {
+			// A chat post, as shoutrrr's slack-style services send it (unsigned: chat services
+			// sign nothing): print it, answer as Mattermost does (200, which its client wants).
+			fmt.Fprintf(out, "%s %s chat post\n  %s\n", time.Now().Format(time.RFC3339), r.URL.Path, strings.ReplaceAll(strings.TrimSpace(p.Text), "\n", "\n  "))
+			_, _ = io.WriteString(w, "ok")
 			return
 		}
 		verdict := "unsigned"
@@ -202,14 +222,9 @@ func receiver(secret string, out io.Writer) http.Handler {
 			}
 			verdict = "signature ok"
 		}
-		var p struct {
-			Upstate struct {
-				Subject string `json:"subject"`
-				Text    string `json:"text"`
-				Action  string `json:"action"`
-			} `json:"upstate"`
+		if p.Upstate == nil {
+			p.Upstate = &receivedUpstate{}
 		}
-		_ = json.Unmarshal(body, &p)
 		fmt.Fprintf(out, "%s %s %s attempt %s key %s (%s) %s\n  %s\n", time.Now().Format(time.RFC3339), r.URL.Path, r.Header.Get(notify.EventHeader),
 			r.Header.Get(notify.AttemptHeader), r.Header.Get(notify.IdempotencyHeader), verdict, p.Upstate.Action, p.Upstate.Subject)
 		w.WriteHeader(http.StatusNoContent)

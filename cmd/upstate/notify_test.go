@@ -304,6 +304,16 @@ func TestNotifyReceive(t *testing.T) {
 	if code := post(notify.Sign([]byte("wrong"), time.Now(), []byte(body))); code != http.StatusUnauthorized {
 		t.Errorf("badly signed: %d", code)
 	}
+	// A chat post (Mattermost's format, unsigned: the chat services sign nothing) is printed and
+	// answered 200, as Mattermost answers.
+	resp, err := http.Post(srv.URL+"/hooks/room", "application/json", strings.NewReader(`{"text":"[Example Status] Incident: API errors\n\nWe are investigating."}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(out.String(), "chat post\n  [Example Status] Incident: API errors\n  \n  We are investigating.") {
+		t.Errorf("a chat post: %d, printed:\n%s", resp.StatusCode, out.String())
+	}
 	if !strings.Contains(out.String(), "[P0 Escalation 1] API is down") || !strings.Contains(out.String(), "REFUSED") {
 		t.Errorf("printed:\n%s", out.String())
 	}
