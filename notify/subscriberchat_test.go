@@ -75,7 +75,7 @@ func TestChatSubscriberConfirmedThenPosted(t *testing.T) {
 	r.deliver(t)
 	seen := 0
 	ms := r.mails(t, &seen)
-	if len(ms) != 1 || ms[0].To[0] != "ops@example.com" || !strings.Contains(ms[0].Text, "mattermost (127.0.0.1)") ||
+	if len(ms) != 1 || ms[0].To[0] != "ops@example.com" || !strings.Contains(ms[0].Text, "mattermost://127.0.0.1") ||
 		strings.Contains(ms[0].Text, room.token) || ms[0].Link("/subscriptions/confirm?t=") == "" {
 		t.Fatalf("the confirmation: %+v", ms)
 	}

@@ -108,7 +108,7 @@ func CheckChatURL(ctx context.Context, resolver *net.Resolver, raw string, allow
 }
 
 // ChatDestination is what a chat URL may show where its token must not: the service and the
-// host it reaches ("slack (hooks.slack.com)").
+// host it reaches ("slack://hooks.slack.com", no token).
 func ChatDestination(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil {
@@ -118,5 +118,5 @@ func ChatDestination(raw string) string {
 	if err != nil {
 		return u.Scheme
 	}
-	return u.Scheme + " (" + host + ")"
+	return u.Scheme + "://" + host
 }

@@ -36,10 +36,10 @@ func TestCheckChatURL(t *testing.T) {
 			t.Errorf("CheckChatURL(%q) = %q, %v; want %q", tt.raw, got, err, tt.want)
 		}
 	}
-	if got := service.ChatDestination("slack://hook:T00000000-B00000000-XXXXXXXXXXXXXXXXXXXXXXXX@webhook"); got != "slack (hooks.slack.com)" {
+	if got := service.ChatDestination("slack://hook:T00000000-B00000000-XXXXXXXXXXXXXXXXXXXXXXXX@webhook"); got != "slack://hooks.slack.com" {
 		t.Errorf("ChatDestination(slack) = %q", got)
 	}
-	if got := service.ChatDestination("mattermost://chat.example.com/secret-token"); got != "mattermost (chat.example.com)" || strings.Contains(got, "secret") {
+	if got := service.ChatDestination("mattermost://chat.example.com/secret-token"); got != "mattermost://chat.example.com" || strings.Contains(got, "secret") {
 		t.Errorf("ChatDestination(mattermost) = %q", got)
 	}
 }

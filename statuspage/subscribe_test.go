@@ -295,7 +295,7 @@ func TestSubscribersAdminAPI(t *testing.T) {
 	if r.code != 201 || json.Unmarshal(r.body, &chat) != nil || chat.URL != "slack://hook:T00000000-B00000000-XXXXXXXXXXXXXXXXXXXXXXXX@webhook" {
 		t.Fatalf("add a chat: %d %s", r.code, r.body)
 	}
-	if r := f.do("GET", "/api/admin/v1/subscribers?channel=chat", admin, ""); r.code != 200 || !strings.Contains(string(r.body), `"url":"slack (hooks.slack.com)"`) || strings.Contains(string(r.body), "XXXX") {
+	if r := f.do("GET", "/api/admin/v1/subscribers?channel=chat", admin, ""); r.code != 200 || !strings.Contains(string(r.body), `"url":"slack://hooks.slack.com"`) || strings.Contains(string(r.body), "XXXX") {
 		t.Errorf("the chats' list: %d %s", r.code, r.body)
 	}
 	if r := f.do("DELETE", "/api/admin/v1/subscribers/"+chat.ID, admin, ""); r.code != 204 {
