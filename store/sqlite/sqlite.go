@@ -62,7 +62,11 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, errors.New("sqlite: empty database path")
 	}
 	q := url.Values{}
-	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)", "foreign_keys(ON)"} {
+	// cache_size: each connection keeps up to 32 MiB of the pages it read (SQLite's default is
+	// 2 MiB, less than a page of 10,000 components reads: its components, their latest
+	// changes and 90 days of aggregates were read from the file again at every render, a
+	// system call per database page; BENCHMARKS.md, issue #14).
+	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)", "foreign_keys(ON)", "cache_size(-32768)"} {
 		q.Add("_pragma", p)
 	}
 	q.Set("_txlock", "immediate")
