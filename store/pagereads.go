@@ -317,6 +317,49 @@ func (cd ComponentDays) SpreadOver(days []DayWindow, now time.Time) []DayTime {
 	return cd.AppendSpread(make([]DayTime, 0, len(days)), days, now)
 }
 
+// SumSpread is the sum of SpreadOver(days, now)'s status time, over all its days and over those
+// from a date on, without making the days: a page without bars needs only the sums. exact is
+// false when one of the days is not Exact.
+func (cd ComponentDays) SumSpread(days []DayWindow, now time.Time, from calendar.Date) (all, since StatusTime, exact bool) {
+	exact = true
+	cur, rows := cd.Before, cd.Days
+	for _, day := range days {
+		d, w := day.Date, day.Interval
+		if !w.Start.Before(now) {
+			break
+		}
+		for len(rows) > 0 && rows[0].Date.Before(d) {
+			cur, rows = rows[0].End, rows[1:]
+		}
+		var t StatusTime
+		cut := max(w.End.Sub(now), 0)
+		if len(rows) > 0 && rows[0].Date == d {
+			row := rows[0]
+			t = row.Time
+			if cut > 0 {
+				exact = exact && !row.LastAt.After(now)
+				t.add(row.End, -cut)
+			}
+		} else {
+			t.add(cur, w.Duration()-cut)
+		}
+		all.Plus(t)
+		if !d.Before(from) {
+			since.Plus(t)
+		}
+	}
+	return all, since, exact
+}
+
+// Plus adds u's time to t's.
+func (t *StatusTime) Plus(u StatusTime) {
+	t.Up += u.Up
+	t.Degraded += u.Degraded
+	t.Partial += u.Partial
+	t.Major += u.Major
+	t.Unknown += u.Unknown
+}
+
 // AppendSpread is SpreadOver appending to out, so one buffer serves many components.
 func (cd ComponentDays) AppendSpread(out []DayTime, days []DayWindow, now time.Time) []DayTime {
 	cur, rows := cd.Before, cd.Days

@@ -277,7 +277,20 @@ func testStatusDays(t *testing.T, s store.Store) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, dt := range cd.Spread(q, now) {
+			spread := cd.Spread(q, now)
+			var sumAll, sumSince store.StatusTime
+			sumExact, from := true, q.First.AddDays(len(spread)/2)
+			for _, dt := range spread {
+				sumAll.Plus(dt.Time)
+				if !dt.Date.Before(from) {
+					sumSince.Plus(dt.Time)
+				}
+				sumExact = sumExact && dt.Exact
+			}
+			if all, since, exact := cd.SumSpread(q.Windows(), now, from); all != sumAll || since != sumSince || exact != sumExact {
+				t.Errorf("%s in %s: SumSpread from %s gives %+v, %+v, %v; the sums of Spread %+v, %+v, %v", cd.ComponentID, q.Location, from, all, since, exact, sumAll, sumSince, sumExact)
+			}
+			for _, dt := range spread {
 				days++
 				wantExact := !(cd.ComponentID == future.ComponentID && dt.Window.Contains(future.At))
 				if dt.Exact != wantExact {
