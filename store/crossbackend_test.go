@@ -32,6 +32,7 @@ func TestExportBetweenBackends(t *testing.T) {
 	defer rs.Close()
 	first := open("first.db")
 	storetest.Seed(t, first)
+	storetest.SeedNotifications(t, first) // the targets, journal and outbox move too
 	move := func(from, to store.Store) {
 		var records []store.Record
 		if err := from.Export(t.Context(), func(r store.Record) error { records = append(records, r); return nil }); err != nil {

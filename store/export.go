@@ -11,8 +11,9 @@ import (
 	"github.com/upstate-dev/upstate/probe"
 )
 
-// ExportVersion is the version of the export format (docs/export.md).
-const ExportVersion = 1
+// ExportVersion is the version of the export format (docs/export.md). Version 2 added the
+// notifications' records (target, journal, journal_cursor, notification); version 1 files read as before.
+const ExportVersion = 2
 
 // Record is one line of an export: exactly one of its fields is set, named by Type.
 type Record struct {
@@ -28,21 +29,31 @@ type Record struct {
 	Incident   *incidents.Incident  `json:"incident,omitempty"`
 	Cursor     *CursorRecord        `json:"cursor,omitempty"`
 	Subscriber *Subscriber          `json:"subscriber,omitempty"`
+	Target     *NotifyTarget        `json:"target,omitempty"`
+	// The notifications' delivery records (docs/export.md): the journal of events with each
+	// reader's place in it, and the outbox with each notification's delivery state.
+	Journal       *JournalEntry        `json:"journal,omitempty"`
+	JournalCursor *JournalCursorRecord `json:"journal_cursor,omitempty"`
+	Notification  *Notification        `json:"notification,omitempty"`
 }
 
 // The record types, in the order an export writes them.
 const (
-	RecordHeader     = "header"
-	RecordComponent  = "component"
-	RecordStatus     = "status"
-	RecordTransition = "transition"
-	RecordRollup     = "rollup"
-	RecordKey        = "key"
-	RecordAudit      = "audit"
-	RecordWindow     = "window"
-	RecordIncident   = "incident"
-	RecordCursor     = "cursor"
-	RecordSubscriber = "subscriber"
+	RecordHeader        = "header"
+	RecordComponent     = "component"
+	RecordStatus        = "status"
+	RecordTransition    = "transition"
+	RecordRollup        = "rollup"
+	RecordKey           = "key"
+	RecordAudit         = "audit"
+	RecordWindow        = "window"
+	RecordIncident      = "incident"
+	RecordCursor        = "cursor"
+	RecordSubscriber    = "subscriber"
+	RecordTarget        = "target"
+	RecordJournal       = "journal"
+	RecordJournalCursor = "journal_cursor"
+	RecordNotification  = "notification"
 )
 
 // ExportHeader is an export's first line.
@@ -77,6 +88,12 @@ func KeyToRecord(k apikey.Key) KeyRecord {
 type CursorRecord struct {
 	Name string    `json:"name"`
 	At   time.Time `json:"at"`
+}
+
+// JournalCursorRecord is how far one reader of the journal has got.
+type JournalCursorRecord struct {
+	Name string `json:"name"`
+	Seq  int64  `json:"seq"`
 }
 
 // Dump moves all data in and out, between backends too: the data is the customer's.

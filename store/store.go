@@ -50,6 +50,7 @@ type Store interface {
 	Outbox
 	Leases
 	Subscribers
+	NotifyTargets
 	Dump
 
 	// Ping reports whether the backend is reachable (for /readyz).

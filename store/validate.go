@@ -118,6 +118,31 @@ func ValidateRecords(records []Record) []error {
 			}
 			unique(i, "subscriber", sub.ID)
 			unique(i, "subscription", sub.Lookup())
+		case RecordTarget:
+			t := r.Target
+			if !component.ValidID(t.ID) || t.Kind == "" || t.Version < 1 || t.CreatedAt.IsZero() {
+				bad(i, "target %q: needs an id, a kind, a version and a creation time", t.ID)
+			}
+			unique(i, "target", t.ID)
+		case RecordJournal:
+			e := r.Journal
+			if e.Seq < 1 || e.ID == "" || e.Kind == "" || e.At.IsZero() || !json.Valid(e.Body) {
+				bad(i, "journal entry %q: needs a positive seq, an id, a kind, a time and a JSON body", e.ID)
+			}
+			unique(i, "journal entry", e.ID)
+			unique(i, "journal seq", fmt.Sprint(e.Seq))
+		case RecordJournalCursor:
+			if r.JournalCursor.Name == "" || r.JournalCursor.Seq < 0 {
+				bad(i, "journal cursor needs a name and a seq of 0 or more")
+			}
+			unique(i, "journal cursor", r.JournalCursor.Name)
+		case RecordNotification:
+			n := r.Notification
+			if n.ID == "" || n.Target == "" || !n.State.Valid() || n.Version < 1 || n.Attempts < 0 || n.CreatedAt.IsZero() ||
+				len(n.Payload) > 0 && !json.Valid(n.Payload) {
+				bad(i, "notification %q: needs an id, a target, a known state, a version, attempts, its creation time and a JSON payload", n.ID)
+			}
+			unique(i, "notification", n.ID)
 		default:
 			bad(i, "unknown record type %q", r.Type)
 		}
@@ -128,7 +153,7 @@ func ValidateRecords(records []Record) []error {
 func (r Record) payloads() int {
 	n := 0
 	for _, set := range []bool{r.Header != nil, r.Component != nil, r.Status != nil, r.Transition != nil, r.Rollup != nil,
-		r.Key != nil, r.Audit != nil, r.Window != nil, r.Incident != nil, r.Cursor != nil, r.Subscriber != nil} {
+		r.Key != nil, r.Audit != nil, r.Window != nil, r.Incident != nil, r.Cursor != nil, r.Subscriber != nil, r.Target != nil, r.Journal != nil, r.JournalCursor != nil, r.Notification != nil} {
 		if set {
 			n++
 		}
@@ -158,6 +183,14 @@ func (r Record) payloadType() string {
 		return RecordCursor
 	case r.Subscriber != nil:
 		return RecordSubscriber
+	case r.Target != nil:
+		return RecordTarget
+	case r.Journal != nil:
+		return RecordJournal
+	case r.JournalCursor != nil:
+		return RecordJournalCursor
+	case r.Notification != nil:
+		return RecordNotification
 	case r.Header != nil:
 		return RecordHeader
 	}

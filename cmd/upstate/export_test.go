@@ -51,6 +51,7 @@ func TestExportImportAcrossBackends(t *testing.T) {
 		t.Fatal(err)
 	}
 	storetest.Seed(t, st)
+	storetest.SeedNotifications(t, st) // the targets, journal and outbox move too
 	st.Close()
 
 	dir := t.TempDir()

@@ -193,12 +193,16 @@ func (s *Store) Export(ctx context.Context, emit func(store.Record) error) error
 			return err
 		}
 	}
-	return s.exportSubscribers(ctx, emit) // subscribers.go
+	if err := s.exportSubscribers(ctx, emit); err != nil { // subscribers.go
+		return err
+	}
+	return s.exportNotifications(ctx, emit) // notifyexport.go
 }
 
 // empty reports whether the store under this prefix holds nothing.
 func (s *Store) empty(ctx context.Context) (bool, error) {
-	for _, k := range []string{"components", "keys", "audit", "maintenance", "incidents", "cursors", "rollup-monitors", "subscribers"} {
+	for _, k := range []string{"components", "keys", "audit", "maintenance", "incidents", "cursors", "rollup-monitors", "subscribers",
+		targetsHash, "journal", "journal:cursors", "outbox:created"} {
 		n, err := s.rdb.Exists(ctx, s.metaKey(k)).Result()
 		if err != nil || n > 0 {
 			return false, err
@@ -244,6 +248,9 @@ func (s *Store) Import(ctx context.Context, records []store.Record) error {
 			return fmt.Errorf("import: %w", err)
 		}
 	}
+	if err := s.importNotifications(ctx, records); err != nil { // notifyexport.go
+		return fmt.Errorf("import: %w", err)
+	}
 	if maxAudit > 0 {
 		if err := s.rdb.Set(ctx, s.metaKey("audit:seq"), maxAudit, 0).Err(); err != nil {
 			return fmt.Errorf("import: %w", err)
@@ -256,6 +263,9 @@ func (s *Store) Import(ctx context.Context, records []store.Record) error {
 }
 
 func (s *Store) importRecord(ctx context.Context, p goredis.Pipeliner, r store.Record) error {
+	if s.importNotificationRecord(ctx, p, r) { // notifyexport.go
+		return nil
+	}
 	switch r.Type {
 	case store.RecordComponent:
 		p.HSet(ctx, s.metaKey("components"), r.Component.ID, string(store.MustJSON(toStored(*r.Component))))

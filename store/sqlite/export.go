@@ -124,7 +124,10 @@ func (s *Store) Export(ctx context.Context, emit func(store.Record) error) error
 	if err != nil {
 		return err
 	}
-	return s.exportSubscribers(ctx, emit) // subscribers.go
+	if err := s.exportSubscribers(ctx, emit); err != nil { // subscribers.go
+		return err
+	}
+	return s.exportNotifications(ctx, emit) // notifyexport.go
 }
 
 func (s *Store) each(ctx context.Context, q string, fn func(*sql.Rows) error) error {
@@ -144,7 +147,8 @@ func (s *Store) each(ctx context.Context, q string, fn func(*sql.Rows) error) er
 // Import writes records into an empty database, in one transaction: all or nothing.
 func (s *Store) Import(ctx context.Context, records []store.Record) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		for _, table := range []string{"components", "status_changes", "transitions", "rollups", "api_keys", "audit", "maintenance_windows", "incidents", "cursors", "subscribers"} {
+		for _, table := range []string{"components", "status_changes", "transitions", "rollups", "api_keys", "audit", "maintenance_windows", "incidents", "cursors", "subscribers",
+			"notify_targets", "journal", "journal_cursors", "notifications"} {
 			var n int
 			if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+table).Scan(&n); err != nil {
 				return fmt.Errorf("import: %w", err)
@@ -163,6 +167,9 @@ func (s *Store) Import(ctx context.Context, records []store.Record) error {
 }
 
 func importRecord(ctx context.Context, tx *sql.Tx, r store.Record) error {
+	if handled, err := importNotificationRecord(ctx, tx, r); handled { // notifyexport.go
+		return err
+	}
 	var err error
 	switch r.Type {
 	case store.RecordComponent:

@@ -37,7 +37,7 @@ var migrations embed.FS
 // SchemaVersion is the schema version this build writes (the number of the last migration).
 // Migrations are numbered by the work that adds them and may leave gaps (0004 is the page
 // aggregates' number); each applied one is recorded (schema_migrations).
-const SchemaVersion = 8
+const SchemaVersion = 9
 
 // Store is the SQLite backend.
 type Store struct {

@@ -57,6 +57,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"SubscribersConcurrent", testSubscribersConcurrent},
 		{"SubscriptionRates", testSubscriptionRates},
 		{"SubscribersExportImport", func(t *testing.T, s store.Store) { testSubscribersExportImport(t, s, newStore(t)) }},
+		{"NotifyTargets", testNotifyTargets},
+		{"NotificationsExportImport", func(t *testing.T, s store.Store) { testNotificationsExportImport(t, s, newStore(t)) }},
 		{"Ping", func(t *testing.T, s store.Store) {
 			if err := s.Ping(t.Context()); err != nil {
 				t.Fatalf("Ping: %v", err)
