@@ -330,11 +330,18 @@ var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
 // expandEnv replaces ${NAME} with the environment variable NAME. Only fields marked secret are
 // expanded, so a "$" anywhere else in the file is just a character.
 func (d *decoder) expandEnv(n *yaml.Node, path, s string) string {
+	return ExpandEnv(s, d.lookupEnv, func(name string) { d.errorf(n, path, "environment variable %s is not set", name) })
+}
+
+// ExpandEnv replaces each ${NAME} in s with the variable lookup finds, calling missing with
+// the name of each that is not set (it is replaced by nothing). The one rule for secret
+// fields, in the file and in targets made through the admin API.
+func ExpandEnv(s string, lookup func(string) (string, bool), missing func(name string)) string {
 	return envRef.ReplaceAllStringFunc(s, func(ref string) string {
 		name := envRef.FindStringSubmatch(ref)[1]
-		val, ok := d.lookupEnv(name)
+		val, ok := lookup(name)
 		if !ok {
-			d.errorf(n, path, "environment variable %s is not set", name)
+			missing(name)
 		}
 		return val
 	})

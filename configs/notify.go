@@ -4,6 +4,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"maps"
 	"net/mail"
 	"os"
 	"path/filepath"
@@ -38,7 +39,11 @@ type Notify struct {
 	// besides the one at the policy's warning point.
 	SLAWarnings []float64      `yaml:"sla_warnings"`
 	Targets     []NotifyTarget `yaml:"targets"`
-	Routes      []NotifyRoute  `yaml:"routes"`
+	// APITargets are the ids of targets made through the admin API that routes and
+	// escalations may name besides the file's own (docs/notifications.md): the file cannot see
+	// the store, and a misspelt target must still be a located error.
+	APITargets []string      `yaml:"api_targets"`
+	Routes     []NotifyRoute `yaml:"routes"`
 }
 
 // NotifySMTP is the mail server email targets send through.
@@ -183,13 +188,7 @@ func (c *Config) notifyDefaults() {
 		s.Timeout = DefaultSMTPTimeout
 	}
 	for i := range n.Targets {
-		t := &n.Targets[i]
-		if t.Timeout == 0 {
-			t.Timeout = DefaultTargetTimeout
-		}
-		if t.MaxInFlight == 0 {
-			t.MaxInFlight = DefaultTargetInFlight
-		}
+		n.Targets[i] = n.Targets[i].WithDefaults()
 	}
 	for i := range n.Routes {
 		if n.Routes[i].Name == "" {
@@ -233,70 +232,27 @@ func (c *Config) validateNotify(d *decoder) {
 	email := false
 	for i, t := range n.Targets {
 		path := fmt.Sprintf("notify.targets[%d]", i)
+		for _, fe := range CheckTarget(t) {
+			d.at(path+"."+fe.Field, "%s", fe.Message)
+		}
+		if component.ValidID(t.ID) {
+			if prev := c.notifyTargets[t.ID]; prev != "" {
+				d.at(path+".id", "duplicate target %q (also %s)", t.ID, prev)
+			} else {
+				c.notifyTargets[t.ID], kindOf[t.ID] = path, t.Kind
+			}
+		}
+		email = email || t.Kind == "email"
+	}
+	for i, id := range n.APITargets {
+		path := fmt.Sprintf("notify.api_targets[%d]", i)
 		switch {
-		case !component.ValidID(t.ID):
-			d.at(path+".id", "invalid id %q: %s", t.ID, idRule)
-		case c.notifyTargets[t.ID] != "":
-			d.at(path+".id", "duplicate target %q (also %s)", t.ID, c.notifyTargets[t.ID])
+		case !component.ValidID(id):
+			d.at(path, "invalid id %q: %s", id, idRule)
+		case c.notifyTargets[id] != "":
+			d.at(path, "target %q is declared in this file (%s): an admin API target cannot have its id", id, c.notifyTargets[id])
 		default:
-			c.notifyTargets[t.ID], kindOf[t.ID] = path, t.Kind
-		}
-		if t.Timeout < 100*time.Millisecond || t.Timeout > 5*time.Minute {
-			d.at(path+".timeout", "must be between 100ms and 5m")
-		}
-		if t.MaxInFlight < 1 || t.MaxInFlight > MaxNotifyTargetInFlight {
-			d.at(path+".max_in_flight", "must be 1 to %d", MaxNotifyTargetInFlight)
-		}
-		only := func(field string, set bool) {
-			if set {
-				d.at(path+"."+field, "does not apply to a %s target", t.Kind)
-			}
-		}
-		switch t.Kind {
-		case "webhook":
-			if !absoluteHTTP(t.URL) {
-				d.at(path+".url", "must be an absolute http or https URL")
-			}
-			for k := range t.Headers {
-				if k == "" || strings.ContainsAny(k, " :\r\n") {
-					d.at(path+".headers."+k, "invalid header name %q", k)
-				}
-			}
-			only("to", t.To != nil)
-			only("routing_key", t.RoutingKey != "")
-		case "chat":
-			if _, err := (&router.ServiceRouter{}).Locate(t.URL); err != nil {
-				d.at(path+".url", "not a chat URL shoutrrr knows (slack://, teams://, discord://, telegram://, ntfy://...): %v", errors.Unwrap(err))
-			}
-			only("secret", t.Secret != "")
-			only("to", t.To != nil)
-			only("routing_key", t.RoutingKey != "")
-		case "pagerduty":
-			if t.RoutingKey == "" {
-				d.at(path+".routing_key", "is required for a pagerduty target")
-			}
-			if t.URL != "" && !absoluteHTTP(t.URL) {
-				d.at(path+".url", "must be an absolute http or https URL")
-			}
-			only("secret", t.Secret != "")
-			only("to", t.To != nil)
-		case "email":
-			email = true
-			if len(t.To) == 0 {
-				d.at(path+".to", "give at least one address")
-			}
-			for j, a := range t.To {
-				if addr, err := mail.ParseAddress(a); err != nil || addr.Name != "" {
-					d.at(fmt.Sprintf("%s.to[%d]", path, j), "invalid address %q: want name@example.com", a)
-				}
-			}
-			only("url", t.URL != "")
-			only("secret", t.Secret != "")
-			only("routing_key", t.RoutingKey != "")
-		case "":
-			d.at(path+".kind", "is required (%s)", strings.Join(notifyKinds, ", "))
-		default:
-			d.at(path+".kind", "unknown kind %q (want %s)", t.Kind, strings.Join(notifyKinds, ", "))
+			c.notifyTargets[id] = path
 		}
 	}
 	if email && n.SMTP.Host == "" {
@@ -331,7 +287,7 @@ func (c *Config) validateNotify(d *decoder) {
 		}
 		for j, t := range r.Targets {
 			if c.notifyTargets[t] == "" {
-				d.at(fmt.Sprintf("%s.targets[%d]", path, j), "unknown target %q", t)
+				d.at(fmt.Sprintf("%s.targets[%d]", path, j), "unknown target %q (declare it under notify.targets, or notify.api_targets for one made through the admin API)", t)
 			}
 		}
 		for j, g := range r.GroupBy {
@@ -470,7 +426,7 @@ func (c *Config) checkEscalation(d *decoder, path string, p Policy) {
 			}
 			for j, t := range s.Notify {
 				if c.notifyOn && c.notifyTargets[t] == "" {
-					d.at(fmt.Sprintf("%s.notify[%d]", sp, j), "unknown target %q (declare it under notify.targets)", t)
+					d.at(fmt.Sprintf("%s.notify[%d]", sp, j), "unknown target %q (declare it under notify.targets, or notify.api_targets for one made through the admin API)", t)
 				}
 			}
 		}
@@ -484,3 +440,107 @@ func (c *Config) checkEscalation(d *decoder, path string, p Policy) {
 
 // Escalations returns each policy's escalation by severity.
 func (c *Config) Escalations() map[string]map[incidents.Severity]Escalation { return c.escalations }
+
+// WithDefaults is t with the defaults of what it leaves out: the timeout and max_in_flight.
+func (t NotifyTarget) WithDefaults() NotifyTarget {
+	if t.Timeout == 0 {
+		t.Timeout = DefaultTargetTimeout
+	}
+	if t.MaxInFlight == 0 {
+		t.MaxInFlight = DefaultTargetInFlight
+	}
+	return t
+}
+
+// CheckTarget is the rule for one target, wherever it is declared: the file's notify.targets
+// and the admin API's targets both apply it. Each problem names its field as the file and the
+// API's JSON do (id, kind, url, to[1], headers.X-Name); secret fields are checked as expanded.
+// Whether the id is free is the caller's to check.
+func CheckTarget(t NotifyTarget) []*component.FieldError {
+	var errs []*component.FieldError
+	at := func(field, format string, args ...any) {
+		errs = append(errs, &component.FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
+	}
+	if !component.ValidID(t.ID) {
+		at("id", "invalid id %q: %s", t.ID, idRule)
+	}
+	only := func(field string, set bool) {
+		if set {
+			at(field, "does not apply to a %s target", t.Kind)
+		}
+	}
+	switch t.Kind {
+	case "webhook":
+		if !absoluteHTTP(t.URL) {
+			at("url", "must be an absolute http or https URL")
+		}
+		for _, k := range slices.Sorted(maps.Keys(t.Headers)) {
+			if k == "" || strings.ContainsAny(k, " :\r\n") {
+				at("headers."+k, "invalid header name %q", k)
+			}
+		}
+		only("to", t.To != nil)
+		only("routing_key", t.RoutingKey != "")
+	case "chat":
+		if _, err := (&router.ServiceRouter{}).Locate(t.URL); err != nil {
+			at("url", "not a chat URL shoutrrr knows (slack://, teams://, discord://, telegram://, ntfy://...): %v", errors.Unwrap(err))
+		}
+		only("secret", t.Secret != "")
+		only("to", t.To != nil)
+		only("routing_key", t.RoutingKey != "")
+	case "pagerduty":
+		if t.RoutingKey == "" {
+			at("routing_key", "is required for a pagerduty target")
+		}
+		if t.URL != "" && !absoluteHTTP(t.URL) {
+			at("url", "must be an absolute http or https URL")
+		}
+		only("secret", t.Secret != "")
+		only("to", t.To != nil)
+	case "email":
+		if len(t.To) == 0 {
+			at("to", "give at least one address")
+		}
+		for j, a := range t.To {
+			if addr, err := mail.ParseAddress(a); err != nil || addr.Name != "" {
+				at(fmt.Sprintf("to[%d]", j), "invalid address %q: want name@example.com", a)
+			}
+		}
+		only("url", t.URL != "")
+		only("secret", t.Secret != "")
+		only("routing_key", t.RoutingKey != "")
+	case "":
+		at("kind", "is required (%s)", strings.Join(notifyKinds, ", "))
+	default:
+		at("kind", "unknown kind %q (want %s)", t.Kind, strings.Join(notifyKinds, ", "))
+	}
+	if t.Timeout < 100*time.Millisecond || t.Timeout > 5*time.Minute {
+		at("timeout", "must be between 100ms and 5m")
+	}
+	if t.MaxInFlight < 1 || t.MaxInFlight > MaxNotifyTargetInFlight {
+		at("max_in_flight", "must be 1 to %d", MaxNotifyTargetInFlight)
+	}
+	return errs
+}
+
+// ExpandTargetSecrets is t with the ${NAME} references of its secret fields (url, secret,
+// routing_key) read from lookup, as the file's secret fields are; a variable that is not set is
+// a problem naming the field.
+func ExpandTargetSecrets(t NotifyTarget, lookup func(string) (string, bool)) (NotifyTarget, []*component.FieldError) {
+	var errs []*component.FieldError
+	expand := func(field string, v *string) {
+		*v = ExpandEnv(*v, lookup, func(name string) {
+			errs = append(errs, &component.FieldError{Field: field, Message: "environment variable " + name + " is not set"})
+		})
+	}
+	expand("url", &t.URL)
+	expand("secret", &t.Secret)
+	expand("routing_key", &t.RoutingKey)
+	return t, errs
+}
+
+// EnvReferences reports whether s is made of ${NAME} references alone (nothing secret in
+// itself: the names of where the secret is).
+func EnvReferences(s string) bool {
+	return s != "" && envRef.ReplaceAllString(s, "") == ""
+}

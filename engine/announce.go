@@ -6,6 +6,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/upstate-dev/upstate/events"
 	"github.com/upstate-dev/upstate/probe"
 )
 
@@ -22,7 +23,7 @@ import (
 
 type announcement struct {
 	From    string         `json:"from"`
-	Op      string         `json:"op"` // ping, pause, resume, run, state
+	Op      string         `json:"op"` // ping, pause, resume, run, state, target
 	Monitor string         `json:"monitor"`
 	At      time.Time      `json:"at"`
 	Kind    probe.PingKind `json:"kind,omitempty"`
@@ -33,6 +34,10 @@ type announcement struct {
 	Location string    `json:"location,omitempty"`
 	Reason   string    `json:"reason,omitempty"`
 	Locs     []locNote `json:"locs,omitempty"`
+	// Target and What: a notification target made through the admin API changed (op target;
+	// What is created, updated or deleted).
+	Target string `json:"target,omitempty"`
+	What   string `json:"what,omitempty"`
 }
 
 // announce queues a for the other instances, if there are any, without waiting: a full queue
@@ -111,6 +116,10 @@ func (e *Engine) heard(ctx context.Context, msg []byte) {
 			e.heardLocation(ctx, a.From, n)
 		}
 		return
+	case "target":
+		// Another instance changed a notification target: this one's channels load it again.
+		e.opts.Bus.Publish(events.Event{Kind: events.TargetChanged, At: a.At, Reason: a.Target, To: a.What, From: a.From})
+		return
 	}
 	e.mu.Lock()
 	r, ok := e.monitors[a.Monitor]
@@ -154,5 +163,13 @@ func (e *Engine) heard(ctx context.Context, msg []byte) {
 			r.setRecorded(a.State) // a view of the owner's state
 		}
 		e.mu.Unlock()
+	}
+}
+
+// relayTarget tells the other instances that a notification target made through the admin API
+// changed here (an event another instance relayed is not relayed again).
+func (e *Engine) relayTarget(ev events.Event) {
+	if ev.Kind == events.TargetChanged && ev.From == "" {
+		e.announce(announcement{Op: "target", Target: ev.Reason, What: ev.To, At: ev.At})
 	}
 }

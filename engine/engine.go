@@ -1115,10 +1115,12 @@ func (e *Engine) followIncidents(ctx context.Context, sub *events.Subscription) 
 			}
 			handled := 1
 			changed := strings.HasPrefix(string(ev.Kind), "incident.")
+			e.relayTarget(ev)    // announce.go
 			for len(sub.C) > 0 { // coalesce what queued meanwhile
 				next := <-sub.C
 				handled++
 				changed = changed || strings.HasPrefix(string(next.Kind), "incident.")
+				e.relayTarget(next)
 			}
 			if changed {
 				if open, err := e.opts.Store.ListIncidents(ctx, store.IncidentQuery{OpenOnly: true}); err != nil {

@@ -54,6 +54,12 @@ const (
 	KeyCreated Kind = "key.created" // Reason: the key's id
 	KeyRevoked Kind = "key.revoked" // Reason: the key's id; key caches forget it at once
 
+	// TargetChanged: a notification target made through the admin API was created, changed or
+	// deleted (Reason: its id; To: created, updated or deleted; From: the instance it was made
+	// on, when another instance's engine relayed it here). Every instance's channels load the
+	// targets again; nothing is routed for it.
+	TargetChanged Kind = "target.changed"
+
 	// NotificationChanged: an operator retried or cancelled a notification (Reason: its id;
 	// To: its new state). Notifications are never about notifications.
 	NotificationChanged Kind = "notification.changed"

@@ -6,12 +6,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
-	"net/url"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jonboulle/clockwork"
@@ -104,13 +107,19 @@ type SMTP struct {
 
 var _ service.Targets = (*Channels)(nil)
 
-// Channels are the configured targets, each with its channel. They implement service.Targets.
+// Channels are the targets, each with its channel: the config file's (and the subscribers'
+// pseudo-targets), fixed at start, and those made through the admin API, which Sync loads
+// from the store again whenever they change (apitargets.go). They implement service.Targets.
 type Channels struct {
-	targets map[string]Target
+	targets map[string]Target // the config file's and the subscribers': fixed once running
 	order   []string
 	chans   map[string]Channel
 	page    Page
 	clock   clockwork.Clock
+	o       ChannelOptions // what a channel is built with
+
+	api    atomic.Pointer[apiTargets] // the admin API's, swapped whole by Sync
+	syncMu sync.Mutex                 // one Sync at a time
 }
 
 // ChannelOptions configure NewChannels.
@@ -124,6 +133,10 @@ type ChannelOptions struct {
 	HTTP *http.Client
 	// Version goes in the User-Agent.
 	Version string
+	// APITargets is where the targets made through the admin API are read (nil: none);
+	// LookupEnv reads their ${NAME} references (default os.LookupEnv).
+	APITargets TargetSource
+	LookupEnv  func(string) (string, bool)
 }
 
 // NewHTTPClient is the client targets are reached with: no redirects followed (a 3xx is a
@@ -140,7 +153,8 @@ func NewHTTPClient() *http.Client {
 }
 
 // NewChannels builds a channel per target. A target that cannot work (a chat URL shoutrrr
-// does not know, an email target without an SMTP server) is an error naming it.
+// does not know, an email target without an SMTP server) is an error naming it. The targets
+// made through the admin API are loaded by Sync.
 func NewChannels(o ChannelOptions) (*Channels, error) {
 	if o.Clock == nil {
 		o.Clock = clockwork.NewRealClock()
@@ -148,29 +162,14 @@ func NewChannels(o ChannelOptions) (*Channels, error) {
 	if o.HTTP == nil {
 		o.HTTP = NewHTTPClient()
 	}
-	c := &Channels{targets: map[string]Target{}, chans: map[string]Channel{}, page: o.Page, clock: o.Clock}
+	if o.LookupEnv == nil {
+		o.LookupEnv = os.LookupEnv
+	}
+	c := &Channels{targets: map[string]Target{}, chans: map[string]Channel{}, page: o.Page, clock: o.Clock, o: o}
+	c.api.Store(&apiTargets{})
 	var errs []error
 	for _, t := range o.Targets {
-		if t.Timeout <= 0 {
-			t.Timeout = DefaultTimeout
-		}
-		if t.MaxInFlight <= 0 {
-			t.MaxInFlight = DefaultMaxInFlight
-		}
-		var ch Channel
-		var err error
-		switch t.Kind {
-		case KindWebhook:
-			ch, err = newWebhook(t, o.HTTP, o.Page, o.Clock, o.Version)
-		case KindPagerDuty:
-			ch, err = newPagerDuty(t, o.HTTP, o.Page, o.Version)
-		case KindChat:
-			ch, err = newChat(t)
-		case KindEmail:
-			ch, err = newEmail(t, o.SMTP, o.Page, o.Clock)
-		default:
-			err = fmt.Errorf("unknown kind %q", t.Kind)
-		}
+		t, ch, err := c.build(t)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("target %s: %w", t.ID, err))
 			continue
@@ -181,59 +180,114 @@ func NewChannels(o ChannelOptions) (*Channels, error) {
 	return c, errors.Join(errs...)
 }
 
+// build makes t's channel, t with its defaults.
+func (c *Channels) build(t Target) (Target, Channel, error) {
+	if t.Timeout <= 0 {
+		t.Timeout = DefaultTimeout
+	}
+	if t.MaxInFlight <= 0 {
+		t.MaxInFlight = DefaultMaxInFlight
+	}
+	o := c.o
+	var ch Channel
+	var err error
+	switch t.Kind {
+	case KindWebhook:
+		ch, err = newWebhook(t, o.HTTP, o.Page, o.Clock, o.Version)
+	case KindPagerDuty:
+		ch, err = newPagerDuty(t, o.HTTP, o.Page, o.Version)
+	case KindChat:
+		ch, err = newChat(t)
+	case KindEmail:
+		ch, err = newEmail(t, o.SMTP, o.Page, o.Clock)
+	default:
+		err = fmt.Errorf("unknown kind %q", t.Kind)
+	}
+	return t, ch, err
+}
+
+// lookup finds a target and its channel: the config file's first, then the API's.
+func (c *Channels) lookup(id string) (Target, Channel, bool) {
+	if t, ok := c.targets[id]; ok {
+		return t, c.chans[id], true
+	}
+	a := c.api.Load()
+	t, ok := a.targets[id]
+	return t, a.chans[id], ok
+}
+
 // Target returns a target by id.
 func (c *Channels) Target(id string) (Target, bool) {
-	t, ok := c.targets[id]
+	t, _, ok := c.lookup(id)
 	return t, ok
 }
 
-// Describe tells what a target is, without its secrets: the kind, where it goes (a URL's scheme
-// and host only: paths and queries hold tokens; an email target's recipients), its limits.
+// Describe tells what a config file's target is, without its secrets: the kind, where it goes
+// (a URL's scheme and host only: paths and queries hold tokens; an email target's
+// recipients), its limits.
 func (c *Channels) Describe(id string) service.TargetInfo {
 	t, ok := c.targets[id]
 	if !ok {
 		return service.TargetInfo{ID: id}
 	}
-	info := service.TargetInfo{ID: id, Kind: string(t.Kind), Timeout: t.Timeout, MaxInFlight: t.MaxInFlight}
+	info := service.TargetInfo{ID: id, Kind: string(t.Kind), Source: service.TargetFromConfig, Timeout: t.Timeout, TimeoutText: t.Timeout.String(),
+		MaxInFlight: t.MaxInFlight, To: slices.Clone(t.To), Secret: service.RedactSecret(t.Secret), RoutingKey: service.RedactSecret(t.RoutingKey)}
+	if len(t.Headers) > 0 {
+		info.Headers = map[string]string{}
+		for k := range t.Headers {
+			info.Headers[k] = service.Redacted
+		}
+	}
 	switch t.Kind {
 	case KindEmail:
 		info.Destination = strings.Join(t.To, ", ")
 	case KindPagerDuty:
-		info.Destination = redact(t.URL, DefaultPagerDutyURL)
+		info.URL = service.RedactURL(t.URL, "")
+		info.Destination = service.RedactURL(t.URL, DefaultPagerDutyURL)
 	default:
-		info.Destination = redact(t.URL, "")
+		info.URL = service.RedactURL(t.URL, "")
+		info.Destination = info.URL
 	}
 	return info
 }
 
-func redact(raw, def string) string {
-	if raw == "" {
-		raw = def
-	}
-	u, err := url.Parse(raw)
-	if err != nil || u.Scheme == "" {
-		return "(hidden)"
-	}
-	return u.Scheme + "://" + u.Host + "/..."
-}
-
-// TargetIDs lists the targets' ids, in the order they were configured.
+// TargetIDs lists the config file's targets' ids, in the order they were configured.
 func (c *Channels) TargetIDs() []string { return slices.Clone(c.order) }
+
+// AllTargets lists every target: the config file's in their order, then the API's by id.
+func (c *Channels) AllTargets() []Target {
+	out := make([]Target, 0, len(c.order))
+	for _, id := range c.order {
+		out = append(out, c.targets[id])
+	}
+	a := c.api.Load()
+	for _, id := range slices.Sorted(maps.Keys(a.targets)) {
+		out = append(out, a.targets[id])
+	}
+	return out
+}
 
 // Send delivers d to its target, bounded by the target's timeout.
 func (c *Channels) Send(ctx context.Context, d Delivery) error {
-	t, ok := c.targets[d.Notification.Target]
+	t, ch, ok := c.lookup(d.Notification.Target)
 	if !ok {
 		return &Permanent{Err: fmt.Errorf("target %s is no longer configured", d.Notification.Target)}
 	}
 	ctx, cancel := context.WithTimeout(ctx, t.Timeout)
 	defer cancel()
-	return c.chans[t.ID].Send(ctx, d)
+	return ch.Send(ctx, d)
 }
 
-// SendTest sends a test message to target id now (to each recipient, for email).
+// SendTest sends a test message to target id now (to each recipient, for email). A target
+// not known here yet (made through another instance a moment ago) is looked for in the store.
 func (c *Channels) SendTest(ctx context.Context, id, requestedBy string) error {
-	t, ok := c.targets[id]
+	t, ok := c.Target(id)
+	if !ok && c.o.APITargets != nil {
+		if err := c.Sync(ctx); err != nil {
+			return err
+		}
+		t, ok = c.Target(id)
+	}
 	if !ok {
 		return fmt.Errorf("target %s: %w", id, store.ErrNotFound)
 	}

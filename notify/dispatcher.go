@@ -54,6 +54,7 @@ type Dispatcher struct {
 	metrics  *metrics
 	workers  int
 	hold     time.Duration // how long a claim lasts: a delivery that outlives it may be repeated
+	autoHold bool          // hold is the default: it follows the targets' timeouts
 
 	mu      sync.Mutex
 	queued  map[string][]store.Notification // claimed, waiting for a slot of their target
@@ -75,8 +76,7 @@ const perTargetQueue = 256
 // a minute, so a delivery in flight is never handed out again while it may still succeed.
 func ClaimHold(channels *Channels) time.Duration {
 	longest := time.Duration(0)
-	for _, id := range channels.TargetIDs() {
-		t, _ := channels.Target(id)
+	for _, t := range channels.AllTargets() {
 		longest = max(longest, t.Timeout)
 	}
 	if longest == 0 {
@@ -104,7 +104,11 @@ func (d *Dispatcher) Pump(ctx context.Context) (int, error) {
 		return 0, nil
 	}
 	now := d.clock.Now().UTC()
-	claimed, err := d.door.Claim(ctx, now, now.Add(d.hold), min(room, 256))
+	hold := d.hold
+	if d.autoHold { // a target made through the API since may have a longer timeout
+		hold = max(hold, ClaimHold(d.channels))
+	}
+	claimed, err := d.door.Claim(ctx, now, now.Add(hold), min(room, 256))
 	if err != nil {
 		return 0, err
 	}

@@ -181,7 +181,8 @@ func New(o Options) (*Notifier, error) {
 	if o.Workers <= 0 {
 		o.Workers = DefaultWorkers
 	}
-	if o.ClaimHold <= 0 {
+	autoHold := o.ClaimHold <= 0
+	if autoHold {
 		o.ClaimHold = ClaimHold(o.Channels)
 	}
 	if o.Poll <= 0 {
@@ -203,6 +204,7 @@ func New(o Options) (*Notifier, error) {
 	n := &Notifier{o: o, metrics: m, log: log,
 		Router:     NewRouter(o.Store, o.Door, o.Channels, o.Rules, o.Page, o.Clock, log),
 		Dispatcher: newDispatcher(o.Store, o.Door, o.Channels, o.Retry, o.Workers, o.ClaimHold, m, o.Clock, log)}
+	n.Dispatcher.autoHold = autoHold
 	if o.Leader == nil {
 		n.lease = &storeLease{door: o.Door, holder: o.Instance, ttl: o.LeaseTTL, clock: o.Clock}
 		n.o.Leader = n.lease
@@ -223,6 +225,7 @@ func InstanceName() string {
 
 // Run routes and dispatches until ctx ends, while this instance is the leader; then it waits
 // for the deliveries in flight (each bounded by its target's timeout) and gives the lease up.
+// On every instance, leader or not, it keeps the targets made through the admin API current.
 func (n *Notifier) Run(ctx context.Context) error {
 	var wake <-chan events.Event // a local change: route it now rather than at the next poll
 	done := func() {}
@@ -231,6 +234,15 @@ func (n *Notifier) Run(ctx context.Context) error {
 		defer sub.Close()
 		wake, done = sub.C, sub.Done
 	}
+	var lastSync time.Time
+	syncTargets := func(why string) {
+		if err := n.o.Channels.Sync(ctx); err != nil && ctx.Err() == nil {
+			n.log.Error("load the targets made through the admin API", "why", why, "err", err)
+			return
+		}
+		lastSync = n.o.Clock.Now()
+	}
+	syncTargets("start")
 	n.log.Info("notifications started", "targets", len(n.o.Channels.TargetIDs()), "routes", len(n.o.Rules.Routes), "instance", n.o.Instance)
 	var lastTick, lastStats, lastPrune time.Time
 	leading := false
@@ -241,6 +253,7 @@ func (n *Notifier) Run(ctx context.Context) error {
 		case err == nil && !leading:
 			n.log.Info("dispatching notifications: this instance holds the lease")
 			leading = true
+			syncTargets("leading") // whatever was announced while another led
 		case err != nil && leading:
 			n.log.Warn("stopped dispatching notifications: the lease is lost", "err", err)
 			leading = false
@@ -265,6 +278,9 @@ func (n *Notifier) Run(ctx context.Context) error {
 				lastPrune = now
 			}
 		}
+		if now.Sub(lastSync) >= TargetSyncEvery {
+			syncTargets("every " + TargetSyncEvery.String()) // announcements are at most once
+		}
 		if now.Sub(lastStats) >= 5*time.Second {
 			n.stats(ctx, now)
 			lastStats = now
@@ -283,10 +299,13 @@ func (n *Notifier) Run(ctx context.Context) error {
 			}
 			n.log.Info("notifications stopped")
 			return nil
-		case _, ok := <-wake:
+		case ev, ok := <-wake:
 			if !ok {
 				wake = nil
 				continue
+			}
+			if ev.Kind == events.TargetChanged { // here, or on another instance (the engine relays those)
+				syncTargets("changed")
 			}
 			done()
 		case <-n.Dispatcher.wake:
@@ -338,3 +357,7 @@ func (n *Notifier) prune(ctx context.Context, now time.Time) {
 		n.log.Info("pruned notifications", "journal_entries", j, "notifications", o)
 	}
 }
+
+// TargetSyncEvery is how often the targets made through the admin API are loaded again even
+// when no change was heard (an announcement missed while cut from the store).
+const TargetSyncEvery = 30 * time.Second

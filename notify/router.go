@@ -130,6 +130,14 @@ func (r *Router) step(ctx context.Context) (int, error) {
 		}
 		var rows []store.Notification // a batch at a time: a long backlog is not held in memory
 		for _, e := range entries {
+			if e.Kind == string(events.TargetChanged) {
+				// A target made through the admin API changed, maybe on another instance: what
+				// follows in the journal is routed to the targets as they are now.
+				if err := r.channels.Sync(ctx); err != nil {
+					return added, err
+				}
+				continue
+			}
 			var ev events.Event
 			if err := json.Unmarshal(e.Body, &ev); err != nil {
 				r.log.Error("journal entry does not decode; skipped", "seq", e.Seq, "id", e.ID, "err", err)
@@ -299,7 +307,7 @@ func (r *Router) rows(targets []string, msg Message, now, due time.Time, dedup s
 	for _, id := range targets {
 		t, ok := r.channels.Target(id)
 		if !ok {
-			r.log.Warn("route names a target that is not configured", "target", id)
+			r.log.Warn("a route or escalation names a target that does not exist (not yet made through the admin API, or deleted): nothing is sent to it", "target", id)
 			continue
 		}
 		recipients := []string{""}

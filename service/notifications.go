@@ -17,36 +17,39 @@ type OutboxStore interface {
 	store.Leases
 }
 
-// Targets are the configured notification targets, as the service needs them: to list them
-// and to send one a test message (package notify's Channels).
+// Targets are the notification channels, as the service needs them: the config file's targets
+// to list, and a test message to any target (package notify's Channels).
 type Targets interface {
-	// TargetIDs lists the targets' ids.
+	// TargetIDs lists the ids of the targets the config file declares.
 	TargetIDs() []string
-	// Describe tells what a target is without its secrets.
+	// Describe tells what a config file's target is without its secrets.
 	Describe(id string) TargetInfo
-	// SendTest sends a test message to target id now, naming who asked for it.
+	// SendTest sends a test message to target id (the file's or the API's) now, naming who
+	// asked for it.
 	SendTest(ctx context.Context, id, requestedBy string) error
 }
 
-// TargetInfo describes a target for operators: never its secrets.
+// TargetInfo describes a target for operators: never its secrets. A URL shows its scheme and
+// host only, a secret field "(redacted)" (or its ${NAME} reference, which is not a secret),
+// headers their names only.
 type TargetInfo struct {
-	ID          string        `json:"id"`
-	Kind        string        `json:"kind"`
-	Destination string        `json:"destination"` // the URL's scheme and host, the mail recipients
-	Timeout     time.Duration `json:"-"`
-	MaxInFlight int           `json:"max_in_flight"`
-}
-
-// Targets lists the configured targets.
-func (s *Notifications) Targets() []TargetInfo {
-	if s.targets == nil {
-		return []TargetInfo{}
-	}
-	out := []TargetInfo{}
-	for _, id := range s.targets.TargetIDs() {
-		out = append(out, s.targets.Describe(id))
-	}
-	return out
+	ID          string            `json:"id"`
+	Kind        string            `json:"kind"`
+	Source      string            `json:"source"`      // config (read-only through the API) or api
+	Destination string            `json:"destination"` // the URL's scheme and host, the mail recipients
+	URL         string            `json:"url,omitempty"`
+	Secret      string            `json:"secret,omitempty"`
+	RoutingKey  string            `json:"routing_key,omitempty"`
+	Headers     map[string]string `json:"headers,omitempty"`
+	To          []string          `json:"to,omitempty"`
+	Timeout     time.Duration     `json:"-"`
+	TimeoutText string            `json:"timeout"`
+	MaxInFlight int               `json:"max_in_flight"`
+	// UsedBy names the config's routes and escalations that send to the target.
+	UsedBy    []string   `json:"used_by"`
+	Version   int        `json:"version,omitempty"`
+	CreatedAt *time.Time `json:"created_at,omitempty"`
+	UpdatedAt *time.Time `json:"updated_at,omitempty"`
 }
 
 // ErrNotificationState: the change does not apply to a notification in its state (retrying a
@@ -60,8 +63,9 @@ var ErrNotificationState = errors.New("invalid state")
 // publishes one event.
 type Notifications struct {
 	*deps
-	store   OutboxStore
-	targets Targets
+	store      OutboxStore
+	targets    Targets
+	apiTargets store.NotifyTargets // nil: the store keeps none
 }
 
 // Enqueue stores the notifications not stored yet (by id) and returns how many were new.
@@ -168,7 +172,14 @@ func (s *Notifications) TestTarget(ctx context.Context, by Actor, id string) err
 			known = known || t == id
 		}
 	}
-	if !known {
+	if !known && s.apiTargets != nil {
+		if _, err := s.apiTargets.GetNotifyTarget(ctx, id); err == nil {
+			known = true
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+	}
+	if !known || s.targets == nil {
 		return fmt.Errorf("target %s: %w", id, store.ErrNotFound)
 	}
 	start := s.clock.Now()

@@ -49,6 +49,12 @@ type Options struct {
 	Outbox OutboxStore
 	// Targets are the notification channels, for tests of a target (nil: none configured).
 	Targets Targets
+	// TargetsUsedBy names, per target id, the config's routes and escalations that send to it
+	// (shown by the targets API).
+	TargetsUsedBy map[string][]string
+	// LookupEnv reads the ${NAME} references of targets made through the API (default
+	// os.LookupEnv).
+	LookupEnv func(string) (string, bool)
 	// Subscribers configures the subscribers' door (used when Store keeps subscribers).
 	Subscribers SubscriberOptions
 }
@@ -66,6 +72,8 @@ type Service struct {
 	Notifications *Notifications
 	// Subscribers is nil when the store keeps no subscribers.
 	Subscribers *Subscribers
+	// NotifyTargets is nil when the store keeps no notification targets.
+	NotifyTargets *NotifyTargets
 }
 
 // New returns the doors, sharing one store, clock and bus.
@@ -94,8 +102,12 @@ func New(o Options) *Service {
 	if o.Measurements != nil {
 		svc.Monitors = &Monitors{deps: d, store: o.Measurements}
 	}
+	apiTargets, _ := o.Store.(store.NotifyTargets)
 	if o.Outbox != nil {
-		svc.Notifications = &Notifications{deps: d, store: o.Outbox, targets: o.Targets}
+		svc.Notifications = &Notifications{deps: d, store: o.Outbox, targets: o.Targets, apiTargets: apiTargets}
+	}
+	if apiTargets != nil {
+		svc.NotifyTargets = &NotifyTargets{deps: d, store: apiTargets, declared: o.Targets, lookupEnv: lookupEnvOr(o.LookupEnv), usedBy: o.TargetsUsedBy}
 	}
 	if st, ok := o.Store.(store.Subscribers); ok {
 		svc.Subscribers = newSubscribers(d, st, o.Subscribers)

@@ -120,7 +120,7 @@ func publicChange(k events.Kind) bool {
 		return false
 	}
 	switch k {
-	case events.KeyCreated, events.KeyRevoked, events.MonitorState, events.MaintenanceReminder, events.BudgetBurn:
+	case events.KeyCreated, events.KeyRevoked, events.MonitorState, events.MaintenanceReminder, events.BudgetBurn, events.TargetChanged:
 		return false
 	}
 	return true

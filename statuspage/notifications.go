@@ -37,7 +37,6 @@ func (s *Server) routesNotifications() {
 	admin.GET("/notifications/:id", h.get, read)
 	admin.POST("/notifications/:id/retry", h.change("retry"), write)
 	admin.POST("/notifications/:id/cancel", h.change("cancel"), write)
-	admin.GET("/targets", h.targets, read)
 	admin.POST("/targets/:id/test", h.test, write)
 }
 
@@ -193,14 +192,6 @@ func (h *notificationHandlers) change(op string) echo.HandlerFunc {
 		}
 		return c.JSON(http.StatusOK, viewNotification(n, false))
 	}
-}
-
-type targetList struct {
-	Targets []service.TargetInfo `json:"targets"`
-}
-
-func (h *notificationHandlers) targets(c echo.Context) error {
-	return c.JSON(http.StatusOK, targetList{h.door.Targets()})
 }
 
 type testResult struct {

@@ -130,7 +130,7 @@ func TestTargetsAPI(t *testing.T) {
 	read, admin := f.tokens[apikey.ScopeRead], f.tokens[apikey.ScopeAdmin]
 	r := f.do("GET", "/api/admin/v1/targets", read, "")
 	if r.code != http.StatusOK || strings.Contains(string(r.body), "SECRET") || strings.Contains(string(r.body), "whsec") ||
-		!strings.Contains(string(r.body), `{"id":"ops","kind":"webhook","destination":"http://`+strings.TrimPrefix(strings.TrimSuffix(ok.URL, "/hook"), "http://")+`/...","max_in_flight":4}`) {
+		!strings.Contains(string(r.body), `{"id":"ops","kind":"webhook","source":"config","destination":"`+ok.Base+`/...","url":"`+ok.Base+`/...","secret":"(redacted)","timeout":"30s","max_in_flight":4,"used_by":[]}`) {
 		t.Errorf("targets: %d %s", r.code, r.body)
 	}
 	if r := f.do("POST", "/api/admin/v1/targets/ops/test", read, ""); r.code != http.StatusForbidden {

@@ -282,6 +282,7 @@ func New(o Options) (*Server, error) {
 	}
 	s.routesIncidents()
 	s.routesNotifications()
+	s.routesTargets() // targets.go
 	s.routesReports()
 	s.routesOpenAPI()
 	s.routesEmbed()

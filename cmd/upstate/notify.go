@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -31,8 +33,9 @@ func notifyPage(cfg *configs.Config) notify.Page {
 	return notify.Page{Title: cfg.Server.Title, PublicURL: cfg.Server.PublicURL, Location: cfg.Location}
 }
 
-// notifyChannels builds the configured targets' channels.
-func notifyChannels(cfg *configs.Config, clock clockwork.Clock) (*notify.Channels, error) {
+// notifyChannels builds the configured targets' channels; those made through the admin API
+// are read from api (nil: none) when the channels Sync.
+func notifyChannels(cfg *configs.Config, clock clockwork.Clock, api notify.TargetSource) (*notify.Channels, error) {
 	n := cfg.Notify
 	pool, err := cfg.SMTPRootCAs()
 	if err != nil {
@@ -44,7 +47,7 @@ func notifyChannels(cfg *configs.Config, clock clockwork.Clock) (*notify.Channel
 			RoutingKey: t.RoutingKey, Timeout: t.Timeout, MaxInFlight: t.MaxInFlight}
 	}
 	s := n.SMTP
-	return notify.NewChannels(notify.ChannelOptions{Targets: targets, Page: notifyPage(cfg), Clock: clock, Version: version,
+	return notify.NewChannels(notify.ChannelOptions{Targets: targets, Page: notifyPage(cfg), Clock: clock, Version: version, APITargets: api,
 		SMTP: notify.SMTP{Host: s.Host, Port: s.Port, TLS: s.TLS, Username: s.Username, Password: s.Password, Auth: s.Auth, From: s.From,
 			HELO: s.HELO, RootCAs: pool, Timeout: s.Timeout}})
 }
@@ -89,6 +92,36 @@ func newNotifier(cfg *configs.Config, st store.Store, svc *service.Service, chan
 		Leader: leader, Clock: clock, Logger: log, Registry: reg})
 }
 
+// targetsUsedBy names, per target, the config's routes and the policies' escalation steps
+// that send to it, for the targets API.
+func targetsUsedBy(cfg *configs.Config) map[string][]string {
+	out := map[string][]string{}
+	add := func(target, what string) {
+		if !slices.Contains(out[target], what) {
+			out[target] = append(out[target], what)
+		}
+	}
+	for _, r := range cfg.Notify.Routes {
+		for _, t := range r.Targets {
+			add(t, "route "+r.Name)
+		}
+	}
+	if !cfg.NotifyOn() {
+		return out
+	}
+	for _, policy := range slices.Sorted(maps.Keys(cfg.Escalations())) {
+		bySev := cfg.Escalations()[policy]
+		for _, sev := range slices.Sorted(maps.Keys(bySev)) {
+			for _, step := range bySev[sev].Steps {
+				for _, t := range step.Notify {
+					add(t, "escalation "+policy+"/"+string(sev))
+				}
+			}
+		}
+	}
+	return out
+}
+
 const notifyUsage = `Usage:
   upstate notify test -config FILE TARGET           send a test message to a configured target now
   upstate notify receive [-listen ADDR] [-secret S]  print the webhooks Upstate sends (a local receiver)
@@ -128,16 +161,6 @@ func notifyTest(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	clock := clockwork.NewRealClock()
-	chans, err := notifyChannels(cfg, clock)
-	if err != nil {
-		fmt.Fprintf(stderr, "upstate notify test: %v\n", err)
-		return 1
-	}
-	target := fs.Arg(0)
-	if _, ok := chans.Target(target); !ok {
-		fmt.Fprintf(stderr, "upstate notify test: no target %q in %s (targets: %v)\n", target, *configPath, chans.TargetIDs())
-		return 2
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	st, err := openStore(ctx, cfg)
@@ -146,6 +169,23 @@ func notifyTest(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer st.Close()
+	chans, err := notifyChannels(cfg, clock, st)
+	if err == nil {
+		err = chans.Sync(ctx) // the targets made through the admin API
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "upstate notify test: %v\n", err)
+		return 1
+	}
+	target := fs.Arg(0)
+	if _, ok := chans.Target(target); !ok {
+		var ids []string
+		for _, t := range chans.AllTargets() {
+			ids = append(ids, t.ID)
+		}
+		fmt.Fprintf(stderr, "upstate notify test: no target %q in %s or made through the admin API (targets: %v)\n", target, *configPath, ids)
+		return 2
+	}
 	svc := service.New(service.Options{Store: st, Clock: clock, Targets: chans})
 	start := time.Now()
 	if err := svc.Notifications.TestTarget(ctx, service.Actor{Name: "cli"}, target); err != nil {

@@ -69,12 +69,12 @@ func serveConfig(ctx context.Context, cfg *configs.Config, devAssets string, log
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), collectors.NewBuildInfoCollector())
 	bus := events.NewBus(reg)
-	chans, err := notifyChannels(cfg, clock)
+	chans, err := notifyChannels(cfg, clock, st)
 	if err != nil {
 		return err
 	}
 	svc := service.New(service.Options{Store: st, Clock: clock, Bus: bus, Logger: log,
-		Policies: cfg.SLAPolicies(), DefaultPolicy: cfg.DefaultPolicy, Targets: chans, Subscribers: subscriberOptions(cfg)})
+		Policies: cfg.SLAPolicies(), DefaultPolicy: cfg.DefaultPolicy, Targets: chans, TargetsUsedBy: targetsUsedBy(cfg), Subscribers: subscriberOptions(cfg)})
 	if err := syncAgain(func() error { return svc.Components.Sync(ctx, cfg.ComponentList(clock.Now())) }); err != nil {
 		return err
 	}
