@@ -50,6 +50,7 @@ Usage:
   upstate notify receive [-listen ADDR] [-secret S]   print the webhooks Upstate sends
   upstate mailcatcher [-listen ADDR]        print the mail Upstate sends (a local SMTP server)
   upstate subscriber list|add|remove|export|import|hash   subscribers (-server URL, UPSTATE_TOKEN)
+  upstate target list|show|add|change|remove|test         notification targets, without a restart
   upstate incident declare|update|ack|resolve|list|show   the SRE's client (-server URL, UPSTATE_TOKEN)
   upstate maintenance create|cancel|end|extend|list       see docs/api.md
   upstate component status [ID...]
@@ -85,6 +86,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return notifyCmd(rest, stdout, stderr)
 	case "subscriber":
 		return subscriberCmd(rest, stdout, stderr)
+	case "target":
+		return targetCmd(rest, stdout, stderr)
 	case "mailcatcher":
 		return mailcatcher(rest, stdout, stderr)
 	case "incident":

@@ -50,7 +50,7 @@ func TestCheckConfigExample(t *testing.T) {
 }
 
 func TestHelpOnEveryCommand(t *testing.T) {
-	for _, args := range [][]string{{"help"}, {"serve", "-help"}, {"check-config", "-help"}, {"keys", "create", "-help"}, {"keys", "list", "-help"}, {"keys", "revoke", "-help"}, {"version"}} {
+	for _, args := range [][]string{{"help"}, {"serve", "-help"}, {"check-config", "-help"}, {"keys", "create", "-help"}, {"keys", "list", "-help"}, {"keys", "revoke", "-help"}, {"target", "help"}, {"target", "add", "-help"}, {"target", "change", "-help"}, {"version"}} {
 		code, stdout, stderr := runCLI(args...)
 		if code != 0 || stdout+stderr == "" {
 			t.Errorf("%v: exit %d, output %q", args, code, stdout+stderr)
