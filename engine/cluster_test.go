@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/upstate-dev/upstate/component"
+	"github.com/upstate-dev/upstate/events"
 	"github.com/upstate-dev/upstate/internal/redistest"
 	"github.com/upstate-dev/upstate/probe"
 	"github.com/upstate-dev/upstate/store/redis"
@@ -227,4 +228,59 @@ func TestClusterAnnouncements(t *testing.T) {
 		t.Fatal(err)
 	}
 	WaitFor(t, func() bool { return state(elsewhere, "web") == probe.StateUp })
+}
+
+// TestClusterRelaysTargetChanges: a notification target changed through one instance's admin
+// API reaches the other instances' buses (their notifiers load the targets again), named with
+// the instance it came from, and is not relayed back.
+func TestClusterRelaysTargetChanges(t *testing.T) {
+	srv := redistest.Start(t, redistest.Options{})
+	open := func() *redis.Store {
+		s, err := redis.Open(t.Context(), redis.Options{Addrs: []string{srv.Addr}, KeyPrefix: "relay"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	engines := map[string]*Engine{}
+	buses := map[string]*events.Bus{}
+	for _, name := range []string{"a", "b"} {
+		st := open()
+		buses[name] = events.NewBus(nil)
+		e, err := New(Options{Store: st, Clock: clockwork.NewRealClock(), Registerer: prometheus.NewRegistry(), Bus: buses[name],
+			Cluster: &Cluster{Coordinator: st, Instance: name, Lease: 2 * time.Second, Heartbeat: 200 * time.Millisecond, MemberTimeout: time.Second}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		engines[name] = e
+		StartForTest(t, e)
+	}
+	WaitFor(t, func() bool { return len(engines["a"].memberList()) == 2 && len(engines["b"].memberList()) == 2 })
+	atA, stopA := buses["a"].Subscribe(16)
+	defer stopA()
+	atB, stopB := buses["b"].Subscribe(16)
+	defer stopB()
+	buses["a"].Publish(events.Event{Kind: events.TargetChanged, At: time.Now(), Reason: "team-hook", To: "created"})
+	select {
+	case ev := <-atB:
+		if ev.Kind != events.TargetChanged || ev.Reason != "team-hook" || ev.To != "created" || ev.From != "a" {
+			t.Errorf("b heard %+v, want team-hook created, from a", ev)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("b never heard of the change")
+	}
+	if ev := <-atA; ev.From != "" { // a's own event
+		t.Errorf("a's own event: %+v", ev)
+	}
+	// b's relayed copy is not announced again: a marker sent after it by b arrives at a alone.
+	buses["b"].Publish(events.Event{Kind: events.TargetChanged, At: time.Now(), Reason: "marker", To: "deleted"})
+	select {
+	case ev := <-atA:
+		if ev.Reason != "marker" {
+			t.Errorf("a heard %+v before b's marker: the relayed change came back", ev)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a never heard b's marker")
+	}
 }
