@@ -34,7 +34,7 @@ func targetsFixture(t *testing.T, env map[string]string) *fixture {
 		t.Fatal(err)
 	}
 	svc := service.New(service.Options{Store: f.store, Clock: f.clock, Targets: chans, LookupEnv: lookup, Policies: cfg.SLAPolicies(),
-		DefaultPolicy: cfg.DefaultPolicy, TargetsUsedBy: map[string][]string{"team-hook": {"route incidents"}, "ops": {"escalation jenny/P0"}}})
+		DefaultPolicy: cfg.DefaultPolicy, TargetsUsedBy: map[string][]string{"team-hook": {"route incidents"}, "ops": {"escalation jenny P0,P1"}}})
 	srv, err := New(Options{Store: f.store, Service: svc, Clock: f.clock, Registry: prometheus.NewPedanticRegistry(), Assets: assets.FS(), Version: "test", CacheTTL: -1})
 	if err != nil {
 		t.Fatal(err)

@@ -111,12 +111,18 @@ func targetsUsedBy(cfg *configs.Config) map[string][]string {
 	}
 	for _, policy := range slices.Sorted(maps.Keys(cfg.Escalations())) {
 		bySev := cfg.Escalations()[policy]
+		sevs := map[string][]string{} // target -> the severities whose escalation names it
 		for _, sev := range slices.Sorted(maps.Keys(bySev)) {
 			for _, step := range bySev[sev].Steps {
 				for _, t := range step.Notify {
-					add(t, "escalation "+policy+"/"+string(sev))
+					if !slices.Contains(sevs[t], string(sev)) {
+						sevs[t] = append(sevs[t], string(sev))
+					}
 				}
 			}
+		}
+		for _, t := range slices.Sorted(maps.Keys(sevs)) {
+			add(t, "escalation "+policy+" "+strings.Join(sevs[t], ","))
 		}
 	}
 	return out
