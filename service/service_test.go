@@ -157,6 +157,16 @@ func TestEveryChangeAuditsAndPublishesOnce(t *testing.T) {
 			_, err := f.svc.Notifications.Retry(ctx, ops, "n-1")
 			return err
 		}},
+		{"target.create", events.TargetChanged, "target/team-hook", func() error {
+			_, err := f.svc.NotifyTargets.Create(ctx, ops, service.TargetSpec{ID: "team-hook", Kind: "webhook", URL: "https://hooks.example.com/x"})
+			return err
+		}},
+		{"target.update", events.TargetChanged, "target/team-hook", func() error {
+			n := 2
+			_, err := f.svc.NotifyTargets.Update(ctx, ops, "team-hook", service.TargetPatch{MaxInFlight: &n})
+			return err
+		}},
+		{"target.delete", events.TargetChanged, "target/team-hook", func() error { return f.svc.NotifyTargets.Delete(ctx, ops, "team-hook") }},
 		{"component.delete", events.ComponentChanged, "component/api", func() error { return f.svc.Components.Delete(ctx, ops, "api") }},
 	}
 	// A notification for the operator's changes (enqueuing one is a record, not an edit).
