@@ -21,8 +21,8 @@ func TestExampleNotifications(t *testing.T) {
 	if n.Retry.Min != 10*time.Second || n.Retry.Max != time.Hour || n.Retry.DeadAfter != 24*time.Hour || n.Workers != 64 || n.SMTP.Port != 1025 || n.SMTP.TLS != "none" || n.SMTP.Timeout != time.Minute {
 		t.Errorf("defaults: retry %+v, workers %d, smtp %+v", n.Retry, n.Workers, n.SMTP)
 	}
-	if len(n.Routes) != 1 || n.Routes[0].GroupWait != 10*time.Second {
-		t.Errorf("routes %+v", n.Routes)
+	if len(n.Routes) != 2 || n.Routes[0].GroupWait != 10*time.Second || n.Routes[1].Targets[0] != "team-hook" || len(n.APITargets) != 1 || n.APITargets[0] != "team-hook" {
+		t.Errorf("routes %+v, api targets %v (the incidents route names team-hook, made through the admin API)", n.Routes, n.APITargets)
 	}
 	esc := cfg.Escalations()
 	p1 := esc["jenny"][incidents.P1]
