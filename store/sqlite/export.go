@@ -158,7 +158,11 @@ func (s *Store) Import(ctx context.Context, records []store.Record) error {
 			}
 		}
 		for i, r := range records {
-			if err := importRecord(ctx, tx, r); err != nil {
+			handled, err := s.importNotificationRecord(ctx, tx, r) // notifyexport.go
+			if !handled {
+				err = importRecord(ctx, tx, r)
+			}
+			if err != nil {
 				return fmt.Errorf("import record %d (%s): %w", i+1, r.Type, err)
 			}
 		}
@@ -167,9 +171,6 @@ func (s *Store) Import(ctx context.Context, records []store.Record) error {
 }
 
 func importRecord(ctx context.Context, tx *sql.Tx, r store.Record) error {
-	if handled, err := importNotificationRecord(ctx, tx, r); handled { // notifyexport.go
-		return err
-	}
 	var err error
 	switch r.Type {
 	case store.RecordComponent:

@@ -63,7 +63,7 @@ func (s *Store) exportNotifications(ctx context.Context, emit func(store.Record)
 // importNotificationRecord writes one record of the kinds above; handled is false for others.
 // Journal entries keep their seq (AUTOINCREMENT continues after the highest), so the cursors
 // imported with them still point where they pointed.
-func importNotificationRecord(ctx context.Context, tx *sql.Tx, r store.Record) (handled bool, err error) {
+func (s *Store) importNotificationRecord(ctx context.Context, tx *sql.Tx, r store.Record) (handled bool, err error) {
 	switch r.Type {
 	case store.RecordTarget:
 		t := store.NormalizeNotifyTarget(*r.Target)
@@ -75,7 +75,7 @@ func importNotificationRecord(ctx context.Context, tx *sql.Tx, r store.Record) (
 		_, err = tx.ExecContext(ctx, `INSERT INTO journal_cursors (name, seq) VALUES (?, ?)`, r.JournalCursor.Name, r.JournalCursor.Seq)
 	case store.RecordNotification:
 		var added bool
-		added, err = insertNotification(ctx, tx, *r.Notification)
+		added, err = s.insertNotification(ctx, tx, *r.Notification)
 		if err == nil && !added {
 			err = fmt.Errorf("notification %s: %w", r.Notification.ID, store.ErrConflict)
 		}
