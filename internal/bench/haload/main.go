@@ -41,6 +41,7 @@ const targetHosts = 64
 type options struct {
 	upstate, redisServer                string
 	monitors, perComponent              int
+	locations                           int
 	interval, duration                  time.Duration
 	lease, heartbeat, memberTimeout     time.Duration
 	keep                                bool
@@ -60,6 +61,7 @@ func main() {
 	flag.DurationVar(&o.heartbeat, "heartbeat", 2*time.Second, "cluster.heartbeat")
 	flag.DurationVar(&o.memberTimeout, "member-timeout", 10*time.Second, "cluster.member_timeout")
 	flag.BoolVar(&o.keep, "keep", false, "keep the working directory (configs, logs) and print it")
+	flag.IntVar(&o.locations, "locations", 0, "put each instance in a location of its own and check every monitor from this many (monitors[].locations); the steady window only, no kills")
 	targetMode := flag.Bool("target", false, "internal: serve the target (child process)")
 	flag.Parse()
 	if *targetMode {
@@ -96,6 +98,9 @@ func serveTarget() {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/m/", func(w http.ResponseWriter, r *http.Request) {
 		n, err := strconv.Atoi(strings.TrimPrefix(r.URL.Path, "/m/"))
+		// A monitor checked from several locations is counted once per location: its runs
+		// from one location are a schedule of their own.
+		n = n*8 + locationIndex(r.Header.Get("X-Upstate-Location"))
 		if err == nil {
 			now := time.Now().UnixMilli()
 			log.mu.Lock()
@@ -135,6 +140,14 @@ func serveTarget() {
 	}
 	fmt.Println(port)
 	bufio.NewReader(os.Stdin).ReadString('\n')
+}
+
+// locationIndex numbers the locations haload gives its instances (loc-a, loc-b, ...; 0 for none).
+func locationIndex(loc string) int {
+	if name, ok := strings.CutPrefix(loc, "loc-"); ok && len(name) == 1 && name[0] >= 'a' && name[0] < 'h' {
+		return int(name[0]-'a') + 1
+	}
+	return 0
 }
 
 // summary is what the target saw in [from, to) (Unix ms).
@@ -316,7 +329,7 @@ func run(o options) error {
 	if err := waitFor(o.startLimit, "every monitor run", func() bool {
 		var s summary
 		getJSON(fmt.Sprintf("%s/_summary?from=0&to=%d&interval=%d", control, time.Now().Add(time.Hour).UnixMilli(), o.interval.Milliseconds()), &s)
-		return s.Monitors == o.monitors
+		return s.Monitors == o.monitors*max(o.locations, 1)
 	}); err != nil {
 		return err
 	}
@@ -340,9 +353,9 @@ func run(o options) error {
 	if err := getJSON(fmt.Sprintf("%s/_summary?from=%d&to=%d&interval=%d", control, from.UnixMilli(), to.UnixMilli(), o.interval.Milliseconds()), &s); err != nil {
 		return err
 	}
-	expected := float64(o.monitors) * to.Sub(from).Seconds() / o.interval.Seconds()
+	expected := float64(o.monitors*max(o.locations, 1)) * to.Sub(from).Seconds() / o.interval.Seconds()
 	fmt.Printf("steady window %s\n", to.Sub(from).Round(time.Millisecond))
-	fmt.Printf("  checks done / expected             %d / %.0f (%.2f%%), monitors run %d of %d\n", s.Runs, expected, 100*float64(s.Runs)/expected, s.Monitors, o.monitors)
+	fmt.Printf("  checks done / expected             %d / %.0f (%.2f%%), monitors run %d of %d\n", s.Runs, expected, 100*float64(s.Runs)/expected, s.Monitors, o.monitors*max(o.locations, 1))
 	fmt.Printf("  duplicate checks                   %d (runs of one monitor under half an interval apart); monitors run by two instances %d\n", s.Duplicates, s.Shared)
 	for i, in := range ins {
 		n := s.ByInstance[in.name]
@@ -363,6 +376,10 @@ func run(o options) error {
 		fmt.Printf("    %-12s %8d  %.3f per check\n", c.name, c.calls, float64(c.calls)/float64(max(s.Runs, 1)))
 	}
 
+	if o.locations > 1 {
+		// A location's instance killed is a location gone, not a share to take over.
+		return nil
+	}
 	// kill -9 of the leader, then of a prober that does not lead.
 	leader := leaderOf(ins)
 	if leader == nil {
@@ -433,6 +450,10 @@ func killAndMeasure(o options, control string, victim *instance, rest []*instanc
 
 func config(o options, name, addr, redisAddr string, port int) []byte {
 	var b strings.Builder
+	location, locations := "", ""
+	if o.locations > 1 {
+		location, locations = "loc-"+name, fmt.Sprintf(", locations: %d", o.locations)
+	}
 	fmt.Fprintf(&b, `server:
   listen: %s
   shutdown_timeout: 30s
@@ -442,6 +463,7 @@ storage:
     addrs: [%s]
 cluster:
   instance: %s
+  location: %s
   lease: %s
   heartbeat: %s
   member_timeout: %s
@@ -450,7 +472,7 @@ log:
 probes:
   max_concurrent: 512
 components:
-`, addr, redisAddr, name, o.lease, o.heartbeat, o.memberTimeout)
+`, addr, redisAddr, name, location, o.lease, o.heartbeat, o.memberTimeout)
 	components := (o.monitors + o.perComponent - 1) / o.perComponent
 	for c := range components {
 		fmt.Fprintf(&b, "  - {id: c%d, name: C%d}\n", c, c)
@@ -458,8 +480,8 @@ components:
 	b.WriteString("monitors:\n")
 	for m := range o.monitors {
 		host := 2 + m%targetHosts
-		fmt.Fprintf(&b, "  - {id: m%d, component: c%d, kind: http, interval: %s, timeout: %s, http: {url: \"http://127.0.0.%d:%d/m/%d\", headers: {X-Instance: %s}}}\n",
-			m, m/o.perComponent, o.interval, min(5*time.Second, o.interval/2), host, port, m, name)
+		fmt.Fprintf(&b, "  - {id: m%d, component: c%d, kind: http, interval: %s, timeout: %s%s, http: {url: \"http://127.0.0.%d:%d/m/%d\", headers: {X-Instance: %s}}}\n",
+			m, m/o.perComponent, o.interval, min(5*time.Second, o.interval/2), locations, host, port, m, name)
 	}
 	return []byte(b.String())
 }

@@ -37,3 +37,23 @@ func TestSmoke(t *testing.T) {
 		}
 	}
 }
+
+// TestSmokeLocations: three instances in three locations, every monitor checked from all
+// three: each monitor is run once per location and interval, none twice.
+func TestSmokeLocations(t *testing.T) {
+	redisServer := redistest.Binary(t)
+	bin := filepath.Join(t.TempDir(), "upstate")
+	if out, err := exec.CommandContext(t.Context(), "go", "build", "-o", bin, "../../../cmd/upstate").CombinedOutput(); err != nil {
+		t.Fatalf("go build ./cmd/upstate: %v\n%s", err, out)
+	}
+	out := benchtest.Run(t, ".", "-upstate", bin, "-redis-server", redisServer, "-monitors", "10", "-per-component", "1", "-interval", "1s", "-duration", "3s",
+		"-lease", "2s", "-heartbeat", "200ms", "-member-timeout", "1s", "-locations", "3")
+	for _, want := range []string{
+		`(?m)^  checks done / expected             [1-9]\d* / [1-9]\d* \(\d+\.\d\d%\), monitors run 30 of 30$`,
+		`(?m)^  duplicate checks                   0 `,
+	} {
+		if !regexp.MustCompile(want).MatchString(out) {
+			t.Errorf("report lacks %s:\n%s", want, out)
+		}
+	}
+}
