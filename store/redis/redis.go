@@ -19,6 +19,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -38,6 +39,8 @@ const SchemaVersion = 1
 type Store struct {
 	rdb    goredis.UniversalClient
 	prefix string
+	// indexed remembers the rollup index entries this store wrote lately (AddRollups).
+	indexed *indexMemo
 }
 
 var _ store.Store = (*Store)(nil)
@@ -77,7 +80,7 @@ func New(ctx context.Context, rdb goredis.UniversalClient, prefix string) (*Stor
 		prefix = "upstate"
 	}
 	rdb.AddHook(unavailableHook{}) // unavailable.go: connection failures become store.ErrUnavailable
-	s := &Store{rdb: rdb, prefix: prefix}
+	s := &Store{rdb: rdb, prefix: prefix, indexed: &indexMemo{seen: map[indexEntry]uint64{}}}
 	if err := rdb.SetNX(ctx, s.metaKey("schema"), SchemaVersion, 0).Err(); err != nil {
 		return nil, fmt.Errorf("redis: %w", err)
 	}
@@ -445,6 +448,11 @@ func (s *Store) LastTransition(ctx context.Context, monitorID string) (probe.Tra
 // Rollups.
 
 // AddRollups merges rollups with HINCRBY, one MULTI/EXEC per monitor (its keys share a slot).
+//
+// Commands are what the flush costs Redis (BENCHMARKS.md, "Several instances"): a field whose
+// increment is 0 is not sent (a missing field reads as 0), and a bucket's entry in its
+// monitor's index is added again only every indexMemoGenerations calls (about five minutes at
+// the engine's 30 s flushes; indexMemo), not at every flush that touches the bucket.
 func (s *Store) AddRollups(ctx context.Context, rs []probe.Rollup) error {
 	byMonitor := map[string][]probe.Rollup{}
 	var order []string
@@ -464,28 +472,99 @@ func (s *Store) AddRollups(ctx context.Context, rs []probe.Rollup) error {
 	if err := s.rdb.SAdd(ctx, s.metaKey("rollup-monitors"), members...).Err(); err != nil {
 		return fmt.Errorf("add rollups: %w", err)
 	}
+	gen := s.indexed.next()
 	for _, id := range order {
+		var added []indexEntry
 		_, err := s.rdb.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+			added = added[:0]
 			for _, r := range byMonitor[id] {
 				start := store.Millis(r.Start)
 				key := s.rollupKey(id, r.Resolution, start)
-				p.HIncrBy(ctx, key, "runs", r.Runs)
-				p.HIncrBy(ctx, key, "failures", r.Failures)
-				p.HIncrBy(ctx, key, "latency_ns", int64(r.LatencySum))
+				for _, f := range []struct {
+					name string
+					n    int64
+				}{{"runs", r.Runs}, {"failures", r.Failures}, {"latency_ns", int64(r.LatencySum)}} {
+					if f.n != 0 {
+						p.HIncrBy(ctx, key, f.name, f.n)
+					}
+				}
 				for i, n := range r.Histogram {
 					if n != 0 {
 						p.HIncrBy(ctx, key, "h"+strconv.Itoa(i), int64(n))
 					}
 				}
-				p.ZAdd(ctx, s.rollupIndexKey(id, r.Resolution), goredis.Z{Score: float64(start), Member: start})
+				if e := (indexEntry{id, r.Resolution, start}); !s.indexed.has(e, gen) {
+					p.ZAdd(ctx, s.rollupIndexKey(id, r.Resolution), goredis.Z{Score: float64(start), Member: start})
+					added = append(added, e)
+				}
 			}
 			return nil
 		})
 		if err != nil {
 			return fmt.Errorf("add rollups %s: %w", id, err)
 		}
+		s.indexed.mark(added, gen)
 	}
 	return nil
+}
+
+// indexMemo remembers which rollup index entries (a bucket start in a monitor's index) this
+// store added, and in which call of AddRollups. An entry is trusted for indexMemoGenerations
+// calls and then added again: ZADD of an existing member changes nothing, and re-adding heals
+// an index entry lost meanwhile (a Sentinel failover loses the last writes the replica had
+// not received) within that many calls. PruneRollups forgets the entries it deletes.
+type indexMemo struct {
+	mu   sync.Mutex
+	gen  uint64
+	seen map[indexEntry]uint64 // the call that added it
+}
+
+type indexEntry struct {
+	monitor string
+	res     probe.Resolution
+	start   int64 // Unix ms
+}
+
+// indexMemoGenerations is how many calls of AddRollups an added index entry is trusted for.
+const indexMemoGenerations = 10
+
+// next starts a call of AddRollups, forgetting the entries too old to trust.
+func (m *indexMemo) next() uint64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.gen++
+	for e, g := range m.seen {
+		if m.gen-g >= indexMemoGenerations {
+			delete(m.seen, e)
+		}
+	}
+	return m.gen
+}
+
+func (m *indexMemo) has(e indexEntry, gen uint64) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	g, ok := m.seen[e]
+	return ok && gen-g < indexMemoGenerations
+}
+
+func (m *indexMemo) mark(es []indexEntry, gen uint64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, e := range es {
+		m.seen[e] = gen
+	}
+}
+
+// forget drops the entries of res that start before cutoff (Unix ms).
+func (m *indexMemo) forget(res probe.Resolution, cutoff int64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for e := range m.seen {
+		if e.res == res && e.start < cutoff {
+			delete(m.seen, e)
+		}
+	}
 }
 
 // MonitorRollups returns buckets with Start in [from, to).
@@ -533,6 +612,7 @@ func (s *Store) PruneRollups(ctx context.Context, res probe.Resolution, cutoff t
 		return fmt.Errorf("prune rollups: %w", err)
 	}
 	max := "(" + strconv.FormatInt(store.Millis(cutoff), 10)
+	s.indexed.forget(res, store.Millis(cutoff))
 	for _, id := range monitors {
 		index := s.rollupIndexKey(id, res)
 		old, err := s.rdb.ZRangeByScore(ctx, index, &goredis.ZRangeBy{Min: "-inf", Max: max}).Result()

@@ -362,6 +362,26 @@ func testRollups(t *testing.T, s store.Store) {
 	if want := []probe.Rollup{hour}; !slices.Equal(got, want) {
 		t.Errorf("other resolutions must survive pruning: got %+v, want %+v", got, want)
 	}
+	// A bucket pruned and then added to again (a late flush, an import) reads back: what a
+	// backend remembers of its own writes (Redis's index memo) follows the prune. And a bucket
+	// added to again and again reads back once, merged.
+	if err := s.AddRollups(ctx, []probe.Rollup{a}); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if err := s.AddRollups(ctx, []probe.Rollup{later}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var laterTimes4 probe.Rollup
+	for range 4 {
+		laterTimes4.Merge(later)
+	}
+	laterTimes4.MonitorID, laterTimes4.Resolution, laterTimes4.Start = later.MonitorID, later.Resolution, later.Start
+	got, _ = s.MonitorRollups(ctx, "m1", probe.Minute, start.Add(-time.Hour), start.Add(time.Hour))
+	if want := []probe.Rollup{a, laterTimes4}; !slices.Equal(got, want) {
+		t.Errorf("added again after PruneRollups = %+v, want %+v", got, want)
+	}
 }
 
 func testKeys(t *testing.T, s store.Store) {
