@@ -110,9 +110,17 @@ func (r *Router) step(ctx context.Context) (int, error) {
 		r.pos, r.saved, r.loaded = pos, pos, true
 	}
 	now := r.clock.Now().UTC()
-	names, err := r.componentNames(ctx)
-	if err != nil {
-		return 0, err
+	// The components' names are read only when something is routed: a step runs every second,
+	// and reading them cost a command per component each time (BENCHMARKS.md, "Several
+	// instances").
+	var names map[string]string
+	loadNames := func() error {
+		if names != nil {
+			return nil
+		}
+		var err error
+		names, err = r.componentNames(ctx)
+		return err
 	}
 	added := 0
 	enqueue := func(rows []store.Notification) error {
@@ -127,6 +135,11 @@ func (r *Router) step(ctx context.Context) (int, error) {
 		entries, err := r.store.ReadJournal(ctx, r.pos, batch)
 		if err != nil {
 			return added, err
+		}
+		if len(entries) > 0 {
+			if err := loadNames(); err != nil {
+				return added, err
+			}
 		}
 		var rows []store.Notification // a batch at a time: a long backlog is not held in memory
 		for _, e := range entries {
@@ -161,6 +174,9 @@ func (r *Router) step(ctx context.Context) (int, error) {
 	var rows []store.Notification
 	for k, g := range r.groups {
 		if !now.Before(g.deadline) {
+			if err := loadNames(); err != nil {
+				return added, err
+			}
 			rows = append(rows, r.groupRows(g, now, names)...)
 			delete(r.groups, k)
 		}
