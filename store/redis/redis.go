@@ -13,6 +13,8 @@ package redis
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -41,6 +43,8 @@ type Store struct {
 	prefix string
 	// indexed remembers the rollup index entries this store wrote lately (AddRollups).
 	indexed *indexMemo
+	// totals remembers what this store wrote into each rollup bucket lately (AddRollups).
+	totals *rollupTotals
 }
 
 var _ store.Store = (*Store)(nil)
@@ -80,7 +84,7 @@ func New(ctx context.Context, rdb goredis.UniversalClient, prefix string) (*Stor
 		prefix = "upstate"
 	}
 	rdb.AddHook(unavailableHook{}) // unavailable.go: connection failures become store.ErrUnavailable
-	s := &Store{rdb: rdb, prefix: prefix, indexed: &indexMemo{seen: map[indexEntry]uint64{}}}
+	s := &Store{rdb: rdb, prefix: prefix, indexed: &indexMemo{seen: map[indexEntry]uint64{}}, totals: newRollupTotals()}
 	if err := rdb.SetNX(ctx, s.metaKey("schema"), SchemaVersion, 0).Err(); err != nil {
 		return nil, fmt.Errorf("redis: %w", err)
 	}
@@ -447,63 +451,242 @@ func (s *Store) LastTransition(ctx context.Context, monitorID string) (probe.Tra
 
 // Rollups.
 
-// AddRollups merges rollups with HINCRBY, one MULTI/EXEC per monitor (its keys share a slot).
+// AddRollups merges rollups into the stored buckets: the instance that counted a delta writes
+// the absolute totals it has counted into a bucket, in a field of its own, and readers sum the
+// fields (docs/storage.md, "Rollups on Redis").
 //
-// Commands are what the flush costs Redis (BENCHMARKS.md, "Several instances"): a field whose
-// increment is 0 is not sent (a missing field reads as 0), and a bucket's entry in its
-// monitor's index is added again only every indexMemoGenerations calls (about five minutes at
-// the engine's 30 s flushes; indexMemo), not at every flush that touches the bucket.
+// Each (monitor, resolution, bucket start) this process writes to has an entry in memory
+// (rollupTotals) with a field name unique to this process and to the entry (the store's random
+// run id and the entry's sequence number) and the totals written so far. A call adds each delta
+// to the entry's totals and writes them with one HSET of one packed field per bucket: no
+// MULTI/EXEC, no HINCRBY per counter, and one pipeline (one round trip) for every monitor. The
+// write is idempotent, so a flush that failed (or whose reply was lost after Redis applied it)
+// and is retried with the same deltas merged into the next ones counts nothing twice: the
+// totals in memory move only when the whole call succeeded. A restarted process, another
+// instance that takes a monitor over, or an entry dropped from memory and started again writes
+// a new field and never overwrites totals it does not hold. A write lost in a Sentinel failover
+// is healed by the next write to the bucket (it carries the whole total). Entries are dropped
+// once their bucket ended rollupGrace before the newest bucket this store was given (unless
+// their last write failed: the retry must land in the same field).
+//
+// Commands (BENCHMARKS.md, "Several instances"): one HSET per bucket touched, so a monitor
+// checked every 10 s costs one command per check at the engine's 30 s flushes (three buckets,
+// three checks); a bucket's entry in its monitor's index (ZADD, with the SADD of the monitor to
+// rollup-monitors) is added again only every indexMemoGenerations calls (indexMemo), not at
+// every flush that touches the bucket. Fields written by earlier versions with HINCRBY (runs,
+// failures, latency_ns, h<i>) are left as they are and still summed by readers.
 func (s *Store) AddRollups(ctx context.Context, rs []probe.Rollup) error {
-	byMonitor := map[string][]probe.Rollup{}
-	var order []string
-	for _, r := range rs {
-		if _, ok := byMonitor[r.MonitorID]; !ok {
-			order = append(order, r.MonitorID)
-		}
-		byMonitor[r.MonitorID] = append(byMonitor[r.MonitorID], r)
-	}
-	if len(order) == 0 {
+	if len(rs) == 0 {
 		return nil
 	}
-	members := make([]any, len(order))
-	for i, id := range order {
-		members[i] = id
+	t := s.totals
+	// One call at a time: a call reads the totals in memory and moves them only if it succeeds.
+	select {
+	case t.sem <- struct{}{}:
+	case <-ctx.Done():
+		return fmt.Errorf("add rollups: %w", ctx.Err())
 	}
-	if err := s.rdb.SAdd(ctx, s.metaKey("rollup-monitors"), members...).Err(); err != nil {
-		return fmt.Errorf("add rollups: %w", err)
+	defer func() { <-t.sem }()
+
+	type write struct {
+		e      *rollupTotal
+		totals probe.Rollup
 	}
+	writes := map[rollupEntry]*write{}
+	var order []rollupEntry
+	t.mu.Lock()
+	for _, r := range rs {
+		k := rollupEntry{r.MonitorID, r.Resolution, store.Millis(r.Start)}
+		w, ok := writes[k]
+		if !ok {
+			e := t.entry(k)
+			w = &write{e: e, totals: e.totals}
+			writes[k] = w
+			order = append(order, k)
+		}
+		w.totals.Merge(r)
+		if k.start > t.horizon {
+			t.horizon = k.start
+		}
+	}
+	t.mu.Unlock()
+
 	gen := s.indexed.next()
-	for _, id := range order {
-		var added []indexEntry
-		_, err := s.rdb.TxPipelined(ctx, func(p goredis.Pipeliner) error {
-			added = added[:0]
-			for _, r := range byMonitor[id] {
-				start := store.Millis(r.Start)
-				key := s.rollupKey(id, r.Resolution, start)
-				for _, f := range []struct {
-					name string
-					n    int64
-				}{{"runs", r.Runs}, {"failures", r.Failures}, {"latency_ns", int64(r.LatencySum)}} {
-					if f.n != 0 {
-						p.HIncrBy(ctx, key, f.name, f.n)
-					}
-				}
-				for i, n := range r.Histogram {
-					if n != 0 {
-						p.HIncrBy(ctx, key, "h"+strconv.Itoa(i), int64(n))
-					}
-				}
-				if e := (indexEntry{id, r.Resolution, start}); !s.indexed.has(e, gen) {
-					p.ZAdd(ctx, s.rollupIndexKey(id, r.Resolution), goredis.Z{Score: float64(start), Member: start})
-					added = append(added, e)
+	var added []indexEntry
+	var monitors []any
+	seen := map[string]bool{}
+	_, err := s.rdb.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		for _, k := range order {
+			w := writes[k]
+			// The index entry goes first: a bucket indexed but not written reads as empty and is
+			// pruned; a bucket written but not indexed would be invisible to readers and the prune.
+			if e := (indexEntry{k.monitor, k.res, k.start}); !s.indexed.has(e, gen) {
+				p.ZAdd(ctx, s.rollupIndexKey(k.monitor, k.res), goredis.Z{Score: float64(k.start), Member: k.start})
+				added = append(added, e)
+				if !seen[k.monitor] {
+					seen[k.monitor] = true
+					monitors = append(monitors, k.monitor)
 				}
 			}
-			return nil
-		})
-		if err != nil {
-			return fmt.Errorf("add rollups %s: %w", id, err)
+			p.HSet(ctx, s.rollupKey(k.monitor, k.res, k.start), w.e.field, packRollup(w.totals))
 		}
-		s.indexed.mark(added, gen)
+		if len(monitors) > 0 {
+			p.SAdd(ctx, s.metaKey("rollup-monitors"), monitors...)
+		}
+		return nil
+	})
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if err != nil {
+		for _, k := range order {
+			writes[k].e.failed = true // the retry must write the same field (it may hold the write)
+		}
+		return fmt.Errorf("add rollups: %w", err)
+	}
+	for _, k := range order {
+		w := writes[k]
+		w.e.totals, w.e.failed = w.totals, false
+	}
+	s.indexed.mark(added, gen)
+	t.sweep()
+	return nil
+}
+
+// rollupGrace is how long after its bucket ended (measured against the newest bucket start
+// this store was given) the totals a store wrote into it are kept in memory. A delta arriving
+// later (a flush retried after a long outage) starts a new field: still counted once.
+const rollupGrace = 15 * time.Minute
+
+// rollupTotals is what this store wrote into each rollup bucket, under which field (AddRollups).
+type rollupTotals struct {
+	sem     chan struct{} // one AddRollups at a time
+	mu      sync.Mutex
+	run     string // random, chosen at New: no other store writes fields starting with it
+	seq     uint64
+	horizon int64 // the newest bucket start given (Unix ms), the clock entries expire by
+	m       map[rollupEntry]*rollupTotal
+}
+
+type rollupEntry struct {
+	monitor string
+	res     probe.Resolution
+	start   int64 // Unix ms
+}
+
+type rollupTotal struct {
+	field  string       // the hash field this entry writes
+	totals probe.Rollup // written and acknowledged
+	failed bool         // the last write of this entry failed: Redis may hold more than totals
+}
+
+func newRollupTotals() *rollupTotals {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err) // crypto/rand does not fail on supported platforms
+	}
+	return &rollupTotals{sem: make(chan struct{}, 1), run: hex.EncodeToString(b[:]), m: map[rollupEntry]*rollupTotal{}}
+}
+
+// entry returns the entry of k, starting one (a new field) if there is none. t.mu is held.
+func (t *rollupTotals) entry(k rollupEntry) *rollupTotal {
+	e, ok := t.m[k]
+	if !ok {
+		t.seq++
+		e = &rollupTotal{field: packedPrefix + t.run + ":" + strconv.FormatUint(t.seq, 36)}
+		t.m[k] = e
+	}
+	return e
+}
+
+// sweep drops the entries of buckets that ended more than rollupGrace before the horizon. t.mu
+// is held.
+func (t *rollupTotals) sweep() {
+	for k, e := range t.m {
+		if !e.failed && k.start+(k.res.Width()+rollupGrace).Milliseconds() < t.horizon {
+			delete(t.m, k)
+		}
+	}
+}
+
+// forget drops the entries of res that start before cutoff (Unix ms): PruneRollups deleted them.
+func (t *rollupTotals) forget(res probe.Resolution, cutoff int64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for k := range t.m {
+		if k.res == res && k.start < cutoff {
+			delete(t.m, k)
+		}
+	}
+}
+
+// packedPrefix starts the name of every packed field of a rollup hash: "w:<run id>:<sequence>".
+const packedPrefix = "w:"
+
+// packRollup is the value of a packed field: runs, failures, latency_ns and the histogram's
+// counts, in decimal, separated by commas; trailing zero counts are left out.
+func packRollup(r probe.Rollup) string {
+	h := len(r.Histogram)
+	for h > 0 && r.Histogram[h-1] == 0 {
+		h--
+	}
+	b := make([]byte, 0, 48)
+	b = strconv.AppendInt(b, r.Runs, 10)
+	b = append(b, ',')
+	b = strconv.AppendInt(b, r.Failures, 10)
+	b = append(b, ',')
+	b = strconv.AppendInt(b, int64(r.LatencySum), 10)
+	for _, n := range r.Histogram[:h] {
+		b = append(b, ',')
+		b = strconv.AppendUint(b, n, 10)
+	}
+	return string(b)
+}
+
+// addRollupHash adds the fields of a stored rollup hash to r: the packed fields of every writer
+// and the counters earlier versions incremented with HINCRBY. Unknown fields are skipped.
+func addRollupHash(r *probe.Rollup, fields map[string]string) error {
+	for k, v := range fields {
+		if strings.HasPrefix(k, packedPrefix) {
+			var n [3 + probe.HistogramBuckets]int64
+			parts := strings.Split(v, ",")
+			if len(parts) < 3 || len(parts) > len(n) {
+				return fmt.Errorf("rollup field %s: %q is not packed totals", k, v)
+			}
+			for i, p := range parts {
+				x, err := strconv.ParseInt(p, 10, 64)
+				if err != nil {
+					return fmt.Errorf("rollup field %s: %w", k, err)
+				}
+				n[i] = x
+			}
+			r.Runs += n[0]
+			r.Failures += n[1]
+			r.LatencySum += time.Duration(n[2])
+			for i := range r.Histogram {
+				r.Histogram[i] += uint64(n[3+i])
+			}
+			continue
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		switch {
+		case k == "runs":
+			r.Runs += n
+		case k == "failures":
+			r.Failures += n
+		case k == "latency_ns":
+			r.LatencySum += time.Duration(n)
+		case strings.HasPrefix(k, "h"):
+			i, ierr := strconv.Atoi(k[1:])
+			if ierr != nil || i < 0 || i >= len(r.Histogram) {
+				continue
+			}
+			r.Histogram[i] += uint64(n)
+		default:
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("rollup field %s: %w", k, err)
+		}
 	}
 	return nil
 }
@@ -593,10 +776,8 @@ func (s *Store) MonitorRollups(ctx context.Context, monitorID string, res probe.
 		}
 		ms, _ := strconv.ParseInt(starts[i], 10, 64)
 		r := probe.Rollup{MonitorID: monitorID, Resolution: res, Start: store.FromMillis(ms)}
-		num := func(k string) int64 { n, _ := strconv.ParseInt(fields[k], 10, 64); return n }
-		r.Runs, r.Failures, r.LatencySum = num("runs"), num("failures"), time.Duration(num("latency_ns"))
-		for j := range r.Histogram {
-			r.Histogram[j] = uint64(num("h" + strconv.Itoa(j)))
+		if err := addRollupHash(&r, fields); err != nil {
+			return nil, fmt.Errorf("rollups %s: %w", monitorID, err)
 		}
 		out = append(out, r)
 	}
@@ -613,6 +794,7 @@ func (s *Store) PruneRollups(ctx context.Context, res probe.Resolution, cutoff t
 	}
 	max := "(" + strconv.FormatInt(store.Millis(cutoff), 10)
 	s.indexed.forget(res, store.Millis(cutoff))
+	s.totals.forget(res, store.Millis(cutoff))
 	for _, id := range monitors {
 		index := s.rollupIndexKey(id, res)
 		old, err := s.rdb.ZRangeByScore(ctx, index, &goredis.ZRangeBy{Min: "-inf", Max: max}).Result()
