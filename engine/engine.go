@@ -961,7 +961,10 @@ func (e *Engine) markAllUnknown(ctx context.Context, at time.Time, reason string
 }
 
 // FlushRollups writes the rollups gathered since the last flush in one batch. On failure they
-// are kept and retried at the next flush.
+// are kept and retried at the next flush, merged into the deltas gathered meanwhile: a store
+// must count a delta once even when the failed write was applied and only its reply lost (the
+// Redis store writes absolute totals per writer and bucket, store/redis AddRollups; SQLite
+// commits or not).
 func (e *Engine) FlushRollups(ctx context.Context) error {
 	e.mu.Lock()
 	pending := e.rollups
