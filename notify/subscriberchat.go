@@ -24,25 +24,13 @@ type subscriberChat struct {
 }
 
 func (c *subscriberChat) Send(ctx context.Context, d Delivery) error {
-	n := d.Notification
-	p, err := decodePayload(n)
-	if err != nil {
-		return err
-	}
 	f := c.f
-	f.attempt(n)
-	sub, err := f.subscriberFor(ctx, p)
+	o, err := f.owed(ctx, d.Notification)
 	if err != nil {
 		return err
 	}
-	ev, err := f.view.load(ctx, p.Seq, p.EventID)
-	if err != nil {
-		return err
-	}
-	if _, err := f.view.components(ctx); err != nil {
-		return err
-	}
-	data := f.mailData(sub, p.Purpose, ev)
+	sub := o.sub
+	data := f.mailData(sub, o.p.Purpose, o.ev)
 	data.Heading = data.Subject // a chat post has no subject line: its first line says it
 	var text bytes.Buffer
 	if err := subscriberText.Execute(&text, data); err != nil {

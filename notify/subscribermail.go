@@ -253,26 +253,41 @@ func (f *Fanout) subscriberFor(ctx context.Context, p subscriberPayload) (store.
 	return sub, nil
 }
 
+// owed is what every subscriber channel reads before it sends a row: the payload, the
+// subscriber (a row no longer owed ends in Cancel), the event and the components it names.
+// The attempt is counted once the row is known to be a subscriber's.
+type owed struct {
+	p   subscriberPayload
+	sub store.Subscriber
+	ev  events.Event
+	cs  componentIndex
+}
+
+func (f *Fanout) owed(ctx context.Context, n store.Notification) (owed, error) {
+	var o owed
+	var err error
+	if o.p, err = decodePayload(n); err != nil {
+		return o, err
+	}
+	f.attempt(n)
+	if o.sub, err = f.subscriberFor(ctx, o.p); err != nil {
+		return o, err
+	}
+	if o.ev, err = f.view.load(ctx, o.p.Seq, o.p.EventID); err != nil {
+		return o, err
+	}
+	o.cs, err = f.view.components(ctx)
+	return o, err
+}
+
 func (m *subscriberMail) Send(ctx context.Context, d Delivery) error {
 	n := d.Notification
-	p, err := decodePayload(n)
+	o, err := m.f.owed(ctx, n)
 	if err != nil {
 		return err
 	}
-	m.f.attempt(n)
-	sub, err := m.f.subscriberFor(ctx, p)
-	if err != nil {
-		return err
-	}
-	ev, err := m.f.view.load(ctx, p.Seq, p.EventID)
-	if err != nil {
-		return err
-	}
-	if _, err := m.f.view.components(ctx); err != nil {
-		return err
-	}
-	data := m.f.mailData(sub, p.Purpose, ev)
-	msg, err := m.build(n, sub, data, p.Purpose == purposeEvent)
+	data := m.f.mailData(o.sub, o.p.Purpose, o.ev)
+	msg, err := m.build(n, o.sub, data, o.p.Purpose == purposeEvent)
 	if err != nil {
 		return err
 	}
@@ -499,25 +514,12 @@ func newSubscriberHTTPClient(allowPrivate bool) *http.Client {
 type subscriberWebhook struct{ f *Fanout }
 
 func (w *subscriberWebhook) Send(ctx context.Context, d Delivery) error {
-	n := d.Notification
-	p, err := decodePayload(n)
+	n, f := d.Notification, w.f
+	o, err := f.owed(ctx, n)
 	if err != nil {
 		return err
 	}
-	f := w.f
-	f.attempt(n)
-	sub, err := f.subscriberFor(ctx, p)
-	if err != nil {
-		return err
-	}
-	ev, err := f.view.load(ctx, p.Seq, p.EventID)
-	if err != nil {
-		return err
-	}
-	cs, err := f.view.components(ctx)
-	if err != nil {
-		return err
-	}
+	sub, ev, cs := o.sub, o.ev, o.cs
 	names := make(map[string]string, len(cs.byID))
 	for id, c := range cs.byID {
 		if !cs.hidden[id] {

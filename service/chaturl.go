@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"unicode"
 
 	"github.com/nicholas-fedor/shoutrrr/pkg/router"
 )
@@ -71,15 +70,9 @@ func chatWebhooks(u *url.URL) (string, bool) {
 // (or a Slack or Discord https webhook address, turned into one), at most 2,048 bytes, whose
 // destination host is public unless allowPrivate. It returns the URL as stored.
 func CheckChatURL(ctx context.Context, resolver *net.Resolver, raw string, allowPrivate bool) (string, error) {
-	u := strings.TrimSpace(raw)
-	if u == "" {
-		return "", errors.New("is required")
-	}
-	if len(u) > maxURLLength {
-		return "", fmt.Errorf("is longer than %d characters", maxURLLength)
-	}
-	if strings.IndexFunc(u, func(r rune) bool { return unicode.IsControl(r) || unicode.IsSpace(r) }) >= 0 {
-		return "", errors.New("must not contain spaces or control characters")
+	u, err := urlText(raw)
+	if err != nil {
+		return "", err
 	}
 	parsed, err := url.Parse(u)
 	if err != nil || parsed.Scheme == "" {

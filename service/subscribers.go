@@ -198,9 +198,9 @@ var nonPublic = []netip.Prefix{
 // ErrPrivateAddress: a webhook's host is, or resolves to, an address that is not public.
 var ErrPrivateAddress = errors.New("not a public address")
 
-// CheckWebhookURL accepts an absolute http or https URL without credentials whose host
-// resolves, and only to public addresses unless allowPrivate.
-func CheckWebhookURL(ctx context.Context, resolver *net.Resolver, raw string, allowPrivate bool) (string, error) {
+// urlText is the text rules every subscriber URL follows (webhook or chat): trimmed, present,
+// at most maxURLLength bytes, no spaces or control characters.
+func urlText(raw string) (string, error) {
 	u := strings.TrimSpace(raw)
 	if u == "" {
 		return "", errors.New("is required")
@@ -210,6 +210,16 @@ func CheckWebhookURL(ctx context.Context, resolver *net.Resolver, raw string, al
 	}
 	if strings.IndexFunc(u, func(r rune) bool { return unicode.IsControl(r) || unicode.IsSpace(r) }) >= 0 {
 		return "", errors.New("must not contain spaces or control characters")
+	}
+	return u, nil
+}
+
+// CheckWebhookURL accepts an absolute http or https URL without credentials whose host
+// resolves, and only to public addresses unless allowPrivate.
+func CheckWebhookURL(ctx context.Context, resolver *net.Resolver, raw string, allowPrivate bool) (string, error) {
+	u, err := urlText(raw)
+	if err != nil {
+		return "", err
 	}
 	parsed, err := url.Parse(u)
 	if err != nil || parsed.Host == "" || parsed.Opaque != "" {
