@@ -62,6 +62,11 @@ func (c *Channels) Sync(ctx context.Context) error {
 		next.targets[st.ID], next.chans[st.ID], next.versions[st.ID] = t, ch, st.Version
 	}
 	c.api.Store(next)
+	for id, ch := range old.chans { // replaced or dropped: its idle connections are closed
+		if next.chans[id] != ch {
+			closeChannel(ch)
+		}
+	}
 	return nil
 }
 

@@ -267,6 +267,23 @@ func (c *Channels) AllTargets() []Target {
 	return out
 }
 
+// Close closes what the channels keep open (the email channels' idle SMTP connections). A send
+// still in flight closes its own connection when done.
+func (c *Channels) Close() {
+	for _, ch := range c.chans {
+		closeChannel(ch)
+	}
+	for _, ch := range c.api.Load().chans {
+		closeChannel(ch)
+	}
+}
+
+func closeChannel(ch Channel) {
+	if cl, ok := ch.(io.Closer); ok {
+		_ = cl.Close()
+	}
+}
+
 // Send delivers d to its target, bounded by the target's timeout.
 func (c *Channels) Send(ctx context.Context, d Delivery) error {
 	t, ch, ok := c.lookup(d.Notification.Target)

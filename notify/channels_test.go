@@ -61,6 +61,7 @@ func channels(t *testing.T, o notify.ChannelOptions) *notify.Channels {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(c.Close)
 	return c
 }
 

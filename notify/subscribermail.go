@@ -13,7 +13,6 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	texttemplate "text/template"
 	"time"
@@ -222,7 +221,7 @@ func newSubscriberMail(f *Fanout) (*subscriberMail, error) {
 	if err != nil {
 		return nil, fmt.Errorf("subscribers' mail: %w", err)
 	}
-	return &subscriberMail{f: f, e: e, pool: &smtpPool{e: e, sem: make(chan struct{}, f.o.MailConnections)}}, nil
+	return &subscriberMail{f: f, e: e, pool: newSMTPPool(e, f.o.MailConnections)}, nil
 }
 
 func decodePayload(n store.Notification) (subscriberPayload, error) {
@@ -406,75 +405,6 @@ func (m *subscriberMail) build(n store.Notification, sub store.Subscriber, d sub
 	msg.SetBodyString(gomail.TypeTextPlain, text.String())
 	msg.AddAlternativeString(gomail.TypeTextHTML, html.String())
 	return msg, nil
-}
-
-// smtpPool keeps up to cap(sem) connections to the mail server open between mails: a fan-out
-// of many mails costs one connection setup (and TLS handshake, and login) per connection, not
-// per mail. A connection idle for 30 s is closed before use; one that failed is dropped.
-type smtpPool struct {
-	e    *email
-	sem  chan struct{}
-	mu   sync.Mutex
-	idle []*pooledSMTP
-}
-
-type pooledSMTP struct {
-	c    *gomail.Client
-	used time.Time
-}
-
-const smtpIdle = 30 * time.Second
-
-func (p *smtpPool) send(ctx context.Context, msg *gomail.Msg) error {
-	select {
-	case p.sem <- struct{}{}:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	defer func() { <-p.sem }()
-	p.mu.Lock()
-	var pc *pooledSMTP
-	if n := len(p.idle); n > 0 {
-		pc, p.idle = p.idle[n-1], p.idle[:n-1]
-	}
-	p.mu.Unlock()
-	if pc != nil && time.Since(pc.used) > smtpIdle {
-		_ = pc.c.Close()
-		pc = nil
-	}
-	if pc == nil {
-		c, err := p.e.client(gomail.WithoutNoop())
-		if err != nil {
-			return &Permanent{Err: err}
-		}
-		if err := c.DialWithContext(ctx); err != nil {
-			return fmt.Errorf("connect to the mail server: %w", err)
-		}
-		pc = &pooledSMTP{c: c}
-	}
-	if err := pc.c.Send(msg); err != nil {
-		_ = pc.c.Close()
-		var se *gomail.SendError
-		if errors.As(err, &se) && !se.IsTemp() && se.Reason == gomail.ErrSMTPRcptTo {
-			return &Permanent{Err: err} // the server refused the address for good
-		}
-		return err
-	}
-	pc.used = time.Now()
-	p.mu.Lock()
-	p.idle = append(p.idle, pc)
-	p.mu.Unlock()
-	return nil
-}
-
-// close closes the idle connections.
-func (p *smtpPool) close() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, pc := range p.idle {
-		_ = pc.c.Close()
-	}
-	p.idle = nil
 }
 
 // Close closes the fan-out's idle mail connections.

@@ -177,6 +177,7 @@ func notifyTest(args []string, stdout, stderr io.Writer) int {
 	defer st.Close()
 	chans, err := notifyChannels(cfg, clock, st)
 	if err == nil {
+		defer chans.Close()
 		err = chans.Sync(ctx) // the targets made through the admin API
 	}
 	if err != nil {

@@ -73,6 +73,7 @@ func serveConfig(ctx context.Context, cfg *configs.Config, devAssets string, log
 	if err != nil {
 		return err
 	}
+	defer chans.Close() // the email targets' idle SMTP connections
 	svc := service.New(service.Options{Store: st, Clock: clock, Bus: bus, Logger: log,
 		Policies: cfg.SLAPolicies(), DefaultPolicy: cfg.DefaultPolicy, Targets: chans, TargetsUsedBy: targetsUsedBy(cfg), Subscribers: subscriberOptions(cfg)})
 	if err := syncAgain(func() error { return svc.Components.Sync(ctx, cfg.ComponentList(clock.Now())) }); err != nil {

@@ -86,6 +86,9 @@ type SMTPServer struct {
 	mail []Mail
 	o    SMTPOptions
 	srv  *smtp.Server
+	// conns counts the connections accepted; open are those the server may still hold.
+	conns int
+	open  []net.Conn
 }
 
 // StartSMTP starts an SMTP server on a free loopback port, stopped when the test ends.
@@ -115,7 +118,7 @@ func StartSMTP(t testing.TB, o SMTPOptions) *SMTPServer {
 	}
 	addr := ln.Addr().(*net.TCPAddr)
 	s.Host, s.Port, s.srv = "127.0.0.1", addr.Port, srv
-	go func() { _ = srv.Serve(ln) }()
+	go func() { _ = srv.Serve(countingListener{ln, s}) }()
 	t.Cleanup(func() { _ = srv.Close() })
 	return s
 }
@@ -125,6 +128,42 @@ func (s *SMTPServer) Mail() []Mail {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]Mail(nil), s.mail...)
+}
+
+// Connections is how many connections the server has accepted.
+func (s *SMTPServer) Connections() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.conns
+}
+
+// DropConnections closes every connection accepted so far, as a server does with idle sessions
+// (or a restart): the client finds out at its next command.
+func (s *SMTPServer) DropConnections() {
+	s.mu.Lock()
+	open := s.open
+	s.open = nil
+	s.mu.Unlock()
+	for _, c := range open {
+		_ = c.Close()
+	}
+}
+
+// countingListener counts and keeps the connections the server accepts.
+type countingListener struct {
+	net.Listener
+	s *SMTPServer
+}
+
+func (l countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err == nil {
+		l.s.mu.Lock()
+		l.s.conns++
+		l.s.open = append(l.s.open, c)
+		l.s.mu.Unlock()
+	}
+	return c, err
 }
 
 type session struct {
