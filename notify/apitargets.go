@@ -63,7 +63,7 @@ func (c *Channels) Sync(ctx context.Context) error {
 	}
 	c.api.Store(next)
 	for id, ch := range old.chans { // replaced or dropped: its idle connections are closed
-		if next.chans[id] != ch {
+		if v, kept := next.versions[id]; !kept || v != old.versions[id] {
 			closeChannel(ch)
 		}
 	}
