@@ -193,10 +193,10 @@ type pooledSMTP struct {
 
 const (
 	// smtpPerConnection is how many mails go over one connection before it is closed and a fresh
-	// one opened: relays cap the mails of a session (Postfix's smtpd_client_message_rate_limit,
-	// Exchange's 100 messages per connection by default, Amazon SES and others similar) and
-	// answer 421 past it; closing first keeps every mail clear of that, and spreads a long
-	// fan-out over the servers behind the relay's name. At 100 the setup costs 1 % of the mails.
+	// one opened: relays may cap the mails of a session and answer 421 past it (a 421 at MAIL
+	// on a reused connection is retried on a new one, see send), and a connection that lives
+	// for a whole fan-out pins it to one of the servers behind the relay's name. At 100 the
+	// setup costs 1 % of the mails.
 	smtpPerConnection = 100
 	// smtpIdle is how long an idle connection is kept: servers drop idle sessions (RFC 5321
 	// allows 5 minutes; busy relays often 30 to 60 s), and a connection dropped by the server
