@@ -208,8 +208,13 @@ func (e *Engine) judge(ctx context.Context, r *runner, trigger time.Time) {
 	if !trigger.IsZero() && v.State != probe.StateDown || at.IsZero() {
 		at = cmp.Or(trigger, e.opts.Clock.Now())
 	}
-	if at.Before(r.combinedAt) {
-		at = r.combinedAt
+	// Transitions of one monitor are strictly ordered in the stores' millisecond: two
+	// announcements judged in the same millisecond (two locations recovering together: down,
+	// degraded, up) would otherwise record two transitions, and two status changes, at one
+	// instant, and which is the last would be the stores' tie-break, not the order they
+	// happened in (LastTransition, the page's status). The later one moves on by a millisecond.
+	if last := r.combinedAt.Truncate(time.Millisecond); !r.combinedAt.IsZero() && !at.Truncate(time.Millisecond).After(last) {
+		at = last.Add(time.Millisecond)
 	}
 	tr := probe.Transition{MonitorID: r.m.ID, At: at.UTC(), From: r.combined, To: v.State, Reason: v.Reason}
 	r.combined, r.combinedAt = v.State, tr.At

@@ -214,6 +214,17 @@ func TestLocationsQuorum(t *testing.T) {
 	other := locations[rest[0].name]
 	tgt.set(other)
 	waitFor("failing from "+other+" of two", probe.StateDegraded, "failing from 1 of 2 locations: "+other)
+	// Every transition has its own millisecond, in the order they happened: two locations
+	// recovering together are recorded down, degraded, up, and the last one is the last.
+	all, err := st.MonitorTransitions(t.Context(), "edge", time.Unix(0, 0), time.Now().Add(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i < len(all); i++ {
+		if !all[i].At.After(all[i-1].At) {
+			t.Errorf("transitions %d and %d share or reverse their instant: %+v, %+v", i-1, i, all[i-1], all[i])
+		}
+	}
 	if out := rest[0].p.out.String() + rest[1].p.out.String(); !strings.Contains(out, "checked from fewer locations than they ask") {
 		t.Error("no instance logged that the monitor is checked from fewer locations than it asks")
 	}
