@@ -426,17 +426,25 @@ func (s *Server) confirm(c echo.Context) error {
 		return err
 	}
 	sub, err := s.svc.Subscribers.Confirm(c.Request().Context(), by(c), linkToken(c))
+	return s.subscriptionAnswer(c, http.StatusOK, "confirmed", "", sub, err, "")
+}
+
+// subscriptionAnswer answers a subscriber's link: subscription.html at step for sub with its
+// status code (and a field's error, if any), or, when the service refused, the bad-link page
+// for a bad or expired link and the error itself otherwise.
+func (s *Server) subscriptionAnswer(c echo.Context, code int, step, token string, sub store.Subscriber, err error, fieldError string) error {
 	if errors.Is(err, service.ErrBadLink) {
 		return s.badLink(c, err)
 	}
 	if err != nil {
 		return err
 	}
-	v, err := s.subscriptionView(c, "confirmed", "", sub)
+	v, err := s.subscriptionView(c, step, token, sub)
 	if err != nil {
 		return err
 	}
-	return s.render(c, http.StatusOK, "subscription.html", v)
+	v.FieldError = fieldError
+	return s.render(c, code, "subscription.html", v)
 }
 
 // managePage: GET /subscriptions/manage?t=.
@@ -444,17 +452,7 @@ func (s *Server) managePage(c echo.Context) error {
 	privatePage(c)
 	token := linkToken(c)
 	sub, err := s.svc.Subscribers.Open(c.Request().Context(), token)
-	if errors.Is(err, service.ErrBadLink) {
-		return s.badLink(c, err)
-	}
-	if err != nil {
-		return err
-	}
-	v, err := s.subscriptionView(c, "manage", token, sub)
-	if err != nil {
-		return err
-	}
-	return s.render(c, http.StatusOK, "subscription.html", v)
+	return s.subscriptionAnswer(c, http.StatusOK, "manage", token, sub, err, "")
 }
 
 // manage: POST /subscriptions/manage: the components, the language, status changes, resuming a
@@ -471,35 +469,14 @@ func (s *Server) manage(c echo.Context) error {
 		ch.Components = form["components"]
 		if len(ch.Components) == 0 {
 			sub, err := s.svc.Subscribers.Open(c.Request().Context(), token)
-			if errors.Is(err, service.ErrBadLink) {
-				return s.badLink(c, err)
-			}
-			if err != nil {
-				return err
-			}
-			v, err := s.subscriptionView(c, "manage", token, sub)
-			if err != nil {
-				return err
-			}
-			v.FieldError = s.locale(c).T("subscribe.error_none_chosen")
-			return s.render(c, http.StatusUnprocessableEntity, "subscription.html", v)
+			return s.subscriptionAnswer(c, http.StatusUnprocessableEntity, "manage", token, sub, err, s.locale(c).T("subscribe.error_none_chosen"))
 		}
 	}
 	sub, err := s.svc.Subscribers.Change(c.Request().Context(), by(c), token, ch)
-	var ve *service.ValidationError
-	switch {
-	case errors.Is(err, service.ErrBadLink):
-		return s.badLink(c, err)
-	case errors.As(err, &ve):
+	if ve := (*service.ValidationError)(nil); errors.As(err, &ve) {
 		return validationError(ve.Fields)
-	case err != nil:
-		return err
 	}
-	v, err := s.subscriptionView(c, "saved", token, sub)
-	if err != nil {
-		return err
-	}
-	return s.render(c, http.StatusOK, "subscription.html", v)
+	return s.subscriptionAnswer(c, http.StatusOK, "saved", token, sub, err, "")
 }
 
 // unsubscribePage: GET /subscriptions/unsubscribe?t= asks first: a prefetched link leaves
@@ -508,17 +485,7 @@ func (s *Server) unsubscribePage(c echo.Context) error {
 	privatePage(c)
 	token := linkToken(c)
 	sub, err := s.svc.Subscribers.Open(c.Request().Context(), token)
-	if errors.Is(err, service.ErrBadLink) {
-		return s.badLink(c, err)
-	}
-	if err != nil {
-		return err
-	}
-	v, err := s.subscriptionView(c, "leave", token, sub)
-	if err != nil {
-		return err
-	}
-	return s.render(c, http.StatusOK, "subscription.html", v)
+	return s.subscriptionAnswer(c, http.StatusOK, "leave", token, sub, err, "")
 }
 
 // unsubscribe: POST /subscriptions/unsubscribe?t=, RFC 8058's one-click unsubscribe (a body of
