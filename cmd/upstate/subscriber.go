@@ -23,7 +23,7 @@ import (
 const subscriberUsage = `Usage: upstate subscriber list|add|remove|export|import|hash [flags] (-server URL, UPSTATE_TOKEN with the admin scope)
 
   upstate subscriber list [-state pending|confirmed|suspended] [-channel email|webhook] [-component ID] [-all]
-  upstate subscriber add ADDRESS [-webhook URL] [-components api,db] [-language zh-Hans] [-component-updates] [-confirmed]
+  upstate subscriber add ADDRESS [-webhook URL | -chat URL] [-components api,db] [-language zh-Hans] [-component-updates] [-confirmed]
   upstate subscriber remove ID                 delete a subscriber for real (a person's request)
   upstate subscriber export [-state S] [-out FILE]   CSV of every subscriber
   upstate subscriber import [-confirmed] FILE  CSV with an address column (the export's columns), any size
