@@ -215,10 +215,12 @@ func (s *Store) withStatus(ctx context.Context, cs []component.Component) error 
 	if len(cs) == 0 {
 		return nil
 	}
-	cmds := make([]*goredis.ZSliceCmd, len(cs))
+	// The last member by rank is the latest change (score, then member, as a range by score
+	// would order them); by rank it is the cheapest read on both sides.
+	cmds := make([]*goredis.StringSliceCmd, len(cs))
 	_, err := s.rdb.Pipelined(ctx, func(p goredis.Pipeliner) error {
 		for i, c := range cs {
-			cmds[i] = p.ZRevRangeByScoreWithScores(ctx, s.timelineKey(c.ID), &goredis.ZRangeBy{Max: "+inf", Min: "-inf", Count: 1})
+			cmds[i] = p.ZRange(ctx, s.timelineKey(c.ID), -1, -1)
 		}
 		return nil
 	})
@@ -230,7 +232,7 @@ func (s *Store) withStatus(ctx context.Context, cs []component.Component) error 
 		if len(zs) == 0 {
 			continue
 		}
-		ch, err := decodeChange(cs[i].ID, zs[0].Member.(string))
+		ch, err := decodeChange(cs[i].ID, zs[0])
 		if err != nil {
 			return err
 		}
