@@ -1,10 +1,8 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -98,30 +96,8 @@ func TestExamplePagesEscalatesAndResolves(t *testing.T) {
 	}, func(s string) string {
 		return mustReplace(t, s, "{after: 10m, notify: [oncall-secondary]}", "{after: 3s, notify: [oncall-secondary]}")
 	})
-	cfg, err := configs.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	code, token, stderr := runCLI("keys", "create", "-config", path, "-name", "e2e", "-scope", "read")
-	if code != 0 {
-		t.Fatalf("keys create: %s", stderr)
-	}
-	token = strings.TrimSpace(token)
-
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() { done <- serveConfig(ctx, cfg, "", slog.New(slog.DiscardHandler)) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("serve: %v", err)
-			}
-		case <-time.After(20 * time.Second):
-			t.Error("serve did not stop")
-		}
-	})
+	token := createKey(t, path, "e2e", "read")
+	serveInProcess(t, path)
 	get := func(path string) string {
 		req, _ := http.NewRequest("GET", "http://"+addr+path, nil)
 		req.Header.Set("Authorization", "Bearer "+token)

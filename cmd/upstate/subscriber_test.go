@@ -1,10 +1,8 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -17,7 +15,6 @@ import (
 	"time"
 
 	"github.com/upstate-dev/upstate/apikey"
-	"github.com/upstate-dev/upstate/configs"
 	"github.com/upstate-dev/upstate/service"
 	"github.com/upstate-dev/upstate/store"
 )
@@ -124,29 +121,8 @@ func TestExampleSubscribeConfirmNoticeUnsubscribe(t *testing.T) {
 		s = mustReplace(t, s, "    port: 1025\n", "    port: "+smtpPort+"\n")
 		return mustReplace(t, s, "  sla_warnings: [0.5, 0.8]", "  sla_warnings: [0.5, 0.8]\n  poll: 100ms")
 	}, func(s string) string { return s })
-	cfg, err := configs.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	code, token, stderr := runCLI("keys", "create", "-config", path, "-name", "e2e", "-scope", "admin")
-	if code != 0 {
-		t.Fatalf("keys create: %s", stderr)
-	}
-	token = strings.TrimSpace(token)
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() { done <- serveConfig(ctx, cfg, "", slog.New(slog.DiscardHandler)) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("serve: %v", err)
-			}
-		case <-time.After(20 * time.Second):
-			t.Error("serve did not stop")
-		}
-	})
+	token := createKey(t, path, "e2e", "admin")
+	serveInProcess(t, path)
 	base := "http://" + addr
 	waitUntil(t, 30*time.Second, "serve answers", func() bool { c, _ := get(base + "/healthz"); return c == 200 })
 	if c, page := get(base + "/"); c != 200 || !strings.Contains(page, `href="/subscribe"`) {

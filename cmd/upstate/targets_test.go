@@ -2,10 +2,8 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -13,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/upstate-dev/upstate/configs"
 	"github.com/upstate-dev/upstate/internal/redistest"
 	"github.com/upstate-dev/upstate/notify/notifytest"
 )
@@ -37,29 +34,8 @@ func TestAPITargetWithoutRestart(t *testing.T) {
 		s = mustReplace(t, s, "  sla_warnings: [0.5, 0.8]", "  sla_warnings: [0.5, 0.8]\n  poll: 100ms")
 		return s
 	}, func(s string) string { return s })
-	cfg, err := configs.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	code, token, stderr := runCLI("keys", "create", "-config", path, "-name", "ops", "-scope", "admin")
-	if code != 0 {
-		t.Fatalf("keys create: %s", stderr)
-	}
-	token = strings.TrimSpace(token)
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() { done <- serveConfig(ctx, cfg, "", slog.New(slog.DiscardHandler)) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("serve: %v", err)
-			}
-		case <-time.After(20 * time.Second):
-			t.Error("serve did not stop")
-		}
-	})
+	token := createKey(t, path, "ops", "admin")
+	serveInProcess(t, path)
 	call := func(method, path, body string) (int, string) {
 		req, _ := http.NewRequest(method, "http://"+addr+path, strings.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+token)
@@ -163,30 +139,9 @@ func TestAPITargetOnTwoInstances(t *testing.T) {
 		}, func(s string) string { return s })
 		instances = append(instances, instance{addr, path})
 	}
-	code, token, stderr := runCLI("keys", "create", "-config", instances[0].path, "-name", "ops", "-scope", "admin")
-	if code != 0 {
-		t.Fatalf("keys create: %s", stderr)
-	}
-	token = strings.TrimSpace(token)
+	token := createKey(t, instances[0].path, "ops", "admin")
 	for _, in := range instances {
-		cfg, err := configs.Load(in.path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(t.Context())
-		done := make(chan error, 1)
-		go func() { done <- serveConfig(ctx, cfg, "", slog.New(slog.DiscardHandler)) }()
-		t.Cleanup(func() {
-			cancel()
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Errorf("serve: %v", err)
-				}
-			case <-time.After(20 * time.Second):
-				t.Error("serve did not stop")
-			}
-		})
+		serveInProcess(t, in.path)
 	}
 	call := func(addr, method, path, body string) (int, string) {
 		req, _ := http.NewRequest(method, "http://"+addr+path, strings.NewReader(body))
