@@ -256,6 +256,9 @@ func (s *Store) Import(ctx context.Context, records []store.Record) error {
 			return fmt.Errorf("import: %w", err)
 		}
 	}
+	if err := s.copyAllStatuses(ctx); err != nil { // statusnow.go
+		return fmt.Errorf("import: %w", err)
+	}
 	if err := s.importedDays(ctx); err != nil { // the daily aggregates, if a zone is kept (pagereads.go)
 		return fmt.Errorf("import: %w", err)
 	}

@@ -503,7 +503,7 @@ func (s *Store) appendStatus(ctx context.Context, ch component.Change) error {
 	}
 	tl := s.timelineKey(ch.ComponentID)
 	if zone == "" {
-		return s.rdb.ZAdd(ctx, tl, z).Err()
+		return s.addChange(ctx, s.rdb, ch.ComponentID, z).Err()
 	}
 	loc, err := time.LoadLocation(zone)
 	if err != nil {
@@ -576,7 +576,7 @@ func (s *Store) appendStatus(ctx context.Context, ch component.Change) error {
 				}
 			}
 			_, err := tx.TxPipelined(ctx, func(p goredis.Pipeliner) error {
-				p.ZAdd(ctx, tl, z)
+				s.addChange(ctx, p, id, z)
 				if built.Val() == 0 {
 					p.Del(ctx, dk)
 					p.Set(ctx, bk, "1", 0)

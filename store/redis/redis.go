@@ -35,7 +35,10 @@ import (
 )
 
 // SchemaVersion is the key layout version this build writes, kept at <prefix>:{meta}:schema.
-const SchemaVersion = 1
+//
+// 2: the current-status hash (statusnow.go), filled from the timelines when a version 1 store
+// is opened.
+const SchemaVersion = 2
 
 // Store is the Redis backend.
 type Store struct {
@@ -45,6 +48,10 @@ type Store struct {
 	indexed *indexMemo
 	// totals remembers what this store wrote into each rollup bucket lately (AddRollups).
 	totals *rollupTotals
+	// cluster: a Redis Cluster, where no script may touch two hash tags (statusnow.go).
+	cluster bool
+	// decoded remembers the components listed last, by their stored text (ListComponents).
+	decoded *componentMemo
 }
 
 var _ store.Store = (*Store)(nil)
@@ -84,7 +91,9 @@ func New(ctx context.Context, rdb goredis.UniversalClient, prefix string) (*Stor
 		prefix = "upstate"
 	}
 	rdb.AddHook(unavailableHook{}) // unavailable.go: connection failures become store.ErrUnavailable
-	s := &Store{rdb: rdb, prefix: prefix, indexed: &indexMemo{seen: map[indexEntry]uint64{}}, totals: newRollupTotals()}
+	s := &Store{rdb: rdb, prefix: prefix, indexed: &indexMemo{seen: map[indexEntry]uint64{}}, totals: newRollupTotals(),
+		decoded: &componentMemo{byText: map[string]component.Component{}}}
+	_, s.cluster = rdb.(*goredis.ClusterClient)
 	if err := rdb.SetNX(ctx, s.metaKey("schema"), SchemaVersion, 0).Err(); err != nil {
 		return nil, fmt.Errorf("redis: %w", err)
 	}
@@ -94,6 +103,14 @@ func New(ctx context.Context, rdb goredis.UniversalClient, prefix string) (*Stor
 	}
 	if v > SchemaVersion {
 		return nil, fmt.Errorf("redis: key layout version %d is newer than this build's %d", v, SchemaVersion)
+	}
+	if v < 2 { // version 2 added the current-status hash (statusnow.go)
+		if err := s.copyAllStatuses(ctx); err != nil {
+			return nil, fmt.Errorf("redis: %w", err)
+		}
+		if err := rdb.Set(ctx, s.metaKey("schema"), SchemaVersion, 0).Err(); err != nil {
+			return nil, fmt.Errorf("redis: %w", err)
+		}
 	}
 	if err := s.indexExisting(ctx); err != nil { // incidents stored before their indexes (pagereads.go)
 		return nil, fmt.Errorf("redis: %w", err)
@@ -210,50 +227,15 @@ func decodeComponent(raw string) (component.Component, error) {
 	return sc.component(), nil
 }
 
-// withStatus fills each component's current status from its timeline, in one round trip.
-func (s *Store) withStatus(ctx context.Context, cs []component.Component) error {
-	if len(cs) == 0 {
-		return nil
-	}
-	// The last member by rank is the latest change (score, then member, as a range by score
-	// would order them); by rank it is the cheapest read on both sides.
-	cmds := make([]*goredis.StringSliceCmd, len(cs))
-	_, err := s.rdb.Pipelined(ctx, func(p goredis.Pipeliner) error {
-		for i, c := range cs {
-			cmds[i] = p.ZRange(ctx, s.timelineKey(c.ID), -1, -1)
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	for i, cmd := range cmds {
-		zs := cmd.Val()
-		if len(zs) == 0 {
-			continue
-		}
-		ch, err := decodeChange(cs[i].ID, zs[0])
-		if err != nil {
-			return err
-		}
-		cs[i].Status, cs[i].StatusSince = ch.Status, ch.At
-	}
-	return nil
-}
-
 // ListComponents returns all components by position, then id.
 func (s *Store) ListComponents(ctx context.Context) ([]component.Component, error) {
 	all, err := s.rdb.HGetAll(ctx, s.metaKey("components")).Result()
 	if err != nil {
 		return nil, fmt.Errorf("list components: %w", err)
 	}
-	out := make([]component.Component, 0, len(all))
-	for _, raw := range all {
-		c, err := decodeComponent(raw)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
+	out, err := s.decoded.decode(all)
+	if err != nil {
+		return nil, err
 	}
 	slices.SortFunc(out, func(a, b component.Component) int {
 		if a.Position != b.Position {
@@ -287,6 +269,35 @@ func (s *Store) GetComponent(ctx context.Context, id string) (component.Componen
 	return cs[0], nil
 }
 
+// componentMemo keeps the components decoded by the last list, by their stored text: a list
+// decodes only what changed since (at 10,000 components, decoding each one's JSON took about
+// 40 ms of every page render; issue #14). It holds what the last list held, no more.
+type componentMemo struct {
+	mu     sync.Mutex
+	byText map[string]component.Component
+}
+
+// decode returns the components of a HGETALL of the components hash, in no order.
+func (m *componentMemo) decode(all map[string]string) ([]component.Component, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]component.Component, 0, len(all))
+	next := make(map[string]component.Component, len(all))
+	for _, raw := range all {
+		c, ok := m.byText[raw]
+		if !ok {
+			var err error
+			if c, err = decodeComponent(raw); err != nil {
+				return nil, err
+			}
+		}
+		next[raw] = c
+		out = append(out, c)
+	}
+	m.byText = next
+	return out, nil
+}
+
 // publicJSON is the component as the audit log shows it (the same shape SQLite records).
 func (s *Store) publicJSON(ctx context.Context, raw string) (json.RawMessage, error) {
 	c, err := decodeComponent(raw)
@@ -308,7 +319,7 @@ func (s *Store) CreateComponent(ctx context.Context, c component.Component, a st
 			return "", nil, fmt.Errorf("component %s: %w", c.ID, store.ErrConflict)
 		}
 		return value, store.Null, nil
-	})
+	}, func(p goredis.Pipeliner) { s.copyStatus(ctx, p, c.ID) }) // a timeline outlives a delete
 }
 
 // UpdateComponent replaces a component's fields with its audit entry.
@@ -336,7 +347,7 @@ func (s *Store) DeleteComponent(ctx context.Context, id string, a store.AuditEnt
 		}
 		before, err := s.publicJSON(ctx, old)
 		return "", before, err
-	})
+	}, func(p goredis.Pipeliner) { p.HDel(ctx, s.statusNowKey(), id) })
 }
 
 // Timelines.

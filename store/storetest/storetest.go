@@ -34,6 +34,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ComponentVisibility", func(t *testing.T, s store.Store) { testComponentVisibility(t, s, newStore(t)) }},
 		{"Timeline", testTimeline},
 		{"TimelineUnknownComponent", testTimelineUnknownComponent},
+		{"CurrentStatus", testCurrentStatus},
 		{"Transitions", testTransitions},
 		{"Rollups", testRollups},
 		{"Keys", testKeys},
@@ -276,6 +277,69 @@ func testTimeline(t *testing.T, s store.Store) {
 	if list[0].Status != component.Operational {
 		t.Errorf("ListComponents status = %s, want operational (latest by time)", list[0].Status)
 	}
+}
+
+// testCurrentStatus: a component's current status is its timeline's latest change however the
+// changes arrived (a tie at one instant is broken the same way on every backend), a component
+// created again after a delete finds its timeline (history outlives the component), and
+// ListComponents, GetComponent and the timeline agree.
+func testCurrentStatus(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	for i, id := range []string{"api", "db", "web"} {
+		mustCreate(t, s, newComponent(id, i))
+	}
+	appendAll := func(changes ...component.Change) {
+		t.Helper()
+		for _, ch := range changes {
+			if err := s.AppendStatus(ctx, ch); err != nil {
+				t.Fatalf("AppendStatus(%+v): %v", ch, err)
+			}
+		}
+	}
+	at := t0.Add(time.Hour)
+	appendAll(
+		component.Change{ComponentID: "api", At: at, Status: component.MajorOutage, Reason: "down"},
+		component.Change{ComponentID: "api", At: at.Add(-time.Minute), Status: component.Operational, Reason: "back-dated"},
+		// Two changes of db at one instant: the later by status (then reason) is current.
+		component.Change{ComponentID: "db", At: at, Status: component.PartialOutage, Reason: "b"},
+		component.Change{ComponentID: "db", At: at, Status: component.DegradedPerformance, Reason: "a"},
+		component.Change{ComponentID: "db", At: at, Status: component.PartialOutage, Reason: "a"},
+	)
+	want := map[string]component.Status{"api": component.MajorOutage, "db": component.PartialOutage, "web": component.Unknown}
+	check := func(when string) {
+		t.Helper()
+		list, err := s.ListComponents(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(list) != len(want) {
+			t.Fatalf("%s: %d components listed, want %d", when, len(list), len(want))
+		}
+		for _, c := range list {
+			one, err := s.GetComponent(ctx, c.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantSince := time.Time{}
+			if want[c.ID] != component.Unknown {
+				wantSince = ms(at)
+			}
+			if c.Status != want[c.ID] || !c.StatusSince.Equal(wantSince) || one.Status != c.Status || !one.StatusSince.Equal(c.StatusSince) {
+				t.Errorf("%s: %s listed %s since %s, got %s since %s; want %s since %s", when, c.ID, c.Status, c.StatusSince,
+					one.Status, one.StatusSince, want[c.ID], wantSince)
+			}
+		}
+	}
+	check("after the changes")
+
+	if err := s.DeleteComponent(ctx, "api", audit("component.delete", "api")); err != nil {
+		t.Fatal(err)
+	}
+	delete(want, "api")
+	check("after a delete")
+	mustCreate(t, s, newComponent("api", 0))
+	want["api"] = component.MajorOutage
+	check("created again")
 }
 
 func testTimelineUnknownComponent(t *testing.T, s store.Store) {
@@ -750,6 +814,14 @@ func testExportImport(t *testing.T, from, to store.Store) {
 	}
 	if a, b := Lines(t, from), Lines(t, to); !slices.Equal(a, b) {
 		t.Errorf("export after import differs:\n%s\n---\n%s", strings.Join(a, "\n"), strings.Join(b, "\n"))
+	}
+	// The imported components have their timelines' current statuses.
+	before, _ := from.ListComponents(ctx)
+	after, err := to.ListComponents(ctx)
+	if err != nil || !slices.EqualFunc(before, after, func(a, b component.Component) bool {
+		return a.ID == b.ID && a.Status == b.Status && a.StatusSince.Equal(b.StatusSince)
+	}) {
+		t.Errorf("components after import = %+v (%v), want the statuses of %+v", after, err, before)
 	}
 	// The audit log continues after the imported ids; a second import is refused.
 	if err := to.AppendAudit(ctx, audit("reload", "config")); err != nil {
