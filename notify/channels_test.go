@@ -209,7 +209,8 @@ func TestWebhookSignedStatuspagePayload(t *testing.T) {
 		len(p.Incident.Components) != 1 || p.Incident.Components[0]["name"] != "API" || p.Incident.Components[0]["status"] != "major_outage" {
 		t.Errorf("incident: %+v", p.Incident)
 	}
-	if p.Page["id"] != page.ID() || p.Page["status_indicator"] != "major" || p.Meta["generated_at"] == nil {
+	// The page's words are status.json's: a major outage is "critical".
+	if p.Page["id"] != page.ID() || p.Page["status_indicator"] != "critical" || p.Page["status_description"] != "Major System Outage" || p.Meta["generated_at"] == nil {
 		t.Errorf("page %v, meta %v", p.Page, p.Meta)
 	}
 	if created, _ := p.Incident.IncidentUpdates[0]["created_at"].(string); created != "2026-11-20T19:50:00.000+08:00" {
@@ -226,8 +227,9 @@ func TestWebhookSignedStatuspagePayload(t *testing.T) {
 	}
 	p = recv.Accepted()[1].Decode(t)
 	if p.ComponentUpdate["old_status"] != "operational" || p.ComponentUpdate["new_status"] != "partial_outage" || p.ComponentUpdate["component_type"] != "Component" ||
-		p.ComponentUpdate["component_id"] != "api" || p.Component["name"] != "API" || p.Incident != nil {
-		t.Errorf("component update %v, component %v", p.ComponentUpdate, p.Component)
+		p.ComponentUpdate["component_id"] != "api" || p.Component["name"] != "API" || p.Incident != nil ||
+		p.Page["status_indicator"] != "major" || p.Page["status_description"] != "Partial System Outage" {
+		t.Errorf("component update %v, component %v, page %v", p.ComponentUpdate, p.Component, p.Page)
 	}
 
 	// A wrong secret: the receiver refuses it, and the channel reports the failure.

@@ -2,7 +2,6 @@ package notify
 
 import (
 	"crypto/sha256"
-	"encoding/base32"
 	"encoding/hex"
 	"fmt"
 	"strings"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/upstate-dev/upstate/events"
 	"github.com/upstate-dev/upstate/incidents"
+	"github.com/upstate-dev/upstate/statuspage/spv2"
 )
 
 // Page is how messages name the status page: its title, address and zone.
@@ -20,10 +20,10 @@ type Page struct {
 }
 
 // ID is the page's Statuspage-style id, derived from its address as the public API derives it.
-func (p Page) ID() string {
-	sum := sha256.Sum256([]byte(p.PublicURL))
-	return strings.ToLower(base32.StdEncoding.EncodeToString(sum[:]))[:12]
-}
+func (p Page) ID() string { return spv2.PageID(p.PublicURL) }
+
+// sp is the page as Statuspage's shapes name it.
+func (p Page) sp() spv2.Page { return spv2.NewPage(p.PublicURL, p.loc()) }
 
 func (p Page) loc() *time.Location {
 	if p.Location == nil {

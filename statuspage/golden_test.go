@@ -15,6 +15,7 @@ import (
 	"github.com/upstate-dev/upstate/component"
 	"github.com/upstate-dev/upstate/incidents"
 	"github.com/upstate-dev/upstate/probe"
+	"github.com/upstate-dev/upstate/statuspage/spv2"
 	"github.com/upstate-dev/upstate/store"
 )
 
@@ -174,8 +175,8 @@ func TestShownStatusAgrees(t *testing.T) {
 			t.Fatalf("at %s: %d and %d components, want 4", at, len(v1.Components), len(v2.Components))
 		}
 		for _, c := range v2.Components {
-			// The v2 JSON has Statuspage's five words only: v2Status says how unknown maps.
-			if v2Status(component.Status(got[c.ID])) != c.Status {
+			// The v2 JSON has Statuspage's five words only: spv2.Status says how unknown maps.
+			if spv2.Status(component.Status(got[c.ID])) != c.Status {
 				t.Errorf("at %s: %s is %q in /api/v1/components and %q in /api/v2/components.json", at, c.ID, got[c.ID], c.Status)
 			}
 			badge := string(f.do("GET", "/badge/"+c.ID+"/status.json", "", "").body)

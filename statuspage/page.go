@@ -406,13 +406,6 @@ func (s *Server) addBars(l *locale.Locale, cv *componentView, bars engine.Bars) 
 	}
 }
 
-func statusWord(s string) string {
-	if s == "" {
-		return ""
-	}
-	return strings.ToUpper(s[:1]) + strings.ReplaceAll(s[1:], "_", " ")
-}
-
 func (s *Server) viewMaintenance(l *locale.Locale, w *maintenance.Window, o maintenance.Occurrence, names map[string]string) maintenanceView {
 	var comps []string
 	for _, id := range w.Components {

@@ -29,6 +29,7 @@ import (
 	"github.com/upstate-dev/upstate/events"
 	"github.com/upstate-dev/upstate/locale"
 	"github.com/upstate-dev/upstate/service"
+	"github.com/upstate-dev/upstate/statuspage/spv2"
 	"github.com/upstate-dev/upstate/store"
 )
 
@@ -113,7 +114,7 @@ type Server struct {
 	clock       clockwork.Clock
 	log         *slog.Logger
 	page        Page
-	pageid      string // the v2 API's page id (pageIDOf the public URL)
+	sp          spv2.Page // the page as Statuspage's shapes name it (its id from the public URL)
 	version     string
 	langs       *locale.Catalogue
 	tmpl        map[string]*template.Template // by language (locale.go)
@@ -194,7 +195,7 @@ func New(o Options) (*Server, error) {
 	}
 	s := &Server{
 		echo: echo.New(), store: o.Store, clock: o.Clock, log: o.Logger.With("component", "http"),
-		page: o.Page, pageid: pageIDOf(o.Page.PublicURL), version: o.Version, langs: langs, tmpl: tmpl,
+		page: o.Page, sp: spv2.NewPage(o.Page.PublicURL, o.Page.Location), version: o.Version, langs: langs, tmpl: tmpl,
 		auth: newAuthenticator(o.Store, o.Clock.Now), maint: o.Maintenance, sla: o.SLA, md: newMarkdown(), reports: o.Reports,
 		cache:    newResponseCache(o.Clock, o.CacheTTL, o.FeedCacheTTL, o.RequestTimeout, cachedRoutes(langParams(langs))),
 		monitors: o.Monitors, publicMonitors: o.PublicMonitors, gatherer: o.Registry, svc: o.Service, bus: o.Bus, readTimeout: o.ReadTimeout,

@@ -2,7 +2,6 @@ package statuspage
 
 import (
 	"net/http"
-	"slices"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -10,29 +9,9 @@ import (
 	"github.com/upstate-dev/upstate/component"
 	"github.com/upstate-dev/upstate/incidents"
 	"github.com/upstate-dev/upstate/maintenance"
+	"github.com/upstate-dev/upstate/statuspage/spv2"
 	"github.com/upstate-dev/upstate/store"
 )
-
-type v2PageIndicator struct {
-	Indicator   string `json:"indicator"`
-	Description string `json:"description"`
-}
-
-type v2Incident struct {
-	ID              string        `json:"id"`
-	Name            string        `json:"name"`
-	Status          string        `json:"status"`
-	CreatedAt       v2Time        `json:"created_at"`
-	UpdatedAt       v2Time        `json:"updated_at"`
-	MonitoringAt    *v2Time       `json:"monitoring_at"`
-	ResolvedAt      *v2Time       `json:"resolved_at"`
-	Impact          string        `json:"impact"`
-	Shortlink       string        `json:"shortlink"`
-	StartedAt       v2Time        `json:"started_at"`
-	PageID          string        `json:"page_id"`
-	IncidentUpdates []v2Update    `json:"incident_updates"`
-	Components      []v2Component `json:"components"`
-}
 
 // v2State is everything the v2 endpoints show, read once per request.
 type v2State struct {
@@ -44,7 +23,7 @@ type v2State struct {
 	unresolved []incidents.Incident
 	// Indexes of components, made once per request (loadV2), not per incident or group.
 	byID     map[string]component.Component
-	children map[string][]string // groupChildren
+	children map[string][]string // spv2.GroupChildren
 }
 
 func (s *Server) loadV2(c echo.Context) (*v2State, error) {
@@ -65,106 +44,53 @@ func (s *Server) loadV2(c echo.Context) (*v2State, error) {
 	for _, comp := range st.components {
 		st.byID[comp.ID] = comp
 	}
-	st.children = groupChildren(st.components)
+	st.children = spv2.GroupChildren(st.components)
 	st.updated = s.lastChanged(ctx, changedIn(st.now, st.components, st.windows, st.unresolved))
 	return st, nil
 }
 
-func (s *Server) v2Components(st *v2State) []v2Component {
-	out := make([]v2Component, 0, len(st.components))
+func (s *Server) v2Components(st *v2State) []spv2.Component {
+	out := make([]spv2.Component, 0, len(st.components))
 	for _, comp := range st.components {
-		out = append(out, s.v2Component(comp, st.children, st.shown[comp.ID]))
+		out = append(out, s.sp.Component(comp, st.shown[comp.ID], st.children))
 	}
 	return out
 }
 
-// v2PageStatus is the page's indicator in Statuspage's words: the worse of the components'
-// statuses and the unresolved incidents' impacts.
-func v2PageStatus(st *v2State) v2PageIndicator {
-	rank := map[string]int{"none": 0, "maintenance": 1, "minor": 2, "major": 3, "critical": 4}
-	words := map[string]string{"none": "All Systems Operational", "maintenance": "Service Under Maintenance", "minor": "Minor Service Outage",
-		"major": "Partial System Outage", "critical": "Major System Outage"}
-	indicator, description := "none", words["none"]
-	raise := func(ind, desc string) {
-		if rank[ind] > rank[indicator] {
-			indicator, description = ind, desc
-		}
-	}
+// v2PageStatus is the page's indicator: the worse of the components' statuses and the
+// unresolved incidents' impacts.
+func v2PageStatus(st *v2State) spv2.Indicator {
+	statuses := make([]component.Status, 0, len(st.components))
 	for _, comp := range st.components {
-		switch st.shown[comp.ID] {
-		case component.DegradedPerformance:
-			raise("minor", "Partially Degraded Service")
-		case component.PartialOutage:
-			raise("major", words["major"])
-		case component.MajorOutage:
-			raise("critical", words["critical"])
-		case component.UnderMaintenance:
-			raise("maintenance", words["maintenance"])
-		}
+		statuses = append(statuses, st.shown[comp.ID])
 	}
+	impacts := make([]string, 0, len(st.unresolved))
 	for _, inc := range st.unresolved {
-		if imp := inc.Severity.Impact(); imp != "none" {
-			raise(imp, words[imp])
-		}
+		impacts = append(impacts, inc.Severity.Impact())
 	}
-	return v2PageIndicator{Indicator: indicator, Description: description}
+	return spv2.PageStatus(statuses, impacts)
 }
 
-func (s *Server) v2IncidentOf(inc incidents.Incident, st *v2State) v2Incident {
-	byID := st.byID
-	v := v2Incident{ID: inc.ID, Name: inc.Title, Status: string(inc.Status), CreatedAt: s.v2Time(inc.OpenedAt), UpdatedAt: s.v2Time(inc.UpdatedAt),
-		Impact: inc.Severity.Impact(), Shortlink: s.page.PublicURL + "/incidents/" + inc.ID, StartedAt: s.v2Time(inc.StartedAt),
-		PageID: s.pageID(), IncidentUpdates: []v2Update{}, Components: []v2Component{}}
-	if !inc.ResolvedAt.IsZero() {
-		r := s.v2Time(inc.ResolvedAt)
-		v.ResolvedAt = &r
-	}
+// v2IncidentOf is inc with its components as the page shows them now.
+func (s *Server) v2IncidentOf(inc incidents.Incident, st *v2State) spv2.Incident {
+	var comps []spv2.Component
 	for _, a := range inc.Components {
-		if comp, ok := byID[a.ComponentID]; ok {
-			v.Components = append(v.Components, s.v2Component(comp, st.children, st.shown[comp.ID]))
+		if comp, ok := st.byID[a.ComponentID]; ok {
+			comps = append(comps, s.sp.Component(comp, st.shown[comp.ID], st.children))
 		}
 	}
-	prev := map[string]component.Status{}
-	for _, u := range inc.Updates {
-		if !u.Public() {
-			continue // an acknowledgement without words is for the team
-		}
-		if u.Status == incidents.Monitoring && v.MonitoringAt == nil {
-			m := s.v2Time(u.At)
-			v.MonitoringAt = &m
-		}
-		up := v2Update{ID: u.ID, Status: string(u.Status), Body: u.Body, IncidentID: inc.ID, CreatedAt: s.v2Time(u.At),
-			UpdatedAt: s.v2Time(u.At), DisplayAt: s.v2Time(u.At), DeliverNotifications: true}
-		if u.Components != nil {
-			changes := []v2AffectedComponent{}
-			for _, a := range u.Components {
-				old := prev[a.ComponentID]
-				if old == "" {
-					old = component.Operational
-				}
-				changes = append(changes, v2AffectedComponent{Code: a.ComponentID, Name: byID[a.ComponentID].Name, OldStatus: string(old), NewStatus: string(a.Impact)})
-				prev[a.ComponentID] = a.Impact
-			}
-			up.AffectedComponents = &changes
-		}
-		if up.Body == "" {
-			up.Body = statusWord(string(u.Status)) + "."
-		}
-		v.IncidentUpdates = append(v.IncidentUpdates, up)
-	}
-	slices.Reverse(v.IncidentUpdates) // newest first
-	return v
+	return s.sp.Incident(inc, comps, func(id string) string { return st.byID[id].Name })
 }
 
 func (s *Server) routesV2More() {
 	e := s.echo
 	cached := s.cache.middleware
 	e.GET("/api/v2/summary.json", s.v2Handler(func(c echo.Context, st *v2State) (any, error) {
-		unresolved := []v2Incident{}
+		unresolved := []spv2.Incident{}
 		for _, inc := range st.unresolved {
 			unresolved = append(unresolved, s.v2IncidentOf(inc, st))
 		}
-		maint := []v2ScheduledMaintenance{}
+		maint := []spv2.ScheduledMaintenance{}
 		for i := range st.windows {
 			w := &st.windows[i]
 			for _, o := range w.Occurrences(st.now, st.now.Add(s.maint.Horizon)) {
@@ -183,7 +109,7 @@ func (s *Server) routesV2More() {
 		return map[string]any{"page": s.v2Page(st.updated), "components": s.v2Components(st)}, nil
 	}), cached)
 	e.GET("/api/v2/incidents/unresolved.json", s.v2Handler(func(c echo.Context, st *v2State) (any, error) {
-		out := []v2Incident{}
+		out := []spv2.Incident{}
 		for _, inc := range st.unresolved {
 			out = append(out, s.v2IncidentOf(inc, st))
 		}
@@ -195,7 +121,7 @@ func (s *Server) routesV2More() {
 			return nil, err
 		}
 		st.updated = s.lastChanged(c.Request().Context(), changedIn(st.now, nil, nil, recent))
-		out := []v2Incident{}
+		out := []spv2.Incident{}
 		for _, inc := range recent {
 			out = append(out, s.v2IncidentOf(inc, st))
 		}
