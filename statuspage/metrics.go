@@ -10,6 +10,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/upstate-dev/upstate/apikey"
+	"github.com/upstate-dev/upstate/store"
 )
 
 // /metrics (docs/page.md, "Private components"; docs/api.md) has two audiences:
@@ -19,7 +20,9 @@ import (
 //   - Anyone else: the public view, like every other public route. Series that name an internal
 //     component or group, an internal maintenance window or incident are left out; so are the
 //     monitors' series unless server.public_monitors is set (as /api/v1/monitors: a monitor's
-//     name can say what it watches), and always those of monitors of internal components. The
+//     name can say what it watches), and always those of monitors of internal components.
+//     Counts over things (open incidents by severity) are recounted from what the public sees,
+//     or left out (SLA breaches). The
 //     rule fails closed: a value the public view does not know is left out. The response is
 //     cached like the page, for at most metricsMaxAge, so that a crowd of anonymous scrapes
 //     costs one gather a second, whatever the number of series.
@@ -32,6 +35,14 @@ var (
 	// familyThingLabels are labels whose meaning depends on the metric: "window" is a
 	// maintenance window's id in upstate_maintenance_active, a burn-rate window ("1h") elsewhere.
 	familyThingLabels = map[string]map[string]thingKind{"upstate_maintenance_active": {"window": thingWindow}}
+)
+
+// Aggregate families count things of every visibility without naming them. The public view
+// recounts the open incidents from what it shows (the figure /api/v2 and the page give), and
+// leaves out the counts it cannot recount: SLA breaches are the team's.
+var (
+	recountedFamilies = map[string]bool{"upstate_incidents_open": true}
+	teamOnlyFamilies  = map[string]bool{"upstate_sla_breaches_total": true}
 )
 
 // metricsMaxAge bounds the age of the public /metrics: a scrape is at most this late.
@@ -72,11 +83,20 @@ func (s *Server) publicMetrics(c echo.Context) error {
 	pub := s.publicThings(c.Request().Context(), fams)
 	out := fams[:0]
 	for _, f := range fams {
+		if teamOnlyFamilies[f.GetName()] || (recountedFamilies[f.GetName()] && pub.openBySeverity == nil) {
+			continue
+		}
 		ms := f.Metric[:0]
 		for _, m := range f.Metric {
-			if pub.shows(f.GetName(), m.GetLabel()) {
-				ms = append(ms, m)
+			if !pub.shows(f.GetName(), m.GetLabel()) {
+				continue
 			}
+			if recountedFamilies[f.GetName()] {
+				if !pub.recount(m) {
+					continue
+				}
+			}
+			ms = append(ms, m)
 		}
 		if len(ms) > 0 {
 			f.Metric = ms
@@ -95,6 +115,21 @@ func (s *Server) publicMetrics(c echo.Context) error {
 // publicSet is what the public view may name in /metrics.
 type publicSet struct {
 	components, monitors, incidents, windows map[string]bool
+	// openBySeverity counts the open incidents the public sees (nil: unknown, the store is down).
+	openBySeverity map[string]float64
+}
+
+// recount sets a series of upstate_incidents_open{severity} to the public count; false when it
+// is not a series it knows how to recount.
+func (p publicSet) recount(m *dto.Metric) bool {
+	for _, l := range m.GetLabel() {
+		if l.GetName() == "severity" && m.Gauge != nil {
+			v := p.openBySeverity[l.GetValue()]
+			m.Gauge.Value = &v
+			return true
+		}
+	}
+	return false
 }
 
 // publicThings reads what the public may see, through the request's public view of the store:
@@ -120,6 +155,12 @@ func (s *Server) publicThings(ctx context.Context, fams []*dto.MetricFamily) pub
 			if m.Monitor.ComponentID == "" || pub.components[m.Monitor.ComponentID] {
 				pub.monitors[m.Monitor.ID] = true
 			}
+		}
+	}
+	if open, err := s.store.ListIncidents(ctx, store.IncidentQuery{OpenOnly: true}); err == nil {
+		pub.openBySeverity = map[string]float64{}
+		for _, inc := range open {
+			pub.openBySeverity[string(inc.Severity)]++
 		}
 	}
 	asked := map[string]bool{}

@@ -22,7 +22,14 @@ func thingSeries(t testing.TB, reg prometheus.Registerer) {
 	clock := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "upstate_sla_clock_remaining_seconds", Help: "h"}, []string{"incident", "severity", "clock"})
 	probe := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "upstate_probe_success", Help: "h"}, []string{"monitor"})
 	queue := prometheus.NewGauge(prometheus.GaugeOpts{Name: "upstate_notifications_waiting", Help: "h"})
-	reg.MustRegister(status, burn, maint, clock, probe, queue)
+	open := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "upstate_incidents_open", Help: "h"}, []string{"severity"})
+	breaches := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "upstate_sla_breaches_total", Help: "h"}, []string{"severity", "clock"})
+	reg.MustRegister(status, burn, maint, clock, probe, queue, open, breaches)
+	// The engine counts every open incident: the secret P0 and the mixed P3.
+	open.WithLabelValues("P0").Set(1)
+	open.WithLabelValues("P1").Set(0)
+	open.WithLabelValues("P3").Set(1)
+	breaches.WithLabelValues("P0", "resolution").Inc()
 	for _, id := range []string{publicComp, publicGroup, publicInGroup, secretGroup, secretInGroup, secretComp, secretInPublic} {
 		status.WithLabelValues(id, "operational").Set(1)
 		burn.WithLabelValues(id, "1h").Set(0.5)
@@ -69,6 +76,10 @@ func TestPublicMetricsHideInternal(t *testing.T) {
 				`upstate_maintenance_active{window="` + mixedWindow + `"} 1`,
 				`upstate_sla_clock_remaining_seconds{clock="resolution",incident="` + mixedIncident + `",severity="P1"} 60`,
 				"upstate_notifications_waiting 3",
+				// Open incidents recounted from what the public sees: the secret P0 is not.
+				`upstate_incidents_open{severity="P0"} 0`,
+				`upstate_incidents_open{severity="P1"} 0`,
+				`upstate_incidents_open{severity="P3"} 1`,
 			} {
 				if !strings.Contains(body, want) {
 					t.Errorf("the public metrics lack %s:\n%s", want, body)
@@ -76,6 +87,9 @@ func TestPublicMetricsHideInternal(t *testing.T) {
 			}
 			if got := strings.Contains(body, `upstate_probe_success{monitor="api-up"} 1`); got != tc.publicMonitors {
 				t.Errorf("a public component's monitor shown: %v, want %v (server.public_monitors)", got, tc.publicMonitors)
+			}
+			if strings.Contains(body, "upstate_sla_breaches_total") {
+				t.Error("SLA breach counts (internal incidents' too) are on the public metrics")
 			}
 			if strings.Contains(body, "vault-up") {
 				t.Error("an internal component's monitor is on the public metrics")
