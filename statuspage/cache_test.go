@@ -13,6 +13,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/upstate-dev/upstate/apikey"
 	"github.com/upstate-dev/upstate/component"
@@ -304,6 +305,45 @@ func TestNotModifiedWhileUnchanged(t *testing.T) {
 	for _, p := range []string{"/api/v2/status.json", "/history.rss"} {
 		if r := f.do("GET", p, "", "", "If-Modified-Since", t0.Format(http.TimeFormat)); r.code != 200 || r.hdr.Get("Last-Modified") != f.clock.Now().Format(http.TimeFormat) {
 			t.Errorf("%s after a change: %d, Last-Modified %s", p, r.code, r.hdr.Get("Last-Modified"))
+		}
+	}
+}
+
+// TestCacheKeysBounded: the parameters whose values are open-ended have bounded spellings: a
+// time is one key per second (nanoseconds were one render each), a month is one of the months
+// since 2000 up to the current one (any of 120,000 before), and a badge label is cut at a
+// character's boundary, never inside one.
+func TestCacheKeysBounded(t *testing.T) {
+	f, _ := cachedFixture(t)
+	before := f.srv.cache.size()
+	for i := range 20 {
+		q := fmt.Sprintf("/api/v1/maintenance/occurrences?from=2026-11-01T00:00:00.%09dZ&to=2026-11-30T00:00:00.%dZ", i+1, i+1)
+		if r := f.do("GET", q, "", ""); r.code != 200 {
+			t.Fatalf("%s: %d %s", q, r.code, r.body)
+		}
+	}
+	if got := f.srv.cache.size() - before; got != 1 {
+		t.Errorf("20 times within one second made %d cache entries, want 1", got)
+	}
+	for _, tt := range []struct {
+		month string
+		code  int
+	}{
+		{"0001-01", 400}, {"1999-12", 400}, {"9999-12", 404}, {f.clock.Now().AddDate(0, 1, 0).Format("2006-01"), 404},
+		{"2000-01", 200}, {f.clock.Now().Format("2006-01"), 200},
+	} {
+		if r := f.do("GET", "/history?month="+tt.month, "", ""); r.code != tt.code {
+			t.Errorf("/history?month=%s: %d, want %d", tt.month, r.code, tt.code)
+		}
+	}
+	for _, tt := range []struct{ in, want string }{
+		{"abc", "abc"},
+		{strings.Repeat("a", 59) + "éé", strings.Repeat("a", 59) + "…"}, // é is two bytes: byte 60 is inside one
+		{strings.Repeat("a", 58) + "éé", strings.Repeat("a", 58) + "é…"},
+		{strings.Repeat("界", 30), strings.Repeat("界", 20) + "…"},
+	} {
+		if got := truncate(tt.in, 60); got != tt.want || !utf8.ValidString(got) {
+			t.Errorf("truncate(%q, 60) = %q, want %q", tt.in, got, tt.want)
 		}
 	}
 }

@@ -76,6 +76,9 @@ func (s *Server) historyPage(c echo.Context) error {
 		}
 	}
 	month := availability.Month(y, m, s.page.Location)
+	if month.Start.After(now) {
+		return fieldError(http.StatusNotFound, "not_started", "month", "the month has not begun: it has no history yet")
+	}
 	ctx := c.Request().Context()
 	names, err := s.componentNames(c)
 	if err != nil {

@@ -150,10 +150,17 @@ func WriteReportsJSON(w io.Writer, reports []ReportView) error {
 }
 
 // ParseMonth reads YYYY-MM.
+// firstYear bounds the months a query may name: a public page of any month since year 1 was a
+// distinct render (and cache entry) for each of 120,000 months.
+const firstYear = 2000
+
 func ParseMonth(s string) (int, time.Month, error) {
 	t, err := time.Parse("2006-01", s)
 	if err != nil {
 		return 0, 0, fmt.Errorf("invalid month %q: want YYYY-MM", s)
+	}
+	if t.Year() < firstYear {
+		return 0, 0, fmt.Errorf("invalid month %q: months before %d hold no history", s, firstYear)
 	}
 	return t.Year(), t.Month(), nil
 }

@@ -372,9 +372,10 @@ func canonicalMonth(v string) string {
 	return v
 }
 
+// canonicalTime is a time in UTC to the second: finer parts would each be a render of their own.
 func canonicalTime(v string) string {
 	if t, err := time.Parse(time.RFC3339, v); err == nil {
-		return t.UTC().Format(time.RFC3339Nano)
+		return t.UTC().Truncate(time.Second).Format(time.RFC3339)
 	}
 	return v
 }
