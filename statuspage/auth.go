@@ -39,7 +39,8 @@ const (
 // key is never locked out by others' failures, whether from its own address (a shared NAT) or
 // against its own id from elsewhere, while one address hammering one key gets nowhere and costs
 // at most failuresPerMin bcrypt comparisons a minute. A key already verified is never refused
-// for failures at all.
+// for failures at all. (So a key not verified yet is refused from an address that also failed
+// against its very id: telling it from a guess would take the comparison the limit saves.)
 type authenticator struct {
 	keys   store.Keys
 	now    func() time.Time
