@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/upstate-dev/upstate/component"
@@ -87,8 +88,10 @@ type Update struct {
 	Components []Affected `json:"components,omitempty"`
 	Workaround bool       `json:"workaround,omitempty"` // this update gives a workaround
 	Kind       string     `json:"kind"`                 // declare, update, acknowledge, resolve, reopen, automatic
-	// Internal marks an entry for the team only: an acknowledgement without words. The public
-	// page, feeds, JSON and subscribers never show it; the admin API and the audit log do.
+	// Internal marks an entry for the team only: an acknowledgement without words, or what a
+	// monitor saw when it opened an automatic incident (its id and the probe's reason, which
+	// name its target). The public page, feeds, JSON and subscribers never show it; the admin
+	// API, the SRE's notifications and the audit log do.
 	Internal bool `json:"internal,omitempty"`
 }
 
@@ -190,7 +193,7 @@ func checkAffected(as []Affected) []*FieldError {
 type Declaration struct {
 	ID         string // chosen by the caller (unique)
 	Title      string
-	Body       string
+	Body       string // the first public update
 	Severity   Severity
 	Status     Status // default investigating
 	Components []Affected
@@ -201,6 +204,10 @@ type Declaration struct {
 	StartedAt  time.Time // default: now
 	// ResolvedAt set: a backfill, an incident recorded after the fact.
 	ResolvedAt time.Time
+	// Detail is for the team only: recorded as an internal update (Update.Internal) just before
+	// Body's. An automatic incident keeps its monitor and the probe's reason there: neither
+	// may reach the public, as a monitor's target is not public.
+	Detail string
 }
 
 // Declare opens an incident at now. Declaring is a human action, so a declared incident's first
@@ -211,8 +218,18 @@ type Declaration struct {
 func Declare(d Declaration, p *Policy, now time.Time) (Incident, []*FieldError) {
 	if d.Automatic {
 		d.Title, d.Body = component.CleanText(d.Title, component.SingleLine), component.CleanText(d.Body, component.MultiLine)
+		d.Detail = component.CleanText(d.Detail, component.MultiLine)
+		if len(d.Detail) > MaxBodyLength {
+			d.Detail = strings.ToValidUTF8(d.Detail[:MaxBodyLength], "")
+		}
 	}
 	errs := checkText(d.Title, d.Body)
+	if d.Detail != "" {
+		for _, fe := range checkBody(d.Detail) {
+			fe.Field = "detail"
+			errs = append(errs, fe)
+		}
+	}
 	if !d.Severity.Valid() {
 		errs = append(errs, &FieldError{Field: "severity", Message: "must be P0, P1, P2 or P3"})
 	}
@@ -254,10 +271,14 @@ func Declare(d Declaration, p *Policy, now time.Time) (Incident, []*FieldError) 
 	if d.Automatic {
 		kind = "automatic"
 	}
-	inc.Updates = []Update{{ID: d.ID + "-1", At: now, Author: d.Author, Status: d.Status, Body: d.Body, Severity: d.Severity, Components: d.Components, Kind: kind}}
+	inc.Updates = []Update{}
+	if d.Detail != "" {
+		inc.addUpdate(Update{At: now, Author: d.Author, Status: d.Status, Body: d.Detail, Kind: kind, Internal: true})
+	}
+	inc.addUpdate(Update{At: now, Author: d.Author, Status: d.Status, Body: d.Body, Severity: d.Severity, Components: d.Components, Kind: kind})
 	if backfill {
 		inc.ResolvedAt = d.ResolvedAt.UTC()
-		inc.Updates = append(inc.Updates, Update{ID: d.ID + "-2", At: now, Author: d.Author, Status: Resolved, Body: "Resolved (recorded after the fact).", Kind: "resolve"})
+		inc.addUpdate(Update{At: now, Author: d.Author, Status: Resolved, Body: "Resolved (recorded after the fact).", Kind: "resolve"})
 		inc.Clocks = []Clock{}
 		return inc, nil
 	}
