@@ -194,6 +194,21 @@ type Outage struct {
 	Reason      string
 }
 
+// AutomaticText is the public first update of an automatic incident of the component called
+// name. It says nothing of the monitor: its id, its target and the probe's reason (which names
+// addresses, resolvers, expected text) are for the team, in AutomaticDetail.
+func AutomaticText(name string) string {
+	return name + " is not responding as expected. We are investigating."
+}
+
+// AutomaticDetail is an automatic incident's internal update: which monitor failed and why.
+func AutomaticDetail(monitorID, reason string) string {
+	if reason == "" {
+		reason = "no reason given"
+	}
+	return fmt.Sprintf("Automatic: monitor %s failed (%s).", monitorID, reason)
+}
+
 // OpenAutomatic opens the incident for a component's outage, unless one of the monitors'
 // incidents is already open for it. opened is false when nothing was opened (already open, or
 // another instance opened the same one first).
@@ -217,7 +232,7 @@ func (s *Incidents) OpenAutomatic(ctx context.Context, o Outage) (inc incidents.
 	by := Monitor(o.MonitorID)
 	inc, errs := incidents.Declare(incidents.Declaration{
 		ID: AutomaticID(o.ComponentID, o.Since), Title: o.Name + " is down", Severity: o.Severity, Automatic: true, MonitorID: o.MonitorID,
-		Body:       fmt.Sprintf("Automatic: monitor %s failed (%s). We are investigating.", o.MonitorID, o.Reason),
+		Body: AutomaticText(o.Name), Detail: AutomaticDetail(o.MonitorID, o.Reason),
 		Components: []incidents.Affected{{ComponentID: o.ComponentID, Impact: component.MajorOutage}},
 		Policy:     s.defaultPolicy, Author: by.Name, StartedAt: o.Since,
 	}, s.policies[s.defaultPolicy], now)
