@@ -135,8 +135,8 @@ func (p Page) describe(m *Message, ev events.Event) {
 		if ev.Kind == events.IncidentAcknowledged {
 			fmt.Fprintf(&b, " Acknowledged by %s at %s.", ev.Actor, p.when(ev.At))
 		}
-		if n := len(inc.Updates); n > 0 && ev.Kind != events.IncidentAcknowledged {
-			fmt.Fprintf(&b, "\n\n%s", inc.Updates[n-1].Body)
+		if t := latestText(inc); t != "" && ev.Kind != events.IncidentAcknowledged {
+			fmt.Fprintf(&b, "\n\n%s", t)
 		}
 		if len(inc.Components) > 0 {
 			var names []string
@@ -194,6 +194,28 @@ func (p Page) describe(m *Message, ev events.Event) {
 	default:
 		m.Subject, m.Text = string(ev.Kind), ev.Reason
 	}
+}
+
+// latestText is what the incident's latest change wrote: its newest update's text, after the
+// internal updates recorded with it. An automatic incident's first change is an internal
+// update naming the monitor and the probe's reason, then the public text that names neither:
+// the team's messages carry both. A subscriber's event holds public updates only.
+func latestText(inc *incidents.Incident) string {
+	n := len(inc.Updates)
+	if n == 0 {
+		return ""
+	}
+	last, first := inc.Updates[n-1], n-1
+	for first > 0 && inc.Updates[first-1].Internal && inc.Updates[first-1].At.Equal(last.At) {
+		first--
+	}
+	var parts []string
+	for _, u := range inc.Updates[first:] {
+		if u.Body != "" {
+			parts = append(parts, u.Body)
+		}
+	}
+	return strings.Join(parts, "\n\n")
 }
 
 func orNone(s string) string {
@@ -304,8 +326,8 @@ func (p Page) escalationMessage(inc incidents.Incident, step, repeat int, since 
 		inc.Title, severityWords(inc.Severity), p.when(inc.OpenedAt), since.Round(time.Second))
 	if step == 1 && repeat == 0 {
 		m.Text = fmt.Sprintf("%s (%s) is open since %s and needs a response.", inc.Title, severityWords(inc.Severity), p.when(inc.OpenedAt))
-		if n := len(inc.Updates); n > 0 {
-			m.Text += "\n\n" + inc.Updates[n-1].Body
+		if t := latestText(&inc); t != "" {
+			m.Text += "\n\n" + t
 		}
 	}
 	return m
