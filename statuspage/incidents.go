@@ -200,6 +200,7 @@ type updateView struct {
 	Severity   incidents.Severity   `json:"severity,omitempty"`
 	Components []incidents.Affected `json:"components,omitempty"`
 	Workaround bool                 `json:"workaround,omitempty"`
+	Internal   bool                 `json:"internal,omitempty"` // admin only: the public never sees it
 }
 
 // clockView is a clock's state with durations in seconds, as every API duration is.
@@ -265,7 +266,7 @@ func (s *Server) viewIncident(inc incidents.Incident, now time.Time, public bool
 			continue // an acknowledgement without words is for the team
 		}
 		uv := updateView{ID: u.ID, At: u.At, Author: u.Author, Kind: u.Kind, Status: u.Status, Body: u.Body, BodyHTML: s.md.render(u.Body),
-			Severity: u.Severity, Components: u.Components, Workaround: u.Workaround}
+			Severity: u.Severity, Components: u.Components, Workaround: u.Workaround, Internal: !u.Public()}
 		if public {
 			uv.Author = ""
 		}
