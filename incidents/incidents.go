@@ -97,12 +97,20 @@ type Update struct {
 
 // Public reports whether customers see this update. An acknowledgement is a public update
 // only when the SRE wrote something with it (older acknowledgements, stored before Internal,
-// carry the fixed "Acknowledged." text and are internal too).
+// carry the fixed "Acknowledged." text and are internal too). The first update of an automatic
+// incident stored before its monitor's words became internal named the monitor and the probe's
+// reason (legacyAutomaticText): it is internal too.
 func (u Update) Public() bool {
-	return !u.Internal && !(u.Kind == "acknowledge" && u.Body == acknowledgedText)
+	return !u.Internal && !(u.Kind == "acknowledge" && u.Body == acknowledgedText) &&
+		!(u.Kind == "automatic" && strings.HasPrefix(u.Body, legacyAutomaticText))
 }
 
-const acknowledgedText = "Acknowledged."
+const (
+	acknowledgedText = "Acknowledged."
+	// legacyAutomaticText began an automatic incident's only first update until its monitor's
+	// id and the probe's reason (which names the target) moved to an internal update.
+	legacyAutomaticText = "Automatic: monitor "
+)
 
 // Incident is something customers should know about.
 type Incident struct {

@@ -151,6 +151,53 @@ func TestAutomaticIncidentWaitsForAHuman(t *testing.T) {
 	}
 }
 
+// TestAutomaticDetailIsInternal: an automatic incident's detail (its monitor and the probe's
+// reason) is an internal update recorded just before the public one, cleaned as a monitor's
+// words are, and it meets no clock.
+func TestAutomaticDetailIsInternal(t *testing.T) {
+	p := seedPolicies(t)["jenny"]
+	inc, errs := incidents.Declare(incidents.Declaration{ID: "a1", Title: "API down", Severity: incidents.P0, Automatic: true, MonitorID: "api-health",
+		Policy: "jenny", Body: "API is not responding as expected.", Detail: "Automatic: monitor api-health failed (dial tcp 10.0.0.7:443\x1b)."}, p, t0)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	if len(inc.Updates) != 2 {
+		t.Fatalf("%d updates, want the detail and the public one: %+v", len(inc.Updates), inc.Updates)
+	}
+	detail, public := inc.Updates[0], inc.Updates[1]
+	if detail.Public() || !detail.Internal || detail.ID != "a1-1" || detail.Body != "Automatic: monitor api-health failed (dial tcp 10.0.0.7:443)." || detail.Kind != "automatic" {
+		t.Errorf("the detail: %+v", detail)
+	}
+	if !public.Public() || public.ID != "a1-2" || public.Body != "API is not responding as expected." || public.Severity != incidents.P0 {
+		t.Errorf("the public update: %+v", public)
+	}
+	if st := clock(t, inc, p, incidents.FirstResponse, t0.Add(10*time.Minute)); st.State != incidents.Running {
+		t.Errorf("the detail met the first response: %+v", st)
+	}
+	// A person's declaration with a detail is checked as any text is.
+	if _, errs := incidents.Declare(incidents.Declaration{ID: "d1", Title: "API down", Severity: incidents.P1, Policy: "jenny", Detail: "bad\x1b"}, p, t0); len(errs) != 1 || errs[0].Field != "detail" {
+		t.Errorf("a detail with a control character: %v", errs)
+	}
+}
+
+// TestLegacyAutomaticTextIsInternal: an automatic incident stored before the monitor's words
+// became internal kept them in its public first update; it is internal now.
+func TestLegacyAutomaticTextIsInternal(t *testing.T) {
+	for _, c := range []struct {
+		u    incidents.Update
+		want bool
+	}{
+		{incidents.Update{Kind: "automatic", Body: "Automatic: monitor web failed (connect: dial tcp 10.1.2.3:443: connect: connection refused). We are investigating."}, false},
+		{incidents.Update{Kind: "automatic", Body: "Web is not responding as expected. We are investigating."}, true},
+		{incidents.Update{Kind: "resolve", Body: "Automatic: checks have passed again since 2026-11-27T10:00:00Z. Resolved automatically."}, true},
+		{incidents.Update{Kind: "update", Body: "Automatic: monitor web was wrong, all good."}, true}, // a person's words stay as written
+	} {
+		if got := c.u.Public(); got != c.want {
+			t.Errorf("%s %q: public %v, want %v", c.u.Kind, c.u.Body, got, c.want)
+		}
+	}
+}
+
 func TestSeverityChangeRetargets(t *testing.T) {
 	p := seedPolicies(t)["jenny"]
 	inc, _ := incidents.Declare(incidents.Declaration{ID: "s1", Title: "Slow reports", Severity: incidents.P2, Policy: "jenny"}, p, t0)
