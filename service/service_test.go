@@ -327,6 +327,12 @@ func TestAutomaticIncidentLifecycle(t *testing.T) {
 	if _, again, err := f.svc.Incidents.OpenAutomatic(ctx, out); again || err != nil {
 		t.Errorf("a second report opened another incident (%v, %v)", again, err)
 	}
+	// The monitor and the reason are the team's: an internal update, then the public text that
+	// names the component only.
+	if n := len(inc.Updates); n != 2 || !inc.Updates[0].Internal || inc.Updates[0].Body != "Automatic: monitor api-health failed (connect: refused)." ||
+		!inc.Updates[1].Public() || inc.Updates[1].Body != "API is not responding as expected. We are investigating." {
+		t.Errorf("updates %+v", inc.Updates)
+	}
 	if evs := f.drain(); len(evs) != 1 || evs[0].Kind != events.IncidentDeclared || evs[0].Actor != "monitor:api-health" || !evs[0].Incident.Automatic {
 		t.Errorf("events %+v", evs)
 	}
