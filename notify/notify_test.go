@@ -665,3 +665,40 @@ func TestRouteKindsMatchTheConfig(t *testing.T) {
 		t.Errorf("group fields %v", notify.GroupFields)
 	}
 }
+
+// TestTeamHearsTheAutomaticIncidentsDetail: an automatic incident's public text names the
+// component only; the monitor and the probe's reason are an internal update. The team's
+// messages (a route's webhook, an escalation's PagerDuty page) carry both, while the
+// Statuspage-shaped incident in the webhook keeps to the public update.
+func TestTeamHearsTheAutomaticIncidentsDetail(t *testing.T) {
+	ops := notifytest.StartWebhook(t, notifytest.WebhookOptions{})
+	pd := notifytest.StartPagerDuty(t)
+	targets := []notify.Target{{ID: "ops", Kind: notify.KindWebhook, URL: ops.URL}, {ID: "oncall", Kind: notify.KindPagerDuty, URL: pd.URL, RoutingKey: "key"}}
+	r := newRig(t, at("2026-11-20 10:00"), targets, notify.Rules{})
+	rules := escalationRules(r.cfg)
+	rules.Routes = []notify.Route{{Name: "incidents", Kinds: []string{"incident.declared"}, Targets: []string{"ops"}}}
+	r.n, _ = notify.New(notify.Options{Store: r.st, Door: r.svc.Notifications, Channels: mustTargets(t, r, targets), Rules: rules, Page: page, Clock: r.clock})
+	if _, _, err := r.svc.Incidents.OpenAutomatic(t.Context(), service.Outage{ComponentID: "api", Name: "API", MonitorID: "api-health", Severity: incidents.P0,
+		Since: r.clock.Now(), Reason: "connect: dial tcp 10.0.0.7:443: connect: connection refused"}); err != nil {
+		t.Fatal(err)
+	}
+	r.route(t)
+	r.tick(t)
+	r.deliver(t)
+	const detail, public = "Automatic: monitor api-health failed (connect: dial tcp 10.0.0.7:443: connect: connection refused).", "API is not responding as expected. We are investigating."
+	got := ops.Accepted()
+	if len(got) != 1 {
+		t.Fatalf("ops received %d deliveries, want the declaration", len(got))
+	}
+	p := got[0].Decode(t)
+	if !strings.Contains(p.Upstate.Text, detail) || !strings.Contains(p.Upstate.Text, public) {
+		t.Errorf("the team's text: %q", p.Upstate.Text)
+	}
+	if p.Incident == nil || len(p.Incident.IncidentUpdates) != 1 || p.Incident.IncidentUpdates[0]["body"] != public {
+		t.Errorf("the payload's incident: %+v", p.Incident)
+	}
+	evs := pd.Events()
+	if len(evs) != 1 || evs[0].Payload == nil || !strings.Contains(fmt.Sprint(evs[0].Payload.CustomDetails["text"]), detail) {
+		t.Errorf("the page: %+v", evs)
+	}
+}
