@@ -51,11 +51,12 @@ type incidentView struct {
 	Automatic      bool       `json:"automatic"`
 	Backfilled     bool       `json:"backfilled"`
 	Updates        []struct {
-		At     time.Time `json:"at"`
-		Author string    `json:"author"`
-		Kind   string    `json:"kind"`
-		Status string    `json:"status"`
-		Body   string    `json:"body"`
+		At       time.Time `json:"at"`
+		Author   string    `json:"author"`
+		Kind     string    `json:"kind"`
+		Status   string    `json:"status"`
+		Body     string    `json:"body"`
+		Internal bool      `json:"internal"` // for the team: the public never sees it
 	} `json:"updates"`
 	Clocks []struct {
 		Kind             string    `json:"kind"`
@@ -272,6 +273,10 @@ func writeIncident(w *tabwriter.Writer, v incidentView) {
 		if len(body) > 100 {
 			body = append(body[:100], '…')
 		}
-		fmt.Fprintf(w, "  %s\t%s\t%s\t%s\t%s\n", u.At.UTC().Format(time.RFC3339), u.Status, u.Kind, orDash(u.Author), string(body))
+		kind := u.Kind
+		if u.Internal {
+			kind += " (internal)"
+		}
+		fmt.Fprintf(w, "  %s\t%s\t%s\t%s\t%s\n", u.At.UTC().Format(time.RFC3339), u.Status, kind, orDash(u.Author), string(body))
 	}
 }
