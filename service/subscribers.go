@@ -173,11 +173,29 @@ func CheckAddress(raw string) (string, error) {
 }
 
 // PublicAddr reports whether ip is a public unicast address: not loopback, private, link-local,
-// unspecified, multicast, shared (100.64.0.0/10) or otherwise reserved for local use. A webhook
-// may only reach such addresses unless private ones are allowed.
+// site-local, unspecified, multicast, shared (100.64.0.0/10), documentation, benchmarking or
+// otherwise reserved for local use, and, for an IPv6 address that carries an IPv4 address,
+// carrying a public one. A webhook may only reach such addresses unless private ones are
+// allowed (docs/security.md, "Private addresses").
+//
+// IPv6 forms that embed an IPv4 address are judged by it where real networks use them for
+// public hosts: IPv4-mapped (::ffff:a.b.c.d), NAT64's well-known prefix (64:ff9b::/96, which a
+// DNS64 resolver on an IPv6-only network answers for every IPv4 host) and 6to4 (2002:aabb:ccdd::/48).
+// The ones no webhook needs are refused outright: IPv4-compatible (::a.b.c.d, deprecated),
+// IPv4-translated (::ffff:0:a.b.c.d), local-use NAT64 (64:ff9b:1::/48: the embedded address's
+// place depends on the network's prefix length) and Teredo (2001::/32: a tunnel's server and
+// its client's address, obfuscated). An address with a zone (fe80::1%eth0) is never public.
 func PublicAddr(ip netip.Addr) bool {
+	if !ip.IsValid() || ip.Zone() != "" {
+		return false
+	}
 	ip = ip.Unmap()
-	if !ip.IsValid() || ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() ||
+	if ip.Is6() {
+		if v4, ok := embeddedIPv4(ip); ok {
+			return v4.Is4() && PublicAddr(v4)
+		}
+	}
+	if ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() ||
 		ip.IsInterfaceLocalMulticast() || ip.IsMulticast() || ip.IsUnspecified() {
 		return false
 	}
@@ -189,10 +207,43 @@ func PublicAddr(ip netip.Addr) bool {
 	return true
 }
 
+// embeddedIPv4 is the IPv4 address an IPv6 address of a translation or tunnelling prefix
+// carries: ok for NAT64's well-known prefix and 6to4, with the IPv4 address; ok with an invalid
+// address (never public) for the prefixes refused outright (IPv4-compatible, IPv4-translated).
+// Teredo and local-use NAT64 are in nonPublic.
+func embeddedIPv4(ip netip.Addr) (netip.Addr, bool) {
+	b := ip.As16()
+	switch {
+	case nat64.Contains(ip): // 64:ff9b::a.b.c.d (RFC 6052)
+		return netip.AddrFrom4([4]byte(b[12:16])), true
+	case sixToFour.Contains(ip): // 2002:aabb:ccdd::/48 (RFC 3056)
+		return netip.AddrFrom4([4]byte(b[2:6])), true
+	case ipv4Compatible.Contains(ip), ipv4Translated.Contains(ip): // ::a.b.c.d (RFC 4291, deprecated), ::ffff:0:a.b.c.d (RFC 2765)
+		return netip.Addr{}, true
+	}
+	return netip.Addr{}, false
+}
+
+var (
+	nat64          = netip.MustParsePrefix("64:ff9b::/96")
+	sixToFour      = netip.MustParsePrefix("2002::/16")
+	ipv4Compatible = netip.MustParsePrefix("::/96") // also :: and ::1
+	ipv4Translated = netip.MustParsePrefix("::ffff:0:0:0/96")
+)
+
+// nonPublic are the reserved ranges Go's netip predicates do not cover (IANA's special-purpose
+// address registries: not globally reachable, or documentation).
 var nonPublic = []netip.Prefix{
 	netip.MustParsePrefix("0.0.0.0/8"), netip.MustParsePrefix("100.64.0.0/10"), netip.MustParsePrefix("192.0.0.0/24"),
-	netip.MustParsePrefix("198.18.0.0/15"), netip.MustParsePrefix("240.0.0.0/4"), netip.MustParsePrefix("64:ff9b:1::/48"),
-	netip.MustParsePrefix("2001:db8::/32"), netip.MustParsePrefix("100::/64"),
+	netip.MustParsePrefix("198.18.0.0/15"), netip.MustParsePrefix("240.0.0.0/4"),
+	netip.MustParsePrefix("64:ff9b:1::/48"),                                      // local-use NAT64 (RFC 8215)
+	netip.MustParsePrefix("100::/64"),                                            // discard-only
+	netip.MustParsePrefix("2001::/32"),                                           // Teredo (RFC 4380)
+	netip.MustParsePrefix("2001:2::/48"),                                         // benchmarking
+	netip.MustParsePrefix("2001:10::/28"), netip.MustParsePrefix("2001:20::/28"), // ORCHID, ORCHIDv2
+	netip.MustParsePrefix("2001:db8::/32"), netip.MustParsePrefix("3fff::/20"), // documentation
+	netip.MustParsePrefix("5f00::/16"), // SRv6 SIDs (RFC 9602)
+	netip.MustParsePrefix("fec0::/10"), // site-local (RFC 3879: deprecated, still local)
 }
 
 // ErrPrivateAddress: a webhook's host is, or resolves to, an address that is not public.

@@ -221,12 +221,57 @@ func TestSubscribeRefusesBadInputAndStoresNothing(t *testing.T) {
 }
 
 func TestPublicAddr(t *testing.T) {
-	for addr, want := range map[string]bool{"93.184.215.14": true, "2606:4700::1111": true, "127.0.0.1": false, "10.0.0.1": false,
-		"172.16.0.1": false, "192.168.0.1": false, "169.254.169.254": false, "100.64.0.1": false, "0.0.0.0": false, "::1": false,
-		"fe80::1": false, "fc00::1": false, "::ffff:127.0.0.1": false, "224.0.0.1": false, "198.18.0.1": false} {
-		if got := service.PublicAddr(netip.MustParseAddr(addr)); got != want {
-			t.Errorf("PublicAddr(%s) = %v, want %v", addr, got, want)
-		}
+	for _, tt := range []struct {
+		name, addr string
+		want       bool
+	}{
+		{"public IPv4", "93.184.215.14", true},
+		{"public IPv6", "2606:4700::1111", true},
+		{"loopback", "127.0.0.1", false},
+		{"private 10/8", "10.0.0.1", false},
+		{"private 172.16/12", "172.16.0.1", false},
+		{"private 192.168/16", "192.168.0.1", false},
+		{"link-local (cloud metadata)", "169.254.169.254", false},
+		{"shared 100.64/10", "100.64.0.1", false},
+		{"unspecified IPv4", "0.0.0.0", false},
+		{"IPv6 loopback", "::1", false},
+		{"IPv6 unspecified", "::", false},
+		{"IPv6 link-local", "fe80::1", false},
+		{"IPv6 link-local with a zone", "fe80::1%eth0", false},
+		{"public IPv6 with a zone", "2606:4700::1111%eth0", false},
+		{"unique local", "fc00::1", false},
+		{"multicast", "224.0.0.1", false},
+		{"benchmarking 198.18/15", "198.18.0.1", false},
+		{"IPv4-mapped loopback", "::ffff:127.0.0.1", false},
+		{"IPv4-mapped public", "::ffff:93.184.215.14", true},
+		{"IPv4-compatible loopback", "::7f00:1", false},
+		{"IPv4-compatible public (deprecated form)", "::93.184.215.14", false},
+		{"IPv4-translated loopback", "::ffff:0:7f00:1", false},
+		{"IPv4-translated public", "::ffff:0:5db8:d70e", false},
+		{"NAT64 well-known prefix, loopback", "64:ff9b::7f00:1", false},
+		{"NAT64 well-known prefix, private", "64:ff9b::a00:1", false},
+		{"NAT64 well-known prefix, metadata", "64:ff9b::a9fe:a9fe", false},
+		{"NAT64 well-known prefix, public (DNS64)", "64:ff9b::5db8:d70e", true},
+		{"NAT64 local-use prefix", "64:ff9b:1::7f00:1", false},
+		{"NAT64 local-use prefix, public", "64:ff9b:1::5db8:d70e", false},
+		{"6to4 of loopback", "2002:7f00:1::", false},
+		{"6to4 of private", "2002:c0a8:1::1", false},
+		{"6to4 of public", "2002:5db8:d70e::1", true},
+		{"site-local", "fec0::1", false},
+		{"site-local, top of the range", "feff::1", false},
+		{"Teredo", "2001::1", false},
+		{"Teredo with a public server", "2001:0:5db8:d70e::1", false},
+		{"benchmarking IPv6", "2001:2::1", false},
+		{"ORCHIDv2", "2001:20::1", false},
+		{"documentation IPv6", "2001:db8::1", false},
+		{"discard-only", "100::1", false},
+		{"multicast IPv6", "ff02::1", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := service.PublicAddr(netip.MustParseAddr(tt.addr)); got != tt.want {
+				t.Errorf("PublicAddr(%s) = %v, want %v", tt.addr, got, tt.want)
+			}
+		})
 	}
 }
 
