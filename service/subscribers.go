@@ -290,13 +290,14 @@ func CheckWebhookURL(ctx context.Context, resolver *net.Resolver, raw string, al
 
 // CheckPublicHost accepts a host that is, or resolves only to, public addresses (any host when
 // allowPrivate). Webhooks and chats are checked with it when given, and chats before each send.
+// A refusal is a *HostError.
 func CheckPublicHost(ctx context.Context, resolver *net.Resolver, host string, allowPrivate bool) error {
 	if allowPrivate {
 		return nil
 	}
 	if ip, err := netip.ParseAddr(host); err == nil {
 		if !PublicAddr(ip) {
-			return fmt.Errorf("%s is %w (loopback, private or reserved)", host, ErrPrivateAddress)
+			return &HostError{Host: host, Literal: true, Err: ErrPrivateAddress}
 		}
 		return nil
 	}
@@ -307,14 +308,49 @@ func CheckPublicHost(ctx context.Context, resolver *net.Resolver, host string, a
 	defer cancel()
 	addrs, err := resolver.LookupNetIP(rctx, "ip", host)
 	if err != nil || len(addrs) == 0 {
-		return fmt.Errorf("host %s does not resolve", host)
+		return &HostError{Host: host, Err: errNoAddress}
 	}
 	for _, a := range addrs {
 		if !PublicAddr(a) {
-			return fmt.Errorf("host %s resolves to %s, %w (loopback, private or reserved)", host, a.Unmap(), ErrPrivateAddress)
+			return &HostError{Host: host, Resolved: a.Unmap(), Err: ErrPrivateAddress}
 		}
 	}
 	return nil
+}
+
+// errNoAddress: a host that does not resolve.
+var errNoAddress = errors.New("does not resolve")
+
+// HostError is a host CheckPublicHost refused. Its Error says why, with the address a name
+// resolved to, for an operator (the admin API, the CLI, logs); Public says it without telling
+// how this server resolves names, for the page's form, where anyone may ask: a name that does
+// not resolve and one that resolves to a private address get the same words, so the form is no
+// oracle for internal names.
+type HostError struct {
+	Host     string
+	Literal  bool       // Host is an IP address
+	Resolved netip.Addr // the non-public address Host resolved to, if it did
+	Err      error      // ErrPrivateAddress, or that the name does not resolve
+}
+
+func (e *HostError) Error() string {
+	switch {
+	case e.Literal:
+		return fmt.Sprintf("%s is %v (loopback, private or reserved)", e.Host, e.Err)
+	case e.Resolved.IsValid():
+		return fmt.Sprintf("host %s resolves to %s, %v (loopback, private or reserved)", e.Host, e.Resolved, e.Err)
+	}
+	return fmt.Sprintf("host %s %v", e.Host, e.Err)
+}
+
+func (e *HostError) Unwrap() error { return e.Err }
+
+// Public is the refusal in words that name no resolved address.
+func (e *HostError) Public() string {
+	if e.Literal {
+		return e.Error() // the address the visitor typed: nothing learnt
+	}
+	return fmt.Sprintf("host %s does not resolve to a public address", e.Host)
 }
 
 // AddressHash is what the audit log keeps of an address or URL: a SHA-256 of it (an address in
@@ -360,12 +396,21 @@ func (s *Subscribers) audited(by Actor, now time.Time, action string, kind event
 		events.Event{Kind: kind, At: now, Actor: by.Name, SubscriberID: sub.ID, To: string(sub.State)})
 }
 
-// check validates and normalizes a request, reading the components it names.
-func (s *Subscribers) check(ctx context.Context, r SubscribeRequest) (store.Subscriber, error) {
+// check validates and normalizes a request, reading the components it names. From the public
+// form (public), a refused host is explained without the addresses it resolved to.
+func (s *Subscribers) check(ctx context.Context, r SubscribeRequest, public bool) (store.Subscriber, error) {
 	sub := store.Subscriber{Channel: r.Channel, ComponentUpdates: r.ComponentUpdates}
 	var errs []*component.FieldError
 	bad := func(field, format string, args ...any) {
 		errs = append(errs, &component.FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
+	}
+	badURL := func(err error) {
+		var he *HostError
+		if public && errors.As(err, &he) {
+			bad("url", "%s", he.Public())
+			return
+		}
+		bad("url", "%v", err)
 	}
 	if r.Channel == "" {
 		sub.Channel = store.SubscriberEmail
@@ -382,13 +427,13 @@ func (s *Subscribers) check(ctx context.Context, r SubscribeRequest) (store.Subs
 	case sub.Channel == store.SubscriberWebhook:
 		u, err := CheckWebhookURL(ctx, s.o.Resolver, r.URL, s.o.AllowPrivateWebhooks)
 		if err != nil {
-			bad("url", "%v", err)
+			badURL(err)
 		}
 		sub.URL = u
 	case sub.Channel == store.SubscriberChat:
 		u, err := CheckChatURL(ctx, s.o.Resolver, r.URL, s.o.AllowPrivateWebhooks)
 		if err != nil {
-			bad("url", "%v", err)
+			badURL(err)
 		}
 		sub.URL = u
 	case strings.TrimSpace(r.URL) != "":
@@ -489,7 +534,7 @@ func randomText(n int) string {
 // mails per RecipientWindow: the ones over it are not sent (and nothing changes). Only invalid
 // input (a *ValidationError) and a store failure are errors.
 func (s *Subscribers) Subscribe(ctx context.Context, by Actor, r SubscribeRequest) error {
-	want, err := s.check(ctx, r)
+	want, err := s.check(ctx, r, true)
 	if err != nil {
 		return err
 	}
@@ -552,7 +597,7 @@ func (s *Subscribers) Add(ctx context.Context, by Actor, r SubscribeRequest, con
 }
 
 func (s *Subscribers) add(ctx context.Context, by Actor, r SubscribeRequest, confirmed bool, source string) (store.Subscriber, error) {
-	want, err := s.check(ctx, r)
+	want, err := s.check(ctx, r, false)
 	if err != nil {
 		return store.Subscriber{}, err
 	}

@@ -175,7 +175,7 @@ func TestSubscribeRefusesBadInputAndStoresNothing(t *testing.T) {
 		{"file", service.SubscribeRequest{Channel: "webhook", Address: "ops@example.com", URL: "file:///etc/passwd"}, "url", "not an absolute URL"},
 		{"gopher", service.SubscribeRequest{Channel: "webhook", Address: "ops@example.com", URL: "gopher://example.com/"}, "url", `scheme "gopher"`},
 		{"loopback", service.SubscribeRequest{Channel: "webhook", Address: "ops@example.com", URL: "http://127.0.0.1:8080/hook"}, "url", "127.0.0.1 is not a public address"},
-		{"localhost", service.SubscribeRequest{Channel: "webhook", Address: "ops@example.com", URL: "http://localhost/hook"}, "url", "not a public address"},
+		{"localhost", service.SubscribeRequest{Channel: "webhook", Address: "ops@example.com", URL: "http://localhost/hook"}, "url", "host localhost does not resolve to a public address"},
 		{"private", service.SubscribeRequest{Channel: "webhook", Address: "ops@example.com", URL: "https://10.1.2.3/hook"}, "url", "10.1.2.3 is not a public address"},
 		{"metadata", service.SubscribeRequest{Channel: "webhook", Address: "ops@example.com", URL: "http://169.254.169.254/latest"}, "url", "not a public address"},
 		{"ipv6 loopback", service.SubscribeRequest{Channel: "webhook", Address: "ops@example.com", URL: "http://[::1]/hook"}, "url", "not a public address"},
@@ -217,6 +217,38 @@ func TestSubscribeRefusesBadInputAndStoresNothing(t *testing.T) {
 	if err := g.svc.Subscribers.Subscribe(t.Context(), service.Actor{Name: "page"},
 		service.SubscribeRequest{Channel: "webhook", Address: "ops@example.com", URL: "http://127.0.0.1:9099/hook"}); err != nil {
 		t.Errorf("a loopback webhook with private ones allowed: %v", err)
+	}
+}
+
+// TestPublicFormHidesResolvedAddresses: the page's form, which anyone may use, says a name is
+// not public without the address it resolved to; the admin API (Add) keeps the detail.
+func TestPublicFormHidesResolvedAddresses(t *testing.T) {
+	f := newSubscriberFixture(t, service.SubscriberOptions{})
+	urlError := func(err error) string {
+		t.Helper()
+		var ve *service.ValidationError
+		if !errors.As(err, &ve) || len(ve.Fields) != 1 || ve.Fields[0].Field != "url" {
+			t.Fatalf("got %v, want a validation error on url", err)
+		}
+		return ve.Fields[0].Message
+	}
+	for _, tt := range []struct {
+		name string
+		req  service.SubscribeRequest
+	}{
+		{"webhook", service.SubscribeRequest{Channel: "webhook", Address: "ops@example.com", URL: "http://localhost/hook"}},
+		{"chat", service.SubscribeRequest{Channel: "chat", Address: "ops@example.com", URL: "mattermost://localhost:8065/token"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got := urlError(f.svc.Subscribers.Subscribe(t.Context(), service.Actor{Name: "page"}, tt.req))
+			if want := "host localhost does not resolve to a public address"; got != want || strings.Contains(got, "127.0.0.1") {
+				t.Errorf("the form's words: %q, want %q", got, want)
+			}
+			_, err := f.svc.Subscribers.Add(t.Context(), service.Actor{Name: "ops"}, tt.req, true)
+			if got := urlError(err); !strings.Contains(got, "resolves to 127.0.0.1") && !strings.Contains(got, "resolves to ::1") {
+				t.Errorf("the admin API's words: %q, want the resolved address", got)
+			}
+		})
 	}
 }
 

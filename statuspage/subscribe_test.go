@@ -172,6 +172,18 @@ func TestSubscribeRefusesBadInput(t *testing.T) {
 	}
 }
 
+// TestSubscribeFormTellsNoResolvedAddress: the public form refuses a webhook whose name resolves
+// to a loopback address without saying what it resolved to.
+func TestSubscribeFormTellsNoResolvedAddress(t *testing.T) {
+	f := newSubscribeFixture(t, service.SubscriberOptions{}, 1000)
+	r := f.post("/subscribe", form("channel", "webhook", "address", "ops@example.com", "url", "http://localhost/hook"))
+	body := string(r.body)
+	if r.code != http.StatusUnprocessableEntity || !strings.Contains(body, "host localhost does not resolve to a public address") ||
+		strings.Contains(body, "127.0.0.1") || strings.Contains(body, "resolves to") {
+		t.Errorf("%d, want 422 saying the host is not public, without its address:\n%s", r.code, body)
+	}
+}
+
 // stripped is a page without what differs between two requests by design (none here: a fixed
 // clock renders the same page).
 var requestID = regexp.MustCompile(`req-[a-zA-Z0-9]+`)
