@@ -104,9 +104,9 @@ func newSubscribers(d *deps, st store.Subscribers, o SubscriberOptions) *Subscri
 
 // AllowClient counts a subscription request from a client address against ClientLimit an
 // hour; over it, it says how long until the next hour's share. The count is the store's
-// (shared by instances on one Redis), keyed by a hash of the address.
+// (shared by instances on one Redis), keyed by a hash of the client's network (ClientNetwork).
 func (s *Subscribers) AllowClient(ctx context.Context, addr string) (time.Duration, bool, error) {
-	sum := sha256.Sum256([]byte("upstate-client\x00" + addr))
+	sum := sha256.Sum256([]byte("upstate-client\x00" + ClientNetwork(addr)))
 	now := s.now()
 	n, end, err := s.store.CountRate(ctx, "client:"+hex.EncodeToString(sum[:16]), time.Hour, now)
 	if err != nil {
@@ -118,14 +118,56 @@ func (s *Subscribers) AllowClient(ctx context.Context, addr string) (time.Durati
 	return 0, true, nil
 }
 
+// ClientNetwork is what the per-client limit counts a client address as: an IPv4 address
+// itself (an IPv4-mapped one too), an IPv6 address's /64, the network one host is given (so a
+// client cannot take a fresh address of its /64 for every request). Anything else counts as
+// itself.
+func ClientNetwork(addr string) string {
+	ip, err := netip.ParseAddr(addr)
+	if err != nil {
+		return addr
+	}
+	ip = ip.WithZone("").Unmap()
+	if ip.Is4() {
+		return ip.String()
+	}
+	return netip.PrefixFrom(ip, 64).Masked().String()
+}
+
 // allowRecipient counts one subscription mail to address against RecipientLimit per
-// RecipientWindow, in the store, keyed by the address's hash.
+// RecipientWindow, in the store, keyed by the hash of the address's RecipientKey.
 func (s *Subscribers) allowRecipient(ctx context.Context, address string, now time.Time) (bool, error) {
-	n, _, err := s.store.CountRate(ctx, "recipient:"+AddressHash(store.SubscriberEmail, address), s.o.RecipientWindow, now)
+	n, _, err := s.store.CountRate(ctx, "recipient:"+AddressHash(store.SubscriberEmail, RecipientKey(address)), s.o.RecipientWindow, now)
 	if err != nil {
 		return false, fmt.Errorf("subscription limit: %w", err)
 	}
 	return n <= int64(s.o.RecipientLimit), nil
+}
+
+// RecipientKey is the inbox an address reaches, as far as the per-recipient limit can tell, so
+// that the variants of one inbox share its budget: the domain and the local part in lower case,
+// the tag after the first '+' dropped (victim+1@ and victim+2@ are victim@), and for gmail.com
+// (googlemail.com is the same mail) the local part's dots dropped, which Gmail ignores
+// (v.ictim@gmail.com is victim@gmail.com). Elsewhere dots are kept: they name other mailboxes,
+// Google Workspace's on other domains included. Two people whose addresses differ only by a tag
+// share a budget (3 mails an hour by default); that is the price. Only the limit uses it: the
+// subscription is the address as given.
+func RecipientKey(address string) string {
+	at := strings.LastIndexByte(address, '@')
+	if at < 0 {
+		return strings.ToLower(address)
+	}
+	local, domain := strings.ToLower(address[:at]), strings.TrimSuffix(strings.ToLower(address[at+1:]), ".")
+	if i := strings.IndexByte(local, '+'); i >= 0 {
+		local = local[:i]
+	}
+	if domain == "googlemail.com" {
+		domain = "gmail.com"
+	}
+	if domain == "gmail.com" {
+		local = strings.ReplaceAll(local, ".", "")
+	}
+	return local + "@" + domain
 }
 
 // Options are the door's options, defaults applied.

@@ -368,6 +368,65 @@ func TestSubscribeLimitsMailsPerRecipient(t *testing.T) {
 	}
 }
 
+// TestSubscribeLimitsMailsPerInbox: the variants of one inbox (a tag after '+', dots, case)
+// share its budget, so plus-addressing does not multiply the mails one inbox gets.
+func TestSubscribeLimitsMailsPerInbox(t *testing.T) {
+	f := newSubscriberFixture(t, service.SubscriberOptions{RecipientLimit: 3, RecipientWindow: time.Hour})
+	for _, a := range []string{"victim+1@gmail.com", "victim+2@gmail.com", "Victim+3@Gmail.com", "v.i.c.t.i.m@gmail.com", "victim+5@googlemail.com", "victim@gmail.com"} {
+		if err := f.svc.Subscribers.Subscribe(t.Context(), service.Actor{Name: "page"}, service.SubscribeRequest{Address: a}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if evs := f.drain(); len(evs) != 3 {
+		t.Errorf("six requests for variants of one inbox owe %d mails, want 3", len(evs))
+	}
+	if err := f.svc.Subscribers.Subscribe(t.Context(), service.Actor{Name: "page"}, service.SubscribeRequest{Address: "someone.else@gmail.com"}); err != nil {
+		t.Fatal(err)
+	}
+	if evs := f.drain(); len(evs) != 1 {
+		t.Errorf("another inbox: %d mails, want 1", len(evs))
+	}
+}
+
+func TestRecipientKey(t *testing.T) {
+	for _, tt := range []struct{ name, address, want string }{
+		{"plain", "victim@example.com", "victim@example.com"},
+		{"case", "Victim@EXAMPLE.com", "victim@example.com"},
+		{"tag", "victim+news@example.com", "victim@example.com"},
+		{"tags", "victim+a+b@example.com", "victim@example.com"},
+		{"dots at Gmail", "v.ic.tim@gmail.com", "victim@gmail.com"},
+		{"dots and a tag at Gmail", "V.ictim+1@gmail.com", "victim@gmail.com"},
+		{"dots elsewhere are kept", "v.ictim@example.com", "v.ictim@example.com"},
+		{"googlemail", "vic.tim@googlemail.com", "victim@gmail.com"},
+		{"trailing dot", "victim@example.com.", "victim@example.com"},
+		{"another domain", "victim@example.org", "victim@example.org"},
+		{"a dash is kept", "victim-1@example.com", "victim-1@example.com"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := service.RecipientKey(tt.address); got != tt.want {
+				t.Errorf("RecipientKey(%q) = %q, want %q", tt.address, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestClientNetwork(t *testing.T) {
+	for _, tt := range []struct{ name, addr, want string }{
+		{"IPv4", "198.51.100.7", "198.51.100.7"},
+		{"IPv4-mapped", "::ffff:198.51.100.7", "198.51.100.7"},
+		{"IPv6", "2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"},
+		{"IPv6, same /64", "2001:db8:1:2:ffff::1", "2001:db8:1:2::/64"},
+		{"IPv6 with a zone", "fe80::1%eth0", "fe80::/64"},
+		{"not an address", "unknown", "unknown"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := service.ClientNetwork(tt.addr); got != tt.want {
+				t.Errorf("ClientNetwork(%q) = %q, want %q", tt.addr, got, tt.want)
+			}
+		})
+	}
+}
+
 func TestWebhookSubscriberSuspended(t *testing.T) {
 	f := newSubscriberFixture(t, service.SubscriberOptions{AllowPrivateWebhooks: true, SuspendAfter: 6 * time.Hour})
 	ctx := t.Context()

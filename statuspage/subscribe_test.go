@@ -242,6 +242,26 @@ func TestSubscribeLimitedPerClientAddress(t *testing.T) {
 	if r.code != http.StatusTooManyRequests || r.hdr.Get("Retry-After") == "" {
 		t.Errorf("the fourth request in an hour from one address: %d, Retry-After %q; want 429 with Retry-After", r.code, r.hdr.Get("Retry-After"))
 	}
+	// IPv6: a host gets a /64, so the limit counts the /64, whichever of its addresses asks.
+	from := func(ip, address string) int {
+		req := httptest.NewRequest("POST", "/subscribe", strings.NewReader(form("address", address)))
+		req.RemoteAddr = "[" + ip + "]:4321"
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		rec := httptest.NewRecorder()
+		f.srv.ServeHTTP(rec, req)
+		return rec.Code
+	}
+	for i, ip := range []string{"2001:db8:a:b::1", "2001:db8:a:b::2", "2001:db8:a:b:ffff:ffff:ffff:ffff"} {
+		if code := from(ip, "v6-"+string(rune('a'+i))+"@example.com"); code != http.StatusOK {
+			t.Fatalf("request %d from the /64: %d", i+1, code)
+		}
+	}
+	if code := from("2001:db8:a:b:1234::9", "v6-d@example.com"); code != http.StatusTooManyRequests {
+		t.Errorf("a fourth request from another address of the same /64: %d, want 429", code)
+	}
+	if code := from("2001:db8:a:c::1", "v6-e@example.com"); code != http.StatusOK {
+		t.Errorf("a request from the next /64: %d, want 200", code)
+	}
 }
 
 // TestConfirmManageAndOneClickUnsubscribe follows a subscription's links as the mails give them.
