@@ -119,7 +119,7 @@ func sessionMAC(key apikey.Key, id, exp string) []byte {
 // login exchanges a read key from the form for a session cookie. Failed attempts count as the
 // API's do (auth.go: per address and key id).
 func (s *Server) login(c echo.Context) error {
-	if !sameOrigin(c) {
+	if !s.sameOrigin(c) {
 		return newError(http.StatusForbidden, "forbidden", "sign in from this site's own form")
 	}
 	token := strings.TrimSpace(c.FormValue("key"))
@@ -145,7 +145,7 @@ func (s *Server) login(c echo.Context) error {
 }
 
 func (s *Server) logout(c echo.Context) error {
-	if !sameOrigin(c) {
+	if !s.sameOrigin(c) {
 		return newError(http.StatusForbidden, "forbidden", "sign out from this site's own form")
 	}
 	c.SetCookie(&http.Cookie{Name: sessionCookie, Value: "", Path: "/internal", MaxAge: -1,
@@ -153,15 +153,28 @@ func (s *Server) logout(c echo.Context) error {
 	return c.Redirect(http.StatusSeeOther, "/"+s.chromeFor(c).LangQuery)
 }
 
-// sameOrigin refuses a form posted from another site (a sign-in made for someone else): an
-// Origin header, when the browser sends one, must name this host.
-func sameOrigin(c echo.Context) bool {
+// sameOrigin reports whether a form may have come from this site's own pages: a browser sends
+// Origin with every POST, so a form posted from another site names that site (or "null", from
+// a sandboxed frame or a file). With no Origin at all (curl, a mail provider's one-click
+// unsubscribe) it is a client that no other site drives, and passes. Otherwise the Origin must
+// be the page's public origin (server.public_url) or name the host the request was sent to
+// (whatever its scheme: a TLS-terminating proxy may not say how it was reached).
+func (s *Server) sameOrigin(c echo.Context) bool {
 	origin := c.Request().Header.Get(echo.HeaderOrigin)
 	if origin == "" {
 		return true
 	}
+	if public := urlOrigin(s.page.PublicURL); public != "" && strings.EqualFold(origin, public) {
+		return true
+	}
 	u, err := url.Parse(origin)
-	return err == nil && u.Host == c.Request().Host
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && strings.EqualFold(u.Host, c.Request().Host)
+}
+
+// crossSite is the answer to a form posted from another site.
+func crossSite(c echo.Context) error {
+	return newError(http.StatusForbidden, "cross_site_form",
+		"this form was sent from another site (Origin: %s), not from this status page: open the page and use its own form", truncate(c.Request().Header.Get(echo.HeaderOrigin), 100))
 }
 
 type signInView struct {

@@ -212,6 +212,9 @@ func privatePage(c echo.Context) {
 // filled (a bot is told it succeeded and nothing happens). Only invalid input is shown back.
 func (s *Server) subscribe(c echo.Context) error {
 	privatePage(c)
+	if !s.sameOrigin(c) {
+		return crossSite(c) // before the limit: another site's forms spend no one's share
+	}
 	form, err := formValues(c)
 	if err != nil {
 		return err
@@ -422,6 +425,9 @@ func (s *Server) confirmPage(c echo.Context) error {
 // confirm: POST /subscriptions/confirm (t in the form or the query).
 func (s *Server) confirm(c echo.Context) error {
 	privatePage(c)
+	if !s.sameOrigin(c) {
+		return crossSite(c)
+	}
 	if _, err := formValues(c); err != nil {
 		return err
 	}
@@ -459,6 +465,9 @@ func (s *Server) managePage(c echo.Context) error {
 // suspended webhook.
 func (s *Server) manage(c echo.Context) error {
 	privatePage(c)
+	if !s.sameOrigin(c) {
+		return crossSite(c)
+	}
 	form, err := formValues(c)
 	if err != nil {
 		return err
@@ -491,14 +500,20 @@ func (s *Server) unsubscribePage(c echo.Context) error {
 // unsubscribe: POST /subscriptions/unsubscribe?t=, RFC 8058's one-click unsubscribe (a body of
 // List-Unsubscribe=One-Click, no cookie, no login) and the page's own button alike. The
 // subscriber is deleted for real. A link whose subscription is gone already answers the same
-// page: the request is done either way.
+// page: the request is done either way. The page's button is held to sameOrigin; a one-click
+// POST is not, since mail providers send it from their own servers (RFC 8058 asks for no more
+// than the body and the link's token, which is the authority either way).
 func (s *Server) unsubscribe(c echo.Context) error {
 	privatePage(c)
-	if _, err := formValues(c); err != nil {
+	form, err := formValues(c)
+	if err != nil {
 		return err
 	}
+	if form.Get("List-Unsubscribe") != "One-Click" && !s.sameOrigin(c) {
+		return crossSite(c)
+	}
 	token := linkToken(c)
-	err := s.svc.Subscribers.Unsubscribe(c.Request().Context(), by(c), token)
+	err = s.svc.Subscribers.Unsubscribe(c.Request().Context(), by(c), token)
 	if errors.Is(err, service.ErrBadLink) && !strings.Contains(err.Error(), "no longer exists") {
 		return s.badLink(c, err)
 	}

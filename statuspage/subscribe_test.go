@@ -312,6 +312,54 @@ func TestConfirmManageAndOneClickUnsubscribe(t *testing.T) {
 	}
 }
 
+// TestSubscriptionFormsRefuseOtherSites: a form posted from another site (its Origin) is
+// refused with 403 and changes nothing; this page's own origin, the request's host and a client
+// that sends no Origin pass; RFC 8058's one-click unsubscribe passes whatever it sends.
+func TestSubscriptionFormsRefuseOtherSites(t *testing.T) {
+	f := newSubscribeFixture(t, service.SubscriberOptions{}, 1000)
+	door := f.srv.svc.Subscribers
+	for _, tt := range []struct {
+		name, origin string
+		want         int
+	}{
+		{"another site", "https://evil.example", http.StatusForbidden},
+		{"a sandboxed frame", "null", http.StatusForbidden},
+		{"a look-alike", "https://status.example.com.evil.example", http.StatusForbidden},
+		{"the page's public origin", "https://status.example.com", http.StatusOK},
+		{"the request's host", "http://example.com", http.StatusOK},
+		{"no Origin (not a browser)", "", http.StatusOK},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := f.post("/subscribe", form("address", "ada@example.com"), "Origin", tt.origin)
+			if r.code != tt.want {
+				t.Errorf("POST /subscribe with Origin %q: %d, want %d", tt.origin, r.code, tt.want)
+			}
+			if tt.want == http.StatusForbidden && !strings.Contains(string(r.body), "this form was sent from another site") {
+				t.Errorf("the refusal does not say why: %s", r.body)
+			}
+		})
+	}
+	sub := f.subscribers()[0]
+	evil := []string{"Origin", "https://evil.example"}
+	confirm := door.ConfirmToken(sub, t0)
+	if r := f.post("/subscriptions/confirm", form("t", confirm), evil...); r.code != http.StatusForbidden || f.subscribers()[0].State != store.SubscriberPending {
+		t.Errorf("a confirmation posted from another site: %d, state %s; want 403, pending", r.code, f.subscribers()[0].State)
+	}
+	if r := f.post("/subscriptions/confirm", form("t", confirm), "Origin", "https://status.example.com"); r.code != http.StatusOK {
+		t.Fatalf("confirm from the page: %d", r.code)
+	}
+	manage := service.ManageToken(sub)
+	if r := f.post("/subscriptions/manage", form("t", manage, "scope", "some", "components", "cdn"), evil...); r.code != http.StatusForbidden || len(f.subscribers()[0].Components) != 0 {
+		t.Errorf("a change posted from another site: %d, components %v; want 403, unchanged", r.code, f.subscribers()[0].Components)
+	}
+	if r := f.post("/subscriptions/unsubscribe", form("t", manage), evil...); r.code != http.StatusForbidden || len(f.subscribers()) != 1 {
+		t.Errorf("the unsubscribe button posted from another site: %d, %d subscribers; want 403, 1", r.code, len(f.subscribers()))
+	}
+	if r := f.post("/subscriptions/unsubscribe?t="+url.QueryEscape(manage), "List-Unsubscribe=One-Click", evil...); r.code != http.StatusOK || len(f.subscribers()) != 0 {
+		t.Errorf("a one-click unsubscribe (RFC 8058): %d, %d subscribers; want 200, 0", r.code, len(f.subscribers()))
+	}
+}
+
 func TestSubscribersAdminAPI(t *testing.T) {
 	f := newSubscribeFixture(t, service.SubscriberOptions{}, 1000)
 	admin := f.tokens[apikey.ScopeAdmin]
