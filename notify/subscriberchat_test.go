@@ -87,7 +87,7 @@ func TestChatSubscriberConfirmedThenPosted(t *testing.T) {
 		t.Fatal(err)
 	}
 	link := ms[0].Link("/subscriptions/confirm?t=")
-	if _, err := r.svc.Subscribers.Confirm(ctx, service.Actor{Name: "page"}, link[strings.Index(link, "t=")+2:]); err != nil {
+	if _, _, err := r.svc.Subscribers.Confirm(ctx, service.Actor{Name: "page"}, link[strings.Index(link, "t=")+2:]); err != nil {
 		t.Fatal(err)
 	}
 	inc, err := r.svc.Incidents.Declare(ctx, service.Actor{Name: "sre"}, incidents.Declaration{Title: "API errors", Severity: incidents.P1, Body: "We are **investigating**."})

@@ -765,15 +765,17 @@ func (s *Subscribers) Pending(ctx context.Context, token string) (store.Subscrib
 }
 
 // Confirm confirms the subscription a confirmation link names; confirming again is no change.
-func (s *Subscribers) Confirm(ctx context.Context, by Actor, token string) (store.Subscriber, error) {
+// first is true only for the call that confirmed it (of several at once, one), the one answer
+// that may show what is shown once: the manage link and a webhook's secret.
+func (s *Subscribers) Confirm(ctx context.Context, by Actor, token string) (sub store.Subscriber, first bool, err error) {
 	now := s.now()
 	for attempt := 1; ; attempt++ {
 		sub, err := s.open(ctx, token, "c", now)
 		if err != nil {
-			return sub, err
+			return sub, false, err
 		}
 		if sub.State != store.SubscriberPending {
-			return sub, nil
+			return sub, false, nil
 		}
 		next := sub
 		next.State, next.ConfirmedAt, next.UpdatedAt, next.Version = store.SubscriberConfirmed, now, now, sub.Version+1
@@ -784,10 +786,10 @@ func (s *Subscribers) Confirm(ctx context.Context, by Actor, token string) (stor
 			continue
 		}
 		if err != nil {
-			return sub, fmt.Errorf("confirm subscriber %s: %w", sub.ID, err)
+			return sub, false, fmt.Errorf("confirm subscriber %s: %w", sub.ID, err)
 		}
 		s.publish(ev)
-		return store.NormalizeSubscriber(next), nil
+		return store.NormalizeSubscriber(next), true, nil
 	}
 }
 

@@ -96,12 +96,16 @@ func TestSubscriberLifecycle(t *testing.T) {
 		t.Errorf("a pending subscription takes the new choices: %+v", got)
 	}
 	step("confirm", events.SubscriberConfirmed, "subscriber.confirm", func() error {
-		_, err := door.Confirm(ctx, page, door.ConfirmToken(sub, t0))
+		_, first, err := door.Confirm(ctx, page, door.ConfirmToken(sub, t0))
+		if err == nil && !first {
+			t.Error("the confirmation that confirmed says it was not the first")
+		}
 		return err
 	})
-	// Confirming again changes nothing and is no error (a mail client that opens links twice).
-	if got, err := door.Confirm(ctx, page, door.ConfirmToken(sub, t0)); err != nil || got.State != store.SubscriberConfirmed {
-		t.Errorf("confirm again: %v, %v", got.State, err)
+	// Confirming again changes nothing and is no error (a mail client that opens links twice),
+	// and is not the first.
+	if got, first, err := door.Confirm(ctx, page, door.ConfirmToken(sub, t0)); err != nil || got.State != store.SubscriberConfirmed || first {
+		t.Errorf("confirm again: %v, first %v, %v; want confirmed, not first", got.State, first, err)
 	}
 	if evs := f.drain(); len(evs) != 0 {
 		t.Errorf("confirming again published %v", kindsOf(evs))
@@ -323,7 +327,7 @@ func TestSubscriberLinks(t *testing.T) {
 		"garbage":           "../../etc/passwd",
 		"empty":             "",
 	} {
-		if _, err := door.Confirm(ctx, service.Actor{Name: "page"}, tok); !errors.Is(err, service.ErrBadLink) {
+		if _, _, err := door.Confirm(ctx, service.Actor{Name: "page"}, tok); !errors.Is(err, service.ErrBadLink) {
 			t.Errorf("%s: %v, want ErrBadLink", name, err)
 		}
 	}
@@ -331,7 +335,7 @@ func TestSubscriberLinks(t *testing.T) {
 		t.Errorf("a confirm link opens the manage page: %v", err)
 	}
 	f.clock.Advance(time.Hour)
-	if _, err := door.Confirm(ctx, service.Actor{Name: "page"}, good); !errors.Is(err, service.ErrBadLink) || !strings.Contains(err.Error(), "expired") {
+	if _, _, err := door.Confirm(ctx, service.Actor{Name: "page"}, good); !errors.Is(err, service.ErrBadLink) || !strings.Contains(err.Error(), "expired") {
 		t.Errorf("an hour-old link with a one-hour life: %v, want expired", err)
 	}
 	// Not confirmed in time: deleted.

@@ -316,7 +316,7 @@ type subscriptionView struct {
 	Channel    string
 	Address    string
 	URL        string
-	Secret     string // a webhook's signing secret, on its own pages
+	Secret     string // a webhook's signing secret, on the answer that confirmed it only
 	Following  string // the components it follows, in words
 	State      string
 	Groups     []choiceGroup
@@ -332,14 +332,8 @@ func (s *Server) subscriptionView(c echo.Context, mode, token string, sub store.
 	l := s.locale(c)
 	v := subscriptionView{pageView: s.basePage(c, s.clock.Now()), Mode: mode, Token: token, Channel: string(sub.Channel), Address: sub.Address,
 		URL: sub.URL, State: string(sub.State), All: len(sub.Components) == 0, Updates: sub.ComponentUpdates}
-	if sub.Channel == store.SubscriberWebhook && sub.State != store.SubscriberPending {
-		v.Secret = sub.Secret
-	}
 	if sub.Channel == store.SubscriberChat {
 		v.URL = service.ChatDestination(sub.URL) // the URL holds the room's token: never shown back
-	}
-	if sub.ID != "" && sub.State != store.SubscriberPending {
-		v.ManageURL = "/subscriptions/manage?t=" + url.QueryEscape(service.ManageToken(sub))
 	}
 	chosen := map[string]bool{}
 	for _, id := range sub.Components {
@@ -400,7 +394,9 @@ func linkToken(c echo.Context) string {
 }
 
 // confirmPage: GET /subscriptions/confirm?t= shows what the link confirms, with a button: a
-// mail scanner that fetches links confirms nothing.
+// mail scanner that fetches links confirms nothing. Once the subscription is confirmed, the
+// link (which lives 48 hours, in a forwarded mail or a proxy's log) says so and shows nothing of
+// it: not its address, not its manage link, not a webhook's secret.
 func (s *Server) confirmPage(c echo.Context) error {
 	privatePage(c)
 	token := linkToken(c)
@@ -411,18 +407,19 @@ func (s *Server) confirmPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	mode := "confirm"
 	if sub.State != store.SubscriberPending {
-		mode = "confirmed"
+		return s.confirmedAlready(c)
 	}
-	v, err := s.subscriptionView(c, mode, token, sub)
+	v, err := s.subscriptionView(c, "confirm", token, sub)
 	if err != nil {
 		return err
 	}
 	return s.render(c, http.StatusOK, "subscription.html", v)
 }
 
-// confirm: POST /subscriptions/confirm (t in the form or the query).
+// confirm: POST /subscriptions/confirm (t in the form or the query). The answer that confirms
+// the subscription shows its manage link and a webhook's signing secret, once; a confirmation
+// link used again answers that it is confirmed already, with neither.
 func (s *Server) confirm(c echo.Context) error {
 	privatePage(c)
 	if !s.sameOrigin(c) {
@@ -431,8 +428,35 @@ func (s *Server) confirm(c echo.Context) error {
 	if _, err := formValues(c); err != nil {
 		return err
 	}
-	sub, err := s.svc.Subscribers.Confirm(c.Request().Context(), by(c), linkToken(c))
-	return s.subscriptionAnswer(c, http.StatusOK, "confirmed", "", sub, err, "")
+	sub, first, err := s.svc.Subscribers.Confirm(c.Request().Context(), by(c), linkToken(c))
+	if err == nil && !first {
+		return s.confirmedAlready(c)
+	}
+	if errors.Is(err, service.ErrBadLink) {
+		return s.badLink(c, err)
+	}
+	if err != nil {
+		return err
+	}
+	v, err := s.subscriptionView(c, "confirmed", "", sub)
+	if err != nil {
+		return err
+	}
+	v.ManageURL = "/subscriptions/manage?t=" + url.QueryEscape(service.ManageToken(sub))
+	if sub.Channel == store.SubscriberWebhook {
+		v.Secret = sub.Secret
+	}
+	return s.render(c, http.StatusOK, "subscription.html", v)
+}
+
+// confirmedAlready answers a confirmation link whose subscription is confirmed: that, and
+// nothing of the subscription.
+func (s *Server) confirmedAlready(c echo.Context) error {
+	v, err := s.subscriptionView(c, "confirmed_already", "", store.Subscriber{})
+	if err != nil {
+		return err
+	}
+	return s.render(c, http.StatusOK, "subscription.html", v)
 }
 
 // subscriptionAnswer answers a subscriber's link: subscription.html at step for sub with its

@@ -360,6 +360,54 @@ func TestSubscriptionFormsRefuseOtherSites(t *testing.T) {
 	}
 }
 
+// TestUsedConfirmLinkShowsNothing: the answer that confirms a webhook shows its manage link and
+// its secret once; the confirmation link, used again by GET or POST (a forwarded mail, a proxy's
+// log), says it is confirmed and shows neither, nor the address; the manage page (whose token
+// every delivery carries) does not show the secret either.
+func TestUsedConfirmLinkShowsNothing(t *testing.T) {
+	f := newSubscribeFixture(t, service.SubscriberOptions{}, 1000)
+	door := f.srv.svc.Subscribers
+	if r := f.post("/subscribe", form("channel", "webhook", "address", "ops@example.com", "url", "https://93.184.215.14/hook")); r.code != 200 {
+		t.Fatalf("subscribe: %d %s", r.code, r.body)
+	}
+	sub := f.subscribers()[0]
+	confirm, manage := door.ConfirmToken(sub, t0), service.ManageToken(sub)
+	if !strings.HasPrefix(sub.Secret, "whsec_") {
+		t.Fatalf("the webhook's secret: %q", sub.Secret)
+	}
+	shows := func(r response) []string {
+		var got []string
+		for what, s := range map[string]string{"the secret": sub.Secret, "the manage link": url.QueryEscape(manage), "the address": "ops@example.com", "the URL": "93.184.215.14"} {
+			if strings.Contains(string(r.body), s) {
+				got = append(got, what)
+			}
+		}
+		return got
+	}
+	r := f.do("GET", "/subscriptions/confirm?t="+url.QueryEscape(confirm), "", "", "Accept", "text/html")
+	if r.code != 200 || strings.Contains(string(r.body), sub.Secret) || strings.Contains(string(r.body), url.QueryEscape(manage)) {
+		t.Errorf("the confirm page before confirming: %d, shows %v", r.code, shows(r))
+	}
+	r = f.post("/subscriptions/confirm", form("t", confirm))
+	if r.code != 200 || !strings.Contains(string(r.body), "You are subscribed") || !strings.Contains(string(r.body), sub.Secret) || !strings.Contains(string(r.body), url.QueryEscape(manage)) {
+		t.Fatalf("the confirmation: %d, shows %v; want the secret and the manage link\n%s", r.code, shows(r), r.body)
+	}
+	for name, again := range map[string]func() response{
+		"GET": func() response {
+			return f.do("GET", "/subscriptions/confirm?t="+url.QueryEscape(confirm), "", "", "Accept", "text/html")
+		},
+		"POST": func() response { return f.post("/subscriptions/confirm", form("t", confirm)) },
+	} {
+		r := again()
+		if r.code != 200 || !strings.Contains(string(r.body), "Already confirmed") || len(shows(r)) != 0 {
+			t.Errorf("the used confirmation link by %s: %d, shows %v; want \"Already confirmed\" and nothing of the subscription\n%s", name, r.code, shows(r), r.body)
+		}
+	}
+	if r := f.do("GET", "/subscriptions/manage?t="+url.QueryEscape(manage), "", "", "Accept", "text/html"); r.code != 200 || strings.Contains(string(r.body), sub.Secret) {
+		t.Errorf("the manage page: %d, shows the secret: %v", r.code, strings.Contains(string(r.body), sub.Secret))
+	}
+}
+
 func TestSubscribersAdminAPI(t *testing.T) {
 	f := newSubscribeFixture(t, service.SubscriberOptions{}, 1000)
 	admin := f.tokens[apikey.ScopeAdmin]
