@@ -46,7 +46,17 @@ const (
 	MaxDescLength   = 5000
 	maxExpandedDays = 8 // an occurrence starts at most this many days before it is seen
 	lookaheadYears  = 2 // how far the period check looks for the closest two starts
+
+	// MaxOccurrences bounds what one call to Window.Occurrences returns: more than 270 years of
+	// a daily window, so it never cuts a call over the dates Upstate accepts (calendar.CheckDate),
+	// and it caps the work of any span a caller might pass.
+	MaxOccurrences = 100_000
 )
+
+// ruleLife is how long rrule-go runs a rule without UNTIL: it sets UNTIL to DTSTART plus the
+// longest time.Duration (about 292 years). A rule started later (see Window.from) keeps the
+// original end, so both expansions agree.
+const ruleLife = time.Duration(1<<63 - 1)
 
 // Window is an announced maintenance window. Exactly one of (Start, End) for a one-off window or
 // Rule for a recurring one is set.
@@ -77,7 +87,14 @@ type Window struct {
 	UpdatedAt   time.Time  `json:"updated_at"`
 
 	loc  *time.Location
-	rule *rrule.RRule
+	rule *rrule.RRule // the rule from FirstDate: Started, shortestPeriod, and the reference expansion
+	opt  rrule.ROption
+	// first is the rule's first date, if it has one in its first lookaheadYears.
+	first calendar.Date
+	empty bool // the rule yields no date at all (see prepareSkip)
+	// perCycle is how many dates a DAILY or WEEKLY rule yields in every cycle (7×INTERVAL days)
+	// from FirstDate, for rules with COUNT.
+	perCycle int
 }
 
 // Override changes one occurrence, named by its scheduled start.
@@ -195,7 +212,21 @@ func (w *Window) prepare(checkText bool) []*component.FieldError {
 		add("rule", "%v", err)
 		return errs
 	}
-	if gap, ok := w.shortestPeriod(); ok && w.longest() > gap {
+	w.prepareSkip(*opt)
+	horizon := calendar.Date{Year: w.FirstDate.Year + lookaheadYears, Month: w.FirstDate.Month, Day: w.FirstDate.Day}
+	var dates []time.Time
+	if r := w.from(w.FirstDate, horizon); r != nil {
+		dates = r.Between(floating(w.FirstDate), floating(horizon), true)
+	}
+	w.first = calendar.Date{}
+	if len(dates) > 0 {
+		w.first = calendar.DateOf(dates[0], time.UTC)
+	} else if checkText {
+		// Such a rule has no use, and finding that out costs a walk of centuries (rrule-go runs
+		// a rule until it yields a date).
+		add("rule", "yields no date in the %d years from first_date %s", lookaheadYears, w.FirstDate)
+	}
+	if gap, ok := w.shortestPeriod(dates); ok && w.longest() > gap {
 		add("duration", "an occurrence (%s) would last longer than the time between two occurrences (%s)", w.longest(), gap)
 	}
 	return errs
@@ -294,9 +325,9 @@ func (w *Window) longest() time.Duration {
 	return paper
 }
 
-// shortestPeriod is the smallest time between two consecutive starts over the next years.
-func (w *Window) shortestPeriod() (time.Duration, bool) {
-	dates := w.rule.Between(floating(w.FirstDate), floating(w.FirstDate).AddDate(lookaheadYears, 0, 0), true)
+// shortestPeriod is the smallest time between two consecutive starts of dates, the rule's dates
+// over its first years.
+func (w *Window) shortestPeriod(dates []time.Time) (time.Duration, bool) {
 	if len(dates) < 2 {
 		return 0, false
 	}
@@ -346,22 +377,32 @@ func (w *Window) Announced(o Occurrence, notice time.Duration) bool {
 
 // Occurrences returns every occurrence whose effective span overlaps [from, to), cancelled ones
 // included (flagged), in order of start. The window must be prepared.
-func (w *Window) Occurrences(from, to time.Time) []Occurrence {
+func (w *Window) Occurrences(from, to time.Time) []Occurrence { return w.occurrences(from, to, false) }
+
+// occurrences is Occurrences; slow walks the rule from FirstDate, as rrule-go alone would (the
+// reference the tests hold the fast walk to).
+func (w *Window) occurrences(from, to time.Time, slow bool) []Occurrence {
 	var out []Occurrence
+	var overrides map[time.Time][]Override // by scheduled start, so a long list costs one look-up
+	if len(w.Overrides) > 0 {
+		overrides = make(map[time.Time][]Override, len(w.Overrides))
+		for _, ov := range w.Overrides {
+			k := ov.Scheduled.UTC()
+			overrides[k] = append(overrides[k], ov)
+		}
+	}
 	add := func(start, end time.Time) {
 		o := Occurrence{WindowID: w.ID, Scheduled: start.UTC(), Start: start.UTC(), End: end.UTC(), ScheduledEnd: end.UTC()}
 		if !w.CancelledAt.IsZero() && !o.Start.Before(w.CancelledAt) {
 			o.Cancelled, o.ChangedAt = true, w.CancelledAt
 		}
-		for _, ov := range w.Overrides {
-			if ov.Scheduled.Equal(o.Scheduled) {
-				o.ChangedAt = ov.At
-				if ov.Cancelled {
-					o.Cancelled = true
-				}
-				if !ov.End.IsZero() {
-					o.End = ov.End.UTC()
-				}
+		for _, ov := range overrides[o.Scheduled] {
+			o.ChangedAt = ov.At
+			if ov.Cancelled {
+				o.Cancelled = true
+			}
+			if !ov.End.IsZero() {
+				o.End = ov.End.UTC()
 			}
 		}
 		if o.Start.Before(to) && from.Before(o.End) || o.Start.Equal(o.End) && !o.Start.Before(from) && o.Start.Before(to) {
@@ -382,7 +423,23 @@ func (w *Window) Occurrences(from, to time.Time) []Occurrence {
 	if hi.Before(lo) {
 		return nil
 	}
-	for _, d := range w.rule.Between(floating(lo), floating(hi), true) {
+	r := w.from(lo, hi)
+	if slow {
+		r = w.rule
+	}
+	if r == nil {
+		return out
+	}
+	next := r.Iterator()
+	for n := 0; n < MaxOccurrences; {
+		d, ok := next()
+		if !ok || d.After(floating(hi)) {
+			break
+		}
+		if d.Before(floating(lo)) {
+			continue
+		}
+		n++
 		start, end := w.span(calendar.DateOf(d, time.UTC))
 		if !w.Until.IsZero() && start.After(w.Until) {
 			break
@@ -491,10 +548,23 @@ func (w *Window) Started(now time.Time) bool {
 	if !w.Recurring() {
 		return !now.Before(w.Start)
 	}
-	first := w.rule.After(floating(w.FirstDate), true)
-	if first.IsZero() {
-		return false
+	first := w.first
+	if first == (calendar.Date{}) {
+		// Only a stored rule with no date in its first years: look for one only up to now (a
+		// rule that yields nothing would walk for centuries).
+		if now.Before(floating(w.FirstDate).Add(-48 * time.Hour)) {
+			return false
+		}
+		r := w.from(w.FirstDate, calendar.DateOf(now, time.UTC).AddDays(2))
+		if r == nil {
+			return false
+		}
+		d, ok := r.Iterator()()
+		if !ok {
+			return false
+		}
+		first = calendar.DateOf(d, time.UTC)
 	}
-	start, _ := w.span(calendar.DateOf(first, time.UTC))
+	start, _ := w.span(first)
 	return !now.Before(start)
 }
