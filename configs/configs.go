@@ -342,8 +342,8 @@ func (c *Config) validate(d *decoder) {
 	if u, err := url.Parse(s.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		d.at("server.public_url", "must be an absolute http or https URL, such as https://status.example.com")
 	}
-	if loc, err := time.LoadLocation(s.TimeZone); err != nil {
-		d.at("server.time_zone", "unknown time zone %q (use an IANA name such as Asia/Shanghai)", s.TimeZone)
+	if loc, err := calendar.LoadZone(s.TimeZone); err != nil {
+		d.at("server.time_zone", "%v", err)
 	} else {
 		c.Location = loc
 	}

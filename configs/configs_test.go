@@ -59,7 +59,7 @@ func TestLoadBadConfigs(t *testing.T) {
 			`9:14: monitors[0].heartbeat.token: must be 22 to 128 characters of A-Z, a-z, 0-9, '-' and '_' (make one with: openssl rand -base64 24 | tr '+/' '-_')`,
 			`10:15: monitors[0].heartbeat.period: must be at least 1m`,
 			`16:17: monitors[1].heartbeat.schedule: invalid cron schedule "61 2 * * *": end of range (61) above maximum (59): 61`,
-			`17:18: monitors[1].heartbeat.time_zone: unknown time zone "Mars/Olympus": want an IANA name such as Europe/Berlin`,
+			`17:18: monitors[1].heartbeat.time_zone: unknown time zone "Mars/Olympus" (use an IANA name such as Asia/Shanghai)`,
 			`22:14: monitors[2].heartbeat.token: is also the token of monitors[1].heartbeat: each heartbeat needs its own`,
 			`24:17: monitors[2].heartbeat.schedule: give a period or a schedule, not both`,
 			`25:14: monitors[2].heartbeat.grace: must not be negative`,
@@ -87,7 +87,16 @@ func TestLoadBadConfigs(t *testing.T) {
 		{"bad-maintenance-period.yaml", []string{`12:17: maintenance.windows[0].duration: an occurrence (26h0m0s) would last longer than the time between two occurrences (23h0m0s)`}},
 		{"bad-maintenance-byday.yaml", []string{`10:14: maintenance.windows[0].rrule: BYDAY +10SA: a month has at most five of each weekday (numbers from -5 to 5)`}},
 		{"bad-maintenance-rrule.yaml", []string{`10:14: maintenance.windows[0].rrule: BYHOUR is not supported (supported: FREQ, INTERVAL, COUNT, UNTIL, BYDAY, BYMONTHDAY)`}},
-		{"bad-maintenance-zone.yaml", []string{`9:18: maintenance.windows[0].time_zone: unknown time zone "Asia/Atlantis" (use an IANA name such as America/Los_Angeles)`}},
+		{"bad-maintenance-first-date.yaml", []string{
+			`13:13: maintenance.windows[0].from: must be between 2000-01-01 and 2199-12-31`,
+			`18:18: maintenance.windows[1].starts_at: must be between 2000-01-01 and 2199-12-31`,
+		}},
+		{"bad-machine-zone.yaml", []string{
+			`9:18: maintenance.windows[0].time_zone: "Local" depends on the machine's settings; name the zone (use an IANA name such as Asia/Shanghai)`,
+			`13:7: maintenance.windows[1].time_zone: is required (use an IANA name such as Asia/Shanghai)`,
+			`22:16: objectives[0].time_zone: "posixrules" depends on the machine's settings; name the zone (use an IANA name such as Asia/Shanghai)`,
+		}},
+		{"bad-maintenance-zone.yaml", []string{`9:18: maintenance.windows[0].time_zone: unknown time zone "Asia/Atlantis" (use an IANA name such as Asia/Shanghai)`}},
 		{"bad-monitor-component.yaml", []string{`6:16: monitors[0].component: unknown component "website"`}},
 		{"bad-not-a-list.yaml", []string{`2:3: components: must be a list`}},
 		{"bad-notify-targets.yaml", []string{

@@ -9,7 +9,8 @@ import (
 )
 
 // placeholderAnnounced stands in for "when Upstate first sees the window" during validation.
-var placeholderAnnounced = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+// It is a day after calendar.FirstAccepted, so its date is accepted in every zone.
+var placeholderAnnounced = time.Date(2000, 1, 2, 0, 0, 0, 0, time.UTC)
 
 func (w Window) spec() maintenance.Spec {
 	return maintenance.Spec{ID: w.ID, Title: w.Title, Description: w.Description, Components: w.Components, TimeZone: w.TimeZone,

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/upstate-dev/upstate/calendar"
 	"github.com/upstate-dev/upstate/component"
 	"github.com/upstate-dev/upstate/incidents"
 	"github.com/upstate-dev/upstate/probe"
@@ -388,9 +389,9 @@ func validateHeartbeat(d *decoder, path string, h *Heartbeat, tokens map[string]
 			d.at(path+".schedule", "give the zone in time_zone, not in the schedule")
 		}
 	}
-	loc, err := time.LoadLocation(h.TimeZone)
-	if err != nil || h.TimeZone == "Local" {
-		d.at(path+".time_zone", "unknown time zone %q: want an IANA name such as Europe/Berlin", h.TimeZone)
+	loc, err := calendar.LoadZone(h.TimeZone)
+	if err != nil {
+		d.at(path+".time_zone", "%v", err)
 	}
 	if h.Grace < 0 {
 		d.at(path+".grace", "must not be negative")

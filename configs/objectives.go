@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/upstate-dev/upstate/availability"
+	"github.com/upstate-dev/upstate/calendar"
 	"github.com/upstate-dev/upstate/component"
 )
 
@@ -53,8 +54,8 @@ func (c *Config) validateObjectives(d *decoder) {
 			d.at(path+".target", "must be a percentage between 0 and 100, such as 99.5")
 		}
 		if o.TimeZone != "" {
-			if _, err := time.LoadLocation(o.TimeZone); err != nil {
-				d.at(path+".time_zone", "unknown time zone %q (use an IANA name such as Asia/Shanghai)", o.TimeZone)
+			if _, err := calendar.LoadZone(o.TimeZone); err != nil {
+				d.at(path+".time_zone", "%v", err)
 			}
 		}
 		switch o.Basis {
@@ -96,7 +97,7 @@ func (c *Config) resolve(o Objective) ResolvedObjective {
 	r := ResolvedObjective{ID: o.ID, Location: c.Location, Notice: c.Maintenance.NoticePeriod,
 		Objective: availability.Objective{Target: availability.Ratio(o.Target / 100), Basis: availability.BasisCalendar, Weights: availability.DefaultWeights}}
 	if o.TimeZone != "" {
-		r.Location, _ = time.LoadLocation(o.TimeZone)
+		r.Location, _ = calendar.LoadZone(o.TimeZone) // validated at load
 	}
 	if o.Basis == "eligible" {
 		r.Objective.Basis = availability.BasisEligible

@@ -102,8 +102,8 @@ func buildCalendar(d *decoder, path string, c Calendar) *calendar.Calendar {
 	cal := &calendar.Calendar{Name: c.ID, Holidays: map[calendar.Date]bool{}}
 	if c.TimeZone == "" {
 		d.at(path+".time_zone", "is required")
-	} else if loc, err := time.LoadLocation(c.TimeZone); err != nil {
-		d.at(path+".time_zone", "unknown time zone %q (use an IANA name such as Asia/Shanghai)", c.TimeZone)
+	} else if loc, err := calendar.LoadZone(c.TimeZone); err != nil {
+		d.at(path+".time_zone", "%v", err)
 	} else {
 		cal.Location = loc
 	}

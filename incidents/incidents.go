@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/upstate-dev/upstate/calendar"
 	"github.com/upstate-dev/upstate/component"
 )
 
@@ -253,6 +254,8 @@ func Declare(d Declaration, p *Policy, now time.Time) (Incident, []*FieldError) 
 	}
 	if d.StartedAt.After(now) {
 		errs = append(errs, &FieldError{Field: "started_at", Message: "is in the future"})
+	} else if err := calendar.CheckTime(d.StartedAt); err != nil {
+		errs = append(errs, &FieldError{Field: "started_at", Message: err.Error()})
 	}
 	backfill := !d.ResolvedAt.IsZero()
 	if backfill {

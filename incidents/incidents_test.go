@@ -225,6 +225,8 @@ func TestDeclareRejects(t *testing.T) {
 		{"backfill in the future", incidents.Declaration{Title: "x", Severity: incidents.P1, StartedAt: t0.Add(-time.Hour), ResolvedAt: t0.Add(time.Hour)}, "resolved_at"},
 		{"starts in the future", incidents.Declaration{Title: "x", Severity: incidents.P1, StartedAt: t0.Add(time.Hour)}, "started_at"},
 		{"resolved without a backfill", incidents.Declaration{Title: "x", Severity: incidents.P1, Status: incidents.Resolved}, "status"},
+		{"starts in the year 0", incidents.Declaration{Title: "x", Severity: incidents.P1, StartedAt: time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC)}, "started_at"},
+		{"backfill from 1999", incidents.Declaration{Title: "x", Severity: incidents.P1, StartedAt: time.Date(1999, 12, 31, 0, 0, 0, 0, time.UTC), ResolvedAt: t0.Add(-time.Hour)}, "started_at"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -154,15 +154,25 @@ func (w *Window) prepare(checkText bool) []*component.FieldError {
 			add(fmt.Sprintf("components[%d]", i), "invalid component id %q", c)
 		}
 	}
-	loc, err := time.LoadLocation(w.TimeZone)
-	if w.TimeZone == "" || err != nil {
-		add("time_zone", "unknown time zone %q (use an IANA name such as America/Los_Angeles)", w.TimeZone)
+	loc, err := calendar.LoadZone(w.TimeZone)
+	if err != nil {
+		add("time_zone", "%v", err)
 		return errs
 	}
 	w.loc = loc
+	// Dates before calendar.FirstAccepted are refused from people; a stored window keeps loading.
+	date := func(field string, t time.Time) {
+		if err := calendar.CheckTime(t); checkText && err != nil && !t.IsZero() {
+			add(field, "%v", err)
+		}
+	}
 	if w.AnnouncedAt.IsZero() {
 		add("announced_at", "is required")
+	} else {
+		date("announced_at", w.AnnouncedAt)
 	}
+	date("start", w.Start)
+	date("end", w.End)
 	if !w.Recurring() {
 		switch {
 		case w.Start.IsZero() || w.End.IsZero():
@@ -192,6 +202,8 @@ func (w *Window) prepare(checkText bool) []*component.FieldError {
 	}
 	if w.FirstDate == (calendar.Date{}) {
 		add("first_date", "is required")
+	} else if err := calendar.CheckDate(w.FirstDate); checkText && err != nil {
+		add("first_date", "%v", err)
 	}
 	opt, err := ParseRule(w.Rule)
 	if err != nil {

@@ -172,7 +172,18 @@ func TestPrepareRejects(t *testing.T) {
 		field  string
 		msg    string
 	}{
-		{"unknown zone", func(w *maintenance.Window) { w.TimeZone = "Moon/Tranquility" }, "time_zone", "unknown time zone"},
+		{"unknown zone", func(w *maintenance.Window) { w.TimeZone = "Moon/Tranquility" }, "time_zone", `unknown time zone "Moon/Tranquility"`},
+		{"machine zone", func(w *maintenance.Window) { w.TimeZone = "Local" }, "time_zone", `"Local" depends on the machine's settings`},
+		{"posixrules", func(w *maintenance.Window) { w.TimeZone = "posixrules" }, "time_zone", `"posixrules" depends on the machine's settings`},
+		{"no zone", func(w *maintenance.Window) { w.TimeZone = "" }, "time_zone", "is required"},
+		{"first date in the year 1", func(w *maintenance.Window) { w.FirstDate = calendar.Date{Year: 1, Month: 1, Day: 9} }, "first_date", "must be between 2000-01-01 and 2199-12-31"},
+		{"first date in 1999", func(w *maintenance.Window) { w.FirstDate = calendar.Date{Year: 1999, Month: 12, Day: 31} }, "first_date", "must be between 2000-01-01 and 2199-12-31"},
+		{"first date in 2200", func(w *maintenance.Window) { w.FirstDate = calendar.Date{Year: 2200, Month: 1, Day: 1} }, "first_date", "must be between 2000-01-01 and 2199-12-31"},
+		{"one-off in the year 1", func(w *maintenance.Window) {
+			w.Rule, w.Start, w.End = "", utc("0001-01-01T01:00:00Z"), utc("0001-01-01T02:00:00Z")
+		}, "start", "must be between 2000-01-01 and 2199-12-31"},
+		{"announced in 1999", func(w *maintenance.Window) { w.AnnouncedAt = utc("1999-12-31T23:59:59Z") }, "announced_at", "must be between"},
+		{"a rule with no date", func(w *maintenance.Window) { w.Rule = "FREQ=DAILY;INTERVAL=14;BYDAY=FR" }, "rule", "yields no date in the 2 years from first_date 2026-01-01"},
 		{"end equals start", func(w *maintenance.Window) { w.Duration = 0; w.EndClock = 60 }, "end_time", "must differ from the start time"},
 		{"hourly", func(w *maintenance.Window) { w.Rule = "FREQ=HOURLY" }, "rule", "FREQ must be DAILY, WEEKLY or MONTHLY"},
 		{"byhour", func(w *maintenance.Window) { w.Rule = "FREQ=DAILY;BYHOUR=3" }, "rule", "BYHOUR is not supported"},
@@ -207,6 +218,29 @@ func TestPrepareRejects(t *testing.T) {
 			}
 			t.Errorf("Prepare errors = %v, want %s: ...%s...", errs, tt.field, tt.msg)
 		})
+	}
+}
+
+// A window stored before the date bounds (the review's year-1 window) still loads, and costs
+// what any window costs.
+func TestPrepareStoredKeepsOldDates(t *testing.T) {
+	w := maintenance.Window{ID: "olda1", Title: "x", Components: []string{"x6"}, AnnouncedAt: utc("2026-11-27T00:00:00Z"),
+		TimeZone: "UTC", Rule: "FREQ=DAILY", FirstDate: calendar.Date{Year: 1, Month: 1, Day: 2}, StartClock: 60, Duration: time.Minute}
+	if errs := w.PrepareStored(); len(errs) > 0 {
+		t.Fatalf("PrepareStored: %v", errs)
+	}
+	if errs := w.Prepare(); len(errs) != 1 || errs[0].Field != "first_date" {
+		t.Errorf("Prepare: %v", errs)
+	}
+	// rrule-go ends a rule without UNTIL about 292 years after its start, and so does Upstate.
+	if got := w.Occurrences(utc("0100-01-01T00:00:00Z"), utc("0100-01-03T00:00:00Z")); len(got) != 2 {
+		t.Errorf("got %d occurrences in the year 100, want 2", len(got))
+	}
+	if got := w.Occurrences(utc("2026-11-27T00:00:00Z"), utc("2026-11-29T00:00:00Z")); len(got) != 0 {
+		t.Errorf("got %d occurrences in 2026, want none", len(got))
+	}
+	if !w.Started(utc("2026-11-27T00:00:00Z")) {
+		t.Error("Started = false")
 	}
 }
 

@@ -118,7 +118,7 @@ func (s Spec) Window(announced time.Time) (Window, []*component.FieldError) {
 	}
 	if forms > 0 && w.FirstDate == (calendar.Date{}) {
 		loc := time.UTC
-		if l, err := time.LoadLocation(s.TimeZone); err == nil && s.TimeZone != "" {
+		if l, err := calendar.LoadZone(s.TimeZone); err == nil {
 			loc = l
 		}
 		w.FirstDate = calendar.DateOf(w.AnnouncedAt, loc)

@@ -121,6 +121,8 @@ func TestIncidentBadInput(t *testing.T) {
 		{"bad impact", `{"title":"x","severity":"P1","components":[{"id":"api","impact":"meltdown"}]}`, "components[0].impact"},
 		{"unknown policy", `{"title":"x","severity":"P1","policy":"acme"}`, "policy"},
 		{"backfill ending first", `{"title":"x","severity":"P1","started_at":"2026-10-01T02:00:00Z","resolved_at":"2026-10-01T01:00:00Z"}`, "resolved_at"},
+		{"started in the year 0", `{"title":"x","severity":"P1","started_at":"0000-01-01T00:00:00Z"}`, "started_at"},
+		{"backfill from 1999", `{"title":"x","severity":"P1","started_at":"1999-12-31T00:00:00Z","resolved_at":"2026-10-01T01:00:00Z"}`, "started_at"},
 		{"script in the message", `{"title":"x","severity":"P1","message":"<script>alert(1)</script>"}`, "message"},
 		{"event handler in the message", `{"title":"x","severity":"P1","message":"see <img src=x onerror=alert(1)>"}`, "message"},
 	}

@@ -52,6 +52,12 @@ func TestMaintenanceAdmin(t *testing.T) {
 		{"POST", "/api/admin/v1/maintenance", ops, `{"id":"x","title":"X","components":["api"],"time_zone":"UTC","start":"2026-10-01T00:00:00Z","end":"2026-10-01T01:00:00Z"}`, 422, "validation_failed", "end"},
 		{"POST", "/api/admin/v1/maintenance", ops, `{"id":"x","title":"X","components":["api"],"time_zone":"UTC","daily":true,"start_time":"20:00","duration":"soon"}`, 422, "validation_failed", "duration"},
 		{"POST", "/api/admin/v1/maintenance", ops, `{"id":"x","title":"X","components":["api"],"time_zone":"UTC","weekly":true}`, 400, "unknown_field", "weekly"},
+		// The security review's window: a first date in the year 1 (every reader walked from it).
+		{"POST", "/api/admin/v1/maintenance", ops, `{"id":"olda1","title":"x","components":["api"],"time_zone":"UTC","rrule":"FREQ=DAILY","start_time":"01:00","duration":"1m","first_date":"0001-01-02"}`, 422, "validation_failed", "first_date"},
+		{"POST", "/api/admin/v1/maintenance", ops, `{"id":"x","title":"X","components":["api"],"time_zone":"UTC","start":"1999-10-01T00:00:00Z","end":"1999-10-01T01:00:00Z"}`, 422, "validation_failed", "start"},
+		{"POST", "/api/admin/v1/maintenance", ops, strings.Replace(tuesdayBody, `"America/Los_Angeles"`, `"Local"`, 1), 422, "validation_failed", "time_zone"},
+		{"POST", "/api/admin/v1/maintenance", ops, strings.Replace(tuesdayBody, `"America/Los_Angeles"`, `"posixrules"`, 1), 422, "validation_failed", "time_zone"},
+		{"POST", "/api/admin/v1/maintenance", ops, strings.Replace(tuesdayBody, `"America/Los_Angeles"`, `""`, 1), 422, "validation_failed", "time_zone"},
 		// Occurrence edits, at t0 = 2026-11-01 09:30 UTC.
 		{"POST", "/api/admin/v1/maintenance/tuesday-db/occurrences/2026-11-04T05:00:00Z/cancel", ops, "", 200, "", ""},
 		{"POST", "/api/admin/v1/maintenance/tuesday-db/occurrences/2026-11-04T05:00:00Z/cancel", ops, "", 409, "invalid_state", ""},
