@@ -174,7 +174,7 @@ func (s *Server) addWindowEvent(l *locale.Locale, cal *ics.Calendar, w *maintena
 		ev.SetStatus(ics.ObjectStatusConfirmed)
 	}
 	ev.AddRrule(rule)
-	for _, o := range w.Occurrences(first.Scheduled, now.Add(icsHorizon)) {
+	for _, o := range icsCandidates(w, first.Scheduled, now.Add(icsHorizon)) {
 		if o.Cancelled {
 			// Occurrences after a series cancellation are outside the UNTIL already.
 			if w.CancelledAt.IsZero() || o.Start.Before(w.CancelledAt) {
@@ -192,6 +192,41 @@ func (s *Server) addWindowEvent(l *locale.Locale, cal *ics.Calendar, w *maintena
 		at(ov, ics.ComponentPropertyDtStart, o.Start)
 		at(ov, ics.ComponentPropertyDtEnd, o.End)
 	}
+}
+
+// icsCandidates returns, in order, the occurrences overlapping [from, to) that may need an entry
+// of their own: those with an override (cancelled, ended early, extended), and those starting
+// within two days of a change of the zone's offset (only there can a start fall in a gap or a
+// wall-clock span differ from its paper length; an occurrence lasts at most 25 h then). The rest
+// are what the series says. Listing every occurrence since the first instead cost a window from
+// 2000 some 10,000 occurrences on every request; TestICSCandidates holds both to the same entries.
+func icsCandidates(w *maintenance.Window, from, to time.Time) []maintenance.Occurrence {
+	byStart := map[time.Time]maintenance.Occurrence{}
+	add := func(os []maintenance.Occurrence) {
+		for _, o := range os {
+			if o.Start.Before(to) && from.Before(o.End) || o.Start.Equal(o.End) && !o.Start.Before(from) && o.Start.Before(to) {
+				byStart[o.Scheduled] = o
+			}
+		}
+	}
+	for _, ov := range w.Overrides {
+		add(w.Occurrences(ov.Scheduled, ov.Scheduled.Add(time.Nanosecond)))
+	}
+	const near = 2 * 24 * time.Hour
+	for t := from.Add(-near); t.Before(to.Add(near)); {
+		_, next := t.In(w.Location()).ZoneBounds()
+		if next.IsZero() || !next.After(t) {
+			break // a zone without further changes
+		}
+		add(w.Occurrences(next.Add(-near), next.Add(near)))
+		t = next
+	}
+	out := make([]maintenance.Occurrence, 0, len(byStart))
+	for _, o := range byStart {
+		out = append(out, o)
+	}
+	slices.SortFunc(out, func(a, b maintenance.Occurrence) int { return a.Scheduled.Compare(b.Scheduled) })
+	return out
 }
 
 func firstOccurrence(w *maintenance.Window) (maintenance.Occurrence, bool) {
