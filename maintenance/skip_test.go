@@ -162,3 +162,23 @@ func TestOccurrencesAreBounded(t *testing.T) {
 		t.Errorf("got %d occurrences, want the cap %d", len(got), MaxOccurrences)
 	}
 }
+
+// FuzzFastExpansion holds the fast walk to the slow one for any rule the subset accepts.
+func FuzzFastExpansion(f *testing.F) {
+	for _, s := range []string{"FREQ=DAILY;INTERVAL=3;BYDAY=MO,TU", "FREQ=WEEKLY;INTERVAL=2;BYDAY=TU,TH;COUNT=301;WKST=SU", "FREQ=MONTHLY;INTERVAL=5;BYMONTHDAY=29,30,31", "FREQ=MONTHLY;BYDAY=-1FR"} {
+		f.Add(s, uint16(400), uint16(3000), uint16(40), uint8(90))
+	}
+	f.Fuzz(func(t *testing.T, rule string, firstDays, fromDays, spanDays uint16, clock uint8) {
+		w := Window{ID: "f", Title: "t", Components: []string{"api"}, TimeZone: "America/Los_Angeles", Rule: rule,
+			FirstDate: calendar.Date{Year: 2000, Month: 1, Day: 1}.AddDays(int(firstDays) % 9000), StartClock: calendar.Clock(int(clock) * 1439 / 255),
+			Duration: time.Minute, AnnouncedAt: time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)}
+		if errs := w.Prepare(); len(errs) > 0 {
+			return
+		}
+		from := floating(w.FirstDate).Add(time.Duration(int(fromDays)%6000-30) * 24 * time.Hour)
+		to := from.Add(time.Duration(int(spanDays)%400+1) * 24 * time.Hour)
+		if fast, slow := w.occurrences(from, to, false), w.occurrences(from, to, true); !slices.Equal(fast, slow) {
+			t.Fatalf("%s from %s, [%s, %s): fast %d %s, slow %d %s", w.Rule, w.FirstDate, from, to, len(fast), head(fast), len(slow), head(slow))
+		}
+	})
+}
