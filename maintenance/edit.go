@@ -51,3 +51,15 @@ func InProgress(windows []Window, now time.Time) map[string]bool {
 	}
 	return out
 }
+
+// CanDelete is the rule for deleting a window, a function of the window and now: only while
+// none of its occurrences has started. A window that has run is part of the record (availability
+// excludes its announced time, reports list it), so it stays; cancelling it stops what is left.
+// Whether the window may be deleted by the caller at all (the config file's windows change only
+// there) is not this rule's concern.
+func CanDelete(w *Window, now time.Time) error {
+	if w.Started(now) {
+		return fmt.Errorf("window %s has already started; a window that has run stays on the record (availability and reports count it): cancel it instead: %w", w.ID, ErrInvalidState)
+	}
+	return nil
+}

@@ -59,6 +59,50 @@ func TestCanUpdate(t *testing.T) {
 	}
 }
 
+// TestCanDelete: a window may be deleted until its first occurrence starts (the instant of
+// the start included), whether it repeats or not; after that it is history.
+func TestCanDelete(t *testing.T) {
+	announced := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	window := func(sp Spec) Window {
+		t.Helper()
+		w, errs := sp.Window(announced)
+		if len(errs) > 0 {
+			t.Fatal(errs)
+		}
+		return w
+	}
+	// Every Tuesday 21:00 in Los Angeles from 2026-11-03: 2026-11-04T05:00Z (PST).
+	tuesday := window(Spec{ID: "db", Title: "Database", Components: []string{"db"}, TimeZone: "America/Los_Angeles",
+		Days: []string{"tue"}, StartTime: "21:00", Duration: 2 * time.Hour, FirstDate: "2026-11-03"})
+	firstStart := time.Date(2026, 11, 4, 5, 0, 0, 0, time.UTC)
+	once := window(Spec{ID: "once", Title: "Once", Components: []string{"db"}, TimeZone: "UTC",
+		Start: firstStart, End: firstStart.Add(time.Hour)})
+	tests := []struct {
+		name    string
+		w       Window
+		now     time.Time
+		wantErr bool
+	}{
+		{"recurring, before its first start", tuesday, firstStart.Add(-time.Nanosecond), false},
+		{"recurring, at its first start", tuesday, firstStart, true},
+		{"recurring, after its first occurrence", tuesday, firstStart.Add(3 * time.Hour), true},
+		{"one-off, before its start", once, firstStart.Add(-time.Minute), false},
+		{"one-off, running", once, firstStart.Add(time.Minute), true},
+		{"one-off, over", once, firstStart.Add(2 * time.Hour), true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := CanDelete(&tt.w, tt.now)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("CanDelete = %v, want error %v", err, tt.wantErr)
+			}
+			if err != nil && !errors.Is(err, ErrInvalidState) {
+				t.Errorf("error %v is not ErrInvalidState", err)
+			}
+		})
+	}
+}
+
 func TestSameAccounting(t *testing.T) {
 	at := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 	sp := Spec{ID: "n", Title: "Nightly", Components: []string{"api"}, TimeZone: "Asia/Shanghai", Daily: true, StartTime: "20:00", EndTime: "08:00", FirstDate: "2026-11-01"}
