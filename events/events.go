@@ -43,6 +43,7 @@ const (
 	MaintenanceScheduled   Kind = "maintenance.scheduled"   // a window was created (announced)
 	MaintenanceRescheduled Kind = "maintenance.rescheduled" // its schedule, text or one occurrence's end changed
 	MaintenanceCancelled   Kind = "maintenance.cancelled"   // the series, or one occurrence (Scheduled set)
+	MaintenanceDeleted     Kind = "maintenance.deleted"     // a window that never started was deleted (Window: as it was)
 	MaintenanceReminder    Kind = "maintenance.reminder"    // an occurrence starts in Before
 	MaintenanceStarted     Kind = "maintenance.started"
 	MaintenanceEnded       Kind = "maintenance.ended" // at its end, or ended early by a person

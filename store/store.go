@@ -10,6 +10,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -110,8 +111,9 @@ type Rollups interface {
 	PruneRollups(ctx context.Context, res probe.Resolution, cutoff time.Time) error
 }
 
-// Maintenance keeps maintenance windows, overrides of single occurrences included. Windows are
-// never deleted: a cancelled series keeps its past occurrences, which availability still counts.
+// Maintenance keeps maintenance windows, overrides of single occurrences included. A window that
+// has started is never deleted: a cancelled series keeps its past occurrences, which availability
+// still counts (the service deletes only windows that never started).
 // Windows read back are prepared (ready for Occurrences); every mutation is audited atomically.
 type Maintenance interface {
 	// ListWindows returns every window, ordered by id.
@@ -122,6 +124,10 @@ type Maintenance interface {
 	CreateWindow(ctx context.Context, w maintenance.Window, a AuditEntry) error
 	// UpdateWindow replaces a window, or returns ErrNotFound.
 	UpdateWindow(ctx context.Context, w maintenance.Window, a AuditEntry) error
+	// DeleteWindow removes the window w as it was read, with its audit entry (Before: the stored
+	// window), or returns ErrNotFound if no window has its id, or ErrConflict if the stored
+	// window is no longer w (changed since it was read: the caller's rule saw another value).
+	DeleteWindow(ctx context.Context, w maintenance.Window, a AuditEntry) error
 }
 
 // Incidents keeps incidents with their updates and clocks, as documents. Every mutation is
@@ -221,6 +227,20 @@ func DecodeWindow(b []byte) (maintenance.Window, error) {
 		return w, fmt.Errorf("stored maintenance window %s is invalid: %v", w.ID, errs[0])
 	}
 	return w, nil
+}
+
+// SameWindow checks that the stored window doc is still w as it was read (both backends'
+// DeleteWindow): ErrConflict if it changed since. Both sides are compared as read back, so a
+// doc an older version wrote compares by what it says, not by its spelling.
+func SameWindow(doc string, w maintenance.Window) error {
+	stored, err := DecodeWindow([]byte(doc))
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(EncodeWindow(stored), EncodeWindow(w)) {
+		return fmt.Errorf("maintenance window %s changed since it was read: %w", w.ID, ErrConflict)
+	}
+	return nil
 }
 
 // Keys keeps API keys (bcrypt hashes only).

@@ -1052,6 +1052,19 @@ func (s *Store) UpdateWindow(ctx context.Context, w maintenance.Window, a store.
 	})
 }
 
+// DeleteWindow removes w, if it is still as read, with its audit entry.
+func (s *Store) DeleteWindow(ctx context.Context, w maintenance.Window, a store.AuditEntry) error {
+	return s.mutateMeta(ctx, "maintenance", w.ID, a, func(old string, exists bool) (string, json.RawMessage, error) {
+		if !exists {
+			return "", nil, fmt.Errorf("maintenance window %s: %w", w.ID, store.ErrNotFound)
+		}
+		if err := store.SameWindow(old, w); err != nil {
+			return "", nil, err
+		}
+		return "", json.RawMessage(old), nil
+	})
+}
+
 // Cursors.
 
 // Cursor returns the time stored under name (zero if none).

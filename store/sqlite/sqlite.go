@@ -757,6 +757,24 @@ func (s *Store) UpdateWindow(ctx context.Context, w maintenance.Window, a store.
 	})
 }
 
+// DeleteWindow removes w, if it is still as read, with its audit entry.
+func (s *Store) DeleteWindow(ctx context.Context, w maintenance.Window, a store.AuditEntry) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		old, err := getWindowDoc(ctx, tx, w.ID)
+		if err != nil {
+			return err
+		}
+		if err := store.SameWindow(old, w); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM maintenance_windows WHERE id = ?`, w.ID); err != nil {
+			return fmt.Errorf("delete window %s: %w", w.ID, err)
+		}
+		a.Before = json.RawMessage(old)
+		return appendAudit(ctx, tx, a)
+	})
+}
+
 // Cursors.
 
 // Cursor returns the time stored under name (zero if none).

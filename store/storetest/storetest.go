@@ -41,6 +41,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"AuditQuery", testAuditQuery},
 		{"ConcurrentWriters", testConcurrentWriters},
 		{"MaintenanceWindows", testMaintenanceWindows},
+		{"DeleteWindow", testDeleteWindow},
 		{"Cursors", testCursors},
 		{"Incidents", testIncidents},
 		{"UnavailableAfterClose", testUnavailableAfterClose},
