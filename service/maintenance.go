@@ -13,8 +13,8 @@ import (
 	"github.com/upstate-dev/upstate/store"
 )
 
-// Maintenance is the door for maintenance windows: created, rescheduled and cancelled through
-// the API, single occurrences cancelled, ended early or extended, and the config's windows synced.
+// Maintenance is the door for maintenance windows: created, rescheduled, cancelled and (before
+// they start) deleted through the API, single occurrences cancelled, ended early or extended, and the config's windows synced.
 type Maintenance struct{ *deps }
 
 // journaled is the audit entry of a change to w carrying its event, and the event.
@@ -147,6 +147,33 @@ func (s *Maintenance) CancelSeries(ctx context.Context, by Actor, id string) (ma
 	}
 	s.publish(ev)
 	return w, nil
+}
+
+// Delete removes a window made through the API that has not started (maintenance.CanDelete):
+// one created by mistake leaves no trace on the page, the feeds or the calendar; the audit log
+// keeps it. A window that has started is part of the record: cancel it instead. A window
+// changed meanwhile is read again and the rule applied to what it is now.
+func (s *Maintenance) Delete(ctx context.Context, by Actor, id string) error {
+	now := s.now()
+	for attempt := 1; ; attempt++ {
+		w, err := s.editable(ctx, id, "remove")
+		if err != nil {
+			return err
+		}
+		if err := maintenance.CanDelete(&w, now); err != nil {
+			return err
+		}
+		a, ev := s.journaled(events.MaintenanceDeleted, by.audit(now, "maintenance.delete", "maintenance/"+id, nil), w, time.Time{})
+		err = s.store.DeleteWindow(ctx, w, a)
+		if errors.Is(err, store.ErrConflict) && attempt < maxAttempts {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("maintenance window %s: %w", id, err)
+		}
+		s.publish(ev)
+		return nil
+	}
 }
 
 // Occurrence operations: the operational edits of one occurrence, named by its scheduled start.

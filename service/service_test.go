@@ -143,6 +143,12 @@ func TestEveryChangeAuditsAndPublishesOnce(t *testing.T) {
 			_, err := f.svc.Maintenance.CancelSeries(ctx, ops, "tuesday")
 			return err
 		}},
+		{"maintenance.create", events.MaintenanceScheduled, "maintenance/mistake", func() error {
+			_, err := f.svc.Maintenance.Create(ctx, ops, maintenance.Spec{ID: "mistake", Title: "Wrong day", Components: []string{"api"},
+				TimeZone: "UTC", Start: t0.Add(48 * time.Hour), End: t0.Add(49 * time.Hour)})
+			return err
+		}},
+		{"maintenance.delete", events.MaintenanceDeleted, "maintenance/mistake", func() error { return f.svc.Maintenance.Delete(ctx, ops, "mistake") }},
 		{"key.create", events.KeyCreated, "key/", func() error {
 			k, _, err := f.svc.Keys.Create(ctx, ops, "deploy-bot", []apikey.Scope{apikey.ScopeIncidents})
 			keyID = k.ID
@@ -214,6 +220,16 @@ func TestRefusedChangesStoreAndPublishNothing(t *testing.T) {
 	if _, err := f.svc.Incidents.Resolve(ctx, ops, inc.ID, ""); err != nil {
 		t.Fatal(err)
 	}
+	// A window the config declares, and one made through the API that has started.
+	if err := f.svc.Maintenance.Sync(ctx, []maintenance.Spec{{ID: "declared", Title: "Declared", Components: []string{"db"}, TimeZone: "UTC",
+		Start: t0.Add(24 * time.Hour), End: t0.Add(25 * time.Hour)}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.Maintenance.Create(ctx, ops, maintenance.Spec{ID: "running", Title: "Running", Components: []string{"api"}, TimeZone: "UTC",
+		Start: t0.Add(time.Minute), End: t0.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Advance(2 * time.Minute)
 	f.drain()
 	before := len(f.audit(t))
 	name := "X"
@@ -256,6 +272,12 @@ func TestRefusedChangesStoreAndPublishNothing(t *testing.T) {
 				Start: t0.Add(-2 * time.Hour), End: t0.Add(-time.Hour)})
 			return err
 		}, func(err error) bool { return errors.As(err, &invalid) && invalid.Fields[0].Field == "end" }},
+		{"delete a config window", func() error { return f.svc.Maintenance.Delete(ctx, ops, "declared") },
+			func(err error) bool { return errors.Is(err, service.ErrManagedByConfig) }},
+		{"delete a window that started", func() error { return f.svc.Maintenance.Delete(ctx, ops, "running") },
+			func(err error) bool { return errors.Is(err, maintenance.ErrInvalidState) }},
+		{"delete an unknown window", func() error { return f.svc.Maintenance.Delete(ctx, ops, "ghost") },
+			func(err error) bool { return errors.Is(err, store.ErrNotFound) }},
 		{"revoke an unknown key", func() error { return f.svc.Keys.Revoke(ctx, ops, "aaaaaaaaaaaaaaaa") },
 			func(err error) bool { return errors.Is(err, store.ErrNotFound) }},
 		{"a key without scopes", func() error {
