@@ -28,6 +28,7 @@ func (s *Server) routesMaintenance() {
 	admin.POST("", s.createWindow, write)
 	admin.GET("/:id", s.getWindow, read)
 	admin.PATCH("/:id", s.updateWindow, write)
+	admin.DELETE("/:id", s.deleteWindow, write)
 	admin.POST("/:id/cancel", s.cancelSeries, write)
 	admin.POST("/:id/occurrences/:start/cancel", s.editOccurrence("cancel"), write)
 	admin.POST("/:id/occurrences/:start/end", s.editOccurrence("end"), write)
@@ -234,6 +235,19 @@ func (s *Server) cancelSeries(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, s.viewWindow(&w, s.clock.Now().UTC()))
+}
+
+// deleteWindow deletes a window made through the API that has not started yet (one created
+// by mistake); a window that has started is history: 409, cancel it instead.
+func (s *Server) deleteWindow(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	if err := s.svc.Maintenance.Delete(c.Request().Context(), by(c), id); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
 }
 
 // editOccurrence cancels, ends early or extends one occurrence, named by its scheduled start.
