@@ -348,6 +348,28 @@ func TestClientMaintenanceWorkflow(t *testing.T) {
 	}
 }
 
+// TestClientMaintenanceDelete: a window created by mistake is deleted before it starts; once
+// it has started the API refuses (exit 4) and says to cancel it.
+func TestClientMaintenanceDelete(t *testing.T) {
+	s := startAPIServer(t)
+	clientEnv(t, s, s.tokens[apikey.ScopeMaintenance])
+	ok(t, "maintenance", "create", "-id", "mistake", "-title", "Wrong day", "-component", "db", "-tz", "UTC", "-start", "2026-11-02T00:00:00Z", "-end", "2026-11-02T01:00:00Z")
+	ok(t, "maintenance", "create", "-id", "soon", "-title", "Soon", "-component", "db", "-tz", "UTC", "-start", "2026-11-01T10:00:00Z", "-end", "2026-11-01T11:00:00Z")
+	if out := ok(t, "maintenance", "delete", "mistake"); out != "mistake deleted\n" {
+		t.Errorf("delete said %q, want \"mistake deleted\"", out)
+	}
+	if out := ok(t, "maintenance", "list"); strings.Contains(out, "mistake") || !strings.Contains(out, "soon") {
+		t.Errorf("list after the delete:\n%s", out)
+	}
+	refused(t, exitNotFound, "not_found", "maintenance", "delete", "mistake")
+	refused(t, exitUsage, "", "maintenance", "delete")
+	s.clock.Advance(time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC).Sub(s.clock.Now())) // soon starts
+	refused(t, exitConflict, "cancel it instead", "maintenance", "delete", "soon")
+	if out := ok(t, "maintenance", "list"); !strings.Contains(out, "soon") {
+		t.Errorf("the started window is gone:\n%s", out)
+	}
+}
+
 // TestClientComponentStatus: what the page shows, without a key.
 func TestClientComponentStatus(t *testing.T) {
 	s := startAPIServer(t)

@@ -52,7 +52,7 @@ Usage:
   upstate subscriber list|add|remove|export|import|hash   subscribers (-server URL, UPSTATE_TOKEN)
   upstate target list|show|add|change|remove|test         notification targets, without a restart
   upstate incident declare|update|ack|resolve|list|show   the SRE's client (-server URL, UPSTATE_TOKEN)
-  upstate maintenance create|cancel|end|extend|list       see docs/api.md
+  upstate maintenance create|cancel|delete|end|extend|list see docs/api.md
   upstate component status [ID...]
   upstate version                           (also --version)
 

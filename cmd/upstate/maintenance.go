@@ -17,6 +17,8 @@ const maintenanceUsage = `Usage: upstate maintenance COMMAND [flags]
          (-end-time HH:MM | -duration 2h) -tz ZONE [-first-date YYYY-MM-DD] [-id ID] [-description TEXT]
   create -title TEXT -component ID... -start TIME -end TIME          a one-off window
   cancel ID [-occurrence START]      the whole series, or one occurrence not yet started
+  delete ID                          a window made through the API that has not started (one
+                                     created by mistake); a window that has started: cancel it
   end ID [-occurrence START]         end an occurrence in progress now
   extend ID (-end TIME | -by DURATION) [-occurrence START]
   list
@@ -30,7 +32,7 @@ and -client-config; the key comes from UPSTATE_TOKEN or the client config. Exit 
 func maintenanceCmd(args []string, stdout, stderr io.Writer) int {
 	return subcommand("maintenance", map[string]func([]string, io.Writer, io.Writer) int{
 		"create": maintenanceCreate, "cancel": maintenanceCancel, "end": maintenanceEnd, "extend": maintenanceExtend,
-		"list": maintenanceList,
+		"list": maintenanceList, "delete": maintenanceDelete,
 	}, maintenanceUsage, args, stdout, stderr)
 }
 
@@ -220,6 +222,19 @@ func maintenanceCancel(args []string, stdout, stderr io.Writer) int {
 				return err
 			}
 			return c.showOccurrence(stdout, raw)
+		})
+}
+
+func maintenanceDelete(args []string, stdout, stderr io.Writer) int {
+	return clientCommand("maintenance delete", "maintenance delete ID", 1, true, args, stdout, stderr, nil,
+		func(c *client, pos []string) error {
+			if _, err := c.call(http.MethodDelete, windowPath(pos[0]), nil, nil); err != nil {
+				return err
+			}
+			if !c.json {
+				fmt.Fprintf(stdout, "%s deleted\n", pos[0])
+			}
+			return nil
 		})
 }
 
