@@ -114,11 +114,12 @@ func (e *Engine) availabilityTick(ctx context.Context) {
 		e.avail.set(rep)
 		for _, aw := range availability.Firing(rep.BurnRates, availability.WorkbookWindows) {
 			long, short := availability.WindowLabel(aw.Long), availability.WindowLabel(aw.Short)
-			key := c.ID + "/" + aw.Severity + "/" + long
+			alert := e.opts.Reports.Objective(c.ID).ID + "/" + long + "/" + short
+			key := c.ID + "/" + aw.Severity + "/" + alert
 			firing[key] = true
 			if !e.firing[key] {
 				e.log.Warn("error budget burning", "component_id", c.ID, "severity", aw.Severity, "window", long, "rate", aw.Rate)
-				e.svc.Monitors.Publish(Event{Kind: EventBurnRate, At: now, ComponentID: c.ID, Severity: aw.Severity,
+				e.svc.Monitors.Publish(Event{Kind: EventBurnRate, At: now, ComponentID: c.ID, Severity: aw.Severity, Alert: alert,
 					Reason: "burn rate above " + formatRate(aw.Rate) + " over " + long + " and " + short})
 			}
 		}

@@ -13,6 +13,10 @@ import (
 	"github.com/upstate-dev/upstate/availability"
 	"github.com/upstate-dev/upstate/component"
 	"github.com/upstate-dev/upstate/engine"
+	"github.com/upstate-dev/upstate/notify"
+	"github.com/upstate-dev/upstate/notify/notifytest"
+	"github.com/upstate-dev/upstate/service"
+	"github.com/upstate-dev/upstate/store/sqlite"
 )
 
 func TestBurnRateAlertsAndGauges(t *testing.T) {
@@ -72,6 +76,18 @@ func TestBurnRateAlertsAndGauges(t *testing.T) {
 	}
 	if got, want := strings.Join(reasons, "; "), "burn rate above 14.4 over 1h and 5m; burn rate above 6 over 6h and 30m; burn rate above 1 over 3d and 6h"; got != want {
 		t.Errorf("reasons = %q, want %q", got, want)
+	}
+	// Three alerts at one tick are three events: the two page alerts differ only in their
+	// windows, and the journal (which keeps an id once) and the notification hold all three.
+	ids := map[string]bool{}
+	for _, b := range burns {
+		ids[b.ID] = true
+	}
+	if len(ids) != 3 {
+		t.Errorf("burn-rate events have %d distinct ids, want 3: %v", len(ids), ids)
+	}
+	if got := notifiedBurns(t, s, clock.Now()); len(got) != 3 {
+		t.Errorf("the notification holds %d burn-rate events, want 3: %v", len(got), got)
 	}
 	// The gauges are the month so far at the last tick's now: March 2026 in UTC is 31 days, its
 	// budget 0.5 % of it, 13,392 s (the whole month's, not the elapsed part's), less the outage
@@ -163,6 +179,52 @@ func TestAvailabilityGaugesFromTheFirstTick(t *testing.T) {
 	if len(got) != 9 {
 		t.Errorf("%d series for api, want 9: %v", len(got), got)
 	}
+}
+
+// notifiedBurns routes the journal as the example config's team route does (budget.burn
+// grouped by component) to a webhook, and returns the ids of the budget.burn events the
+// messages it received hold.
+func notifiedBurns(t *testing.T, s *sqlite.Store, now time.Time) []string {
+	t.Helper()
+	recv := notifytest.StartWebhook(t, notifytest.WebhookOptions{})
+	clock := clockwork.NewFakeClockAt(now)
+	chans, err := notify.NewChannels(notify.ChannelOptions{Targets: []notify.Target{{ID: "team", Kind: notify.KindWebhook, URL: recv.URL}},
+		Page: notify.Page{Title: "Shop", PublicURL: "https://status.example.com", Location: time.UTC}, Clock: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := service.New(service.Options{Store: s, Clock: clock, Targets: chans})
+	n, err := notify.New(notify.Options{Store: s, Door: svc.Notifications, Channels: chans, Clock: clock, Instance: "a",
+		Page:  notify.Page{Title: "Shop", PublicURL: "https://status.example.com", Location: time.UTC},
+		Rules: notify.Rules{Routes: []notify.Route{{Name: "team", Kinds: []string{"budget.burn"}, Targets: []string{"team"}, GroupBy: []string{"component"}, GroupWait: 10 * time.Second}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // gather, then past the group's wait
+		if _, err := n.Router.Step(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		clock.Advance(time.Minute)
+	}
+	for range 100 {
+		sent, err := n.Dispatcher.Pump(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		n.Dispatcher.Wait()
+		if sent == 0 {
+			break
+		}
+	}
+	var out []string
+	for _, d := range recv.Accepted() {
+		for _, ev := range d.Decode(t).Upstate.Events {
+			if ev.Kind == string(engine.EventBurnRate) {
+				out = append(out, ev.ID)
+			}
+		}
+	}
+	return out
 }
 
 // gauges reads every series of the gauges whose names start with one of prefixes, keyed as

@@ -103,6 +103,9 @@ type Event struct {
 	IncidentID string `json:"incident_id,omitempty"`
 	Severity   string `json:"severity,omitempty"`
 	Clock      string `json:"clock,omitempty"`
+	// Alert names a burn-rate alert: its objective, long and short windows ("availability/1h/5m").
+	// With ComponentID and Severity it tells one alert of the table from another.
+	Alert string `json:"alert,omitempty"`
 	// Subscriber events: which subscriber (docs/subscribers.md).
 	SubscriberID string `json:"subscriber_id,omitempty"`
 
@@ -122,11 +125,17 @@ func NewID(at time.Time) string {
 // DerivedID makes an event id from what the event says: its kind, time and what it is about.
 // Events a job derives from stored state (a transition, a maintenance occurrence starting, a
 // burn-rate alert) get it, so deriving one again after a restart names the same event and the
-// journal keeps it once.
+// journal keeps it once. A burn-rate alert's time is when its episode began, and its Alert
+// names the windows, so two alerts of one component and severity at one tick (1h/5m and
+// 6h/30m) are two events.
 func DerivedID(e Event) string {
 	h := sha256.New()
-	for _, f := range []string{string(e.Kind), strconv.FormatInt(e.At.UnixMilli(), 10), e.MonitorID, e.ComponentID, e.From, e.To,
-		e.WindowID, strconv.FormatInt(e.Scheduled.UnixMilli(), 10), e.Before.String(), e.IncidentID, e.Clock, e.Severity} {
+	fields := []string{string(e.Kind), strconv.FormatInt(e.At.UnixMilli(), 10), e.MonitorID, e.ComponentID, e.From, e.To,
+		e.WindowID, strconv.FormatInt(e.Scheduled.UnixMilli(), 10), e.Before.String(), e.IncidentID, e.Clock, e.Severity}
+	if e.Alert != "" { // only then, so the ids of every other event stay what they were
+		fields = append(fields, e.Alert)
+	}
+	for _, f := range fields {
 		h.Write([]byte(f))
 		h.Write([]byte{0})
 	}

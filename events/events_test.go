@@ -62,3 +62,31 @@ func TestTrackedSubscriptionCountsUntilDone(t *testing.T) {
 		t.Errorf("pending after Done = %d, want 0", got)
 	}
 }
+
+// TestDerivedIDs: the ids of events derived again after an upgrade are the ones journaled
+// before it (a maintenance job resuming behind its cursor sends nothing twice), and two
+// burn-rate alerts of one component, severity and tick that differ in their windows are two
+// events.
+func TestDerivedIDs(t *testing.T) {
+	at := time.Date(2026, 3, 29, 0, 30, 0, 0, time.UTC)
+	for _, c := range []struct {
+		e    Event
+		want string
+	}{
+		{Event{Kind: MonitorState, At: at, MonitorID: "api-health", ComponentID: "api", From: "up", To: "down"}, "ev-mnb0vgw0-d9393dd5b030a3d09869a"},
+		{Event{Kind: MaintenanceStarted, At: at, WindowID: "nightly", Scheduled: at}, "ev-mnb0vgw0-de97e6af6bc8b5e2301e2"},
+	} {
+		if got := DerivedID(c.e); got != c.want {
+			t.Errorf("DerivedID(%s) = %s, want %s as before", c.e.Kind, got, c.want)
+		}
+	}
+	fast := Event{Kind: BudgetBurn, At: at, ComponentID: "api", Severity: "page", Alert: "availability/1h/5m"}
+	slow := fast
+	slow.Alert = "availability/6h/30m"
+	if DerivedID(fast) == DerivedID(slow) {
+		t.Error("the 1h/5m and 6h/30m page alerts have one id")
+	}
+	if DerivedID(fast) != DerivedID(fast) {
+		t.Error("an alert derived again has another id")
+	}
+}
