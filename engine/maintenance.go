@@ -61,7 +61,10 @@ func maintenanceEvents(windows []maintenance.Window, from, to time.Time, reminde
 	}
 	var out []Event
 	for _, w := range windows {
-		base := Event{WindowID: w.ID, Components: w.Components}
+		// Each event carries the window, as the service's announcements do: what the fan-out
+		// needs to render a subscriber's mail (and to keep an internal window from the public).
+		cp := w
+		base := Event{WindowID: w.ID, Components: w.Components, Window: &cp}
 		for _, o := range w.Occurrences(from.Add(-maintenance.MaxDuration), to.Add(longest+time.Second)) {
 			if o.Cancelled {
 				continue
