@@ -260,21 +260,7 @@ func (p Page) groupMessage(evs []events.Event, names map[string]string) Message 
 			m.Severity = ev.Severity
 		}
 	}
-	what := fmt.Sprintf("%d events", len(evs))
-	if evs[0].Kind == events.MonitorState {
-		monitors := map[string]bool{}
-		for _, ev := range evs {
-			monitors[ev.MonitorID] = true
-		}
-		switch {
-		case allTo(evs, "down") && len(monitors) == len(evs):
-			what = fmt.Sprintf("%d monitors are down", len(evs))
-		case allTo(evs, "up") && len(monitors) == len(evs):
-			what = fmt.Sprintf("%d monitors are up", len(evs))
-		default:
-			what = fmt.Sprintf("%d changes of %d monitor%s", len(evs), len(monitors), plural(len(monitors)))
-		}
-	}
+	what := groupWhat(evs)
 	if len(comps) == 1 && evs[0].ComponentID != "" {
 		what += " on " + m.name(evs[0].ComponentID)
 	}
@@ -287,6 +273,68 @@ func (p Page) groupMessage(evs []events.Event, names map[string]string) Message 
 	m.Subject = "[" + strings.ToUpper(tag) + "] " + what
 	m.Text = what + ":\n" + strings.Join(lines, "\n")
 	return m
+}
+
+// groupWhat says what a group's events are, counting each thing as what it is: monitors by
+// their ids, and burn-rate alerts, SLA alerts and the rest as themselves, never as monitors
+// ("1 monitor and 2 burn-rate alerts"). A group of monitor changes alone says how they went.
+func groupWhat(evs []events.Event) string {
+	monitors := map[string]bool{}
+	var changes []events.Event
+	var nouns []string // the other kinds' nouns, in the order they first come
+	count := map[string]int{}
+	for _, ev := range evs {
+		if ev.Kind == events.MonitorState {
+			monitors[ev.MonitorID] = true
+			changes = append(changes, ev)
+			continue
+		}
+		n := eventNoun(ev.Kind)
+		if count[n] == 0 {
+			nouns = append(nouns, n)
+		}
+		count[n]++
+	}
+	var parts []string
+	if n := len(changes); n > 0 {
+		each := len(monitors) == n // one change a monitor
+		switch {
+		case len(nouns) == 0 && each && allTo(changes, "down"):
+			return fmt.Sprintf("%d monitors are down", n)
+		case len(nouns) == 0 && each && allTo(changes, "up"):
+			return fmt.Sprintf("%d monitors are up", n)
+		case each && (allTo(changes, "down") || allTo(changes, "up")):
+			parts = append(parts, fmt.Sprintf("%d monitor%s %s", n, plural(n), changes[0].To))
+		case each:
+			parts = append(parts, fmt.Sprintf("%d monitor%s", n, plural(n)))
+		default:
+			parts = append(parts, fmt.Sprintf("%d changes of %d monitor%s", n, len(monitors), plural(len(monitors))))
+		}
+	}
+	for _, n := range nouns {
+		parts = append(parts, fmt.Sprintf("%d %s%s", count[n], n, plural(count[n])))
+	}
+	if len(parts) == 1 {
+		return parts[0]
+	}
+	return strings.Join(parts[:len(parts)-1], ", ") + " and " + parts[len(parts)-1]
+}
+
+// eventNoun names one event of kind k in a group's subject (its plural adds an s).
+func eventNoun(k events.Kind) string {
+	switch {
+	case k == events.BudgetBurn:
+		return "burn-rate alert"
+	case strings.HasPrefix(string(k), "sla."):
+		return "SLA alert"
+	case strings.HasPrefix(string(k), "incident."):
+		return "incident update"
+	case strings.HasPrefix(string(k), "maintenance."):
+		return "maintenance event"
+	case strings.HasPrefix(string(k), "component."):
+		return "component change"
+	}
+	return "event"
 }
 
 func plural(n int) string {
