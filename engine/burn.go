@@ -3,13 +3,15 @@ package engine
 import (
 	"context"
 	"math"
+	"slices"
 	"strconv"
-	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/upstate-dev/upstate/availability"
 	"github.com/upstate-dev/upstate/events"
+	"github.com/upstate-dev/upstate/store"
 )
 
 // EventBurnRate is published when a component starts burning its error budget fast enough to
@@ -79,10 +81,14 @@ func (m *availabilityMetrics) forget(seen map[string]bool) {
 }
 
 // availabilityTick refreshes the availability gauges (month to date, in each objective's zone)
-// and publishes a burn-rate event when a component starts firing an alert window. Each
+// and publishes a burn-rate event when a component starts firing an alert of the table. Each
 // component's gauges, burn rates and alerts come from one Reports computation at one now, the
-// one the API, the CLI and the page make. Which windows fire is kept in memory: after a
-// restart an alert still firing is published once more.
+// one the API, the CLI and the page make.
+//
+// An alert firing is an episode: it begins at the tick it starts firing (the event's time, and
+// so its id) and ends at the first tick it does not. The episode's start is kept in the store
+// (a cursor per component, severity and alert), so a restart, or another instance taking over
+// as leader, carries on an episode already notified and publishes nothing for it.
 func (e *Engine) availabilityTick(ctx context.Context) {
 	if e.opts.Reports == nil {
 		return
@@ -98,7 +104,10 @@ func (e *Engine) availabilityTick(ctx context.Context) {
 		e.log.Error("list maintenance windows", "err", err)
 		return
 	}
-	firing := map[string]bool{}
+	if term, _ := store.FenceFrom(ctx); e.firing == nil || term != e.burnTerm {
+		// A new leadership: another leader may have begun or ended episodes meanwhile.
+		e.firing, e.burnLoaded, e.burnTerm = map[string]time.Time{}, map[string]bool{}, term
+	}
 	seen := map[string]bool{}
 	for _, c := range components {
 		if c.IsGroup {
@@ -108,35 +117,63 @@ func (e *Engine) availabilityTick(ctx context.Context) {
 		rep, err := e.opts.Reports.compute(ctx, c, windows, monthOf(now, e.opts.Reports.Objective(c.ID).Location), now)
 		if err != nil {
 			e.log.Error("availability", "component_id", c.ID, "err", err)
-			firing = keepFiring(firing, e.firing, c.ID)
-			continue
+			continue // its episodes stay as they were
 		}
 		e.avail.set(rep)
-		for _, aw := range availability.Firing(rep.BurnRates, availability.WorkbookWindows) {
-			long, short := availability.WindowLabel(aw.Long), availability.WindowLabel(aw.Short)
-			alert := e.opts.Reports.Objective(c.ID).ID + "/" + long + "/" + short
-			key := c.ID + "/" + aw.Severity + "/" + alert
-			firing[key] = true
-			if !e.firing[key] {
-				e.log.Warn("error budget burning", "component_id", c.ID, "severity", aw.Severity, "window", long, "rate", aw.Rate)
-				e.svc.Monitors.Publish(Event{Kind: EventBurnRate, At: now, ComponentID: c.ID, Severity: aw.Severity, Alert: alert,
-					Reason: "burn rate above " + formatRate(aw.Rate) + " over " + long + " and " + short})
-			}
+		firing := availability.Firing(rep.BurnRates, availability.WorkbookWindows)
+		for _, aw := range availability.WorkbookWindows {
+			e.burnEpisode(ctx, c.ID, e.opts.Reports.Objective(c.ID).ID, aw, slices.Contains(firing, aw), now)
 		}
 	}
 	e.avail.forget(seen)
-	e.firing = firing
 }
 
-// keepFiring carries a component's firing windows over a tick that could not measure it, so a
-// failed read does not publish them again.
-func keepFiring(next, prev map[string]bool, componentID string) map[string]bool {
-	for k := range prev {
-		if strings.HasPrefix(k, componentID+"/") {
-			next[k] = true
+// burnEpisode moves one alert of one component on at now: it publishes the alert when an
+// episode begins, and stores the episode's start and end.
+func (e *Engine) burnEpisode(ctx context.Context, componentID, objectiveID string, aw availability.AlertWindow, firing bool, now time.Time) {
+	long, short := availability.WindowLabel(aw.Long), availability.WindowLabel(aw.Short)
+	alert := objectiveID + "/" + long + "/" + short
+	key := componentID + "/" + aw.Severity + "/" + alert
+	cursor := burnCursor + key
+	if !e.burnLoaded[key] { // once a leadership: what the store says of this alert
+		since, err := e.opts.Store.Cursor(ctx, cursor)
+		if err != nil {
+			e.log.Error("burn-rate alert state", "component_id", componentID, "alert", alert, "err", err)
+			return // the next tick reads it again
+		}
+		if since.IsZero() {
+			delete(e.firing, key)
+		} else {
+			e.firing[key] = since
+		}
+		e.burnLoaded[key] = true
+	}
+	_, was := e.firing[key]
+	switch {
+	case firing && !was:
+		e.log.Warn("error budget burning", "component_id", componentID, "severity", aw.Severity, "window", long, "rate", aw.Rate)
+		ev := Event{Kind: EventBurnRate, At: now, ComponentID: componentID, Severity: aw.Severity, Alert: alert,
+			Reason: "burn rate above " + formatRate(aw.Rate) + " over " + long + " and " + short}
+		if err := e.svc.Monitors.Record(ctx, ev); err != nil {
+			e.log.Error("burn-rate alert not journaled: the next tick tries again", "component_id", componentID, "alert", alert, "err", err)
+			return
+		}
+		e.firing[key] = now
+		// Journaled first: a crash in between sends the alert again at the next start (a
+		// second message), never loses it.
+		if err := e.svc.Monitors.AdvanceCursor(ctx, cursor, now); err != nil {
+			e.log.Error("burn-rate alert state not stored", "component_id", componentID, "alert", alert, "err", err)
+		}
+	case !firing && was:
+		delete(e.firing, key)
+		if err := e.svc.Monitors.AdvanceCursor(ctx, cursor, time.Unix(0, 0)); err != nil { // stored as 0: no episode
+			e.log.Error("burn-rate alert state not stored", "component_id", componentID, "alert", alert, "err", err)
+			e.burnLoaded[key] = false // read again, and ended again, at the next tick
 		}
 	}
-	return next
 }
+
+// burnCursor prefixes the cursors holding when each firing burn-rate alert began.
+const burnCursor = "burn/"
 
 func formatRate(r float64) string { return strconv.FormatFloat(r, 'g', -1, 64) }

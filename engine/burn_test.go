@@ -186,6 +186,21 @@ func TestAvailabilityGaugesFromTheFirstTick(t *testing.T) {
 // messages it received hold.
 func notifiedBurns(t *testing.T, s *sqlite.Store, now time.Time) []string {
 	t.Helper()
+	var out []string
+	for _, p := range delivered(t, s, now, "budget.burn") {
+		for _, ev := range p.Upstate.Events {
+			if ev.Kind == string(engine.EventBurnRate) {
+				out = append(out, ev.ID)
+			}
+		}
+	}
+	return out
+}
+
+// delivered routes the journal from the router's stored cursor on, by a route of kinds grouped
+// by component, to a webhook, and returns the messages it received.
+func delivered(t *testing.T, s *sqlite.Store, now time.Time, kinds ...string) []notifytest.Payload {
+	t.Helper()
 	recv := notifytest.StartWebhook(t, notifytest.WebhookOptions{})
 	clock := clockwork.NewFakeClockAt(now)
 	chans, err := notify.NewChannels(notify.ChannelOptions{Targets: []notify.Target{{ID: "team", Kind: notify.KindWebhook, URL: recv.URL}},
@@ -196,7 +211,7 @@ func notifiedBurns(t *testing.T, s *sqlite.Store, now time.Time) []string {
 	svc := service.New(service.Options{Store: s, Clock: clock, Targets: chans})
 	n, err := notify.New(notify.Options{Store: s, Door: svc.Notifications, Channels: chans, Clock: clock, Instance: "a",
 		Page:  notify.Page{Title: "Shop", PublicURL: "https://status.example.com", Location: time.UTC},
-		Rules: notify.Rules{Routes: []notify.Route{{Name: "team", Kinds: []string{"budget.burn"}, Targets: []string{"team"}, GroupBy: []string{"component"}, GroupWait: 10 * time.Second}}}})
+		Rules: notify.Rules{Routes: []notify.Route{{Name: "team", Kinds: kinds, Targets: []string{"team"}, GroupBy: []string{"component"}, GroupWait: 10 * time.Second}}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,13 +231,9 @@ func notifiedBurns(t *testing.T, s *sqlite.Store, now time.Time) []string {
 			break
 		}
 	}
-	var out []string
+	var out []notifytest.Payload
 	for _, d := range recv.Accepted() {
-		for _, ev := range d.Decode(t).Upstate.Events {
-			if ev.Kind == string(engine.EventBurnRate) {
-				out = append(out, ev.ID)
-			}
-		}
+		out = append(out, d.Decode(t))
 	}
 	return out
 }
@@ -249,4 +260,92 @@ func gauges(t *testing.T, reg *prometheus.Registry, prefixes ...string) map[stri
 		}
 	}
 	return out
+}
+
+// TestBurnAlertsAcrossARestart: an engine started again on the same store while the alerts it
+// published still fire carries their episodes on: it publishes nothing, and the journal (so
+// the notification) holds each alert once.
+func TestBurnAlertsAcrossARestart(t *testing.T) {
+	s := engine.OpenStoreForTest(t)
+	ctx := t.Context()
+	syncAPI(t, s)
+	for _, ch := range []component.Change{
+		{ComponentID: "api", At: t0.Add(-40 * 24 * time.Hour), Status: component.Operational},
+		{ComponentID: "api", At: t0.Add(-3 * time.Hour), Status: component.MajorOutage},
+	} {
+		if err := s.AppendStatus(ctx, ch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reports := &engine.Reports{Store: s, Objective: func(string) engine.Objective {
+		return engine.Objective{ID: "o", Objective: availability.Objective{Target: 0.995, Basis: availability.BasisCalendar, Weights: availability.DefaultWeights},
+			Location: time.UTC, Notice: 24 * time.Hour}
+	}}
+	run := func(at time.Time) []engine.Event { // one engine's life: its first ticks, then a clean stop
+		bus := engine.NewBus(nil)
+		evs, unsubscribe := bus.Subscribe(100)
+		defer unsubscribe()
+		e, err := engine.New(engine.Options{Store: s, Clock: clockwork.NewFakeClockAt(at), Bus: bus, Registerer: prometheus.NewRegistry(), Reports: reports,
+			AvailabilityEvery: time.Second, SLAEvery: time.Hour, MaintenanceEvery: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		stop := engine.StartForTest(t, e)
+		engine.SettleForTest(t, e)
+		for range 3 {
+			engine.AdvanceForTest(t, e, time.Second)
+		}
+		if err := stop(); err != nil {
+			t.Fatal(err)
+		}
+		var burns []engine.Event
+		for len(evs) > 0 {
+			if ev := <-evs; ev.Kind == engine.EventBurnRate {
+				burns = append(burns, ev)
+			}
+		}
+		return burns
+	}
+	if first := run(t0); len(first) != 3 {
+		t.Fatalf("the first engine published %d burn-rate alerts, want 3", len(first))
+	}
+	if again := run(t0.Add(time.Minute)); len(again) != 0 {
+		t.Errorf("the engine started again published %d burn-rate alerts still firing: %+v", len(again), again)
+	}
+	entries, err := s.ReadJournal(ctx, 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, en := range entries {
+		if en.Kind == string(engine.EventBurnRate) {
+			n++
+		}
+	}
+	if n != 3 {
+		t.Errorf("the journal holds %d burn-rate alerts, want 3 (each once)", n)
+	}
+	if got := notifiedBurns(t, s, t0.Add(2*time.Minute)); len(got) != 3 {
+		t.Errorf("notified %d burn-rate alerts, want 3", len(got))
+	}
+	// Fixed at t0+2m: an hour later the page alerts have ended (their short windows are clean),
+	// the ticket alert still fires. A new outage begins new page episodes: two new alerts.
+	for _, ch := range []component.Change{
+		{ComponentID: "api", At: t0.Add(2 * time.Minute), Status: component.Operational},
+		{ComponentID: "api", At: t0.Add(2 * time.Hour), Status: component.MajorOutage},
+	} {
+		if err := s.AppendStatus(ctx, ch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if quiet := run(t0.Add(time.Hour)); len(quiet) != 0 {
+		t.Errorf("an hour after the fix: %d alerts, want none", len(quiet))
+	}
+	var sev []string
+	for _, b := range run(t0.Add(3 * time.Hour)) {
+		sev = append(sev, b.Severity+" "+b.Alert)
+	}
+	if got := strings.Join(sev, ", "); got != "page o/1h/5m, page o/6h/30m" {
+		t.Errorf("the second outage published %q, want its two page alerts", got)
+	}
 }

@@ -162,7 +162,9 @@ type Engine struct {
 	metrics       *metrics
 	sla           *slaMetrics
 	avail         *availabilityMetrics
-	firing        map[string]bool // burn-rate alert windows firing, by component/severity/window
+	firing        map[string]time.Time // when each firing burn-rate alert began, by component/severity/objective/long/short
+	burnLoaded    map[string]bool      // alerts whose stored state firing holds (availabilityTick only)
+	burnTerm      store.Fence          // the leadership firing was loaded in
 
 	// slots bound the probes running at once. It is not gocron's concurrency limit: that keeps
 	// one goroutine per slot alive, and each grows the stack of a probe (8 MB at 512 slots).
@@ -241,6 +243,18 @@ type runner struct {
 	combined   probe.State
 	combinedAt time.Time
 	locs       map[string]probe.LocationResult
+	// resumed: the state the monitor had when Upstate (or its last owner) stopped cleanly, until
+	// its first transition since, which carries it (probe.Transition.Resumed).
+	resumed probe.State
+}
+
+// resumedFrom is the state a monitor had before a clean stop, when last (its last stored
+// transition) is that stop; "" otherwise.
+func resumedFrom(last probe.Transition) probe.State {
+	if last.To == probe.StateUnknown && last.Reason == stopReason {
+		return last.From
+	}
+	return ""
 }
 
 // New builds an engine. It starts nothing: Run does.
@@ -514,7 +528,7 @@ func (e *Engine) startPeopleManaged(ctx context.Context, now time.Time) {
 // restore seeds each detector with its monitor's last stored state, so a restart does not
 // record a spurious transition, and computes the components' derived status.
 func (e *Engine) restore(ctx context.Context) error {
-	states := map[string]probe.State{}
+	states := map[string]probe.Transition{}
 	e.mu.Lock()
 	ids := make([]string, 0, len(e.monitors))
 	for id := range e.monitors {
@@ -525,11 +539,11 @@ func (e *Engine) restore(ctx context.Context) error {
 		last, err := e.opts.Store.LastTransition(ctx, id)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
-			states[id] = probe.StateUnknown
+			states[id] = probe.Transition{To: probe.StateUnknown}
 		case err != nil:
 			return fmt.Errorf("engine: restore %s: %w", id, err)
 		default:
-			states[id] = last.To
+			states[id] = last
 		}
 	}
 	components, err := e.opts.Store.ListComponents(ctx)
@@ -545,13 +559,14 @@ func (e *Engine) restore(ctx context.Context) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.windows = windows
-	for id, st := range states {
+	for id, last := range states {
 		r, ok := e.monitors[id]
 		if !ok {
 			continue // removed by a reload meanwhile
 		}
-		r.setRecorded(st)
-		if r.m.Kind == probe.KindHeartbeat && st == probe.StateDown {
+		r.setRecorded(last.To)
+		r.resumed = resumedFrom(last)
+		if r.m.Kind == probe.KindHeartbeat && last.To == probe.StateDown {
 			e.heartbeats.MarkMissing(id)
 		}
 	}
@@ -802,6 +817,14 @@ func (e *Engine) transition(ctx context.Context, componentID string, tr probe.Tr
 	if tr.To == probe.StateDown {
 		logFn = e.log.Warn
 	}
+	e.mu.Lock()
+	if r := e.monitors[tr.MonitorID]; r != nil {
+		if tr.From == probe.StateUnknown && tr.Resumed == "" {
+			tr.Resumed = r.resumed
+		}
+		r.resumed = ""
+	}
+	e.mu.Unlock()
 	logFn("monitor state changed", "monitor", tr.MonitorID, "from", tr.From, "to", tr.To, "at", tr.At, "reason", tr.Reason)
 	maint := e.underMaintenance(componentID, tr.At)
 	e.write(ctx, pendingWrite{kind: pendingTransition, componentID: componentID, tr: tr, maint: maint})

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -266,5 +267,51 @@ func TestConcurrencyLimit(t *testing.T) {
 	}
 	if got := most.Load(); got != 2 {
 		t.Errorf("at most %d probes ran at once, want exactly the limit, 2", got)
+	}
+}
+
+// TestRestartNotifiesNoOngoingDown: a monitor down when Upstate stops cleanly and still down
+// when a second engine starts on the same store sends no second monitor.down; its recovery,
+// seen first after another restart, sends the monitor.up.
+func TestRestartNotifiesNoOngoingDown(t *testing.T) {
+	s := engine.OpenStoreForTest(t)
+	srv, healthy := target(t)
+	healthy.Store(false)
+	syncAPI(t, s)
+	mon := probe.Monitor{ID: "legacy", ComponentID: "api", Kind: probe.KindHTTP, Interval: 5 * time.Second, Timeout: time.Second,
+		Thresholds: probe.Thresholds{Failures: 1, Successes: 1}, HTTP: &probe.HTTPSpec{URL: srv.URL}}
+	run := func(at time.Time, want probe.State) { // one engine's life: until the monitor is in want, then a clean stop
+		e, err := engine.New(engine.Options{Store: s, Clock: clockwork.NewFakeClockAt(at), Monitors: []probe.Monitor{mon}, SLAEvery: time.Hour, MaintenanceEvery: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		stop := engine.StartForTest(t, e)
+		step(t, e, 20, func() bool { return snapshot(e, "legacy").State == want })
+		for range 3 { // stopped a little after, in steps the monitor keeps up with
+			engine.AdvanceForTest(t, e, time.Second)
+		}
+		if err := stop(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	subjects := func(at time.Time) []string {
+		var out []string
+		for _, p := range delivered(t, s, at, "monitor.down", "monitor.up") {
+			out = append(out, p.Upstate.Subject)
+		}
+		return out
+	}
+	run(t0, probe.StateDown)
+	if got := subjects(t0.Add(time.Minute)); len(got) != 1 || !strings.HasPrefix(got[0], "[DOWN]") {
+		t.Fatalf("the first outage sent %q, want one [DOWN]", got)
+	}
+	run(t0.Add(time.Hour), probe.StateDown)
+	if got := subjects(t0.Add(time.Hour + time.Minute)); len(got) != 0 {
+		t.Errorf("a restart while still down sent %q, want nothing", got)
+	}
+	healthy.Store(true)
+	run(t0.Add(2*time.Hour), probe.StateUp)
+	if got := subjects(t0.Add(2*time.Hour + time.Minute)); len(got) != 1 || !strings.HasPrefix(got[0], "[UP]") {
+		t.Errorf("up again after a restart sent %q, want one [UP]", got)
 	}
 }

@@ -239,6 +239,7 @@ func (e *Engine) rebalance(ctx context.Context, members []store.Member) {
 		}
 		e.mu.Lock()
 		r.setRecorded(st.To)
+		r.resumed = resumedFrom(st)
 		// A pause lives in memory; the last owner's one is read back from the transition it
 		// recorded, so a hand-over does not resume a paused monitor.
 		if st.To == probe.StateUnknown && strings.HasPrefix(st.Reason, pausedReason) {

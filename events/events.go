@@ -96,6 +96,10 @@ type Event struct {
 	Scheduled  time.Time     `json:"scheduled,omitzero"`
 	Components []string      `json:"components,omitempty"`
 	Before     time.Duration `json:"before,omitempty"`
+	// Resumed: a monitor's first change after Upstate started again, the state it had when
+	// Upstate stopped. Notifications carry on from it: down at the stop and down again is no
+	// new monitor.down; down at the stop and up now is a monitor.up.
+	Resumed string `json:"resumed,omitempty"`
 	// UnderMaintenance marks a monitor or component change inside a maintenance occurrence of
 	// that component: it opens no incident and sends no alert.
 	UnderMaintenance bool `json:"under_maintenance,omitempty"`

@@ -61,12 +61,18 @@ func kinds(ev events.Event) []string {
 	out := []string{string(ev.Kind)}
 	switch ev.Kind {
 	case events.MonitorState:
+		// After a restart a monitor's first change carries on from its state at the stop: still
+		// down is no new monitor.down, up again is a monitor.up.
+		from := ev.From
+		if from == "unknown" && ev.Resumed != "" {
+			from = ev.Resumed
+		}
 		switch {
-		case ev.To == "down":
+		case ev.To == "down" && from != "down":
 			out = append(out, MonitorDown)
-		case ev.To == "up" && (ev.From == "down" || ev.From == "degraded"):
+		case ev.To == "up" && (from == "down" || from == "degraded"):
 			out = append(out, MonitorUp)
-		case ev.To == "degraded":
+		case ev.To == "degraded" && from != "degraded":
 			out = append(out, MonitorDegraded)
 		}
 	case events.IncidentDeclared:

@@ -152,6 +152,10 @@ type Transition struct {
 	From      State     `json:"from"`
 	To        State     `json:"to"`
 	Reason    string    `json:"reason"`
+	// Resumed is set on a monitor's first change out of unknown after Upstate stopped cleanly
+	// (or the monitor's owner did): the state it had then, which its notifications carry on
+	// from. It is not stored.
+	Resumed State `json:"resumed,omitempty"`
 }
 
 // failed is res completed as a failure in phase ph, timed from start: what a prober returns when

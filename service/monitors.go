@@ -33,8 +33,12 @@ type Monitors struct {
 func (s *Monitors) RecordTransition(ctx context.Context, tr probe.Transition, componentID string, underMaintenance bool) error {
 	ev := events.Event{Kind: events.MonitorState, At: tr.At, Actor: Monitor(tr.MonitorID).Name, MonitorID: tr.MonitorID,
 		ComponentID: componentID, From: string(tr.From), To: string(tr.To), Reason: tr.Reason, UnderMaintenance: underMaintenance}
+	from := ev.From
+	if tr.From == probe.StateUnknown && tr.Resumed != "" {
+		ev.Resumed, from = string(tr.Resumed), string(tr.Resumed)
+	}
 	var err error
-	if notifiable(ev.From, ev.To, string(probe.StateUnknown), string(probe.StateUp)) {
+	if notifiable(from, ev.To, string(probe.StateUnknown), string(probe.StateUp)) {
 		if ev, err = s.record(ctx, ev); err != nil {
 			return fmt.Errorf("monitor %s transition: %w", tr.MonitorID, err)
 		}
