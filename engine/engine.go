@@ -174,6 +174,9 @@ type Engine struct {
 
 	mu       sync.Mutex
 	monitors map[string]*runner // by monitor id
+	// restoredSince is when each monitor's restored state began, from start until
+	// unknownWhileDown has used it.
+	restoredSince map[string]time.Time
 	// byComponent indexes monitors by component: a state change looks at its component's
 	// monitors only (at start ten thousand of them each scanned all ten thousand). Changed only
 	// with monitors, through putRunnerLocked and deleteRunnerLocked.
@@ -364,6 +367,9 @@ func (e *Engine) Run(ctx context.Context) error {
 			return nil // stopped while starting
 		}
 	}
+	if e.cluster == nil {
+		e.unknownWhileDown(ctx)
+	}
 	// Incidents' impacts follow their events at once; the SLA tick stays as the safety net.
 	sub := e.opts.Bus.SubscribeTracked(256)
 	defer sub.Close()
@@ -393,6 +399,9 @@ func (e *Engine) Run(ctx context.Context) error {
 		{"expire", 5 * time.Second, e.expire},
 		{"flush-rollups", e.opts.FlushInterval, func(ctx context.Context) { _ = e.FlushRollups(ctx) }},
 		{"pending-writes", time.Second, e.replayPending},
+	}
+	if e.cluster == nil {
+		local = append(local, job{"alive", aliveEvery, e.markAlive})
 	}
 	if e.cluster != nil {
 		local = append(local, job{"impacts", e.opts.SLAEvery, e.impactsTick},
@@ -559,7 +568,9 @@ func (e *Engine) restore(ctx context.Context) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.windows = windows
+	e.restoredSince = make(map[string]time.Time, len(states))
 	for id, last := range states {
+		e.restoredSince[id] = last.At
 		r, ok := e.monitors[id]
 		if !ok {
 			continue // removed by a reload meanwhile
@@ -949,6 +960,71 @@ func (e *Engine) expire(ctx context.Context) {
 
 // stopReason marks the transitions a clean stop records; they open or resolve no incident.
 const stopReason = "upstate stopped"
+
+// A process that is killed (kill -9, a crash, the machine lost) records no stop: its monitors'
+// last states would run on across the time it was down, and that time would count as up. So a
+// single instance marks every aliveEvery that it is running (a cursor in the store), and at
+// start each monitor whose last evidence (its last transition, or the last mark) is more than
+// two intervals old becomes unknown from two intervals after that evidence: what Expire would
+// have recorded had the process lived. Several instances cover for each other instead
+// (docs/deploy.md).
+const (
+	aliveCursor = "engine.alive"
+	aliveEvery  = 5 * time.Second
+	downReason  = "no result for two intervals (Upstate was not running)"
+)
+
+func (e *Engine) markAlive(ctx context.Context) {
+	if err := e.svc.Monitors.AdvanceCursor(ctx, aliveCursor, e.opts.Clock.Now()); err != nil {
+		e.log.Warn("mark the engine alive", "err", err)
+	}
+}
+
+// unknownWhileDown records, at start, the time the process was not running as unknown for each
+// monitor it left in a known state (a clean stop already recorded unknown). Without a mark (the
+// first start, or a store written by a build before the marks) it records nothing.
+func (e *Engine) unknownWhileDown(ctx context.Context) {
+	alive, err := e.opts.Store.Cursor(ctx, aliveCursor)
+	if err != nil || alive.IsZero() {
+		return
+	}
+	now := e.opts.Clock.Now()
+	var trs []probe.Transition
+	var components []string
+	e.mu.Lock()
+	for id, r := range e.monitors {
+		st := r.recorded()
+		if r.paused || st == probe.StateUnknown {
+			continue
+		}
+		evidence := alive
+		if t := e.restoredSince[id]; t.After(evidence) {
+			evidence = t
+		}
+		staleAt := evidence.Add(2 * r.m.Interval)
+		if now.Before(staleAt) {
+			continue // back within two intervals: nothing was missed
+		}
+		trs = append(trs, probe.Transition{MonitorID: id, At: staleAt.UTC(), From: st, To: probe.StateUnknown, Reason: downReason})
+		components = append(components, r.m.ComponentID)
+		r.setRecorded(probe.StateUnknown)
+		r.resumed = st // as after a clean stop: still down after the gap is no second down
+	}
+	e.restoredSince = nil
+	e.mu.Unlock()
+	if len(trs) > 0 {
+		e.log.Warn("the last run ended without a stop: its monitors are unknown from two intervals after it last wrote", "last_alive", alive, "monitors", len(trs))
+	}
+	var g errgroup.Group
+	g.SetLimit(64)
+	for i, tr := range trs {
+		g.Go(func() error {
+			e.transition(ctx, components[i], tr)
+			return nil
+		})
+	}
+	_ = g.Wait()
+}
 
 // markAllUnknown records that nothing is known about any monitor this instance runs from at on
 // (a clean stop), so the time it was not running is never counted as up or down. When other

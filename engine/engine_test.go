@@ -315,3 +315,64 @@ func TestRestartNotifiesNoOngoingDown(t *testing.T) {
 		t.Errorf("up again after a restart sent %q, want one [UP]", got)
 	}
 }
+
+// TestKilledProcessLeavesUnknownTime: a process killed while a monitor was up records no stop.
+// The next start finds the last alive mark and records the monitor unknown from two intervals
+// after it (what expiry would have recorded had the process lived), then up again at its first
+// result: the time it was down is never counted as up. A restart within two intervals of the
+// mark records nothing.
+func TestKilledProcessLeavesUnknownTime(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		down    time.Duration // from the last mark to the new start
+		unknown bool
+	}{{"down 10 minutes", 10 * time.Minute, true}, {"back within two intervals", 8 * time.Second, false}} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := engine.OpenStoreForTest(t)
+			srv, _ := target(t)
+			ctx := t.Context()
+			syncAPI(t, s)
+			// The killed process: the monitor went up at t0-1h and the last mark was at t0-down.
+			if err := s.AppendTransition(ctx, probe.Transition{MonitorID: "m", At: t0.Add(-time.Hour), From: probe.StateUnknown, To: probe.StateUp}); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.AppendStatus(ctx, component.Change{ComponentID: "api", At: t0.Add(-time.Hour), Status: component.Operational}); err != nil {
+				t.Fatal(err)
+			}
+			lastAlive := t0.Add(-tt.down)
+			if err := s.SetCursor(ctx, "engine.alive", lastAlive); err != nil {
+				t.Fatal(err)
+			}
+			clock := clockwork.NewFakeClockAt(t0)
+			mon := probe.Monitor{ID: "m", ComponentID: "api", Kind: probe.KindHTTP, Interval: 5 * time.Second, Timeout: time.Second,
+				Thresholds: probe.Thresholds{Failures: 1, Successes: 1}, HTTP: &probe.HTTPSpec{URL: srv.URL}}
+			e, err := engine.New(engine.Options{Store: s, Clock: clock, Monitors: []probe.Monitor{mon}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			engine.StartForTest(t, e)
+			step(t, e, 20, func() bool { return len(snapshot(e, "m").Recent) >= 1 && snapshot(e, "m").State == probe.StateUp })
+			trs, _ := s.MonitorTransitions(ctx, "m", t0.Add(-2*time.Hour), t0.Add(time.Hour))
+			if !tt.unknown {
+				if len(trs) != 1 {
+					t.Errorf("transitions = %+v, want the stored up only", trs)
+				}
+				return
+			}
+			staleAt := lastAlive.Add(10 * time.Second)
+			if len(trs) != 3 || trs[1].To != probe.StateUnknown || !trs[1].At.Equal(staleAt) || trs[2].To != probe.StateUp || trs[2].At.Before(t0) {
+				t.Fatalf("transitions = %+v, want up, unknown at %s (two intervals after the mark), up again from %s", trs, staleAt, t0)
+			}
+			changes, _ := s.StatusTimeline(ctx, "api", t0.Add(-2*time.Hour), t0.Add(time.Hour))
+			var unknownAt time.Time
+			for _, ch := range changes {
+				if ch.Status == component.Unknown {
+					unknownAt = ch.At
+				}
+			}
+			if !unknownAt.Equal(staleAt) {
+				t.Errorf("component timeline %+v: want unknown from %s", changes, staleAt)
+			}
+		})
+	}
+}
