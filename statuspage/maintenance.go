@@ -170,6 +170,10 @@ func (s *Server) createWindow(c echo.Context) error {
 	if err := decodeJSON(c, &in); err != nil {
 		return err
 	}
+	if in.TimeZone == "" && !in.Start.IsZero() {
+		// A one-off window's instants need no zone; it is shown in the page's.
+		in.TimeZone = s.page.Location.String()
+	}
 	sp, err := in.spec()
 	if err != nil {
 		return err

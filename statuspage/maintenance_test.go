@@ -2,6 +2,7 @@ package statuspage
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -260,5 +261,24 @@ func TestPageShowsMaintenance(t *testing.T) {
 	c, _ := f.store.GetComponent(ctx, "db")
 	if c.Status != component.Operational {
 		t.Errorf("stored status = %s, want operational", c.Status)
+	}
+}
+
+// TestOneOffWindowWithoutZone: a one-off window's instants need no zone; without one it is shown
+// in the page's, and a recurring window without one is still refused, naming the field.
+func TestOneOffWindowWithoutZone(t *testing.T) {
+	f := newFixture(t)
+	f.addComponents("api")
+	ops := f.tokens[apikey.ScopeMaintenance]
+	start := f.clock.Now().Add(48 * time.Hour).UTC().Truncate(time.Minute)
+	body := fmt.Sprintf(`{"id":"oneoff","title":"Disk swap","components":["api"],"start":%q,"end":%q}`,
+		start.Format(time.RFC3339), start.Add(time.Hour).Format(time.RFC3339))
+	r := f.do("POST", "/api/admin/v1/maintenance", ops, body)
+	if r.code != 201 || !strings.Contains(string(r.body), `"time_zone":"`+f.srv.page.Location.String()+`"`) {
+		t.Fatalf("one-off without a zone: %d %s, want 201 in the page's zone %s", r.code, r.body, f.srv.page.Location)
+	}
+	r = f.do("POST", "/api/admin/v1/maintenance", ops, `{"id":"weekly","title":"W","components":["api"],"days":["tue"],"start_time":"21:00","duration":"1h"}`)
+	if e := r.apiErr(t); r.code != 422 || e.Field != "time_zone" {
+		t.Errorf("recurring without a zone: %d %s, want 422 naming time_zone", r.code, r.body)
 	}
 }
