@@ -17,6 +17,15 @@ import (
 
 const feedPast = 90 * 24 * time.Hour // maintenance in the feeds reaches back this far
 
+// atom writes the feed as Atom with the page as its author: RFC 4287 (4.1.1) requires an author
+// for the feed when its entries have none, and gorilla/feeds writes one only from the feed's,
+// which the RSS channel would show as a managingEditor without an address.
+func (s *Server) atom(f *feeds.Feed) (string, error) {
+	af := (&feeds.Atom{Feed: f}).AtomFeed()
+	af.Author = &feeds.AtomAuthor{AtomPerson: feeds.AtomPerson{Name: s.page.Title, Uri: s.page.PublicURL + "/"}}
+	return feeds.ToXML(af)
+}
+
 func (s *Server) routesFeeds() {
 	for _, f := range []struct {
 		paths []string
@@ -24,7 +33,7 @@ func (s *Server) routesFeeds() {
 		write func(*feeds.Feed) (string, error)
 	}{
 		{[]string{"/history.rss", "/feed.rss"}, "application/rss+xml; charset=utf-8", func(f *feeds.Feed) (string, error) { return f.ToRss() }},
-		{[]string{"/history.atom", "/feed.atom"}, "application/atom+xml; charset=utf-8", func(f *feeds.Feed) (string, error) { return f.ToAtom() }},
+		{[]string{"/history.atom", "/feed.atom"}, "application/atom+xml; charset=utf-8", s.atom},
 		{[]string{"/feed.json"}, "application/feed+json; charset=utf-8", func(f *feeds.Feed) (string, error) { return f.ToJSON() }},
 	} {
 		for _, p := range f.paths {
