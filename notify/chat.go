@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/nicholas-fedor/shoutrrr/pkg/router"
+	"github.com/nicholas-fedor/shoutrrr/pkg/services/chat/discord"
+	"github.com/nicholas-fedor/shoutrrr/pkg/services/chat/rocketchat"
 	"github.com/nicholas-fedor/shoutrrr/pkg/types"
 )
 
@@ -16,7 +18,8 @@ import (
 //
 // shoutrrr's Send takes no context, and most services use Go's default HTTP client without a
 // timeout. So each send runs on its own goroutine and the attempt ends at the target's timeout
-// whatever the service does; services that accept a client (ntfy) get the bounded one. A send
+// whatever the service does; services that accept a client (ntfy, rocketchat, discord: see
+// useClient) get the bounded one. A send
 // that hangs keeps its goroutine until the receiver lets go, and keeps one of the target's
 // slots: at most 2 x max_in_flight such sends exist at once, after which the target fails fast.
 type chat struct {
@@ -64,7 +67,7 @@ func (c *chat) Send(ctx context.Context, d Delivery) error {
 
 // shout sends text to the shoutrrr URL on a goroutine of its own, taking one of slots (failing
 // fast when all are held by sends still hanging), and returns at ctx's end whatever the service
-// does. Services that take an HTTP client get hc.
+// does. Services that take an HTTP client get hc (useClient).
 func shout(ctx context.Context, slots chan struct{}, hc *http.Client, url, text, title string, timeout time.Duration) error {
 	select {
 	case slots <- struct{}{}:
@@ -76,9 +79,7 @@ func shout(ctx context.Context, slots chan struct{}, hc *http.Client, url, text,
 		<-slots
 		return &Permanent{Err: err}
 	}
-	if s, ok := svc.(interface{ SetHTTPClient(*http.Client) }); ok {
-		s.SetHTTPClient(hc)
-	}
+	useClient(svc, hc)
 	done := make(chan error, 1)
 	go func() {
 		defer func() { <-slots }()
@@ -92,5 +93,22 @@ func shout(ctx context.Context, slots chan struct{}, hc *http.Client, url, text,
 		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("%s: no answer within %s: %w", svc.GetID(), timeout, ctx.Err())
+	}
+}
+
+// useClient gives svc the HTTP client hc where shoutrrr lets a caller choose it, so its
+// connections are ours: our dialer (for subscribers', one that refuses non-public addresses
+// when it connects, whatever the name resolved to when checked) and no redirects followed.
+// shoutrrr v0.13.2 offers it for ntfy (SetHTTPClient), rocketchat (its exported Client) and
+// discord (its exported HTTPClient). The others it offers none for: they dial with their own
+// clients or Go's default one, which follows redirects (service.ChatControlled says which).
+func useClient(svc types.Service, hc *http.Client) {
+	switch s := svc.(type) {
+	case interface{ SetHTTPClient(*http.Client) }: // ntfy
+		s.SetHTTPClient(hc)
+	case *rocketchat.Service:
+		s.Client = hc
+	case *discord.Service:
+		s.HTTPClient = hc
 	}
 }
