@@ -160,6 +160,7 @@ func TestLoadBadConfigs(t *testing.T) {
 			`5:20: subscribers.recipient_limit: must be 1 to 100 mails an hour`,
 			`6:17: subscribers.client_limit: must be 1 to 10000 requests an hour`,
 			`7:21: subscribers.mail_connections: must be 1 to 256`,
+			`9:22: subscribers.self_hosted_chats: needs subscribers.chats: the form offers no chat room`,
 		}},
 		{"bad-public-url.yaml", []string{`2:15: server.public_url: must be an absolute http or https URL, such as https://status.example.com`}},
 		{"bad-cluster.yaml", []string{

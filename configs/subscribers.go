@@ -17,6 +17,13 @@ type Subscribers struct {
 	// addresses (an intranet; a local try-out). Default false: such URLs are refused, when
 	// given and when each request is made.
 	AllowPrivateWebhooks bool `yaml:"allow_private_webhooks"`
+	// SelfHostedChats lets the page's form take chats of self-hosted services (mattermost,
+	// zulip, gotify, generic, googlechat at a host other than Google's): their posts go to a host
+	// the subscriber chose through shoutrrr's own HTTP client, which Upstate cannot give its
+	// connect-time address check, and which follows redirects. Default false: the form refuses
+	// them, and such a chat subscribed on the page earlier is suspended when next posted to. The
+	// admin API takes them either way (docs/security.md, "Chat subscriptions").
+	SelfHostedChats bool `yaml:"self_hosted_chats"`
 	// ConfirmWithin: how long a confirmation link works; an unconfirmed subscription is deleted
 	// then. Default 48h.
 	ConfirmWithin time.Duration `yaml:"confirm_within"`
@@ -79,6 +86,9 @@ func (c *Config) validateSubscribers(d *decoder) {
 	}
 	if s.MailConnections < 1 || s.MailConnections > 256 {
 		d.at("subscribers.mail_connections", "must be 1 to 256")
+	}
+	if s.SelfHostedChats && !c.ChatSubscriptions() {
+		d.at("subscribers.self_hosted_chats", "needs subscribers.chats: the form offers no chat room")
 	}
 }
 

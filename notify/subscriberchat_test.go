@@ -59,12 +59,13 @@ func (m *mattermostRoom) posts() []string {
 	return append([]string(nil), m.texts...)
 }
 
-// TestChatSubscriberConfirmedThenPosted: a chat subscription asked from the page mails its
+// TestChatSubscriberConfirmedThenPosted: a chat subscription asked from the page (a
+// self-hosted one: the operator opted in with self_hosted_chats) mails its
 // contact the confirmation (naming the service, never the URL's token) and posts nothing; once
 // confirmed, each notice is posted to the room in the subscriber's language, with the manage and
 // unsubscribe links.
 func TestChatSubscriberConfirmedThenPosted(t *testing.T) {
-	r := newSubRig(t, service.SubscriberOptions{AllowPrivateWebhooks: true}, notify.SubscriberOptions{AllowPrivateWebhooks: true})
+	r := newSubRig(t, service.SubscriberOptions{AllowPrivateWebhooks: true, SelfHostedChats: true}, notify.SubscriberOptions{AllowPrivateWebhooks: true})
 	ctx := t.Context()
 	room := startMattermost(t)
 	req := service.SubscribeRequest{Channel: store.SubscriberChat, Address: "ops@example.com", URL: room.URL, Language: "zh-Hans"}

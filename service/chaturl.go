@@ -20,8 +20,52 @@ import (
 // ChatServices are the shoutrrr services a subscriber may give, by scheme.
 var ChatServices = []string{"slack", "teams", "discord", "googlechat", "mattermost", "rocketchat", "zulip", "telegram", "ntfy", "gotify", "generic"}
 
-// fixedChatHosts are the services that always call their own public API, whatever the URL says.
+// fixedChatHosts are the services that always call their own public API, whatever the URL says
+// (read in shoutrrr v0.13.2: slack posts to hooks.slack.com or slack.com/api, discord refuses
+// any host but discord.com, telegram builds api.telegram.org's URL).
 var fixedChatHosts = map[string]string{"slack": "hooks.slack.com", "discord": "discord.com", "telegram": "api.telegram.org"}
+
+// controlledChats are the services whose connections are Upstate's: shoutrrr lets us give them
+// our HTTP client (notify's useClient), whose dialer refuses non-public addresses when it
+// connects and which follows no redirect.
+var controlledChats = []string{"ntfy", "rocketchat", "discord"}
+
+// vendorChatHost reports whether host is one of the service's vendor's own, where the URL names
+// the host: Teams' <org>.webhook.office.com (shoutrrr refuses any other), Google Chat's
+// chat.googleapis.com (shoutrrr takes any host: another one is self-hosted).
+func vendorChatHost(scheme, host string) bool {
+	switch scheme {
+	case "teams":
+		return strings.HasSuffix(host, ".webhook.office.com")
+	case "googlechat":
+		return host == "chat.googleapis.com"
+	}
+	return false
+}
+
+// SelfHostedChat reports whether a chat URL's service posts to a host the URL chooses through
+// an HTTP client Upstate cannot give it (shoutrrr's own, or Go's default one, which follows
+// redirects, and which looks the name up again after Upstate checked it): mattermost, zulip,
+// gotify, generic, and googlechat at a host other than Google's. Upstate cannot hold its rule
+// on private addresses for such a post, so the page's form refuses these services unless
+// subscribers.self_hosted_chats (docs/security.md, "Chat subscriptions"). The vendors' services
+// (slack, discord, telegram, teams, googlechat at Google's host) post first to the vendor, and
+// ntfy and rocketchat post through Upstate's client.
+func SelfHostedChat(raw string) bool {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return true
+	}
+	if _, ok := fixedChatHosts[u.Scheme]; ok || slices.Contains(controlledChats, u.Scheme) {
+		return false
+	}
+	host, _, err := ChatHost(raw)
+	return err != nil || !vendorChatHost(u.Scheme, strings.ToLower(host))
+}
+
+// ErrSelfHostedChat: a self-hosted chat (SelfHostedChat) given on the page's form while
+// subscribers.self_hosted_chats is off. Its text is the form's field message.
+var ErrSelfHostedChat = errors.New("is a self-hosted chat service, which this page does not post to: its server could send our posts on to addresses inside our network")
 
 // ChatHost is the host a chat URL's service connects to, and whether it is the service's own
 // (fixed, public) rather than one the URL names.
@@ -67,9 +111,11 @@ func chatWebhooks(u *url.URL) (string, bool) {
 }
 
 // CheckChatURL accepts a chat URL: a shoutrrr URL of one of ChatServices that shoutrrr parses
-// (or a Slack or Discord https webhook address, turned into one), at most 2,048 bytes, whose
-// destination host is public unless allowPrivate. It returns the URL as stored.
-func CheckChatURL(ctx context.Context, resolver *net.Resolver, raw string, allowPrivate bool) (string, error) {
+// (or a Slack or Discord https webhook address, turned into one), at most 2,048 bytes, not of a
+// self-hosted service (SelfHostedChat) unless selfHosted (else ErrSelfHostedChat, before any
+// name is looked up), whose destination host is public unless allowPrivate. It returns the URL
+// as stored.
+func CheckChatURL(ctx context.Context, resolver *net.Resolver, raw string, allowPrivate, selfHosted bool) (string, error) {
 	u, err := urlText(raw)
 	if err != nil {
 		return "", err
@@ -91,6 +137,9 @@ func CheckChatURL(ctx context.Context, resolver *net.Resolver, raw string, allow
 	host, fixed, err := ChatHost(u)
 	if err != nil {
 		return "", err
+	}
+	if !selfHosted && SelfHostedChat(u) {
+		return "", ErrSelfHostedChat
 	}
 	if !fixed {
 		if err := CheckPublicHost(ctx, resolver, host, allowPrivate); err != nil {

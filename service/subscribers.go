@@ -34,6 +34,11 @@ type SubscriberOptions struct {
 	// non-public addresses (an intranet, tests). Off: such a URL is refused, and so is a
 	// delivery whose name resolves to one later.
 	AllowPrivateWebhooks bool
+	// SelfHostedChats lets the page's form take a self-hosted chat (SelfHostedChat: mattermost,
+	// zulip, gotify, generic...), and lets such a chat subscribed on the page be posted to.
+	// Off (the default): the form refuses them, and one subscribed on the page before is
+	// suspended when next posted to. An operator's (the admin API, an import) is taken either way.
+	SelfHostedChats bool
 	// Resolver resolves webhook hosts (default net.DefaultResolver).
 	Resolver *net.Resolver
 	// ConfirmWithin is how long a confirmation link works; a subscription not confirmed by then
@@ -473,7 +478,7 @@ func (s *Subscribers) check(ctx context.Context, r SubscribeRequest, public bool
 		}
 		sub.URL = u
 	case sub.Channel == store.SubscriberChat:
-		u, err := CheckChatURL(ctx, s.o.Resolver, r.URL, s.o.AllowPrivateWebhooks)
+		u, err := CheckChatURL(ctx, s.o.Resolver, r.URL, s.o.AllowPrivateWebhooks, !public || s.o.SelfHostedChats)
 		if err != nil {
 			badURL(err)
 		}

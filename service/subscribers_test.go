@@ -227,7 +227,7 @@ func TestSubscribeRefusesBadInputAndStoresNothing(t *testing.T) {
 // TestPublicFormHidesResolvedAddresses: the page's form, which anyone may use, says a name is
 // not public without the address it resolved to; the admin API (Add) keeps the detail.
 func TestPublicFormHidesResolvedAddresses(t *testing.T) {
-	f := newSubscriberFixture(t, service.SubscriberOptions{})
+	f := newSubscriberFixture(t, service.SubscriberOptions{SelfHostedChats: true})
 	urlError := func(err error) string {
 		t.Helper()
 		var ve *service.ValidationError
@@ -251,6 +251,45 @@ func TestPublicFormHidesResolvedAddresses(t *testing.T) {
 			_, err := f.svc.Subscribers.Add(t.Context(), service.Actor{Name: "ops"}, tt.req, true)
 			if got := urlError(err); !strings.Contains(got, "resolves to 127.0.0.1") && !strings.Contains(got, "resolves to ::1") {
 				t.Errorf("the admin API's words: %q, want the resolved address", got)
+			}
+		})
+	}
+}
+
+// TestPublicFormRefusesSelfHostedChats: the page's form refuses a chat whose service posts to
+// the URL's host through a client Upstate cannot give it (mattermost, generic...) unless
+// SelfHostedChats; the admin API takes it either way; the vendors' services stay offered.
+func TestPublicFormRefusesSelfHostedChats(t *testing.T) {
+	for _, tt := range []struct {
+		name, url string
+		refused   bool
+	}{
+		{"generic", "generic://203.0.113.9/hook?disabletls=yes", true},
+		{"mattermost", "mattermost://203.0.113.9/token", true},
+		{"zulip", "zulip://bot%40example.com:key@203.0.113.9/?stream=ops", true},
+		{"gotify", "gotify://203.0.113.9/Aaa.bbb.ccc.ddd", true},
+		{"slack", "https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX", false},
+		{"discord", "discord://token@123456", false},
+		{"ntfy", "ntfy://203.0.113.9/alerts", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			req := service.SubscribeRequest{Channel: "chat", Address: "ops@example.com", URL: tt.url}
+			f := newSubscriberFixture(t, service.SubscriberOptions{})
+			err := f.svc.Subscribers.Subscribe(t.Context(), service.Actor{Name: "page"}, req)
+			var ve *service.ValidationError
+			switch {
+			case tt.refused && (!errors.As(err, &ve) || len(ve.Fields) != 1 || ve.Fields[0].Field != "url" || ve.Fields[0].Message != service.ErrSelfHostedChat.Error()):
+				t.Errorf("the form, by default: %v, want url refused: %v", err, service.ErrSelfHostedChat)
+			case !tt.refused && err != nil:
+				t.Errorf("the form, by default: %v, want it taken", err)
+			}
+			admin := newSubscriberFixture(t, service.SubscriberOptions{})
+			if _, err := admin.svc.Subscribers.Add(t.Context(), service.Actor{Name: "ops"}, req, true); err != nil {
+				t.Errorf("the admin API: %v, want it taken", err)
+			}
+			on := newSubscriberFixture(t, service.SubscriberOptions{SelfHostedChats: true})
+			if err := on.svc.Subscribers.Subscribe(t.Context(), service.Actor{Name: "page"}, req); err != nil {
+				t.Errorf("the form with self_hosted_chats: %v, want it taken", err)
 			}
 		})
 	}

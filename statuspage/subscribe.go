@@ -273,6 +273,10 @@ func (s *Server) subscribe(c echo.Context) error {
 					field = "chat_url"
 				}
 				errs[field] = fieldHelp(l, field) + " (" + fe.Message + ")"
+				if field == "chat_url" && fe.Message == service.ErrSelfHostedChat.Error() {
+					scheme, _, _ := strings.Cut(strings.TrimSpace(req.URL), ":")
+					errs[field] = l.T("subscribe.error_self_hosted_chat", "Service", scheme)
+				}
 			}
 		case err != nil:
 			return err

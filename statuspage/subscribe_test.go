@@ -150,7 +150,9 @@ func TestSubscribeRefusesBadInput(t *testing.T) {
 		{"6to4 loopback webhook", form("channel", "webhook", "address", "ops@example.com", "url", "http://[2002:7f00:1::]/hook"), "is not a public address"},
 		{"site-local webhook", form("channel", "webhook", "address", "ops@example.com", "url", "http://[fec0::1]/hook"), "is not a public address"},
 		{"Teredo webhook", form("channel", "webhook", "address", "ops@example.com", "url", "http://[2001::1]/hook"), "is not a public address"},
-		{"loopback chat", form("channel", "chat", "address", "ops@example.com", "chat_url", "mattermost://127.0.0.1:8065/token?disabletls=yes"), `id="chat-url-error">Give the chat room&#39;s webhook address or shoutrrr URL. (127.0.0.1 is not a public address`},
+		{"loopback chat", form("channel", "chat", "address", "ops@example.com", "chat_url", "ntfy://127.0.0.1:8080/alerts?scheme=http"), `id="chat-url-error">Give the chat room&#39;s webhook address or shoutrrr URL. (127.0.0.1 is not a public address`},
+		{"self-hosted generic chat", form("channel", "chat", "address", "ops@example.com", "chat_url", "generic://203.0.113.9/hook?disabletls=yes"), `id="chat-url-error">This page does not post to self-hosted chat services (generic://)`},
+		{"self-hosted mattermost chat", form("channel", "chat", "address", "ops@example.com", "chat_url", "mattermost://127.0.0.1:8065/token?disabletls=yes"), `id="chat-url-error">This page does not post to self-hosted chat services (mattermost://)`},
 		{"unknown chat service", form("channel", "chat", "address", "ops@example.com", "chat_url", "smtp://mail.example.com"), "service &#34;smtp&#34; is not offered"},
 		{"chat without its URL", form("channel", "chat", "address", "ops@example.com", "url", "https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX"), `id="chat-url-error"`},
 		{"unknown component", form("address", "ada@example.com", "scope", "some", "components", "billing"), "no component or group &#34;billing&#34;"},
@@ -169,6 +171,32 @@ func TestSubscribeRefusesBadInput(t *testing.T) {
 	}
 	if js, _ := f.store.ReadJournal(t.Context(), 0, 100); len(js) != 0 {
 		t.Errorf("refused forms journaled %d events (mails owed)", len(js))
+	}
+}
+
+// TestSubscribeFormSelfHostedChats: the form refuses a self-hosted chat (generic://,
+// mattermost://: Upstate cannot choose how their posts connect) in the visitor's language, and
+// takes it when the operator opts in (subscribers.self_hosted_chats).
+func TestSubscribeFormSelfHostedChats(t *testing.T) {
+	urls := []string{"generic://203.0.113.9/hook?disabletls=yes", "mattermost://203.0.113.9/token"}
+	off := newSubscribeFixture(t, service.SubscriberOptions{}, 1000)
+	for _, u := range urls {
+		r := off.post("/subscribe?lang=zh-Hans", form("channel", "chat", "address", "ops@example.com", "chat_url", u, "language", "zh-Hans"))
+		if r.code != http.StatusUnprocessableEntity || !strings.Contains(string(r.body), `id="chat-url-error">本页面不向自托管的聊天服务`) {
+			t.Errorf("%s in Chinese: %d, want 422 saying why in Chinese:\n%s", u, r.code, r.body)
+		}
+	}
+	if subs := off.subscribers(); len(subs) != 0 {
+		t.Errorf("refused self-hosted chats stored %d subscribers", len(subs))
+	}
+	on := newSubscribeFixture(t, service.SubscriberOptions{SelfHostedChats: true}, 1000)
+	for _, u := range urls {
+		if r := on.post("/subscribe", form("channel", "chat", "address", "ops@example.com", "chat_url", u)); r.code != http.StatusOK {
+			t.Errorf("%s with self_hosted_chats: %d, want 200:\n%s", u, r.code, r.body)
+		}
+	}
+	if subs := on.subscribers(); len(subs) != 2 {
+		t.Errorf("with self_hosted_chats: %d subscribers, want 2", len(subs))
 	}
 }
 

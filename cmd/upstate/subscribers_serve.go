@@ -21,7 +21,7 @@ import (
 // subscriber's language is one of the page's.
 func subscriberOptions(cfg *configs.Config) service.SubscriberOptions {
 	s := cfg.Subscribers
-	o := service.SubscriberOptions{AllowPrivateWebhooks: s.AllowPrivateWebhooks, ConfirmWithin: s.ConfirmWithin, SuspendAfter: s.SuspendAfter,
+	o := service.SubscriberOptions{AllowPrivateWebhooks: s.AllowPrivateWebhooks, SelfHostedChats: s.SelfHostedChats, ConfirmWithin: s.ConfirmWithin, SuspendAfter: s.SuspendAfter,
 		RecipientLimit: s.RecipientLimit, RecipientWindow: time.Hour, ClientLimit: s.ClientLimit}
 	if langs, err := locale.Load(assets.FS(), cfg.Server.Language); err == nil { // checked at load
 		o.Languages = langs.Tags()
