@@ -14,9 +14,12 @@ import (
 // unsubscribe links at the foot. Each outcome goes to the door, which suspends a chat that
 // keeps failing, as it does a webhook.
 //
-// shoutrrr's services dial for themselves (only ntfy takes our client), so the rule on private
-// addresses is held before each send: the host the service will reach (the URL's, or Slack's,
-// Discord's and Telegram's own) must resolve to public addresses only, unless allowed.
+// Before each post, a self-hosted chat (service.SelfHostedChat) subscribed on the page while
+// subscribers.self_hosted_chats is off is suspended, not posted to (Door.ChatRefused). Most of
+// shoutrrr's services dial for themselves (ntfy, rocketchat and discord take our client, which
+// refuses private addresses when it connects: useClient), so the rule on private addresses is
+// also held before each send: the host the service will reach (the URL's, or Slack's, Discord's
+// and Telegram's own) must resolve to public addresses only, unless allowed.
 type subscriberChat struct {
 	f        *Fanout
 	slots    chan struct{}
@@ -35,6 +38,12 @@ func (c *subscriberChat) Send(ctx context.Context, d Delivery) error {
 	var text bytes.Buffer
 	if err := subscriberText.Execute(&text, data); err != nil {
 		return &Permanent{Err: err}
+	}
+	if f.o.Door.ChatRefused(sub) { // a self-hosted chat from the page, no longer allowed
+		if err := f.o.Door.SuspendRefusedChat(context.WithoutCancel(ctx), sub.ID); err != nil {
+			return err
+		}
+		return &Cancel{Reason: "the chat is suspended: a self-hosted chat subscribed on the page, and subscribers.self_hosted_chats is off"}
 	}
 	sendErr := c.checkHost(ctx, sub.URL)
 	if sendErr == nil {

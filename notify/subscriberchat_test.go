@@ -174,3 +174,60 @@ func TestChatToAPrivateAddressIsRefusedWhenSent(t *testing.T) {
 		t.Errorf("rows %+v, posts %d; want the post refused before it was made", rows, len(room.posts()))
 	}
 }
+
+// TestSelfHostedChatFromThePageSuspendedOnceRefused: a self-hosted chat (mattermost) subscribed
+// on the page while subscribers.self_hosted_chats was on is, once it is off, suspended when next
+// owed a post, not posted to, its contact mailed why, and cannot be resumed; a self-hosted chat
+// the operator added (the admin API) is still posted to.
+func TestSelfHostedChatFromThePageSuspendedOnceRefused(t *testing.T) {
+	r := newSubRig(t, service.SubscriberOptions{AllowPrivateWebhooks: true}, notify.SubscriberOptions{AllowPrivateWebhooks: true})
+	ctx := t.Context()
+	before := service.New(service.Options{Store: r.st, Clock: r.clock,
+		Subscribers: service.SubscriberOptions{AllowPrivateWebhooks: true, SelfHostedChats: true, Languages: []string{"en", "zh-Hans"}}})
+	room := startMattermost(t)
+	if err := before.Subscribers.Subscribe(ctx, service.Actor{Name: "page"}, service.SubscribeRequest{Channel: store.SubscriberChat, Address: "ops@example.com", URL: room.URL}); err != nil {
+		t.Fatal(err)
+	}
+	sub, err := r.st.FindSubscriber(ctx, store.SubscriberLookup(store.SubscriberChat, room.URL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := before.Subscribers.Confirm(ctx, service.Actor{Name: "page"}, before.Subscribers.ConfirmToken(sub, sub.UpdatedAt)); err != nil {
+		t.Fatal(err)
+	}
+	operators := startMattermost(t)
+	r.add(t, service.SubscribeRequest{Channel: store.SubscriberChat, Address: "team@example.com", URL: operators.URL})
+	r.fan(t)
+	r.deliver(t)
+	seen := 0
+	r.mails(t, &seen) // the page's subscription's confirmation
+
+	if _, err := r.svc.Incidents.Declare(ctx, service.Actor{Name: "sre"}, incidents.Declaration{Title: "Down", Severity: incidents.P1, Body: "Down."}); err != nil {
+		t.Fatal(err)
+	}
+	r.fan(t)
+	r.deliver(t)
+	if n := len(room.posts()); n != 0 {
+		t.Errorf("the page's self-hosted chat got %d posts, want none", n)
+	}
+	if n := len(operators.posts()); n != 1 {
+		t.Errorf("the operator's self-hosted chat got %d posts, want the incident", n)
+	}
+	got, err := r.st.GetSubscriber(ctx, sub.ID)
+	if err != nil || got.State != store.SubscriberSuspended {
+		t.Fatalf("the page's self-hosted chat: %v, %v; want suspended", got.State, err)
+	}
+	r.fan(t)
+	r.deliver(t)
+	ms := r.mails(t, &seen)
+	if len(ms) != 1 || ms[0].To[0] != "ops@example.com" || !strings.Contains(ms[0].Text, "no longer posts to self-hosted chat services") ||
+		strings.Contains(ms[0].Text, room.token) {
+		t.Fatalf("the contact's mail: %+v", ms)
+	}
+	if _, err := r.svc.Subscribers.Change(ctx, service.Actor{Name: "page"}, service.ManageToken(got), service.SubscriberChange{Resume: true}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := r.st.GetSubscriber(ctx, sub.ID); got.State != store.SubscriberSuspended {
+		t.Errorf("resumed by its subscriber: %v, want still suspended", got.State)
+	}
+}

@@ -325,6 +325,13 @@ func (f *Fanout) mailData(sub store.Subscriber, purpose string, ev events.Event)
 		if since.IsZero() {
 			since = sub.SuspendedAt
 		}
+		if sub.Channel == store.SubscriberChat && ev.Reason == service.ReasonSelfHostedChat {
+			d.Heading = l.T("suspended.subject_chat")
+			d.Lines = []string{l.T("suspended.intro_self_hosted", "Service", service.ChatDestination(sub.URL), "Title", p.Title)}
+			d.Action = &mailLink{URL: ManageURL(p, sub), Label: l.T("mail.manage")}
+			d.Why = l.T("mail.why_chat_contact", "Address", sub.Address, "Title", p.Title)
+			break
+		}
 		if sub.Channel == store.SubscriberChat {
 			d.Heading = l.T("suspended.subject_chat")
 			d.Lines = []string{l.T("suspended.intro_chat", "Service", service.ChatDestination(sub.URL), "Since", p.whenIn(l, since), "Title", p.Title)}

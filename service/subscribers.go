@@ -803,7 +803,7 @@ type SubscriberChange struct {
 	Components       []string
 	ComponentUpdates bool
 	Language         string
-	Resume           bool // a suspended webhook: deliver again
+	Resume           bool // a suspended webhook or chat: deliver again (not a chat ChatRefused refuses)
 }
 
 // Change applies a subscriber's change through their manage link.
@@ -832,7 +832,7 @@ func (s *Subscribers) Change(ctx context.Context, by Actor, token string, ch Sub
 		}
 		next := sub
 		next.Components, next.ComponentUpdates, next.Language = comps, ch.ComponentUpdates, lang
-		if ch.Resume && sub.State == store.SubscriberSuspended {
+		if ch.Resume && sub.State == store.SubscriberSuspended && !s.ChatRefused(sub) {
 			next.State, next.SuspendedAt, next.FailingSince = store.SubscriberConfirmed, time.Time{}, time.Time{}
 		}
 		next.UpdatedAt, next.Version = now, sub.Version+1
@@ -927,6 +927,51 @@ func (s *Subscribers) Delivered(ctx context.Context, id string, ok bool) (bool, 
 			s.publish(ev)
 		}
 		return next.State == store.SubscriberSuspended, nil
+	}
+}
+
+// ReasonSelfHostedChat is the Reason of the SubscriberSuspended event of a chat suspended by
+// SuspendRefusedChat (and not for failing).
+const ReasonSelfHostedChat = "self_hosted_chat"
+
+// ChatRefused reports whether sub is a chat the door no longer lets be posted to: a self-hosted
+// one (SelfHostedChat) subscribed on the page, while SelfHostedChats is off (it was on when it
+// was subscribed, or it was subscribed before the form refused such chats). An operator's
+// (added through the admin API or imported) is never refused.
+func (s *Subscribers) ChatRefused(sub store.Subscriber) bool {
+	return sub.Channel == store.SubscriberChat && sub.Source == "page" && !s.o.SelfHostedChats && SelfHostedChat(sub.URL)
+}
+
+// SuspendRefusedChat suspends a confirmed chat ChatRefused refuses, at once (audited with why;
+// its contact is mailed, the event's Reason ReasonSelfHostedChat). A chat that is not confirmed
+// (suspended already, or pending) is left as it is. Its subscriber cannot resume it (Change)
+// while it is refused; they may subscribe another chat, or the operator may add it.
+func (s *Subscribers) SuspendRefusedChat(ctx context.Context, id string) error {
+	now := s.now()
+	for attempt := 1; ; attempt++ {
+		sub, err := s.store.GetSubscriber(ctx, id)
+		if err != nil {
+			return err
+		}
+		if sub.State != store.SubscriberConfirmed || !s.ChatRefused(sub) {
+			return nil
+		}
+		next := sub
+		next.State, next.SuspendedAt, next.UpdatedAt, next.Version = store.SubscriberSuspended, now, now, sub.Version+1
+		a, ev := s.journaled(System.audit(now, "subscriber.suspend", "subscriber/"+id,
+			map[string]any{"subscriber": auditView(next), "reason": "a self-hosted chat subscribed on the page, and subscribers.self_hosted_chats is off"}),
+			events.Event{Kind: events.SubscriberSuspended, At: now, Actor: System.Name, SubscriberID: id, To: string(next.State), Reason: ReasonSelfHostedChat})
+		a.Before = store.MustJSON(auditView(sub))
+		err = s.store.UpdateSubscriber(ctx, next, a)
+		if errors.Is(err, store.ErrConflict) && attempt < maxAttempts {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("suspend subscriber %s: %w", id, err)
+		}
+		s.log.Warn("chat subscriber suspended: a self-hosted chat subscribed on the page, and subscribers.self_hosted_chats is off", "subscriber", id)
+		s.publish(ev)
+		return nil
 	}
 }
 

@@ -330,6 +330,7 @@ type subscriptionView struct {
 	ManageURL  string
 	Problem    string
 	FieldError string
+	Refused    bool // a self-hosted chat the page no longer posts to: it cannot be resumed
 }
 
 func (s *Server) subscriptionView(c echo.Context, mode, token string, sub store.Subscriber) (subscriptionView, error) {
@@ -338,6 +339,7 @@ func (s *Server) subscriptionView(c echo.Context, mode, token string, sub store.
 		URL: sub.URL, State: string(sub.State), All: len(sub.Components) == 0, Updates: sub.ComponentUpdates}
 	if sub.Channel == store.SubscriberChat {
 		v.URL = service.ChatDestination(sub.URL) // the URL holds the room's token: never shown back
+		v.Refused = s.svc.Subscribers.ChatRefused(sub)
 	}
 	chosen := map[string]bool{}
 	for _, id := range sub.Components {
