@@ -10,8 +10,8 @@ type Subscribers struct {
 	Enabled *bool `yaml:"enabled"`
 	// Webhooks: the form offers a webhook as well as email. Default true.
 	Webhooks *bool `yaml:"webhooks"`
-	// Chats: the form offers a chat room (a shoutrrr URL: Slack, Teams, Discord, Mattermost,
-	// Google Chat, Telegram...) as well. Default true.
+	// Chats: the form offers a chat room (a shoutrrr URL: Slack, Teams, Discord, Google Chat,
+	// Telegram, ntfy...; the self-hosted ones only with SelfHostedChats) as well. Default true.
 	Chats *bool `yaml:"chats"`
 	// AllowPrivateWebhooks lets webhook and chat URLs point at loopback, private and link-local
 	// addresses (an intranet; a local try-out). Default false: such URLs are refused, when

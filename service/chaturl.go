@@ -15,7 +15,9 @@ import (
 // Chat subscriptions (docs/subscribers.md): a shoutrrr URL for a chat room. Only services whose
 // setup contacts nobody are offered (matrix's logs in while its URL is parsed: not offered), and
 // each one's destination host is known, so the webhook rule applies: the host must be public
-// unless subscribers.allow_private_webhooks.
+// unless subscribers.allow_private_webhooks. The self-hosted ones (SelfHostedChat), whose posts
+// Upstate cannot route through its own client, are offered on the page's form only with
+// subscribers.self_hosted_chats.
 
 // ChatServices are the shoutrrr services a subscriber may give, by scheme.
 var ChatServices = []string{"slack", "teams", "discord", "googlechat", "mattermost", "rocketchat", "zulip", "telegram", "ntfy", "gotify", "generic"}

@@ -561,3 +561,22 @@ func TestSubscribeLimitsSharedThroughRedis(t *testing.T) {
 		t.Errorf("another client: %d", code)
 	}
 }
+
+// TestManageRefusedSelfHostedChat: the manage page of a self-hosted chat subscribed on the page,
+// suspended since subscribers.self_hosted_chats is off, says why and offers no Resume; with the
+// setting on it is a chat suspended for failing, which may be resumed.
+func TestManageRefusedSelfHostedChat(t *testing.T) {
+	for _, on := range []bool{false, true} {
+		f := newSubscribeFixture(t, service.SubscriberOptions{SelfHostedChats: on}, 1000)
+		sub := store.Subscriber{ID: "sub-selfhosted", LinkKey: "00112233445566778899aabbccddeeff", Channel: store.SubscriberChat, Address: "ops@example.com",
+			URL: "mattermost://203.0.113.9/token", State: store.SubscriberSuspended, Source: "page", CreatedAt: t0, UpdatedAt: t0, SuspendedAt: t0, Version: 1}
+		mustOK(t, f.store.CreateSubscriber(t.Context(), sub, store.AuditEntry{At: t0}))
+		r := f.do("GET", "/subscriptions/manage?t="+url.QueryEscape(service.ManageToken(sub)), "", "", "Accept", "text/html")
+		body := string(r.body)
+		refused := strings.Contains(body, "this page no longer posts to self-hosted chat services")
+		resume := strings.Contains(body, `name="resume"`)
+		if r.code != 200 || refused == on || resume != on {
+			t.Errorf("self_hosted_chats %v: %d, says refused %v, offers resume %v; want refused and resume %v, %v:\n%s", on, r.code, refused, resume, !on, on, body)
+		}
+	}
+}
