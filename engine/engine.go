@@ -1229,6 +1229,9 @@ func (e *Engine) followIncidents(ctx context.Context, sub *events.Subscription) 
 					e.log.Error("list open incidents", "err", err)
 				} else {
 					e.applyImpacts(ctx, open, e.opts.Clock.Now().UTC())
+					if e.leads() {
+						e.setOpen(open)
+					}
 				}
 			}
 			for range handled {

@@ -107,12 +107,8 @@ func (e *Engine) slaTick(ctx context.Context) {
 	}
 	e.applyImpacts(ctx, open, now)
 	e.sla.remaining.Reset()
-	e.sla.open.Reset()
-	for _, sev := range incidents.Severities {
-		e.sla.open.WithLabelValues(string(sev)).Set(0)
-	}
+	e.setOpen(open)
 	for _, inc := range open {
-		e.sla.open.WithLabelValues(string(inc.Severity)).Inc()
 		p := e.opts.Policies[inc.Policy]
 		if p == nil {
 			continue
@@ -157,6 +153,21 @@ func (e *Engine) slaTick(ctx context.Context) {
 				}
 			}
 		}
+	}
+}
+
+// setOpen sets upstate_incidents_open to the open incidents by severity: from the SLA tick (the
+// safety net, every SLAEvery) and from followIncidents at once when an incident is declared,
+// updated, resolved or reopened through this instance. Only the instance that runs the SLA
+// tick sets it (the leader when the store is shared), so the instances never disagree on whose
+// count is exported.
+func (e *Engine) setOpen(open []incidents.Incident) {
+	counts := make(map[incidents.Severity]int, len(incidents.Severities))
+	for _, inc := range open {
+		counts[inc.Severity]++
+	}
+	for _, sev := range incidents.Severities {
+		e.sla.open.WithLabelValues(string(sev)).Set(float64(counts[sev]))
 	}
 }
 

@@ -200,3 +200,60 @@ func TestNoIncidentDuringMaintenance(t *testing.T) {
 		t.Error("the down event does not say it happened under maintenance")
 	}
 }
+
+// TestIncidentsOpenFollowsEvents: upstate_incidents_open changes when an incident is declared
+// or resolved, not at the next SLA tick (here a day away): no clock moves between the change
+// and the reading.
+func TestIncidentsOpenFollowsEvents(t *testing.T) {
+	s := engine.OpenStoreForTest(t)
+	ctx := t.Context()
+	engine.SyncForTest(t, s, t0, component.Component{ID: "docs", Name: "Docs", Source: component.SourceConfig})
+	clock := clockwork.NewFakeClockAt(t0)
+	bus := engine.NewBus(nil)
+	reg := prometheus.NewRegistry()
+	e, err := engine.New(engine.Options{Store: s, Clock: clock, Bus: bus, Registerer: reg, SLAEvery: 24 * time.Hour, MaintenanceEvery: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	engine.StartForTest(t, e)
+	svc := service.New(service.Options{Store: s, Clock: clock, Bus: bus})
+	open := func(sev string) float64 {
+		t.Helper()
+		fams, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range fams {
+			if f.GetName() != "upstate_incidents_open" {
+				continue
+			}
+			for _, m := range f.Metric {
+				if m.GetLabel()[0].GetValue() == sev {
+					return m.GetGauge().GetValue()
+				}
+			}
+		}
+		t.Fatalf("no upstate_incidents_open{severity=%q}", sev)
+		return 0
+	}
+	engine.SettleForTest(t, e)
+	if got := open("P3"); got != 0 {
+		t.Fatalf("before: %v open P3 incidents, want 0", got)
+	}
+	inc, err := svc.Incidents.Declare(ctx, service.Actor{Name: "ops"}, incidents.Declaration{Title: "Docs search is slow", Severity: incidents.P3,
+		Components: []incidents.Affected{{ComponentID: "docs", Impact: component.DegradedPerformance}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	engine.SettleForTest(t, e) // no clock moves: only the event can have done it
+	if got := open("P3"); got != 1 {
+		t.Fatalf("after the declaration: %v open P3 incidents, want 1 at once", got)
+	}
+	if _, err := svc.Incidents.Resolve(ctx, service.Actor{Name: "ops"}, inc.ID, ""); err != nil {
+		t.Fatal(err)
+	}
+	engine.SettleForTest(t, e)
+	if got := open("P3"); got != 0 {
+		t.Fatalf("after the resolution: %v open P3 incidents, want 0 at once", got)
+	}
+}
