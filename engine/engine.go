@@ -182,7 +182,12 @@ type Engine struct {
 	// with monitors, through putRunnerLocked and deleteRunnerLocked.
 	byComponent map[string][]*runner
 	status      map[string]component.Status // derived status per component with monitors
-	rollups     map[rollupKey]*probe.Rollup // not yet flushed
+	// listed are the components and groups as stored (status as recorded, group, kind), which
+	// upstate_component_status shows through component.Shown as the page does (metrics.go).
+	// Kept by followIncidents from the component events, and read again from the store by the
+	// components job, the safety net.
+	listed  map[string]component.Component
+	rollups map[rollupKey]*probe.Rollup // not yet flushed
 	// announcements wait here to be sent to the other instances (announce.go).
 	announcements chan announcement
 	// rollupGen counts flushes: a runner's cached rollups are valid only in its generation.
@@ -277,7 +282,7 @@ func New(o Options) (*Engine, error) {
 	e := &Engine{
 		opts: o, svc: o.Service, log: o.Logger.With("component", "engine"), sched: sched,
 		sla: newSLAMetrics(o.Registerer), avail: newAvailabilityMetrics(o.Registerer),
-		monitors: map[string]*runner{}, byComponent: map[string][]*runner{}, status: map[string]component.Status{}, rollups: map[rollupKey]*probe.Rollup{},
+		monitors: map[string]*runner{}, byComponent: map[string][]*runner{}, status: map[string]component.Status{}, listed: map[string]component.Component{}, rollups: map[rollupKey]*probe.Rollup{},
 		impacts: map[string]component.Status{}, severity: o.MonitorSeverity,
 	}
 	e.metrics = newMetrics(o.Registerer, e)
@@ -399,6 +404,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		{"expire", 5 * time.Second, e.expire},
 		{"flush-rollups", e.opts.FlushInterval, func(ctx context.Context) { _ = e.FlushRollups(ctx) }},
 		{"pending-writes", time.Second, e.replayPending},
+		{"components", e.opts.SLAEvery, e.listComponents},
 	}
 	if e.cluster == nil {
 		local = append(local, job{"alive", aliveEvery, e.markAlive})
@@ -584,6 +590,7 @@ func (e *Engine) restore(ctx context.Context) error {
 	for _, c := range components {
 		e.status[c.ID] = c.Status
 	}
+	e.setListedLocked(components)
 	return nil
 }
 
@@ -1217,12 +1224,30 @@ func (e *Engine) followIncidents(ctx context.Context, sub *events.Subscription) 
 			}
 			handled := 1
 			changed := strings.HasPrefix(string(ev.Kind), "incident.")
-			e.relayTarget(ev)    // announce.go
+			windows := strings.HasPrefix(string(ev.Kind), "maintenance.")
+			touched := map[string]bool{}
+			e.relayTarget(ev) // announce.go
+			componentsTouched(ev, touched)
 			for len(sub.C) > 0 { // coalesce what queued meanwhile
 				next := <-sub.C
 				handled++
 				changed = changed || strings.HasPrefix(string(next.Kind), "incident.")
+				windows = windows || strings.HasPrefix(string(next.Kind), "maintenance.")
 				e.relayTarget(next)
+				componentsTouched(next, touched)
+			}
+			if len(touched) > 0 {
+				e.followComponents(ctx, touched)
+			}
+			if windows {
+				// A window made, changed, cancelled or ended early shows at once, as on the page.
+				if ws, err := e.opts.Store.ListWindows(ctx); err != nil {
+					e.log.Error("list maintenance windows", "err", err)
+				} else {
+					e.mu.Lock()
+					e.windows = ws
+					e.mu.Unlock()
+				}
 			}
 			if changed {
 				if open, err := e.opts.Store.ListIncidents(ctx, store.IncidentQuery{OpenOnly: true}); err != nil {
@@ -1239,4 +1264,67 @@ func (e *Engine) followIncidents(ctx context.Context, sub *events.Subscription) 
 			}
 		}
 	}
+}
+
+// componentsTouched are the components whose stored value an event may have changed: its
+// recorded status, or the component itself (created, changed or deleted, by the API or the
+// config).
+func componentsTouched(ev Event, touched map[string]bool) {
+	if ev.Kind == EventComponentStatus || ev.Kind == EventComponentChange {
+		touched[ev.ComponentID] = true
+	}
+}
+
+// maxComponentReads is how many components followComponents reads one by one; more are read
+// in one list.
+const maxComponentReads = 32
+
+// followComponents reads the touched components again, so listed is what the store (and so
+// the page) has: the store decides which of two changes at one instant is current, and a
+// deleted component is gone.
+func (e *Engine) followComponents(ctx context.Context, touched map[string]bool) {
+	if len(touched) > maxComponentReads {
+		e.listComponents(ctx)
+		return
+	}
+	for id := range touched {
+		c, err := e.opts.Store.GetComponent(ctx, id)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			e.mu.Lock()
+			delete(e.listed, id)
+			e.mu.Unlock()
+		case err != nil:
+			e.log.Error("read component", "component_id", id, "err", err) // the components job reads it again
+		default:
+			e.mu.Lock()
+			e.listed[id] = c
+			e.mu.Unlock()
+		}
+	}
+}
+
+// listComponents reads the components again from the store: the safety net under
+// followComponent (an event missed, a change made through another instance sharing the store).
+func (e *Engine) listComponents(ctx context.Context) {
+	cs, err := e.opts.Store.ListComponents(ctx)
+	if err != nil {
+		e.log.Error("list components", "err", err)
+		return
+	}
+	e.mu.Lock()
+	e.setListedLocked(cs)
+	e.mu.Unlock()
+}
+
+func (e *Engine) setListedLocked(cs []component.Component) {
+	listed := make(map[string]component.Component, len(cs))
+	for _, c := range cs {
+		if old, ok := e.listed[c.ID]; ok && old.StatusSince.After(c.StatusSince) {
+			// A status recorded (and followed) while the store was being read.
+			c.Status, c.StatusSince = old.Status, old.StatusSince
+		}
+		listed[c.ID] = c
+	}
+	e.listed = listed
 }

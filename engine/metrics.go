@@ -96,7 +96,7 @@ func newMonitorCollector(e *Engine) *monitorCollector {
 		certExpAt: prometheus.NewDesc("upstate_certificate_expiry_timestamp_seconds",
 			"When the earliest certificate of the monitor's chain (as last seen) expires, in Unix seconds.", []string{"monitor"}, nil),
 		componentStatus: prometheus.NewDesc("upstate_component_status",
-			"1 for the status each component shows (maintenance overlay included), 0 for the others.", []string{"component", "status"}, nil),
+			"1 for the status each component or group shows (component.Shown: the page's), 0 for the others.", []string{"component", "status"}, nil),
 		maintenanceActive: prometheus.NewDesc("upstate_maintenance_active",
 			"1 while an occurrence of the maintenance window is in progress, else 0.", []string{"window"}, nil),
 	}
@@ -124,15 +124,17 @@ func (c *monitorCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, r := range c.e.monitors {
 		rows = append(rows, row{r.labels, r.recorded(), r.stats})
 	}
-	components := make([]component.Component, 0, len(c.e.status))
-	for id, st := range c.e.status {
-		components = append(components, component.Component{ID: id, Status: st})
+	components := make([]component.Component, 0, len(c.e.listed))
+	for _, comp := range c.e.listed {
+		components = append(components, comp)
 	}
 	windows := c.e.windows
 	c.e.mu.Unlock()
 	now := c.e.opts.Clock.Now()
-	// What each component shows, by the one rule every surface uses (groups are the page's
-	// roll-up of these and have no series of their own).
+	// What each component and group shows, by the one rule every surface uses, from what the
+	// page computes it from: the components as stored (their recorded status; unknown, the
+	// page's "No data", until one is recorded) and the windows in progress now. A component
+	// has its series from its creation to its deletion.
 	shown := component.Shown(components, maintenance.InProgress(windows, now))
 	for id, st := range shown {
 		for _, s := range componentStatuses {

@@ -14,7 +14,10 @@ import (
 
 	"github.com/upstate-dev/upstate/component"
 	"github.com/upstate-dev/upstate/engine"
+	"github.com/upstate-dev/upstate/incidents"
+	"github.com/upstate-dev/upstate/maintenance"
 	"github.com/upstate-dev/upstate/probe"
+	"github.com/upstate-dev/upstate/service"
 )
 
 // series flattens what reg gathers into "name{label=value,...}" → value; a histogram gives its
@@ -104,6 +107,7 @@ func TestProbeMetrics(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	engine.SettleForTest(t, e) // the component's status change reaches the series by its event
 	tlsRuns, brokenRuns := float64(runs("tls")), float64(runs("broken"))
 	var tlsSum float64
 	for _, r := range snapshot(e, "tls").Recent {
@@ -186,4 +190,98 @@ func boolFloat(b bool) float64 {
 		return 1
 	}
 	return 0
+}
+
+// TestComponentStatusIsWhatThePageShows: upstate_component_status has a series for every
+// component and group, from its creation to its deletion, and each says what component.Shown
+// computes from the store (what the page, /api/v1 and the CLI show): a group the worst of its
+// components, maintenance overlaid, a new component without monitors unknown ("No data"). Each
+// follows its event at once: the ticks that would also catch it are a day away.
+func TestComponentStatusIsWhatThePageShows(t *testing.T) {
+	s := engine.OpenStoreForTest(t)
+	ctx := t.Context()
+	engine.SyncForTest(t, s, t0,
+		component.Component{ID: "core", Name: "Core", IsGroup: true, Source: component.SourceConfig},
+		component.Component{ID: "billing", Name: "Billing", GroupID: "core", Source: component.SourceConfig},
+		component.Component{ID: "search", Name: "Search", GroupID: "core", Source: component.SourceConfig})
+	clock := clockwork.NewFakeClockAt(t0)
+	bus := engine.NewBus(nil)
+	reg := prometheus.NewRegistry()
+	e, err := engine.New(engine.Options{Store: s, Clock: clock, Bus: bus, Registerer: reg,
+		SLAEvery: 24 * time.Hour, MaintenanceEvery: 24 * time.Hour, AvailabilityEvery: 24 * time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	engine.StartForTest(t, e)
+	svc := service.New(service.Options{Store: s, Clock: clock, Bus: bus}) // the admin API's door
+	ops := service.Actor{Name: "ops"}
+	statuses := []string{"operational", "degraded_performance", "partial_outage", "major_outage", "under_maintenance", "unknown"}
+	// check compares every series with what the page computes now, and returns what each
+	// component shows by the metric.
+	check := func(when string) map[string]string {
+		t.Helper()
+		engine.SettleForTest(t, e) // no clock moves: only the events can have done it
+		cs, err := s.ListComponents(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ws, err := s.ListWindows(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		page := component.Shown(cs, maintenance.InProgress(ws, clock.Now()))
+		got := series(t, reg, "upstate_component_status")
+		want := map[string]float64{}
+		for id, st := range page {
+			for _, s := range statuses {
+				want["upstate_component_status{component="+id+",status="+s+"}"] = boolFloat(s == string(st))
+			}
+		}
+		shown := map[string]string{}
+		for k, v := range want {
+			if g, ok := got[k]; !ok || g != v {
+				t.Errorf("%s: %s = %v (present %t), want %v (the page's)", when, k, g, ok, v)
+			}
+		}
+		for k, v := range got {
+			if _, ok := want[k]; !ok {
+				t.Errorf("%s: series %s = %v for no component the page shows", when, k, v)
+			}
+			if v == 1 {
+				id, st, _ := strings.Cut(strings.TrimSuffix(strings.TrimPrefix(k, "upstate_component_status{component="), "}"), ",status=")
+				shown[id] = st
+			}
+		}
+		return shown
+	}
+	if got := check("at start"); got["core"] != "operational" {
+		t.Errorf("at start the group shows %q, want operational (its components')", got["core"])
+	}
+	engine.AdvanceForTest(t, e, time.Second) // the store keeps one change per component and instant
+	if _, err := svc.Incidents.Declare(ctx, ops, incidents.Declaration{Title: "Payments fail", Severity: incidents.P1,
+		Components: []incidents.Affected{{ComponentID: "billing", Impact: component.MajorOutage}}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := check("after the incident"); got["core"] != "major_outage" || got["billing"] != "major_outage" {
+		t.Errorf("after the incident: %v, want billing and its group core major_outage", got)
+	}
+	if _, err := svc.Maintenance.Create(ctx, ops, maintenance.Spec{ID: "reindex", Title: "Reindex", Components: []string{"search"},
+		TimeZone: "UTC", Start: clock.Now(), End: clock.Now().Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if got := check("during maintenance"); got["search"] != "under_maintenance" {
+		t.Errorf("during maintenance: %v, want search under_maintenance", got)
+	}
+	if _, err := svc.Components.Create(ctx, ops, component.Component{ID: "docs-site", Name: "Docs"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := check("after the creation"); got["docs-site"] != "unknown" {
+		t.Errorf("a new component without monitors: %v, want docs-site unknown (the page's No data)", got)
+	}
+	if err := svc.Components.Delete(ctx, ops, "docs-site"); err != nil {
+		t.Fatal(err)
+	}
+	if got := check("after the deletion"); got["docs-site"] != "" {
+		t.Errorf("a deleted component still has series: %v", got)
+	}
 }

@@ -10,6 +10,8 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/upstate-dev/upstate/apikey"
+	"github.com/upstate-dev/upstate/component"
+	"github.com/upstate-dev/upstate/maintenance"
 	"github.com/upstate-dev/upstate/store"
 )
 
@@ -22,6 +24,8 @@ import (
 //     monitors' series unless server.public_monitors is set (as /api/v1/monitors: a monitor's
 //     name can say what it watches), and always those of monitors of internal components.
 //     Counts over things (open incidents by severity) are recounted from what the public sees,
+//     and what components and groups show is computed again from the public ones (a group's
+//     status from its public components alone, as the page does),
 //     or left out (SLA breaches). The
 //     rule fails closed: a value the public view does not know is left out. The response is
 //     cached like the page, for at most metricsMaxAge, so that a crowd of anonymous scrapes
@@ -44,6 +48,11 @@ var (
 	recountedFamilies = map[string]bool{"upstate_incidents_open": true}
 	teamOnlyFamilies  = map[string]bool{"upstate_sla_breaches_total": true}
 )
+
+// shownFamily is the engine's component.Shown of every component and group. The public view
+// computes it again from the public components alone, as the page does (component.Hidden), so
+// an internal component's outage never shows through its public group.
+const shownFamily = "upstate_component_status"
 
 // metricsMaxAge bounds the age of the public /metrics: a scrape is at most this late.
 const metricsMaxAge = time.Second
@@ -83,7 +92,8 @@ func (s *Server) publicMetrics(c echo.Context) error {
 	pub := s.publicThings(c.Request().Context(), fams)
 	out := fams[:0]
 	for _, f := range fams {
-		if teamOnlyFamilies[f.GetName()] || (recountedFamilies[f.GetName()] && pub.openBySeverity == nil) {
+		if teamOnlyFamilies[f.GetName()] || (recountedFamilies[f.GetName()] && pub.openBySeverity == nil) ||
+			(f.GetName() == shownFamily && pub.shown == nil) {
 			continue
 		}
 		ms := f.Metric[:0]
@@ -95,6 +105,9 @@ func (s *Server) publicMetrics(c echo.Context) error {
 				if !pub.recount(m) {
 					continue
 				}
+			}
+			if f.GetName() == shownFamily && !pub.reshow(m) {
+				continue
 			}
 			ms = append(ms, m)
 		}
@@ -117,6 +130,32 @@ type publicSet struct {
 	components, monitors, incidents, windows map[string]bool
 	// openBySeverity counts the open incidents the public sees (nil: unknown, the store is down).
 	openBySeverity map[string]float64
+	// shown is what each public component and group shows on the public page (nil: unknown).
+	shown map[string]component.Status
+}
+
+// reshow sets a series of upstate_component_status{component,status} to what the public page
+// shows; false when it is not a series it knows.
+func (p publicSet) reshow(m *dto.Metric) bool {
+	var id, status string
+	for _, l := range m.GetLabel() {
+		switch l.GetName() {
+		case "component":
+			id = l.GetValue()
+		case "status":
+			status = l.GetValue()
+		}
+	}
+	shown, ok := p.shown[id]
+	if !ok || m.Gauge == nil {
+		return false
+	}
+	v := 0.0
+	if string(shown) == status {
+		v = 1
+	}
+	m.Gauge.Value = &v
+	return true
 }
 
 // recount sets a series of upstate_incidents_open{severity} to the public count; false when it
@@ -149,6 +188,7 @@ func (s *Server) publicThings(ctx context.Context, fams []*dto.MetricFamily) pub
 		for _, w := range ws {
 			pub.windows[w.ID] = true
 		}
+		pub.shown = component.Shown(cs, maintenance.InProgress(ws, s.clock.Now()))
 	}
 	if s.monitors != nil && s.publicMonitors {
 		for _, m := range s.monitors.Monitors() {

@@ -1,6 +1,7 @@
 package statuspage
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/upstate-dev/upstate/apikey"
 	"github.com/upstate-dev/upstate/assets"
+	"github.com/upstate-dev/upstate/component"
 )
 
 // thingSeries registers, in reg, series as the engine names them: each component, window,
@@ -31,7 +33,18 @@ func thingSeries(t testing.TB, reg prometheus.Registerer) {
 	open.WithLabelValues("P3").Set(1)
 	breaches.WithLabelValues("P0", "resolution").Inc()
 	for _, id := range []string{publicComp, publicGroup, publicInGroup, secretGroup, secretInGroup, secretComp, secretInPublic} {
-		status.WithLabelValues(id, "operational").Set(1)
+		shows := component.Operational
+		if id == publicGroup {
+			shows = component.MajorOutage // the engine's roll-up counts its internal component's outage
+		}
+		for _, st := range []component.Status{component.Operational, component.DegradedPerformance, component.PartialOutage,
+			component.MajorOutage, component.UnderMaintenance, component.Unknown} {
+			v := 0.0
+			if st == shows {
+				v = 1
+			}
+			status.WithLabelValues(id, string(st)).Set(v)
+		}
 		burn.WithLabelValues(id, "1h").Set(0.5)
 	}
 	for _, id := range []string{mixedWindow, secretWindow} {
@@ -84,6 +97,25 @@ func TestPublicMetricsHideInternal(t *testing.T) {
 				if !strings.Contains(body, want) {
 					t.Errorf("the public metrics lack %s:\n%s", want, body)
 				}
+			}
+			// A public group's status is the page's, from its public components alone: its
+			// internal component's outage does not show through it.
+			var v1 struct {
+				Components []struct {
+					ID     string `json:"id"`
+					Status string `json:"status"`
+				} `json:"components"`
+			}
+			if r := f.do("GET", "/api/v1/components", "", ""); r.code != 200 || json.Unmarshal(r.body, &v1) != nil {
+				t.Fatalf("/api/v1/components: %d %s", r.code, r.body)
+			}
+			for _, c := range v1.Components {
+				if want := `upstate_component_status{component="` + c.ID + `",status="` + c.Status + `"} 1`; !strings.Contains(body, want) {
+					t.Errorf("the public metrics lack %s (what /api/v1 and the page show)", want)
+				}
+			}
+			if bad := `upstate_component_status{component="` + publicGroup + `",status="major_outage"} 1`; strings.Contains(body, bad) {
+				t.Errorf("the public metrics show %s: an internal component's outage through its public group", bad)
 			}
 			if got := strings.Contains(body, `upstate_probe_success{monitor="api-up"} 1`); got != tc.publicMonitors {
 				t.Errorf("a public component's monitor shown: %v, want %v (server.public_monitors)", got, tc.publicMonitors)
