@@ -128,7 +128,7 @@ func (e *Engine) slaTick(ctx context.Context) {
 				e.sla.remaining.WithLabelValues(inc.ID, string(inc.Severity), string(c.Kind)).Set(st.Remaining.Seconds())
 			}
 			base := Event{IncidentID: inc.ID, Severity: string(inc.Severity), Clock: string(c.Kind)}
-			if warn := string(c.Kind) + ".warning"; st.Warned && st.State != incidents.Met && !slices.Contains(inc.Alerts, warn) {
+			if warn := string(c.Kind) + ".warning"; st.Warned && (st.State == incidents.Running || st.State == incidents.Breached) && !slices.Contains(inc.Alerts, warn) {
 				ev := base
 				ev.Kind, ev.At = EventSLAWarning, st.WarnAt
 				events, alerts = append(events, ev), append(alerts, warn)

@@ -308,6 +308,9 @@ type Change struct {
 	Severity   Severity   // empty: unchanged
 	Components []Affected // nil: unchanged
 	Workaround bool
+	// Automatic marks a change Upstate makes itself (a monitor's recovery moving its incident
+	// to monitoring): no person acted, so it is no first response.
+	Automatic bool
 }
 
 func (inc *Incident) addUpdate(u Update) {
@@ -354,7 +357,9 @@ func (inc *Incident) Apply(ch Change, p *Policy, now time.Time) []*FieldError {
 		inc.Components = ch.Components
 	}
 	inc.addUpdate(u)
-	inc.meet(FirstResponse, now)
+	if !ch.Automatic {
+		inc.meet(FirstResponse, now)
+	}
 	if ch.Workaround {
 		if inc.WorkaroundAt.IsZero() {
 			inc.WorkaroundAt = now
@@ -394,9 +399,21 @@ func (inc *Incident) Acknowledge(author, body string, now time.Time) error {
 	return nil
 }
 
-// Resolve resolves an open incident. Resolving a resolved incident is a conflict; a message
-// that is too long or holds control characters is a *FieldError naming "message".
+// Resolve resolves an open incident: a person's action, so it meets the first response too.
+// Resolving a resolved incident is a conflict; a message that is too long or holds control
+// characters is a *FieldError naming "message".
 func (inc *Incident) Resolve(author, body string, now time.Time) error {
+	return inc.resolveBy(author, body, true, now)
+}
+
+// ResolveAutomatic resolves an automatic incident whose monitor passes again. No person acted:
+// a first-response clock still running stops without being met (Stopped, or Breached if its
+// deadline had passed), and the resolution clock is met.
+func (inc *Incident) ResolveAutomatic(author, body string, now time.Time) error {
+	return inc.resolveBy(author, body, false, now)
+}
+
+func (inc *Incident) resolveBy(author, body string, person bool, now time.Time) error {
 	if inc.Status == Resolved {
 		return fmt.Errorf("incident %s is already resolved: %w", inc.ID, ErrConflict)
 	}
@@ -408,7 +425,15 @@ func (inc *Incident) Resolve(author, body string, now time.Time) error {
 	}
 	now = now.UTC()
 	inc.addUpdate(Update{At: now, Author: author, Status: Resolved, Body: body, Kind: "resolve"})
-	inc.meet(FirstResponse, now)
+	if person {
+		inc.meet(FirstResponse, now)
+	} else {
+		for i := range inc.Clocks {
+			if inc.Clocks[i].Kind == FirstResponse {
+				inc.Clocks[i].halt(now)
+			}
+		}
+	}
 	inc.resolve(now)
 	return nil
 }
@@ -419,7 +444,9 @@ func (inc *Incident) resolve(now time.Time) {
 }
 
 // Reopen reopens a resolved incident. Its resolution clock resumes where it stopped: the time
-// it spent resolved does not count. Its message is checked as Resolve's is.
+// it spent resolved does not count. Reopening is a person's public update: a first-response
+// clock that stopped unmet (the monitor resolved it before anyone acted) is met by it, the time
+// the incident spent resolved not counted either. Its message is checked as Resolve's is.
 func (inc *Incident) Reopen(author, body string, now time.Time) error {
 	if inc.Status != Resolved {
 		return fmt.Errorf("incident %s is not resolved: %w", inc.ID, ErrInvalidState)
@@ -437,8 +464,13 @@ func (inc *Incident) Reopen(author, body string, now time.Time) error {
 	inc.Status, inc.ResolvedAt = Investigating, time.Time{}
 	inc.addUpdate(Update{At: now, Author: author, Status: Investigating, Body: body, Kind: "reopen"})
 	for i := range inc.Clocks {
-		if inc.Clocks[i].Kind == Resolution && !inc.Clocks[i].MetAt.IsZero() && inc.WorkaroundAt.IsZero() {
-			inc.Clocks[i].resume(now)
+		c := &inc.Clocks[i]
+		switch {
+		case c.Kind == Resolution && !c.MetAt.IsZero() && inc.WorkaroundAt.IsZero():
+			c.resume(now)
+		case c.Kind == FirstResponse && !c.halted().IsZero():
+			c.resume(now)
+			c.stop(now)
 		}
 	}
 	return nil

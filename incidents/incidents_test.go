@@ -309,3 +309,80 @@ func TestTextRule(t *testing.T) {
 	}
 	mustOK(inc.Reopen("ops", "", now))
 }
+
+// TestAutomaticFirstResponseWaitsForAPerson: an automatic incident's first response is met by a
+// person only (DESIGN section 6). A monitor's recovery is no response: resolving stops the clock
+// unmet (stopped before its deadline, breached after it), moving to monitoring leaves it running;
+// a person's acknowledgement, update, resolve or reopen meets it.
+func TestAutomaticFirstResponseWaitsForAPerson(t *testing.T) {
+	p := seedPolicies(t)["jenny"] // P0: first response 30 min around the clock
+	due := t0.Add(30 * time.Minute)
+	m := func(d time.Duration) time.Time { return t0.Add(d * time.Minute) }
+	for _, tt := range []struct {
+		name  string
+		steps func(inc *incidents.Incident) error
+		at    time.Time // seen at
+		state incidents.ClockState
+		used  time.Duration
+		met   time.Time
+	}{
+		{"resolved by its monitor before the deadline", func(inc *incidents.Incident) error {
+			return inc.ResolveAutomatic("monitor:api-health", "Checks pass again.", m(10))
+		}, m(60), incidents.Stopped, 10 * time.Minute, time.Time{}},
+		{"resolved by its monitor after the deadline", func(inc *incidents.Incident) error {
+			return inc.ResolveAutomatic("monitor:api-health", "Checks pass again.", m(40))
+		}, m(60), incidents.Breached, 40 * time.Minute, time.Time{}},
+		{"resolved by its monitor at the deadline", func(inc *incidents.Incident) error {
+			return inc.ResolveAutomatic("monitor:api-health", "Checks pass again.", due)
+		}, m(60), incidents.Breached, 30 * time.Minute, time.Time{}},
+		{"moved to monitoring by its monitor", func(inc *incidents.Incident) error {
+			return errOf(inc.Apply(incidents.Change{Author: "monitor:api-health", Body: "Checks pass again.", Status: incidents.Monitoring, Automatic: true}, p, m(10)))
+		}, m(20), incidents.Running, 20 * time.Minute, time.Time{}},
+		{"moved to monitoring, no one came", func(inc *incidents.Incident) error {
+			return errOf(inc.Apply(incidents.Change{Author: "monitor:api-health", Body: "Checks pass again.", Status: incidents.Monitoring, Automatic: true}, p, m(10)))
+		}, m(60), incidents.Breached, 60 * time.Minute, time.Time{}},
+		{"resolved by a person", func(inc *incidents.Incident) error {
+			return inc.Resolve("oncall", "", m(10))
+		}, m(60), incidents.Met, 10 * time.Minute, m(10)},
+		{"acknowledged, then resolved by its monitor", func(inc *incidents.Incident) error {
+			if err := inc.Acknowledge("oncall", "", m(5)); err != nil {
+				return err
+			}
+			return inc.ResolveAutomatic("monitor:api-health", "Checks pass again.", m(10))
+		}, m(60), incidents.Met, 5 * time.Minute, m(5)},
+		{"resolved by its monitor, reopened by a person", func(inc *incidents.Incident) error {
+			if err := inc.ResolveAutomatic("monitor:api-health", "Checks pass again.", m(10)); err != nil {
+				return err
+			}
+			return inc.Reopen("oncall", "It is back.", m(50)) // the 40 minutes resolved do not count
+		}, m(60), incidents.Met, 10 * time.Minute, m(50)},
+		{"resolved by its monitor after the deadline, reopened", func(inc *incidents.Incident) error {
+			if err := inc.ResolveAutomatic("monitor:api-health", "Checks pass again.", m(40)); err != nil {
+				return err
+			}
+			return inc.Reopen("oncall", "It is back.", m(50))
+		}, m(60), incidents.Breached, 40 * time.Minute, m(50)},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			inc, errs := incidents.Declare(incidents.Declaration{ID: "a1", Title: "API down", Body: "API is not responding as expected.", Severity: incidents.P0,
+				Automatic: true, MonitorID: "api-health", Policy: "jenny", Author: "monitor:api-health"}, p, t0)
+			if errs != nil {
+				t.Fatal(errs)
+			}
+			if err := tt.steps(&inc); err != nil {
+				t.Fatal(err)
+			}
+			st := clock(t, inc, p, incidents.FirstResponse, tt.at)
+			if st.State != tt.state || st.Used != tt.used || !st.MetAt.Equal(tt.met) {
+				t.Errorf("first response: %s, used %s, met at %s; want %s, used %s, met at %s", st.State, st.Used, st.MetAt, tt.state, tt.used, tt.met)
+			}
+		})
+	}
+}
+
+func errOf(errs []*incidents.FieldError) error {
+	if len(errs) > 0 {
+		return errs[0]
+	}
+	return nil
+}

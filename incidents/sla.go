@@ -102,6 +102,10 @@ const (
 	Running  ClockState = "running"
 	Met      ClockState = "met"      // met within the target
 	Breached ClockState = "breached" // the deadline passed first (whether or not it was met later)
+	// Stopped: the clock stopped before its deadline without being met. Only a first response
+	// stops so: an automatic incident resolved by its monitor before any person acted. Nobody
+	// responded, so it is not met; its deadline never passed, so it is not breached.
+	Stopped ClockState = "stopped"
 )
 
 func (c *Clock) stop(at time.Time) {
@@ -109,6 +113,21 @@ func (c *Clock) stop(at time.Time) {
 	if n := len(c.Segments); n > 0 && c.Segments[n-1].End.IsZero() {
 		c.Segments[n-1].End = at
 	}
+}
+
+// halt stops a running clock at at without meeting it.
+func (c *Clock) halt(at time.Time) {
+	if n := len(c.Segments); n > 0 && c.MetAt.IsZero() && c.Segments[n-1].End.IsZero() {
+		c.Segments[n-1].End = at
+	}
+}
+
+// halted is when the clock stopped without being met; zero if it runs or was met.
+func (c *Clock) halted() time.Time {
+	if n := len(c.Segments); n > 0 && c.MetAt.IsZero() {
+		return c.Segments[n-1].End
+	}
+	return time.Time{}
 }
 
 func (c *Clock) resume(at time.Time) {
@@ -125,14 +144,15 @@ type ClockStatus struct {
 	DueAt     time.Time     `json:"due_at"`
 	WarnAt    time.Time     `json:"warn_at"`
 	MetAt     time.Time     `json:"met_at,omitzero"`
-	Used      time.Duration `json:"used"`      // working time used, until met or now
-	Remaining time.Duration `json:"remaining"` // goal minus used (negative once breached)
-	Warned    bool          `json:"warned"`    // the warning point has passed
+	StoppedAt time.Time     `json:"stopped_at,omitzero"` // stopped without being met (State Stopped, or Breached if after DueAt)
+	Used      time.Duration `json:"used"`                // working time used, until met, stopped or now
+	Remaining time.Duration `json:"remaining"`           // goal minus used (negative once breached)
+	Warned    bool          `json:"warned"`              // the warning point has passed
 }
 
 // At computes the clock's state at now on calendar cal (the calendar its target names).
 func (c Clock) At(cal *calendar.Calendar, now time.Time) (ClockStatus, error) {
-	st := ClockStatus{Kind: c.Kind, Calendar: c.Calendar, Goal: c.Goal, MetAt: c.MetAt}
+	st := ClockStatus{Kind: c.Kind, Calendar: c.Calendar, Goal: c.Goal, MetAt: c.MetAt, StoppedAt: c.halted()}
 	end := now
 	if !c.MetAt.IsZero() {
 		end = c.MetAt
@@ -168,9 +188,13 @@ func (c Clock) At(cal *calendar.Calendar, now time.Time) (ClockStatus, error) {
 	}
 	st.Warned = !now.Before(st.WarnAt)
 	switch {
+	case before >= c.Goal && c.Goal > 0:
+		st.State = Breached // its working time ran out in an earlier segment
 	case !c.MetAt.IsZero() && !c.MetAt.After(st.DueAt):
 		st.State = Met
-	case !c.MetAt.IsZero() || !now.Before(st.DueAt):
+	case !st.StoppedAt.IsZero() && st.StoppedAt.Before(st.DueAt):
+		st.State = Stopped
+	case !c.MetAt.IsZero() || !st.StoppedAt.IsZero() || !now.Before(st.DueAt):
 		st.State = Breached
 	default:
 		st.State = Running

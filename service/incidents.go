@@ -283,14 +283,14 @@ func (s *Incidents) RecoverAutomatic(ctx context.Context, componentID, monitorID
 				if inc.Status == incidents.Monitoring || !inc.Open() {
 					return errNothingToDo
 				}
-				return invalid(inc.Apply(incidents.Change{Author: by.Name, Body: body + " Monitoring.", Status: incidents.Monitoring}, p, now))
+				return invalid(inc.Apply(incidents.Change{Author: by.Name, Body: body + " Monitoring.", Status: incidents.Monitoring, Automatic: true}, p, now))
 			})
 		} else {
 			got, err = s.change(ctx, by, inc.ID, "incident.resolve_automatic", events.Event{Kind: events.IncidentResolved}, func(inc *incidents.Incident, _ *incidents.Policy, now time.Time) error {
 				if !inc.Open() {
 					return errNothingToDo // a person resolved it meanwhile
 				}
-				return inc.Resolve(by.Name, body+" Resolved automatically.", now)
+				return inc.ResolveAutomatic(by.Name, body+" Resolved automatically.", now)
 			})
 		}
 		switch {

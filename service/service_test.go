@@ -367,3 +367,57 @@ func TestAutomaticIncidentLifecycle(t *testing.T) {
 		t.Errorf("events %+v", evs)
 	}
 }
+
+// TestAutomaticRecoveryIsNoFirstResponse: a monitor's recovery is not a person acting (DESIGN
+// section 6): resolving the incident stops its first-response clock unmet, moving it to
+// monitoring leaves the clock running; either way nothing is met and no one acknowledged.
+func TestAutomaticRecoveryIsNoFirstResponse(t *testing.T) {
+	cfg, err := configs.Load(filepath.Join("..", "configs", "upstate.example.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		mode   service.Recovery
+		status incidents.Status
+		state  incidents.ClockState
+	}{
+		{service.RecoveryResolve, incidents.Resolved, incidents.Stopped},
+		{service.RecoveryMonitoring, incidents.Monitoring, incidents.Running},
+	} {
+		t.Run(string(tt.mode), func(t *testing.T) {
+			f := newFixture(t)
+			ctx := t.Context()
+			if err := f.svc.Components.Sync(ctx, []component.Component{{ID: "api", Name: "API"}}); err != nil {
+				t.Fatal(err)
+			}
+			out := service.Outage{ComponentID: "api", Name: "API", MonitorID: "api-health", Since: t0.Add(-30 * time.Second), Reason: "connect: refused"}
+			if _, _, err := f.svc.Incidents.OpenAutomatic(ctx, out); err != nil {
+				t.Fatal(err)
+			}
+			f.clock.Advance(time.Minute)
+			changed, err := f.svc.Incidents.RecoverAutomatic(ctx, "api", "api-health", t0.Add(30*time.Second), tt.mode)
+			if err != nil || len(changed) != 1 || changed[0].Status != tt.status {
+				t.Fatalf("RecoverAutomatic = %+v, %v", changed, err)
+			}
+			inc := changed[0]
+			p := cfg.SLAPolicies()[inc.Policy]
+			target := p.Target(inc.Severity, incidents.FirstResponse)
+			if target == nil {
+				t.Fatalf("policy %s sets no first response for %s", inc.Policy, inc.Severity)
+			}
+			for _, c := range inc.Clocks {
+				if c.Kind != incidents.FirstResponse {
+					continue
+				}
+				st, err := c.At(target.Calendar, f.clock.Now().Add(time.Minute))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if st.State != tt.state || !st.MetAt.IsZero() || !inc.AcknowledgedAt.IsZero() {
+					t.Errorf("first response after the monitor's recovery: %s, met at %s (acknowledged %s); want %s, never met",
+						st.State, st.MetAt, inc.AcknowledgedAt, tt.state)
+				}
+			}
+		})
+	}
+}

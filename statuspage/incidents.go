@@ -215,12 +215,13 @@ type clockView struct {
 	WarnAt           time.Time            `json:"warn_at"`
 	Warned           bool                 `json:"warned"`
 	MetAt            *time.Time           `json:"met_at"`
+	StoppedAt        *time.Time           `json:"stopped_at,omitempty"` // only when it stopped unmet
 }
 
 func viewClock(st incidents.ClockStatus) clockView {
 	return clockView{Kind: st.Kind, Calendar: st.Calendar, State: st.State, GoalSeconds: int64(st.Goal / time.Second),
 		UsedSeconds: int64(st.Used / time.Second), RemainingSeconds: int64(st.Remaining / time.Second),
-		DueAt: st.DueAt.UTC(), WarnAt: st.WarnAt.UTC(), Warned: st.Warned, MetAt: optTime(st.MetAt)}
+		DueAt: st.DueAt.UTC(), WarnAt: st.WarnAt.UTC(), Warned: st.Warned, MetAt: optTime(st.MetAt), StoppedAt: optTime(st.StoppedAt)}
 }
 
 type incidentView struct {

@@ -59,11 +59,13 @@ type incidentView struct {
 		Internal bool      `json:"internal"` // for the team: the public never sees it
 	} `json:"updates"`
 	Clocks []struct {
-		Kind             string    `json:"kind"`
-		Calendar         string    `json:"calendar"`
-		State            string    `json:"state"`
-		RemainingSeconds int64     `json:"remaining_seconds"`
-		DueAt            time.Time `json:"due_at"`
+		Kind             string     `json:"kind"`
+		Calendar         string     `json:"calendar"`
+		State            string     `json:"state"`
+		RemainingSeconds int64      `json:"remaining_seconds"`
+		DueAt            time.Time  `json:"due_at"`
+		MetAt            *time.Time `json:"met_at"`
+		StoppedAt        *time.Time `json:"stopped_at"`
 	} `json:"clocks"`
 }
 
@@ -262,8 +264,13 @@ func writeIncident(w *tabwriter.Writer, v incidentView) {
 	fmt.Fprintf(w, "Resolved:\t%s\n", timeOrDash(v.ResolvedAt))
 	for _, cl := range v.Clocks {
 		left := ""
-		if cl.State == "running" {
+		switch {
+		case cl.State == "running":
 			left = fmt.Sprintf(", %s left", time.Duration(cl.RemainingSeconds)*time.Second)
+		case cl.MetAt != nil:
+			left = ", met " + cl.MetAt.UTC().Format(time.RFC3339)
+		case cl.StoppedAt != nil:
+			left = ", stopped unmet " + cl.StoppedAt.UTC().Format(time.RFC3339)
 		}
 		fmt.Fprintf(w, "Clock %s:\t%s, due %s (%s)%s\n", cl.Kind, cl.State, cl.DueAt.UTC().Format(time.RFC3339), cl.Calendar, left)
 	}
