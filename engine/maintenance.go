@@ -83,7 +83,10 @@ func maintenanceEvents(windows []maintenance.Window, from, to time.Time, reminde
 				st.Kind, st.At = EventMaintenanceStarted, o.Start
 				out = append(out, st)
 			}
-			if in(o.End) {
+			// An occurrence a person ended early had its end published by the service when it
+			// was ended (the override's end is the moment it was made): not again here.
+			endedEarly := !o.ChangedAt.IsZero() && o.ChangedAt.Equal(o.End) && o.End.Before(o.ScheduledEnd)
+			if in(o.End) && !endedEarly {
 				end := ev
 				end.Kind, end.At = EventMaintenanceCompleted, o.End
 				out = append(out, end)

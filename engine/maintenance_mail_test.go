@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -104,5 +105,49 @@ func TestSubscribersMailedWhenMaintenanceStartsAndEnds(t *testing.T) {
 		if !slices.Equal(got[to], w) {
 			t.Errorf("%s received %q, want %q", to, got[to], w)
 		}
+	}
+}
+
+// TestMaintenanceEndedEarlyIsAnnouncedOnce: a person ending an occurrence early publishes its
+// end (the service does, when it is made); the engine, reaching that end on the clock, does not
+// publish it again, so the team and the subscribers hear "ended" once.
+func TestMaintenanceEndedEarlyIsAnnouncedOnce(t *testing.T) {
+	s := engine.OpenStoreForTest(t)
+	ctx := t.Context()
+	clock := clockwork.NewFakeClockAt(t0)
+	engine.SyncForTest(t, s, t0, component.Component{ID: "search", Name: "Search"})
+	svc := service.New(service.Options{Store: s, Clock: clock})
+	w, err := svc.Maintenance.Create(ctx, service.Actor{Name: "ops"}, maintenance.Spec{ID: "search-quick", Title: "Search reindex",
+		Components: []string{"search"}, TimeZone: "UTC", Start: t0.Add(time.Minute), End: t0.Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := engine.New(engine.Options{Store: s, Clock: clock, Service: svc, Reminders: []time.Duration{time.Hour}, MaintenanceEvery: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	engine.StartForTest(t, e)
+	for clock.Now().Before(t0.Add(90 * time.Second)) {
+		engine.AdvanceForTest(t, e, time.Second)
+	}
+	engine.AdvanceForTest(t, e, 500*time.Millisecond) // between two of the engine's runs
+	if _, _, err := svc.Maintenance.EndOccurrence(ctx, service.Actor{Name: "ops"}, w.ID, t0.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	for clock.Now().Before(t0.Add(100 * time.Second)) {
+		engine.AdvanceForTest(t, e, time.Second)
+	}
+	entries, err := s.ReadJournal(ctx, 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	for _, en := range entries {
+		if strings.HasPrefix(en.Kind, "maintenance.") {
+			kinds = append(kinds, en.Kind)
+		}
+	}
+	if want := []string{"maintenance.scheduled", "maintenance.started", "maintenance.ended"}; !slices.Equal(kinds, want) {
+		t.Errorf("journal: %v, want %v", kinds, want)
 	}
 }
