@@ -1,7 +1,10 @@
 package statuspage
 
 import (
+	"context"
+	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -42,19 +45,112 @@ func truncate(s string, n int) string {
 
 // Components.
 
+// adminComponent is a component as the admin API answers (docs/api.md, "Components"): status
+// is what it shows (component.Shown: the status /api/v1, the CLI and the pages show; a group's
+// from its components, maintenance overlaid), status_since when that began (shownSince), and
+// recorded_status and recorded_since the last change of its status timeline, which
+// availability is computed from.
+type adminComponent struct {
+	component.Component
+	Status         component.Status `json:"status"`
+	StatusSince    *time.Time       `json:"status_since"`
+	RecordedStatus component.Status `json:"recorded_status"`
+	RecordedSince  *time.Time       `json:"recorded_since"`
+}
+
 type componentList struct {
-	Components []component.Component `json:"components"`
+	Components []adminComponent `json:"components"`
+}
+
+// shownComponents reads every component and the windows, and returns what each shows now,
+// with since when.
+func (s *Server) shownComponents(ctx context.Context) ([]component.Component, map[string]component.Status, map[string]*time.Time, error) {
+	cs, err := s.store.ListComponents(ctx)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	windows, err := s.store.ListWindows(ctx)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	now := s.clock.Now()
+	shown := component.Shown(cs, maintenance.InProgress(windows, now))
+	since := make(map[string]*time.Time, len(cs))
+	for _, comp := range cs {
+		since[comp.ID] = shownSince(comp, shown[comp.ID], windows, now)
+	}
+	return cs, shown, since, nil
+}
+
+// shownSince is when what a component shows began, where that is known without reading its
+// timeline: under maintenance, the start of the occurrence in progress (the earliest, when
+// several cover it); otherwise when its recorded status began. Nil for a group (the worst of
+// its components has no one start) and for a component with no status recorded yet.
+func shownSince(comp component.Component, shown component.Status, windows []maintenance.Window, now time.Time) *time.Time {
+	if comp.IsGroup {
+		return nil
+	}
+	if shown == component.UnderMaintenance && comp.Status != component.UnderMaintenance {
+		var start time.Time
+		for i := range windows {
+			if !slices.Contains(windows[i].Components, comp.ID) {
+				continue
+			}
+			for _, o := range windows[i].Occurrences(now, now.Add(time.Nanosecond)) {
+				if o.State(now) == maintenance.StateInProgress && (start.IsZero() || o.Start.Before(start)) {
+					start = o.Start
+				}
+			}
+		}
+		if !start.IsZero() {
+			start = start.UTC()
+			return &start
+		}
+	}
+	if comp.StatusSince.IsZero() {
+		return nil
+	}
+	t := comp.StatusSince
+	return &t
+}
+
+// adminView is comp as the admin API answers it, from shownComponents' maps.
+func adminView(comp component.Component, shown map[string]component.Status, since map[string]*time.Time) adminComponent {
+	a := adminComponent{Component: comp, Status: shown[comp.ID], StatusSince: since[comp.ID], RecordedStatus: comp.Status}
+	if a.Status == "" {
+		a.Status = comp.Status
+	}
+	if !comp.StatusSince.IsZero() {
+		t := comp.StatusSince
+		a.RecordedSince = &t
+	}
+	return a
+}
+
+// adminComponentByID is one component as the admin API answers it.
+func (s *Server) adminComponentByID(ctx context.Context, id string) (adminComponent, error) {
+	cs, shown, since, err := s.shownComponents(ctx)
+	if err != nil {
+		return adminComponent{}, err
+	}
+	for _, comp := range cs {
+		if comp.ID == id {
+			return adminView(comp, shown, since), nil
+		}
+	}
+	return adminComponent{}, fmt.Errorf("component %s: %w", id, store.ErrNotFound)
 }
 
 func (s *Server) listComponents(c echo.Context) error {
-	cs, err := s.store.ListComponents(c.Request().Context())
+	cs, shown, since, err := s.shownComponents(c.Request().Context())
 	if err != nil {
 		return err
 	}
-	if cs == nil {
-		cs = []component.Component{}
+	out := make([]adminComponent, 0, len(cs))
+	for _, comp := range cs {
+		out = append(out, adminView(comp, shown, since))
 	}
-	return c.JSON(http.StatusOK, componentList{cs})
+	return c.JSON(http.StatusOK, componentList{out})
 }
 
 func (s *Server) getComponent(c echo.Context) error {
@@ -62,7 +158,7 @@ func (s *Server) getComponent(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	comp, err := s.store.GetComponent(c.Request().Context(), id)
+	comp, err := s.adminComponentByID(c.Request().Context(), id)
 	if err != nil {
 		return err
 	}
@@ -103,7 +199,7 @@ func (s *Server) createComponent(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusCreated, comp)
+	return s.answerComponent(c, http.StatusCreated, comp)
 }
 
 func (s *Server) updateComponent(c echo.Context) error {
@@ -127,7 +223,21 @@ func (s *Server) updateComponent(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, comp)
+	return s.answerComponent(c, http.StatusOK, comp)
+}
+
+// answerComponent answers a change with the component as the admin API shows it. The change is
+// made: if what it shows cannot be read back, the answer carries the recorded status alone.
+func (s *Server) answerComponent(c echo.Context, code int, comp component.Component) error {
+	a, err := s.adminComponentByID(c.Request().Context(), comp.ID)
+	if err != nil {
+		s.log.Warn("read back a changed component", "component_id", comp.ID, "err", err)
+		a = adminView(comp, map[string]component.Status{}, map[string]*time.Time{})
+		if !comp.IsGroup {
+			a.StatusSince = a.RecordedSince
+		}
+	}
+	return c.JSON(code, a)
 }
 
 func (s *Server) deleteComponent(c echo.Context) error {
@@ -160,15 +270,12 @@ func (s *Server) publicComponents(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	shown := component.Shown(cs, maintenance.InProgress(windows, s.clock.Now()))
+	now := s.clock.Now()
+	shown := component.Shown(cs, maintenance.InProgress(windows, now))
 	out := make([]public, 0, len(cs))
 	for _, comp := range cs {
-		p := public{ID: comp.ID, Name: comp.Name, Description: comp.Description, GroupID: comp.GroupID, IsGroup: comp.IsGroup, Status: shown[comp.ID]}
-		if !comp.StatusSince.IsZero() {
-			since := comp.StatusSince
-			p.StatusSince = &since
-		}
-		out = append(out, p)
+		out = append(out, public{ID: comp.ID, Name: comp.Name, Description: comp.Description, GroupID: comp.GroupID, IsGroup: comp.IsGroup,
+			Status: shown[comp.ID], StatusSince: shownSince(comp, shown[comp.ID], windows, now)})
 	}
 	c.Response().Header().Set("Access-Control-Allow-Origin", "*")
 	return c.JSON(http.StatusOK, map[string]any{"components": out})

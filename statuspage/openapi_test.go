@@ -407,7 +407,7 @@ func oneLine(err error) string {
 func TestAPICheckerCatchesDrift(t *testing.T) {
 	f := newFixture(t)
 	admin := f.tokens[apikey.ScopeAdmin]
-	comp := `{"id":"api","name":"API","description":"","group_id":"","group":false,"position":0,"source":"api","status":"unknown","status_since":"0001-01-01T00:00:00Z","created_at":"2026-11-01T09:30:00Z","updated_at":"2026-11-01T09:30:00Z"}`
+	comp := `{"id":"api","name":"API","description":"","group_id":"","group":false,"position":0,"source":"api","status":"unknown","status_since":null,"recorded_status":"unknown","recorded_since":null,"created_at":"2026-11-01T09:30:00Z","updated_at":"2026-11-01T09:30:00Z"}`
 	tests := []struct {
 		name                  string
 		method, path, token   string
