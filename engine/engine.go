@@ -1022,15 +1022,7 @@ func (e *Engine) unknownWhileDown(ctx context.Context) {
 	if len(trs) > 0 {
 		e.log.Warn("the last run ended without a stop: its monitors are unknown from two intervals after it last wrote", "last_alive", alive, "monitors", len(trs))
 	}
-	var g errgroup.Group
-	g.SetLimit(64)
-	for i, tr := range trs {
-		g.Go(func() error {
-			e.transition(ctx, components[i], tr)
-			return nil
-		})
-	}
-	_ = g.Wait()
+	e.recordAll(ctx, components, trs)
 }
 
 // markAllUnknown records that nothing is known about any monitor this instance runs from at on
@@ -1053,8 +1045,13 @@ func (e *Engine) markAllUnknown(ctx context.Context, at time.Time, reason string
 		}
 	}
 	e.mu.Unlock()
-	// Many at once, so the store's group commit writes them together: one at a time, ten
-	// thousand monitors took a disk sync each to stop.
+	e.recordAll(ctx, components, trs) // many at once: stopping ten thousand monitors is one group commit
+
+}
+
+// recordAll records many transitions at once (trs[i] of components[i]), so the store's group
+// commit writes them together: one at a time, ten thousand monitors took a disk sync each.
+func (e *Engine) recordAll(ctx context.Context, components []string, trs []probe.Transition) {
 	var g errgroup.Group
 	g.SetLimit(64)
 	for i, tr := range trs {
