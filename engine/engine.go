@@ -1225,16 +1225,24 @@ func (e *Engine) followIncidents(ctx context.Context, sub *events.Subscription) 
 			touched := map[string]bool{}
 			e.relayTarget(ev) // announce.go
 			componentsTouched(ev, touched)
+			created := componentCreated(ev)
 			for len(sub.C) > 0 { // coalesce what queued meanwhile
 				next := <-sub.C
 				handled++
 				changed = changed || strings.HasPrefix(string(next.Kind), "incident.")
 				windows = windows || strings.HasPrefix(string(next.Kind), "maintenance.")
+				created = created || componentCreated(next)
 				e.relayTarget(next)
 				componentsTouched(next, touched)
 			}
 			if len(touched) > 0 {
 				e.followComponents(ctx, touched)
+			}
+			if created {
+				// A component made through the API without monitors is operational from its
+				// creation, as one the config declares is from the start (not "no data" until
+				// the next restart).
+				e.startPeopleManaged(ctx, e.opts.Clock.Now())
 			}
 			if windows {
 				// A window made, changed, cancelled or ended early shows at once, as on the page.
@@ -1261,6 +1269,11 @@ func (e *Engine) followIncidents(ctx context.Context, sub *events.Subscription) 
 			}
 		}
 	}
+}
+
+// componentCreated reports whether ev made a component.
+func componentCreated(ev Event) bool {
+	return ev.Kind == EventComponentChange && ev.Reason == "created"
 }
 
 // componentsTouched are the components whose stored value an event may have changed: its

@@ -275,8 +275,8 @@ func TestComponentStatusIsWhatThePageShows(t *testing.T) {
 	if _, err := svc.Components.Create(ctx, ops, component.Component{ID: "docs-site", Name: "Docs"}); err != nil {
 		t.Fatal(err)
 	}
-	if got := check("after the creation"); got["docs-site"] != "unknown" {
-		t.Errorf("a new component without monitors: %v, want docs-site unknown (the page's No data)", got)
+	if got := check("after the creation"); got["docs-site"] != "operational" {
+		t.Errorf("a new component without monitors: %v, want docs-site operational (its status follows declared incidents, as at a start)", got)
 	}
 	if err := svc.Components.Delete(ctx, ops, "docs-site"); err != nil {
 		t.Fatal(err)
